@@ -1,0 +1,257 @@
+"""Stack-level rules: properties that pulumi-aws v7 keeps in separate resources.
+
+A bucket's encryption, public access block and policy are their own resources
+(``BucketServerSideEncryptionConfiguration``, ``BucketPublicAccessBlock``, ``BucketPolicy``), and
+a Lambda function's log group is a ``LogGroup``; a per-resource rule can not see them together,
+so these rules join a bucket (function) to its companions across the stack:
+
+1. through ``property_dependencies`` (the engine records that the companion's ``bucket`` input was
+   computed from the bucket: works in preview, when the bucket's id is still unknown);
+2. else by value: the companion's ``bucket`` equals the bucket's name (``bucket`` property), its
+   ``id``/``arn`` if present, or its logical name (the offline mocks often use it as the id).
+
+If a bucket has no companion but some companion of that kind has an unknown, unresolvable
+``bucket``, the rule can not tell and stays silent: it will judge again on ``pulumi up``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from . import types as t
+from .common import MISSING, UNKNOWN, get, items, listed, parse_document
+
+PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+PUBLIC_CANNED_ACLS = ("public-read", "public-read-write", "authenticated-read")
+
+
+@dataclass(frozen=True)
+class Join:
+    """Companions of one target, and whether some companion's target could not be resolved."""
+
+    matches: tuple[PolicyResource, ...]
+    undetermined: bool
+
+
+def identifiers(resource: PolicyResource, name_prop: str) -> set[str]:
+    """Values another resource may use to reference ``resource``."""
+    ids = {resource.name}
+    for key in (name_prop, "id", "arn"):
+        value = get(resource.props, key)
+        if isinstance(value, str) and value:
+            ids.add(value)
+    return ids
+
+
+def join(target: PolicyResource, companions: Sequence[PolicyResource], prop: str, name_prop: str) -> Join:
+    """Companions whose ``prop`` references ``target`` (see the module docstring)."""
+    ids = identifiers(target, name_prop)
+    matches, undetermined = [], False
+    for companion in companions:
+        deps = companion.property_dependencies.get(prop) or []
+        if any(dep is target or getattr(dep, "urn", None) == target.urn for dep in deps):
+            matches.append(companion)
+            continue
+        value = get(companion.props, prop)
+        if value is UNKNOWN:
+            if not deps:
+                undetermined = True
+            continue
+        if isinstance(value, str) and value in ids:
+            matches.append(companion)
+    return Join(tuple(matches), undetermined)
+
+
+def of_types(resources: Iterable[PolicyResource], types: Iterable[str]) -> list[PolicyResource]:
+    wanted = set(types)
+    return [r for r in resources if r.resource_type in wanted]
+
+
+def _label(bucket: PolicyResource) -> str:
+    name = get(bucket.props, "bucket")
+    return f'Bucket "{name}"' if isinstance(name, str) and name else f'Bucket "{bucket.name}"'
+
+
+# --------------------------------------------------------------------------------------------
+# S3
+# --------------------------------------------------------------------------------------------
+
+def _inline_sse(bucket: PolicyResource) -> Any:
+    """The deprecated inline encryption configuration, if any (Bucket / BucketV2 spellings)."""
+    single = get(bucket.props, "serverSideEncryptionConfiguration")
+    if single is not MISSING:
+        return single
+    many = items(get(bucket.props, "serverSideEncryptionConfigurations"))
+    return many[0] if many else MISSING
+
+
+def _sse_algorithm_set(rules: Any) -> Any:
+    """True if some rule sets an algorithm, UNKNOWN if undecidable, else False."""
+    for rule in items(rules):
+        if rule is UNKNOWN:
+            return UNKNOWN
+        algorithm = get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+        if algorithm is UNKNOWN:
+            return UNKNOWN
+        if isinstance(algorithm, str) and algorithm:
+            return True
+    return False
+
+
+def validate_s3_encrypted(args: StackValidationArgs, report: ReportViolation) -> None:
+    configs = of_types(args.resources, t.S3_SSE_CONFIGURATION_TYPES)
+    for bucket in of_types(args.resources, t.S3_BUCKET_TYPES):
+        inline = _inline_sse(bucket)
+        if inline is UNKNOWN:
+            continue
+        if inline is not MISSING and _sse_algorithm_set(get(inline, "rules")) is not False:
+            continue
+        found = join(bucket, configs, "bucket", "bucket")
+        verdicts = [_sse_algorithm_set(get(c.props, "rules")) for c in found.matches]
+        if any(v is True or v is UNKNOWN for v in verdicts) or (not found.matches and found.undetermined):
+            continue
+        report(f"{_label(bucket)} has no default encryption configuration; add an "
+               "aws.s3.BucketServerSideEncryptionConfiguration for it with "
+               'apply_server_side_encryption_by_default sse_algorithm "aws:kms" (or "AES256").', bucket.urn)
+
+
+def validate_s3_public_access(args: StackValidationArgs, report: ReportViolation) -> None:
+    blocks = of_types(args.resources, [t.S3_PUBLIC_ACCESS_BLOCK])
+    for bucket in of_types(args.resources, t.S3_BUCKET_TYPES):
+        acl = get(bucket.props, "acl")
+        if isinstance(acl, str) and acl in PUBLIC_CANNED_ACLS:
+            report(f'{_label(bucket)} uses the public canned ACL "{acl}"; remove acl (buckets are private '
+                   "by default).", bucket.urn)
+        found = join(bucket, blocks, "bucket", "bucket")
+        if not found.matches:
+            if not found.undetermined:
+                report(f"{_label(bucket)} has no public access block; add an aws.s3.BucketPublicAccessBlock "
+                       "for it with all four flags (block_public_acls, block_public_policy, ignore_public_acls, "
+                       "restrict_public_buckets) set to True.", bucket.urn)
+            continue
+        best: list[str] | None = None
+        for block in found.matches:
+            off = [flag for flag in PUBLIC_ACCESS_FLAGS
+                   if get(block.props, flag) is not UNKNOWN and get(block.props, flag) is not True]
+            if best is None or len(off) < len(best):
+                best = off
+        if best:
+            report(f"{_label(bucket)}'s public access block leaves {', '.join(best)} unset or false; set all "
+                   "four flags to True.", bucket.urn)
+
+
+def _is_tls_deny(stmt: Mapping) -> bool:
+    if stmt.get("Effect") != "Deny":
+        return False
+    principal = stmt.get("Principal")
+    if not (principal == "*" or (isinstance(principal, Mapping) and "*" in listed(principal.get("AWS")))):
+        return False
+    if not any(a in ("s3:*", "*") for a in listed(stmt.get("Action"))):
+        return False
+    condition = stmt.get("Condition")
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, block in condition.items():
+        if str(operator) not in ("Bool", "BoolIfExists") or not isinstance(block, Mapping):
+            continue
+        for key, value in block.items():
+            if str(key).lower() == "aws:securetransport" and str(value).lower() == "false":
+                return True
+    return False
+
+
+def _tls_only(document_value: Any) -> Any:
+    doc = parse_document(document_value)
+    if doc.unknown:
+        return UNKNOWN
+    return any(_is_tls_deny(s) for s in doc.statements)
+
+
+def validate_s3_tls_only(args: StackValidationArgs, report: ReportViolation) -> None:
+    policies_ = of_types(args.resources, [t.S3_BUCKET_POLICY])
+    for bucket in of_types(args.resources, t.S3_BUCKET_TYPES):
+        inline = get(bucket.props, "policy")
+        if inline is UNKNOWN or (inline is not MISSING and _tls_only(inline) is not False):
+            continue
+        found = join(bucket, policies_, "bucket", "bucket")
+        verdicts = [_tls_only(get(p.props, "policy")) for p in found.matches]
+        if any(v is True or v is UNKNOWN for v in verdicts) or (not found.matches and found.undetermined):
+            continue
+        what = "has a bucket policy without" if found.matches else "has no bucket policy with"
+        report(f"{_label(bucket)} {what} a statement denying plain-HTTP requests; add "
+               '{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [<bucket ARN>, '
+               '"<bucket ARN>/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.', bucket.urn)
+
+
+# --------------------------------------------------------------------------------------------
+# Lambda
+# --------------------------------------------------------------------------------------------
+
+def validate_lambda_log_group(args: StackValidationArgs, report: ReportViolation) -> None:
+    groups = of_types(args.resources, [t.LOG_GROUP])
+    for function in of_types(args.resources, [t.LAMBDA_FUNCTION]):
+        configured = get(function.props, "loggingConfig", "logGroup")
+        if configured is UNKNOWN:
+            continue
+        if isinstance(configured, str) and configured:
+            wanted = {configured}
+        else:
+            wanted = {f"/aws/lambda/{i}" for i in identifiers(function, "name")}
+        matched, undetermined = False, False
+        for group in groups:
+            deps = group.property_dependencies.get("name") or []
+            if any(dep is function or getattr(dep, "urn", None) == function.urn for dep in deps):
+                matched = True
+                break
+            name = get(group.props, "name")
+            if name is UNKNOWN:
+                undetermined = True
+            elif isinstance(name, str) and name in wanted:
+                matched = True
+                break
+        if matched or undetermined:
+            continue
+        fn_name = get(function.props, "name")
+        shown = fn_name if isinstance(fn_name, str) else function.name
+        report(f'Function "{shown}" has no log group in this stack (expected {" or ".join(sorted(wanted))}), so '
+               "Lambda creates one that never expires; create that log group with retention_in_days in the "
+               "program (or set logging_config.log_group to one).", function.urn)
+
+
+def policies() -> list[StackValidationPolicy]:
+    mandatory = EnforcementLevel.MANDATORY
+    return [
+        StackValidationPolicy(
+            name="s3-bucket-encrypted",
+            description="S3 buckets have a default server-side encryption configuration.",
+            validate=validate_s3_encrypted,
+            enforcement_level=mandatory,
+        ),
+        StackValidationPolicy(
+            name="s3-bucket-public-access-blocked",
+            description="S3 buckets block every kind of public access.",
+            validate=validate_s3_public_access,
+            enforcement_level=mandatory,
+        ),
+        StackValidationPolicy(
+            name="s3-bucket-tls-only",
+            description="S3 bucket policies deny requests that do not use TLS.",
+            validate=validate_s3_tls_only,
+            enforcement_level=mandatory,
+        ),
+        StackValidationPolicy(
+            name="lambda-log-group-retention",
+            description="Every Lambda function writes to a log group the stack creates (with retention).",
+            validate=validate_lambda_log_group,
+            enforcement_level=mandatory,
+        ),
+    ]
