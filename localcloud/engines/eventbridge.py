@@ -1,0 +1,341 @@
+"""EventBridge rule delivery to Step Functions and Lambda targets, which moto does not do.
+
+moto matches an event against every rule of its bus (``Rule.send_to_targets``) but only
+delivers to logs, SQS, archives and other buses, and raises ``NotImplementedError`` for a
+state machine target. While an ``EventBridgeEngine`` is active, that method hands Step
+Functions and Lambda targets of matching rules to the engine's queue (moto keeps the targets
+it knows); ``settle()`` then computes each target's input as EventBridge does (``Input``,
+``InputPath`` or ``InputTransformer``, see ``transform_input``) and starts the execution or
+invokes the function in-process.
+
+Matching reuses moto's own pattern matcher (``moto.events.models.EventPattern``: exact
+values, ``prefix``, ``suffix``, ``anything-but``, ``exists``, ``numeric``, ``$or``, ...).
+Deliveries that fail are recorded in ``failures`` (EventBridge would retry and then drop or
+dead-letter them); they never stop the rest of the queue.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.events.models import EventPattern, Rule
+from moto.moto_api._internal import mock_random
+from moto.stepfunctions.responses import get_backend as sfn_backend
+
+_ORIGINAL_SEND = Rule.send_to_targets
+_ACTIVE: EventBridgeEngine | None = None
+
+LambdaInvoker = Callable[[str, str, Any], Any]
+"""``invoker(region, function_arn, event)``: runs a Lambda handler in-process."""
+
+
+class InputTransformError(ValueError):
+    """A target's input configuration cannot be applied to an event."""
+
+
+# ---------------------------------------------------------------------------------------
+# Input paths and transformers
+# ---------------------------------------------------------------------------------------
+
+_MISSING = object()
+_PATH_STEP = re.compile(r"\.([A-Za-z0-9_\-/$@:]+)|\[(\d+)\]")
+
+
+def json_path(document: Any, path: str) -> Any:
+    """Resolve an EventBridge JSON path (``$``, ``$.a.b``, ``$.a[0]``); ``_MISSING`` if absent.
+
+    EventBridge accepts dot notation with dashes, underscores, alphanumerics and array
+    indices; other JSON path syntax is refused by name.
+    """
+    if not path.startswith("$"):
+        raise InputTransformError(f"JSON path {path!r} must start with '$'")
+    position = 1
+    node = document
+    while position < len(path):
+        match = _PATH_STEP.match(path, position)
+        if match is None:
+            raise InputTransformError(
+                f"JSON path {path!r}: unsupported syntax at {path[position:]!r}; use dot "
+                "notation ($.detail.field) and array indices ($.resources[0])"
+            )
+        name, index = match.groups()
+        if name is not None:
+            if not isinstance(node, dict) or name not in node:
+                return _MISSING
+            node = node[name]
+        else:
+            if not isinstance(node, list) or int(index) >= len(node):
+                return _MISSING
+            node = node[int(index)]
+        position = match.end()
+    return node
+
+
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+
+
+def transform_input(
+    input_paths_map: dict[str, str] | None,
+    input_template: str,
+    event: dict[str, Any],
+    *,
+    rule_arn: str = "",
+    rule_name: str = "",
+    ingestion_time: str = "",
+) -> Any:
+    """Apply an EventBridge ``InputTransformer`` to ``event``.
+
+    A placeholder outside a JSON string is replaced by the value's JSON (``null`` when the
+    path is missing); inside a JSON string by the value's text, escaped for JSON (a string
+    without its quotes, other values as their JSON; empty when missing). The result is
+    parsed as JSON when it is JSON (what a Step Functions target needs), otherwise returned
+    as the string. A template that is not JSON at all (``"<a> is in state <b>"``) takes
+    every value as plain text. Predefined variables: ``aws.events.rule-arn``, ``aws.events.rule-name``,
+    ``aws.events.event.ingestion-time``, ``aws.events.event`` (without ``detail``) and
+    ``aws.events.event.json``.
+    """
+    values: dict[str, Any] = {}
+    for name, path in (input_paths_map or {}).items():
+        if name.startswith("aws."):
+            raise InputTransformError(
+                f"InputPathsMap key {name!r}: keys starting with 'aws.' are reserved"
+            )
+        values[name] = json_path(event, path)
+    values["aws.events.rule-arn"] = rule_arn
+    values["aws.events.rule-name"] = rule_name
+    values["aws.events.event.ingestion-time"] = ingestion_time
+    values["aws.events.event"] = {k: v for k, v in event.items() if k != "detail"}
+    values["aws.events.event.json"] = event
+
+    if input_template.lstrip()[:1] not in ("{", "[", '"'):
+        # A plain-text template ("<instance> is in state <status>"): values go in as text.
+        return _PLACEHOLDER.sub(
+            lambda m: _render_text(values[m.group(1)]) if m.group(1) in values else m.group(0),
+            input_template,
+        )
+    out: list[str] = []
+    in_string = False
+    position = 0
+    while position < len(input_template):
+        char = input_template[position]
+        if char == "\\" and in_string:
+            out.append(input_template[position : position + 2])
+            position += 2
+            continue
+        if char == '"':
+            in_string = not in_string
+            out.append(char)
+            position += 1
+            continue
+        match = _PLACEHOLDER.match(input_template, position) if char == "<" else None
+        if match is not None and match.group(1) in values:
+            value = values[match.group(1)]
+            out.append(_render(value, quoted=in_string))
+            position = match.end()
+            continue
+        out.append(char)
+        position += 1
+    rendered = "".join(out)
+    try:
+        return json.loads(rendered)
+    except ValueError:
+        return rendered
+
+
+def _render_text(value: Any) -> str:
+    if value is _MISSING:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _render(value: Any, *, quoted: bool) -> str:
+    if not quoted:
+        return "null" if value is _MISSING else json.dumps(value)
+    if value is _MISSING:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return json.dumps(text)[1:-1]
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any], rule: Rule) -> Any:
+    """The input EventBridge sends to ``target`` for ``event``."""
+    configured = [k for k in ("Input", "InputPath", "InputTransformer") if target.get(k)]
+    if len(configured) > 1:
+        raise InputTransformError(
+            f"target {target.get('Id')!r} sets {configured}; EventBridge allows only one"
+        )
+    if target.get("Input"):
+        return json.loads(target["Input"])
+    if target.get("InputPath"):
+        value = json_path(event, target["InputPath"])
+        return None if value is _MISSING else value
+    transformer = target.get("InputTransformer")
+    if transformer:
+        return transform_input(
+            transformer.get("InputPathsMap"),
+            transformer["InputTemplate"],
+            event,
+            rule_arn=rule.arn,
+            rule_name=rule.name,
+            ingestion_time=event.get("time", ""),
+        )
+    return event
+
+
+# ---------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    """A matched event waiting to reach one Step Functions or Lambda target."""
+
+    account_id: str
+    region: str
+    rule: Rule
+    target: dict[str, Any]
+    event: dict[str, Any]
+
+
+@dataclass
+class EventBridgeStats:
+    matched: int = 0  # (event, target) pairs queued
+    executions_started: int = 0
+    lambdas_invoked: int = 0
+    failed: int = 0
+
+
+@dataclass
+class DeliveryFailure:
+    rule_arn: str
+    target_arn: str
+    reason: str
+
+
+def _iso(timestamp: Any) -> Any:
+    if isinstance(timestamp, (int, float)):
+        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamp
+
+
+def _hooked_send(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+    engine = _ACTIVE
+    ours = [
+        t
+        for t in self.targets
+        if t["Arn"].split(":")[2] in ("states", "lambda")
+    ]
+    if engine is None or not ours:
+        _ORIGINAL_SEND(self, original_event, transform_input)
+        return
+    if not self.event_pattern.matches_event(original_event):
+        return
+    theirs = [t for t in self.targets if t not in ours]
+    if theirs:
+        saved = self.targets
+        self.targets = theirs
+        try:
+            _ORIGINAL_SEND(self, original_event, transform_input)
+        finally:
+            self.targets = saved
+    if getattr(self, "state", "ENABLED") != "ENABLED":
+        return
+    event = {k: v for k, v in dict(original_event).items() if k != "ingestion-time"}
+    event["time"] = _iso(event.get("time"))
+    for target in ours:
+        engine.queue.append(
+            Delivery(self.account_id, self.region_name, self, target, json.loads(json.dumps(event)))
+        )
+        engine.stats.matched += 1
+
+
+class EventBridgeEngine:
+    """Delivers matched events to Step Functions (StartExecution) and Lambda targets."""
+
+    def __init__(
+        self,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        lambda_invoker: LambdaInvoker | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self.lambda_invoker = lambda_invoker
+        self.queue: deque[Delivery] = deque()
+        self.stats = EventBridgeStats()
+        self.failures: list[DeliveryFailure] = []
+        self.started_executions: list[str] = []
+
+    def activate(self) -> EventBridgeEngine:
+        global _ACTIVE
+        if _ACTIVE is not None and _ACTIVE is not self:
+            raise RuntimeError("another EventBridgeEngine is active; deactivate it first")
+        Rule.send_to_targets = _hooked_send  # type: ignore[method-assign]
+        _ACTIVE = self
+        return self
+
+    def deactivate(self) -> None:
+        global _ACTIVE
+        if _ACTIVE is self:
+            _ACTIVE = None
+
+    def __enter__(self) -> EventBridgeEngine:
+        return self.activate()
+
+    def __exit__(self, *exc: object) -> None:
+        self.deactivate()
+
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def settle(self, limit: int | None = None) -> int:
+        """Deliver queued events (at most ``limit``); return how many reached their target."""
+        delivered = 0
+        while self.queue and (limit is None or delivered < limit):
+            delivery = self.queue.popleft()
+            try:
+                self._deliver(delivery)
+                delivered += 1
+            except Exception as error:  # noqa: BLE001 - recorded, as EventBridge would
+                self.stats.failed += 1
+                self.failures.append(
+                    DeliveryFailure(
+                        delivery.rule.arn,
+                        delivery.target["Arn"],
+                        f"{type(error).__name__}: {error}",
+                    )
+                )
+        return delivered
+
+    def _deliver(self, delivery: Delivery) -> None:
+        target = delivery.target
+        arn = target["Arn"]
+        payload = target_input(target, delivery.event, delivery.rule)
+        target_region = arn.split(":")[3]
+        if arn.split(":")[2] == "states":
+            backend = sfn_backend(delivery.account_id, target_region)
+            name = str(mock_random.uuid4())
+            execution = backend.start_execution(arn, name, json.dumps(payload))
+            self.started_executions.append(execution.execution_arn)
+            self.stats.executions_started += 1
+            return
+        if self.lambda_invoker is None:
+            raise RuntimeError(
+                f"Lambda target {arn} needs an in-process invoker: pass "
+                "EventBridgeEngine(lambda_invoker=...) (moto's Lambda needs Docker)"
+            )
+        self.lambda_invoker(target_region, arn, payload)
+        self.stats.lambdas_invoked += 1
+
+
+def pattern_matches(pattern: dict[str, Any] | str, event: dict[str, Any]) -> bool:
+    """EventBridge pattern matching (moto's matcher) for a JSON-compatible ``event``."""
+    raw = pattern if isinstance(pattern, str) else json.dumps(pattern)
+    return EventPattern.load(raw).matches_event(event)  # type: ignore[arg-type]
