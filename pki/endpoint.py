@@ -1,0 +1,52 @@
+"""What the Pulumi program needs from the PKI directory to set up the IoT Core endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pki.errors import PkiError
+from pki.layout import Layout
+from pki.names import validate_fqdn
+from pki.pem import load_certificate, load_certificates
+
+
+@dataclass(frozen=True)
+class EndpointMaterial:
+    """PEM texts for the custom domain (ACM import) and CA registration in IoT Core."""
+
+    server_certificate_pem: str
+    """The server certificate for the domain (ACM ``certificate_body``)."""
+    server_private_key_pem: str
+    """Its unencrypted private key (ACM ``private_key``): treat as a secret."""
+    chain_pem: str
+    """Intermediate then root (ACM ``certificate_chain``)."""
+    ca_certificate_pem: str
+    """The intermediate CA: what is registered in IoT Core and signs device certificates."""
+
+
+def _read_text(path: Path, layout: Layout) -> str:
+    try:
+        return path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise PkiError(f"{path} is missing: run {layout.init_hint()}") from None
+
+
+def load_endpoint_material(pki_dir: Path, domain: str) -> EndpointMaterial:
+    """Read the server certificate/key for ``domain``, the chain and the intermediate CA.
+
+    Raises :class:`PkiError` naming the first missing or unreadable file and the command to run.
+    """
+    layout = Layout(Path(pki_dir))
+    fqdn = validate_fqdn(domain)
+    server_certificate = _read_text(layout.server_cert(fqdn), layout)
+    server_key = _read_text(layout.server_key(fqdn), layout)
+    chain = _read_text(layout.chain, layout)
+    ca_certificate = _read_text(layout.intermediate_cert, layout)
+    load_certificate(server_certificate, source=str(layout.server_cert(fqdn)))
+    load_certificate(ca_certificate, source=str(layout.intermediate_cert))
+    if len(load_certificates(chain, source=str(layout.chain))) != 2:
+        raise PkiError(f"{layout.chain} must hold the intermediate and the root certificate: re-run {layout.init_hint()} --force")
+    if "PRIVATE KEY" not in server_key or "ENCRYPTED" in server_key:
+        raise PkiError(f"{layout.server_key(fqdn)} is not an unencrypted PEM private key: re-run {layout.init_hint()} --force")
+    return EndpointMaterial(server_certificate, server_key, chain, ca_certificate)

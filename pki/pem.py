@@ -1,0 +1,53 @@
+"""PEM helpers: encode/parse certificates and compute the AWS IoT certificate id."""
+
+from __future__ import annotations
+
+import hashlib
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from pki.errors import PkiError
+
+_BEGIN = "-----BEGIN CERTIFICATE-----"
+
+
+def certificate_pem(certificate: x509.Certificate) -> str:
+    """PEM text of ``certificate``."""
+    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def load_certificate(data: bytes | str, *, source: str = "certificate") -> x509.Certificate:
+    """Parse one PEM (or DER) certificate; ``source`` names it in the error message."""
+    raw = data.encode("ascii") if isinstance(data, str) else data
+    try:
+        if raw.lstrip().startswith(b"-----"):
+            return x509.load_pem_x509_certificate(raw)
+        return x509.load_der_x509_certificate(raw)
+    except ValueError as exc:
+        raise PkiError(f"{source} is not a readable X.509 certificate ({exc})") from exc
+
+
+def load_certificates(data: bytes | str, *, source: str = "bundle") -> list[x509.Certificate]:
+    """Parse every certificate in a PEM bundle, in order."""
+    raw = data.encode("ascii") if isinstance(data, str) else data
+    try:
+        certificates = x509.load_pem_x509_certificates(raw)
+    except ValueError as exc:
+        raise PkiError(f"{source} is not a readable PEM certificate bundle ({exc})") from exc
+    return certificates
+
+
+def certificate_id(pem: str | bytes) -> str:
+    """SHA-256 hex of the certificate's DER: the id AWS IoT gives the certificate in every region."""
+    text = pem.decode("ascii") if isinstance(pem, bytes) else pem
+    if _BEGIN not in text:
+        raise PkiError("certificate_id expects PEM text starting with '-----BEGIN CERTIFICATE-----'")
+    der = load_certificate(text).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
+
+
+def common_name_of(name: x509.Name) -> str | None:
+    """The single CN of ``name``, or None when there is none."""
+    values = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(values[0].value) if values else None

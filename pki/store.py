@@ -1,0 +1,386 @@
+"""The PKI directory on disk: init, loading the CA, issuing and signing into files, recovery.
+
+Write order (so an interruption at any point leaves a consistent directory):
+
+* a device or server: key and certificate are staged (temp + fsync), then the key is published,
+  then the certificate; if publishing the certificate fails the key is removed again. A certificate
+  is the proof of issuance, readers ignore a key without one, and :func:`recover` deletes such a
+  key (only a SIGKILL/power cut between the two renames can leave one).
+* the index is updated last (and in batches), in a ``finally`` so completed work is recorded
+  even when a batch is interrupted; :func:`recover` indexes any certificate the index missed.
+* every writing command holds an exclusive lock on ``DIR/.pki.lock`` and runs :func:`recover` first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from cryptography import x509
+
+from pki import atomic, profiles
+from pki.authority import DEFAULT_ORG, CertificateAuthority, IssuedCertificate
+from pki.errors import PkiError
+from pki.index import Index, IndexEntry
+from pki.keys import (
+    DEFAULT_KEY_TYPE,
+    PASSPHRASE_ENV,
+    keys_match,
+    load_private_key,
+    passphrase_from_env,
+    private_key_pem,
+)
+from pki.layout import Layout
+from pki.names import validate_fqdn, validate_thing_name
+from pki.pem import certificate_pem, common_name_of, load_certificate
+
+LOCK_TIMEOUT_SECONDS = 30.0
+INDEX_BATCH = 1000
+"""A batch rewrites the index after this many devices (and at the end)."""
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What :func:`init_pki` created."""
+
+    layout: Layout
+    authority: CertificateAuthority
+    server: IssuedCertificate
+    archived_to: Path | None
+
+
+def _passphrase(passphrase: bytes | str | None, env_var: str) -> bytes | None:
+    if passphrase is None:
+        return passphrase_from_env(env_var)
+    return passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+
+
+@contextlib.contextmanager
+def locked(layout: Layout, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold the directory's exclusive write lock (waits up to ``timeout`` seconds)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise PkiError(
+                        f"another pki command is writing to {layout.root} (lock {layout.lock.name} held): "
+                        "wait for it to finish and retry"
+                    ) from exc
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path, layout: Layout) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise PkiError(f"{path} is missing: run {layout.init_hint()}") from None
+
+
+# --- init -------------------------------------------------------------------------------------
+
+def _existing_ca_files(layout: Layout) -> list[Path]:
+    return [p for p in layout.ca_files() if p.exists()]
+
+
+def _archive(layout: Layout) -> Path | None:
+    """Move the current CA, server, devices and index aside into archive/<UTC time>/."""
+    movable = [*layout.ca_files(), layout.index, layout.server_dir, layout.devices_dir]
+    present = [p for p in movable if p.exists()]
+    if not present:
+        return None
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = layout.archive_dir / stamp
+    target.mkdir(parents=True)
+    for path in present:
+        os.replace(path, target / path.name)
+    atomic.fsync_dir(layout.root)
+    return target
+
+
+def init_pki(
+    out_dir: Path,
+    domain: str,
+    *,
+    org: str | None = DEFAULT_ORG,
+    country: str | None = None,
+    key_type: str = DEFAULT_KEY_TYPE,
+    ca_key_type: str = DEFAULT_KEY_TYPE,
+    server_days: int = profiles.SERVER_DAYS,
+    force: bool = False,
+    passphrase: bytes | str | None = None,
+    passphrase_env: str = PASSPHRASE_ENV,
+) -> InitResult:
+    """Create root CA, intermediate CA, the server certificate for ``domain`` and the chain bundle.
+
+    Refuses when ``out_dir`` already holds (part of) a CA unless ``force``, which moves the old
+    material to ``archive/<time>/`` instead of destroying it. CA keys are encrypted with
+    ``passphrase`` (default: the ``passphrase_env`` environment variable) when one is given.
+    """
+    layout = Layout(Path(out_dir))
+    fqdn = validate_fqdn(domain)
+    secret = _passphrase(passphrase, passphrase_env)
+    if server_days > profiles.SERVER_MAX_DAYS:
+        raise PkiError(f"--days {server_days} is too long for a server certificate: at most {profiles.SERVER_MAX_DAYS}")
+    authority = CertificateAuthority.create(org=org, country=country, key_type=ca_key_type)
+    server = authority.issue_server(fqdn, key_type=key_type, days=server_days)
+    with locked(layout):
+        existing = _existing_ca_files(layout)
+        archived = None
+        if existing and not force:
+            names = ", ".join(p.name for p in existing)
+            if layout.root_cert.exists() and layout.intermediate_cert.exists():
+                raise PkiError(f"{layout.root} already holds a CA ({names}): use --force to archive it and create a new one")
+            raise PkiError(
+                f"{layout.root} holds an incomplete CA ({names}), probably from an interrupted init: re-run with --force"
+            )
+        if force:
+            archived = _archive(layout)
+        layout.server_dir.mkdir(parents=True, exist_ok=True)
+        layout.devices_dir.mkdir(parents=True, exist_ok=True)
+        assert authority.root_key is not None
+        writes = [
+            (layout.root_key, private_key_pem(authority.root_key, secret), atomic.KEY_MODE),
+            (layout.root_cert, authority.root_pem.encode(), atomic.PUBLIC_MODE),
+            (layout.intermediate_key, private_key_pem(authority.intermediate_key, secret), atomic.KEY_MODE),
+            (layout.intermediate_cert, authority.intermediate_pem.encode(), atomic.PUBLIC_MODE),
+            (layout.chain, authority.chain_pem.encode(), atomic.PUBLIC_MODE),
+        ]
+        for path, data, mode in writes:
+            atomic.write_atomic(path, data, mode=mode, sync_dir=False)
+        atomic.fsync_dir(layout.root)
+        _publish_pair(layout.server_key(fqdn), layout.server_cert(fqdn), server)
+        atomic.fsync_dir(layout.server_dir)
+        index = Index(layout.index)
+        for kind, certificate, cert_path, key_path in (
+            ("root", authority.root_certificate, layout.root_cert, layout.root_key),
+            ("intermediate", authority.intermediate_certificate, layout.intermediate_cert, layout.intermediate_key),
+            ("server", server.certificate, layout.server_cert(fqdn), layout.server_key(fqdn)),
+        ):
+            index.add(IndexEntry.from_certificate(
+                certificate, kind=kind, name=common_name_of(certificate.subject) or "",
+                certificate_path=layout.relative(cert_path), key_path=layout.relative(key_path), origin="generated",
+            ))
+        index.save()
+    return InitResult(layout, authority, server, archived)
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+def load_ca(
+    pki_dir: Path, *, passphrase: bytes | str | None = None, passphrase_env: str = PASSPHRASE_ENV
+) -> CertificateAuthority:
+    """The CA of ``pki_dir``, ready to issue (root certificate, intermediate certificate and key).
+
+    The intermediate key is decrypted with ``passphrase`` or, by default, the ``passphrase_env``
+    environment variable.
+    """
+    layout = Layout(Path(pki_dir))
+    root = load_certificate(_read(layout.root_cert, layout), source=str(layout.root_cert))
+    intermediate = load_certificate(_read(layout.intermediate_cert, layout), source=str(layout.intermediate_cert))
+    key_pem = _read(layout.intermediate_key, layout)
+    key = load_private_key(key_pem, source=str(layout.intermediate_key), passphrase=_passphrase(passphrase, passphrase_env))
+    if not keys_match(key, intermediate.public_key()):  # type: ignore[arg-type]
+        raise PkiError(f"{layout.intermediate_key} does not match {layout.intermediate_cert}: restore the right key or re-run init --force")
+    subject = intermediate.subject
+    org = subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
+    country = subject.get_attributes_for_oid(x509.NameOID.COUNTRY_NAME)
+    return CertificateAuthority(
+        root, intermediate, key, None,
+        str(org[0].value) if org else None, str(country[0].value) if country else None,
+    )
+
+
+# --- issuing ----------------------------------------------------------------------------------
+
+def _publish_pair(key_path: Path, cert_path: Path, issued: IssuedCertificate) -> None:
+    """Make key and certificate visible, key first; never leave the key without the certificate."""
+    cert_temp = atomic.stage(cert_path, issued.certificate_pem.encode(), mode=atomic.PUBLIC_MODE)
+    key_temp = None
+    try:
+        if issued.private_key is not None:
+            key_temp = atomic.stage(key_path, private_key_pem(issued.private_key), mode=atomic.KEY_MODE)
+            atomic.publish(key_temp, key_path)
+            key_temp = None
+        try:
+            atomic.publish(cert_temp, cert_path)
+        except BaseException:
+            if issued.private_key is not None:
+                key_path.unlink(missing_ok=True)
+            raise
+    except BaseException:
+        cert_temp.unlink(missing_ok=True)
+        if key_temp is not None:
+            key_temp.unlink(missing_ok=True)
+        raise
+
+
+def _issue_unique(index: Index, make: Callable[[], IssuedCertificate]) -> IssuedCertificate:
+    """Issue, re-issuing in the (astronomically unlikely) case the random serial was used before."""
+    for _ in range(5):
+        issued = make()
+        if not index.has_serial(issued.certificate.serial_number):
+            return issued
+    raise PkiError("could not draw an unused serial number: the index looks corrupted")
+
+
+def _check_free(layout: Layout, names: Sequence[str], force: bool) -> None:
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1}) if len(names) < 10000 else ["(several)"]
+        raise PkiError(f"duplicate device names requested: {', '.join(dupes[:5])}")
+    if force:
+        return
+    taken = [n for n in names if layout.device_cert(n).exists()]
+    if taken:
+        more = f" and {len(taken) - 3} more" if len(taken) > 3 else ""
+        raise PkiError(
+            f"device {', '.join(taken[:3])}{more} already has a certificate in {layout.devices_dir}: "
+            "choose other names or use --force to replace"
+        )
+
+
+def _remove_previous(layout: Layout, name: str) -> None:
+    """--force: withdraw the old certificate before its key, so no mismatched pair is ever visible."""
+    layout.device_cert(name).unlink(missing_ok=True)
+    layout.device_key(name).unlink(missing_ok=True)
+
+
+def issue_device_certificates(
+    out_dir: Path,
+    names: Sequence[str],
+    *,
+    key_type: str = DEFAULT_KEY_TYPE,
+    days: int = profiles.DEVICE_DAYS,
+    force: bool = False,
+    passphrase: bytes | str | None = None,
+    passphrase_env: str = PASSPHRASE_ENV,
+    authority: CertificateAuthority | None = None,
+) -> list[IssuedCertificate]:
+    """Issue a key and certificate for every name into ``out_dir/devices`` and record them.
+
+    All names are validated and checked for clashes before anything is written; an existing
+    device is an error unless ``force``. ``authority`` saves re-loading the CA between calls.
+    """
+    layout = Layout(Path(out_dir))
+    names = list(names)
+    if not names:
+        raise PkiError("no device names given")
+    for name in names:
+        validate_thing_name(name)
+    ca = authority or load_ca(layout.root, passphrase=passphrase, passphrase_env=passphrase_env)
+    issued: list[IssuedCertificate] = []
+    with locked(layout):
+        index = Index.load(layout.index)
+        recover(layout, index, ca)
+        _check_free(layout, names, force)
+        layout.devices_dir.mkdir(parents=True, exist_ok=True)
+        pending = 0
+        try:
+            for name in names:
+                device = _issue_unique(index, lambda: ca.issue_device(name, key_type=key_type, days=days))
+                if force:
+                    _remove_previous(layout, name)
+                _publish_pair(layout.device_key(name), layout.device_cert(name), device)
+                index.add(_entry(layout, device, "generated"))
+                issued.append(device)
+                pending += 1
+                if pending >= INDEX_BATCH:
+                    atomic.fsync_dir(layout.devices_dir)
+                    index.save()
+                    pending = 0
+        finally:
+            if pending:
+                atomic.fsync_dir(layout.devices_dir)
+                index.save()
+    return issued
+
+
+def sign_csr_file(
+    out_dir: Path,
+    csr_data: bytes,
+    *,
+    days: int = profiles.DEVICE_DAYS,
+    force: bool = False,
+    passphrase: bytes | str | None = None,
+    passphrase_env: str = PASSPHRASE_ENV,
+) -> tuple[IssuedCertificate, Path]:
+    """Sign a device's CSR into ``out_dir/devices/<CN>.crt``; returns the certificate and its path."""
+    layout = Layout(Path(out_dir))
+    ca = load_ca(layout.root, passphrase=passphrase, passphrase_env=passphrase_env)
+    with locked(layout):
+        index = Index.load(layout.index)
+        recover(layout, index, ca)
+        device = _issue_unique(index, lambda: ca.sign_csr(csr_data, days=days))
+        _check_free(layout, [device.name], force)
+        layout.devices_dir.mkdir(parents=True, exist_ok=True)
+        if force:
+            _remove_previous(layout, device.name)
+        _publish_pair(layout.device_key(device.name), layout.device_cert(device.name), device)
+        atomic.fsync_dir(layout.devices_dir)
+        index.add(_entry(layout, device, "csr"))
+        index.save()
+    return device, layout.device_cert(device.name)
+
+
+def _entry(layout: Layout, device: IssuedCertificate, origin: str) -> IndexEntry:
+    key = layout.relative(layout.device_key(device.name)) if device.private_key is not None else None
+    return IndexEntry.from_certificate(
+        device.certificate, kind="device", name=device.name,
+        certificate_path=layout.relative(layout.device_cert(device.name)), key_path=key, origin=origin,
+    )
+
+
+# --- recovery ---------------------------------------------------------------------------------
+
+def recover(layout: Layout, index: Index, ca: CertificateAuthority | None = None) -> list[str]:
+    """Repair what an interrupted run can leave behind; returns a line per repair.
+
+    Removes temp files, removes device/server keys that have no certificate (their certificate
+    was never published), and indexes certificates missing from the index. Saves the index when it
+    changed. Call with the directory lock held.
+    """
+    actions = [f"removed temp file {layout.relative(p)}" for d in (layout.root, layout.server_dir, layout.devices_dir)
+               for p in atomic.remove_stale_temps(d)]
+    for directory, kind in ((layout.devices_dir, "device"), (layout.server_dir, "server")):
+        if not directory.is_dir():
+            continue
+        for key in sorted(directory.glob("*.key")):
+            if not key.with_suffix(".crt").exists():
+                key.unlink(missing_ok=True)
+                actions.append(f"removed {layout.relative(key)}: its certificate was never published")
+        changed = False
+        for cert_path in sorted(directory.glob("*.crt")):
+            try:
+                certificate = load_certificate(cert_path.read_bytes(), source=str(cert_path))
+            except (PkiError, OSError):
+                continue  # verify reports unreadable files; recovery only adds what it can read
+            if index.has_serial(certificate.serial_number):
+                continue
+            if ca is not None and certificate.issuer != ca.intermediate_certificate.subject:
+                continue
+            key_path = cert_path.with_suffix(".key")
+            index.add(IndexEntry.from_certificate(
+                certificate, kind=kind, name=cert_path.stem,
+                certificate_path=layout.relative(cert_path),
+                key_path=layout.relative(key_path) if key_path.exists() else None, origin="recovered",
+            ))
+            actions.append(f"indexed {layout.relative(cert_path)}")
+            changed = True
+        if changed:
+            index.save()
+    return actions
