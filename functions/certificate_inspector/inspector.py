@@ -1,0 +1,160 @@
+"""Pure logic of the certificate inspector: decide what a just-in-time-registered certificate is.
+
+Given the IoT JITR event, with injected boto3 clients (``iot``, ``dynamodb``) of the Lambda's own region, it
+
+1. describes the certificate (PEM, ARN, issuing CA) and checks the CA is the one we registered,
+2. reads the certificate's CN, which must be a valid thing name,
+3. reads the device inventory item of that thing name from the local replica (consistent read),
+4. returns a verdict and the exact attribute values the JITR machine writes to the inventory:
+
+- ``NEW``: no item; the device is registered here first (``OriginRegion`` = this region).
+- ``KNOWN``: the item already holds this certificate (the device reached this region before replication): the
+  returned values equal the item's, so the JITR machine's write changes nothing and DynamoDB emits no stream record.
+- ``ROTATION``: the item's ``PendingCertificateId`` is this certificate (an operator authorised a successor):
+  the write makes it current and moves the old id to ``PreviousCertificateId``.
+
+or raises a named error that the state machine catches by name:
+``ThingNameClaimedByAnotherCertificate`` (impostor), ``InvalidThingName``, ``UnexpectedIssuer``,
+``DeviceDecommissioned`` (the item is REVOKED), ``InvalidJitrEvent``.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+# AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-] (botocore model, ThingName shape).
+THING_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
+CERTIFICATE_ID = re.compile(r"^[0-9a-f]{64}$")
+INVENTORY_ATTRIBUTES = (
+    "ThingName", "CertificateId", "CertificatePem", "CaCertificateId", "OriginRegion", "Status",
+    "RegisteredAt", "PendingCertificateId", "PreviousCertificateId",
+)
+
+
+class InspectionError(Exception):
+    """Base of the errors the JITR state machine catches by (class) name."""
+
+
+class InvalidJitrEvent(InspectionError):
+    """The input is not a JITR event (missing/ill-formed certificateId)."""
+
+
+class UnexpectedIssuer(InspectionError):
+    """The certificate was not issued by the CA this deployment registered."""
+
+
+class InvalidThingName(InspectionError):
+    """The certificate's CN is missing, repeated or not a valid thing name."""
+
+
+class ThingNameClaimedByAnotherCertificate(InspectionError):
+    """The inventory holds this thing name with a different certificate: an impostor."""
+
+
+class DeviceDecommissioned(InspectionError):
+    """The inventory marks this device REVOKED; its certificate must not be activated again."""
+
+
+@dataclass(frozen=True)
+class InspectorConfig:
+    inventory_table: str
+    expected_ca_certificate_id: str
+    region: str
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> "InspectorConfig":
+        missing = [name for name in ("INVENTORY_TABLE", "EXPECTED_CA_CERTIFICATE_ID", "AWS_REGION") if not environ.get(name)]
+        if missing:
+            raise RuntimeError(f"environment variable(s) {', '.join(missing)} not set; the function's configuration must define them")
+        return cls(environ["INVENTORY_TABLE"], environ["EXPECTED_CA_CERTIFICATE_ID"], environ["AWS_REGION"])
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def thing_name_of(certificate: x509.Certificate) -> str:
+    """The subject CN, validated as a thing name."""
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if len(names) != 1:
+        raise InvalidThingName(f"certificate subject must have exactly one CN, found {len(names)}")
+    name = str(names[0].value)
+    if not THING_NAME.match(name):
+        raise InvalidThingName(f"CN {name!r} is not a valid thing name (1-128 characters of a-z A-Z 0-9 : _ -)")
+    return name
+
+
+def _string(item: Mapping[str, Any], attribute: str) -> str:
+    return item.get(attribute, {}).get("S", "")
+
+
+def verdict_for(item: Mapping[str, Any] | None, certificate_id: str, thing_name: str) -> str:
+    """NEW / KNOWN / ROTATION for ``certificate_id`` given the inventory ``item`` (DynamoDB JSON) or raise."""
+    if not item:
+        return "NEW"
+    current, pending = _string(item, "CertificateId"), _string(item, "PendingCertificateId")
+    if certificate_id not in (current, pending):
+        raise ThingNameClaimedByAnotherCertificate(
+            f"thing {thing_name!r} belongs to certificate {current}; certificate {certificate_id} claims the same name"
+        )
+    if _string(item, "Status") == "REVOKED":
+        raise DeviceDecommissioned(f"thing {thing_name!r} is decommissioned (Status REVOKED); certificate {certificate_id} stays inactive")
+    return "KNOWN" if certificate_id == current else "ROTATION"
+
+
+def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: InspectorConfig, now: str | None = None) -> dict[str, Any]:
+    """Inspect the certificate of a JITR ``event``; see the module docstring for the result and errors."""
+    certificate_id = event.get("certificateId") if isinstance(event, Mapping) else None
+    if not isinstance(certificate_id, str) or not CERTIFICATE_ID.match(certificate_id):
+        raise InvalidJitrEvent(f"event.certificateId must be a 64-hex-digit certificate id, got {certificate_id!r}")
+
+    description = iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
+    ca_certificate_id = description.get("caCertificateId") or event.get("caCertificateId") or ""
+    if ca_certificate_id != config.expected_ca_certificate_id:
+        raise UnexpectedIssuer(f"certificate {certificate_id} was issued by CA {ca_certificate_id or 'unknown'}, expected {config.expected_ca_certificate_id}")
+
+    pem = description["certificatePem"]
+    certificate = x509.load_pem_x509_certificate(pem.encode("utf-8"))
+    der_id = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+    if der_id != certificate_id:
+        raise InvalidJitrEvent(f"certificate id {certificate_id} is not the SHA-256 of the described certificate ({der_id})")
+    thing_name = thing_name_of(certificate)
+
+    item = dynamodb.get_item(TableName=config.inventory_table, Key={"ThingName": {"S": thing_name}}, ConsistentRead=True).get("Item")
+    verdict = verdict_for(item, certificate_id, thing_name)
+
+    try:
+        iot.describe_thing(thingName=thing_name)
+        thing_exists = True
+    except iot.exceptions.ResourceNotFoundException:
+        thing_exists = False
+
+    written_at = now or _utc_now()
+    if verdict == "KNOWN":  # identical values: the conditional write is a no-op, no stream record
+        origin, registered_at = _string(item, "OriginRegion"), _string(item, "RegisteredAt")
+        pending, previous = _string(item, "PendingCertificateId"), _string(item, "PreviousCertificateId")
+    elif verdict == "ROTATION":
+        origin, registered_at, pending, previous = config.region, written_at, "", _string(item, "CertificateId")
+    else:
+        origin, registered_at, pending, previous = config.region, written_at, "", ""
+
+    return {
+        "ThingName": thing_name,
+        "CertificateId": certificate_id,
+        "CertificateArn": description["certificateArn"],
+        "CertificatePem": pem,
+        "CaCertificateId": ca_certificate_id,
+        "Verdict": verdict,
+        "ThingExists": thing_exists,
+        "OriginRegion": origin,
+        "RegisteredAt": registered_at,
+        "PendingCertificateId": pending,
+        "PreviousCertificateId": previous,
+    }

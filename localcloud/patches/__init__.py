@@ -1,0 +1,99 @@
+"""Named, tested fixes that make moto 5.2.5 faithful enough to execute this project's state machines.
+
+Use ``localcloud.patches.apply()`` (idempotent) once per process, or ``with localcloud.patches.patched():`` to
+scope them. Each fix lives in its own module with ``NAME``, ``apply()`` and ``revert()`` and is tested in
+``tests/statemachines/test_patches.py``. Knobs (retry time scale, synchronous executions) are in ``settings``.
+
+| module | fixes |
+|---|---|
+| ``sfn_sdk_shapes`` | aws-sdk task parameters PascalCase -> API shape, results -> PascalCase, timestamps as strings |
+| ``sfn_error_names`` | aws-sdk errors named ``Iot.ResourceAlreadyExistsException`` / ``DynamoDb.…`` like Step Functions |
+| ``sfn_execution_names`` | unnamed executions get a UUID instead of colliding on ``None`` |
+| ``sfn_retry_sleep`` | retry intervals sleep ``interval * settings.retry_time_scale`` |
+| ``sfn_serial_executions`` | executions run synchronously (or one at a time): no dict races, deterministic |
+| ``lambda_inprocess`` | Lambda Invoke runs the registered handler in-process with the function's env and region |
+| ``iot_certificate_ids`` | certificate id = SHA-256 of the DER |
+| ``iot_ca_link`` | certificates link to the registered CA that signed them; DescribeCertificate returns caCertificateId |
+| ``iot_ca_registration`` | RegisterCACertificate keeps certificateMode / allowAutoRegistration |
+| ``iot_event_configurations`` | Update/DescribeEventConfigurations implemented |
+| ``iot_create_thing`` | CreateThing is idempotent for identical configuration |
+| ``aws_calls`` | records every call (service, operation, region); fault injection / interleaving hooks |
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Iterator
+
+from . import (
+    aws_calls,
+    iot_ca_link,
+    iot_ca_registration,
+    iot_certificate_ids,
+    iot_create_thing,
+    iot_event_configurations,
+    lambda_inprocess,
+    sfn_error_names,
+    sfn_execution_names,
+    sfn_retry_sleep,
+    sfn_sdk_shapes,
+    sfn_serial_executions,
+)
+from .settings import SETTINGS, Settings
+
+FIXES: tuple[ModuleType, ...] = (
+    sfn_sdk_shapes,
+    sfn_error_names,
+    sfn_execution_names,
+    sfn_retry_sleep,
+    sfn_serial_executions,
+    lambda_inprocess,
+    iot_certificate_ids,
+    iot_ca_link,
+    iot_ca_registration,
+    iot_event_configurations,
+    iot_create_thing,
+    aws_calls,
+)
+_LOCK = threading.Lock()
+
+__all__ = ["FIXES", "SETTINGS", "Settings", "apply", "revert", "patched", "applied"]
+
+
+def applied() -> list[str]:
+    """Names of the fixes currently applied."""
+    return [fix.NAME for fix in FIXES if fix.LEDGER.applied]
+
+
+def apply(only: tuple[str, ...] | None = None) -> None:
+    """Apply every fix (or those named in ``only``); applying twice is harmless."""
+    names = {fix.NAME for fix in FIXES}
+    unknown = set(only or ()) - names
+    if unknown:
+        raise ValueError(f"unknown fix(es) {sorted(unknown)}; known: {sorted(names)}")
+    with _LOCK:
+        for fix in FIXES:
+            if (only is None or fix.NAME in only) and not fix.LEDGER.applied:
+                fix.apply()
+
+
+def revert() -> None:
+    """Undo every applied fix (reverse order)."""
+    with _LOCK:
+        for fix in reversed(FIXES):
+            fix.revert()
+
+
+@contextmanager
+def patched(only: tuple[str, ...] | None = None) -> Iterator[None]:
+    """Apply the fixes for the duration of the block, then revert the ones this block applied."""
+    before = set(applied())
+    apply(only)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            for fix in reversed(FIXES):
+                if fix.NAME not in before:
+                    fix.revert()

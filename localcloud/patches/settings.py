@@ -1,0 +1,43 @@
+"""Run-time knobs of the moto fixes, read by the patches at call time (so tests can change them).
+
+- ``retry_time_scale``: factor applied to every Step Functions ``Retry`` interval. AWS waits the real
+  interval (1.0); tests set a small factor so retry paths run in milliseconds. Environment:
+  ``LOCALCLOUD_RETRY_TIME_SCALE``.
+- ``synchronous_executions``: when true, ``StartExecution`` runs the whole execution before it returns
+  (deterministic tests, no thread races inside moto's dict backends); when false, executions run in
+  moto's worker threads but one at a time (a process-wide lock). Environment:
+  ``LOCALCLOUD_SYNCHRONOUS_EXECUTIONS`` (``1``/``0``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ValueError(f"{name}={raw!r} is not a number; set it to e.g. 0.01 or unset it") from error
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must be >= 0")
+    return value
+
+
+@dataclass
+class Settings:
+    retry_time_scale: float = 1.0
+    synchronous_executions: bool = True
+
+    @classmethod
+    def from_environment(cls) -> "Settings":
+        return cls(
+            retry_time_scale=_env_float("LOCALCLOUD_RETRY_TIME_SCALE", 1.0),
+            synchronous_executions=os.environ.get("LOCALCLOUD_SYNCHRONOUS_EXECUTIONS", "1") not in ("0", "false", "no"),
+        )
+
+
+SETTINGS = Settings.from_environment()
