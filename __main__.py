@@ -1,0 +1,50 @@
+"""Multi-region IoT: one Pulumi stack per AWS region.
+
+Reads config, builds the components, exports. The primary stack (no `primaryStack` config) also
+owns the global tables; every other stack reads them from the primary through a stack reference.
+"""
+
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import read_settings, shared_from_exports
+from components.global_tables import GlobalTables, GlobalTablesArgs
+from components.material import load_material
+from components.naming import Names
+from components.region import Region, RegionArgs
+from components.stack_reference import read_primary_outputs
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+settings = read_settings(PROJECT_DIR)
+
+if settings.is_primary:
+    shared = settings.shared
+    material = load_material(settings, shared.domain_name)
+    tables = GlobalTables("global", GlobalTablesArgs(
+        names=Names(settings.application), primary_region=settings.region,
+        replica_regions=[r for r in shared.regions if r != settings.region]))
+    inventory_table, data_table = tables.inventory.name, tables.data.name
+    stream_arn = tables.inventory_stream_arns.apply(lambda arns: arns[settings.region])
+    for key, value in shared.to_exports().items():
+        pulumi.export(key, value)
+    pulumi.export("inventoryTableName", inventory_table)
+    pulumi.export("dataTableName", data_table)
+    pulumi.export("inventoryStreamArns", tables.inventory_stream_arns)
+else:
+    primary = read_primary_outputs(settings.primary_stack)
+    shared = shared_from_exports(primary.outputs, settings.region, settings.primary_stack)
+    material = load_material(settings, shared.domain_name)
+    inventory_table, data_table = primary.outputs["inventoryTableName"], primary.outputs["dataTableName"]
+    stream_arn = primary.stream_arn_for(settings.region)
+    pulumi.export("primaryStack", settings.primary_stack)
+
+account_id = aws.get_caller_identity().account_id
+region = Region(settings.region, RegionArgs(
+    settings=settings, shared=shared, account_id=account_id, material=material,
+    inventory_table_name=inventory_table, data_table_name=data_table, inventory_stream_arn=stream_arn,
+    functions_dir=PROJECT_DIR / "functions", build_cache_dir=PROJECT_DIR / ".build" / "lambda"))
+for key, value in region.outputs.items():
+    pulumi.export(key, value)

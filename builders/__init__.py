@@ -1,0 +1,1 @@
+"""Pure builders: plain data in, plain dicts/strings out. No Pulumi, no I/O."""

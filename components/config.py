@@ -1,0 +1,352 @@
+"""Stack configuration: read, validate, and turn into typed settings before any resource exists.
+
+Every error names the config key and says how to set it, and is raised as ``ConfigError``
+(a ``pulumi.RunError``, shown without a stack trace) before the program registers anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pulumi
+
+PROJECT = "multi-region-iot"
+DEFAULT_TLS_POLICY = "IoTSecurityPolicy_TLS13_1_3_2022_10"
+ROUTING_POLICIES = ("latency", "geolocation")
+ARCHITECTURES = ("arm64", "x86_64")
+LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+# CloudWatch Logs accepts only these retention periods (days).
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653)
+CONTINENTS = ("AF", "AN", "AS", "EU", "OC", "NA", "SA")
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_APPLICATION = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid or missing configuration; the message says which key and how to fix it."""
+
+
+def _set_hint(key: str, example: str, secret: bool = False) -> str:
+    flag = " --secret" if secret else ""
+    return f"set it with `pulumi config set{flag} {key} {example}`"
+
+
+@dataclass(frozen=True)
+class GeoLocation:
+    """A Route 53 geolocation: a continent code, a country code, or "*" for the default."""
+
+    continent: str | None = None
+    country: str | None = None
+    subdivision: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.country == "*"
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("continent", self.continent), ("country", self.country),
+                                  ("subdivision", self.subdivision)) if v}
+
+
+@dataclass(frozen=True)
+class SharedSettings:
+    """Settings every region shares; the primary stack owns them and exports them."""
+
+    regions: tuple[str, ...]
+    domain_name: str
+    hosted_zone_id: str
+    routing_policy: str = "latency"
+    geolocation: Mapping[str, GeoLocation] = field(default_factory=dict)
+
+    @property
+    def primary_region(self) -> str:
+        return self.regions[0]
+
+    def to_exports(self) -> dict[str, Any]:
+        return {
+            "regions": list(self.regions),
+            "primaryRegion": self.primary_region,
+            "domainName": self.domain_name,
+            "hostedZoneId": self.hosted_zone_id,
+            "routingPolicy": self.routing_policy,
+            "geolocation": {r: g.as_dict() for r, g in self.geolocation.items()},
+        }
+
+
+@dataclass(frozen=True)
+class PemOverrides:
+    """Certificate material given as (secret) config values instead of a PKI folder."""
+
+    server_certificate: str
+    server_private_key: str
+    certificate_chain: str
+    ca_certificate: str
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything one regional stack needs, validated."""
+
+    application: str
+    region: str
+    pki_dir: Path
+    tls_security_policy: str = DEFAULT_TLS_POLICY
+    lambda_architecture: str = "arm64"
+    log_retention_days: int = 30
+    state_machine_log_level: str = "ERROR"
+    test_resources: bool = True
+    primary_stack: str | None = None  # None: this stack is the primary
+    shared: SharedSettings | None = None  # given on the primary; read from it on secondaries
+    pem_overrides: PemOverrides | None = None
+
+    @property
+    def is_primary(self) -> bool:
+        return self.primary_stack is None
+
+
+# --- validation of single values ------------------------------------------------------------
+
+def validate_region(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not _REGION.match(value):
+        raise ConfigError(f"{key} = {value!r} is not an AWS region name (like eu-west-1); "
+                          f"{_set_hint(key, 'eu-west-1')}.")
+    return value
+
+
+def validate_hostname(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key} is not set: it is the custom domain devices connect to; "
+                          f"{_set_hint(key, 'iot.example.com')}.")
+    name = value.rstrip(".").lower()
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2 or not all(_HOST_LABEL.match(lab) for lab in labels) \
+            or labels[-1].isdigit():
+        raise ConfigError(f"{key} = {value!r} is not a hostname (letters, digits and hyphens in "
+                          f"dot-separated labels, like iot.example.com); {_set_hint(key, 'iot.example.com')}.")
+    return name
+
+
+def validate_hosted_zone_id(value: Any, key: str) -> str:
+    if not value:
+        raise ConfigError(f"{key} is not set: it is the id of the Route 53 public hosted zone that "
+                          f"serves the domain; {_set_hint(key, 'Z0123456789ABCDEFGHIJ')} "
+                          "(find it with `aws route53 list-hosted-zones`).")
+    if not isinstance(value, str) or not _ZONE_ID.match(value.removeprefix("/hostedzone/")):
+        raise ConfigError(f"{key} = {value!r} is not a Route 53 hosted zone id (Z followed by "
+                          f"letters and digits); {_set_hint(key, 'Z0123456789ABCDEFGHIJ')}.")
+    return value.removeprefix("/hostedzone/")
+
+
+def validate_choice(value: Any, key: str, choices: tuple, default: Any) -> Any:
+    if value is None or value == "":
+        return default
+    if value not in choices:
+        raise ConfigError(f"{key} = {value!r} is not one of {', '.join(map(str, choices))}; "
+                          f"{_set_hint(key, str(choices[0]))}.")
+    return value
+
+
+def _parse_json(raw: Any, key: str, kind: type, example: str) -> Any:
+    if raw is None or isinstance(raw, kind):
+        return raw
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, kind):
+        raise ConfigError(f"{key} must be a {kind.__name__} in YAML or JSON, like {example}; got {raw!r}.")
+    return value
+
+
+def validate_regions(raw: Any, key: str, own_region: str) -> tuple[str, ...]:
+    if raw is None or raw == "":
+        raise ConfigError(f"{key} is not set: the primary stack lists every region, itself first; "
+                          f"set it with `pulumi config set --path '{key}[0]' {own_region}` and "
+                          f"`pulumi config set --path '{key}[1]' us-west-2`.")
+    regions = _parse_json(raw, key, list, '["eu-west-1", "us-west-2"]')
+    regions = tuple(validate_region(r, f"{key}[{i}]") for i, r in enumerate(regions))
+    if len(set(regions)) != len(regions):
+        raise ConfigError(f"{key} lists a region twice: {list(regions)}; list each region once.")
+    if len(regions) < 2:
+        raise ConfigError(f"{key} = {list(regions)} names fewer than two regions; a multi-region "
+                          "system needs at least two.")
+    if own_region not in regions:
+        raise ConfigError(f"{key} = {list(regions)} does not include this stack's region "
+                          f"{own_region} (aws:region); add it to {key}.")
+    if regions[0] != own_region:
+        raise ConfigError(f"{key} must start with the primary stack's own region {own_region}, "
+                          f"got {list(regions)}; move {own_region} to the front.")
+    return regions
+
+
+def validate_geolocation(raw: Any, key: str, regions: tuple[str, ...]) -> dict[str, GeoLocation]:
+    example = '{"eu-west-1": {"country": "*"}, "us-west-2": {"continent": "NA"}}'
+    mapping = _parse_json(raw, key, dict, example)
+    if not mapping:
+        raise ConfigError(f"{key} is not set but routingPolicy is geolocation: map every region to "
+                          f"a location, one of them the default (country \"*\"), e.g. {example}.")
+    result: dict[str, GeoLocation] = {}
+    for region in regions:
+        loc = mapping.get(region)
+        if not isinstance(loc, dict):
+            raise ConfigError(f"{key} has no location for region {region}; add one, e.g. "
+                              f'{{"continent": "EU"}}.')
+        unknown = set(loc) - {"continent", "country", "subdivision"}
+        if unknown:
+            raise ConfigError(f"{key}.{region} has unknown field(s) {sorted(unknown)}; use continent, "
+                              "country or subdivision.")
+        geo = GeoLocation(loc.get("continent"), loc.get("country"), loc.get("subdivision"))
+        if bool(geo.continent) == bool(geo.country):
+            raise ConfigError(f"{key}.{region} must give exactly one of continent or country "
+                              f"(\"*\" for the default), got {loc}.")
+        if geo.continent and geo.continent not in CONTINENTS:
+            raise ConfigError(f"{key}.{region}.continent = {geo.continent!r} is not one of "
+                              f"{', '.join(CONTINENTS)}.")
+        if geo.country and geo.country != "*" and not re.fullmatch(r"[A-Z]{2}|UA", geo.country):
+            raise ConfigError(f"{key}.{region}.country = {geo.country!r} is not a two-letter ISO "
+                              "country code or \"*\".")
+        if geo.subdivision and geo.country in (None, "*"):
+            raise ConfigError(f"{key}.{region}.subdivision needs a country.")
+        result[region] = geo
+    extra = set(mapping) - set(regions)
+    if extra:
+        raise ConfigError(f"{key} names region(s) {sorted(extra)} that are not in regions; remove "
+                          "them or add them to regions.")
+    defaults = [r for r, g in result.items() if g.is_default]
+    if len(defaults) != 1:
+        raise ConfigError(f"{key} must mark exactly one region as the default location "
+                          f"(country \"*\"), found {defaults or 'none'}; without a default, devices "
+                          "outside every listed location get no answer.")
+    if len({tuple(sorted(g.as_dict().items())) for g in result.values()}) != len(result):
+        raise ConfigError(f"{key} gives two regions the same location; each needs its own.")
+    return result
+
+
+def _bool(value: Any, key: str, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise ConfigError(f"{key} = {value!r} must be true or false; {_set_hint(key, 'false')}.")
+
+
+def _int_choice(value: Any, key: str, choices: tuple[int, ...], default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number not in choices:
+        raise ConfigError(f"{key} = {value!r} is not a retention CloudWatch Logs accepts; use one of "
+                          f"{', '.join(map(str, choices))}.")
+    return number
+
+
+def parse_shared(get: Callable[[str], Any], region: str) -> SharedSettings:
+    """Validate the settings only the primary stack carries."""
+    regions = validate_regions(get("regions"), "regions", region)
+    domain = validate_hostname(get("domainName"), "domainName")
+    zone = validate_hosted_zone_id(get("hostedZoneId"), "hostedZoneId")
+    routing = validate_choice(get("routingPolicy"), "routingPolicy", ROUTING_POLICIES, "latency")
+    geolocation = validate_geolocation(get("geolocation"), "geolocation", regions) \
+        if routing == "geolocation" else {}
+    return SharedSettings(regions, domain, zone, routing, geolocation)
+
+
+def shared_from_exports(outputs: Mapping[str, Any], own_region: str, primary_stack: str) -> SharedSettings:
+    """Rebuild the shared settings from the primary stack's outputs, checking them again."""
+    if not outputs or "regions" not in outputs:
+        raise ConfigError(f"the primary stack {primary_stack} has no outputs (or not this program's): "
+                          "deploy it first with `pulumi up --stack <primary>`, and check primaryStack.")
+    regions = tuple(outputs["regions"])
+    if own_region not in regions:
+        raise ConfigError(f"this stack's region {own_region} is not in the primary stack's regions "
+                          f"{list(regions)}: add it to `regions` in the primary stack's config and run "
+                          "`pulumi up` on the primary first (it creates this region's table replicas).")
+    geo = {r: GeoLocation(**g) for r, g in (outputs.get("geolocation") or {}).items()}
+    return SharedSettings(regions, outputs["domainName"], outputs["hostedZoneId"],
+                          outputs.get("routingPolicy", "latency"), geo)
+
+
+def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) -> StackSettings:
+    """Validate one stack's config. ``get(key)`` returns the raw value or None."""
+    region = validate_region(region, "aws:region")
+    application = get("application") or PROJECT
+    if not _APPLICATION.match(application):
+        raise ConfigError(f"application = {application!r} must be 3-32 lower-case letters, digits and "
+                          f"hyphens, starting with a letter (it prefixes every resource name); "
+                          f"{_set_hint('application', PROJECT)}.")
+    primary_stack = get("primaryStack") or None
+    if primary_stack is not None:
+        if not _STACK_NAME.match(primary_stack):
+            raise ConfigError(f"primaryStack = {primary_stack!r} must be a fully qualified stack name "
+                              f"org/project/stack; {_set_hint('primaryStack', 'my-org/multi-region-iot/eu-west-1')}.")
+        for key in ("regions", "domainName", "hostedZoneId", "routingPolicy", "geolocation"):
+            if get(key) not in (None, ""):
+                raise ConfigError(f"{key} is set on a secondary stack (primaryStack is set); shared "
+                                  f"settings live on the primary only: `pulumi config rm {key}`.")
+        shared = None
+    else:
+        shared = parse_shared(get, region)
+
+    tls = get("tlsSecurityPolicy") or DEFAULT_TLS_POLICY
+    if not re.fullmatch(r"IoTSecurityPolicy_TLS13_1_[23]_\d{4}_\d{2}|IoTSecurityPolicy_TLS12_1_[02]_\d{4}_\d{2}(_PQ)?", tls):
+        raise ConfigError(f"tlsSecurityPolicy = {tls!r} is not an AWS IoT security policy name (note "
+                          f"the capital T in IoT); {_set_hint('tlsSecurityPolicy', DEFAULT_TLS_POLICY)}.")
+
+    pki_dir = Path(get("pkiDir") or "pki-out")
+    if not pki_dir.is_absolute():
+        pki_dir = project_dir / pki_dir
+
+    pem_values = {k: get(k) for k in ("serverCertificate", "serverPrivateKey", "certificateChain", "caCertificate")}
+    given = [k for k, v in pem_values.items() if v]
+    overrides = None
+    if given:
+        missing = [k for k, v in pem_values.items() if not v]
+        if missing:
+            raise ConfigError(f"certificate material is partly given as config ({', '.join(given)}) but "
+                              f"{', '.join(missing)} is missing; give all four with `pulumi config set "
+                              "--secret <key> -- \"$(cat FILE)\"`, or none and use pkiDir.")
+        for key, value in pem_values.items():
+            if "-----BEGIN" not in value:
+                raise ConfigError(f"{key} does not contain a PEM block (-----BEGIN ...); set it from "
+                                  f"the file with `pulumi config set --secret {key} -- \"$(cat FILE)\"`.")
+        overrides = PemOverrides(pem_values["serverCertificate"], pem_values["serverPrivateKey"],
+                                 pem_values["certificateChain"], pem_values["caCertificate"])
+
+    return StackSettings(
+        application=application,
+        region=region,
+        pki_dir=pki_dir,
+        tls_security_policy=tls,
+        lambda_architecture=validate_choice(get("lambdaArchitecture"), "lambdaArchitecture", ARCHITECTURES, "arm64"),
+        log_retention_days=_int_choice(get("logRetentionDays"), "logRetentionDays", RETENTION_DAYS, 30),
+        state_machine_log_level=validate_choice(get("stateMachineLogLevel"), "stateMachineLogLevel", LOG_LEVELS, "ERROR"),
+        test_resources=_bool(get("testResources"), "testResources", True),
+        primary_stack=primary_stack,
+        shared=shared,
+        pem_overrides=overrides,
+    )
+
+
+def read_settings(project_dir: Path) -> StackSettings:
+    """Read this stack's Pulumi config."""
+    from pulumi.runtime.config import get_config
+
+    # Raw reads: secret values (certificate material) are wrapped as secrets where they are used.
+    def get(key: str) -> Any:
+        return get_config(f"{PROJECT}:{key}")
+
+    return parse_settings(get, get_config("aws:region"), project_dir)

@@ -1,0 +1,114 @@
+"""The region's IoT Core configurable endpoint on the custom domain, and its DNS record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import GeoLocation
+from components.material import EndpointMaterial
+from components.naming import Names
+
+
+@dataclass(frozen=True)
+class EndpointArgs:
+    names: Names
+    region: str
+    domain_name: str
+    hosted_zone_id: str
+    routing_policy: str  # "latency" | "geolocation"
+    geolocation: GeoLocation | None
+    tls_security_policy: str
+    material: EndpointMaterial
+
+
+class Endpoint(pulumi.ComponentResource):
+    """ACM import of the server certificate, an ACM validation certificate proven through Route 53,
+    the IoT domain configuration (DATA, TLS policy from config), and this region's CNAME
+    (TTL 60, set identifier = region) with latency or geolocation routing."""
+
+    domain_configuration: aws.iot.DomainConfiguration
+    record: aws.route53.Record
+    iot_endpoint: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("iotmr:regional:Endpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        m = args.material
+
+        server = aws.acm.Certificate(
+            f"{name}-server-certificate",
+            certificate_body=m.server_certificate_pem,
+            private_key=pulumi.Output.secret(m.server_private_key_pem),
+            certificate_chain=m.chain_pem,
+            opts=child,
+        )
+
+        # IoT requires proof of domain ownership: an Amazon-issued certificate for the domain.
+        validation = aws.acm.Certificate(
+            f"{name}-validation-certificate",
+            domain_name=args.domain_name,
+            validation_method="DNS",
+            opts=child,
+        )
+        option = validation.domain_validation_options.apply(lambda opts: opts[0])
+        validation_record = aws.route53.Record(
+            f"{name}-validation-record",
+            zone_id=args.hosted_zone_id,
+            name=option.apply(lambda o: o.resource_record_name),
+            type=option.apply(lambda o: o.resource_record_type),
+            records=[option.apply(lambda o: o.resource_record_value)],
+            ttl=300,
+            # ACM asks for the same record in every region: each regional stack may write it.
+            allow_overwrite=True,
+            opts=child,
+        )
+        validated = aws.acm.CertificateValidation(
+            f"{name}-validation",
+            certificate_arn=validation.arn,
+            validation_record_fqdns=[validation_record.fqdn],
+            opts=child,
+        )
+
+        self.domain_configuration = aws.iot.DomainConfiguration(
+            f"{name}-domain-configuration",
+            name=args.names.domain_configuration,
+            domain_name=args.domain_name,
+            service_type="DATA",
+            server_certificate_arns=[server.arn],
+            validation_certificate_arn=validated.certificate_arn,
+            tls_config=aws.iot.DomainConfigurationTlsConfigArgs(security_policy=args.tls_security_policy),
+            status="ENABLED",
+            opts=child,
+        )
+
+        self.iot_endpoint = aws.iot.get_endpoint_output(
+            endpoint_type="iot:Data-ATS", opts=pulumi.InvokeOptions(parent=self)).endpoint_address
+
+        routing: dict = {}
+        if args.routing_policy == "geolocation":
+            if args.geolocation is None:
+                raise ValueError("geolocation routing needs this region's location")
+            geo = args.geolocation
+            routing["geolocation_routing_policies"] = [aws.route53.RecordGeolocationRoutingPolicyArgs(
+                continent=geo.continent, country=geo.country, subdivision=geo.subdivision)]
+        else:
+            routing["latency_routing_policies"] = [aws.route53.RecordLatencyRoutingPolicyArgs(region=args.region)]
+        self.record = aws.route53.Record(
+            f"{name}-record",
+            zone_id=args.hosted_zone_id,
+            name=args.domain_name,
+            type="CNAME",
+            ttl=60,
+            set_identifier=args.region,
+            records=[self.iot_endpoint],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.domain_configuration]),
+            **routing,
+        )
+        self.register_outputs({
+            "domainConfigurationName": self.domain_configuration.name,
+            "iotEndpoint": self.iot_endpoint,
+            "recordFqdn": self.record.fqdn,
+        })

@@ -1,0 +1,76 @@
+"""A Lambda function packaged from ``functions/``, with its role and a log group with retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from builders import arns
+from components.lambda_package import RUNTIME, build_code_dir
+from components.naming import Names
+from components.roles import service_role
+
+
+@dataclass(frozen=True)
+class FunctionArgs:
+    function_name: str
+    handler: str  # module.path.function inside functions/
+    description: str
+    region: str
+    account_id: str
+    architecture: str
+    log_retention_days: int
+    functions_dir: Path
+    cache_dir: Path
+    # Given the function's log group ARN, returns its role's policy document.
+    policy: Callable[[str], pulumi.Input[dict]]
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    timeout: int = 10
+    memory_size: int = 256
+
+
+class Function(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FunctionArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("iotmr:regional:Function", name, None, opts)
+        log_group_name = Names.function_log_group(args.function_name)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=log_group_name,
+            retention_in_days=args.log_retention_days,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        role = service_role(
+            name,
+            service="lambda",
+            account_id=args.account_id,
+            source_arn=None,  # Lambda sends no source ARN for execution roles
+            policy=args.policy(arns.log_group(args.region, args.account_id, log_group_name)),
+            parent=self,
+            description=f"Runs the {args.function_name} function",
+        )
+        code_dir = build_code_dir(args.functions_dir, args.functions_dir / "requirements.txt",
+                                  args.architecture, args.cache_dir)
+        self.function = aws.lambda_.Function(
+            name,
+            name=args.function_name,
+            description=args.description,
+            runtime=RUNTIME,
+            architectures=[args.architecture],
+            handler=args.handler,
+            code=pulumi.FileArchive(str(code_dir)),
+            role=role.arn,
+            timeout=args.timeout,
+            memory_size=args.memory_size,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=role.ready() + [log_group]),
+        )
+        self.arn = self.function.arn
+        self.register_outputs({"arn": self.arn, "name": self.function.name})

@@ -1,0 +1,83 @@
+"""Every physical name derives from the one `application` setting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from builders.iot_rules import rule_name
+
+
+@dataclass(frozen=True)
+class Names:
+    application: str
+
+    def __call__(self, suffix: str) -> str:
+        """Logical (and, where we set one, physical) name: ``<application>-<suffix>``."""
+        return f"{self.application}-{suffix}"
+
+    # Global tables keep one name in every region.
+    @property
+    def inventory_table(self) -> str:
+        return self("device-inventory")
+
+    @property
+    def data_table(self) -> str:
+        return self("data")
+
+    # Regional names: the same in every region, because each region has its own namespace.
+    @property
+    def device_policy(self) -> str:
+        return self("device")
+
+    @property
+    def event_bus(self) -> str:
+        return self("devices")
+
+    @property
+    def event_source(self) -> str:
+        """The `source` of every event our pipes and state machines put on the bus."""
+        return f"{self.application}.devices"
+
+    @property
+    def jitr_state_machine(self) -> str:
+        return self("jitr")
+
+    @property
+    def replication_state_machine(self) -> str:
+        return self("replicate-device")
+
+    @property
+    def decommission_state_machine(self) -> str:
+        return self("decommission-device")
+
+    @property
+    def inspector_function(self) -> str:
+        return self("certificate-inspector")
+
+    @property
+    def domain_configuration(self) -> str:
+        return self("endpoint")
+
+    @property
+    def pipe(self) -> str:
+        return self("inventory-changes")
+
+    @property
+    def jitr_rule(self) -> str:
+        return rule_name(self.application, "jitr")
+
+    @property
+    def telemetry_rule(self) -> str:
+        return rule_name(self.application, "store_telemetry")
+
+    def certificate_store_bucket(self, region: str, account_id: str) -> str:
+        """S3 names are global: region and account make it unique."""
+        return f"{self.application}-certs-{region}-{account_id}"[:63]
+
+    @staticmethod
+    def state_machine_log_group(machine: str) -> str:
+        return f"/aws/vendedlogs/states/{machine}"
+
+    @staticmethod
+    def function_log_group(function: str) -> str:
+        return f"/aws/lambda/{function}"

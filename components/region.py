@@ -1,0 +1,84 @@
+"""Everything one region runs: endpoint, registration, replication, telemetry, test kit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import SharedSettings, StackSettings
+from components.endpoint import Endpoint, EndpointArgs
+from components.material import EndpointMaterial
+from components.naming import Names
+from components.registration import Registration, RegistrationArgs
+from components.replication import Replication, ReplicationArgs
+from components.telemetry import Telemetry, TelemetryArgs
+from components.test_resources import TestResources, TestResourcesArgs
+
+
+@dataclass(frozen=True)
+class RegionArgs:
+    settings: StackSettings
+    shared: SharedSettings
+    account_id: str
+    material: EndpointMaterial
+    inventory_table_name: pulumi.Input[str]
+    data_table_name: pulumi.Input[str]
+    inventory_stream_arn: pulumi.Input[str]  # this region's own replica stream
+    functions_dir: Path
+    build_cache_dir: Path
+
+
+class Region(pulumi.ComponentResource):
+    outputs: dict[str, pulumi.Input]
+
+    def __init__(self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("iotmr:regional:Region", name, None, opts)
+        s, shared = args.settings, args.shared
+        names = Names(s.application)
+        child = pulumi.ResourceOptions(parent=self)
+
+        endpoint = Endpoint(f"{name}-endpoint", EndpointArgs(
+            names=names, region=s.region, domain_name=shared.domain_name, hosted_zone_id=shared.hosted_zone_id,
+            routing_policy=shared.routing_policy, geolocation=shared.geolocation.get(s.region),
+            tls_security_policy=s.tls_security_policy, material=args.material), opts=child)
+
+        bus = aws.cloudwatch.EventBus(f"{name}-bus", name=names.event_bus, opts=child)
+
+        registration = Registration(f"{name}-registration", RegistrationArgs(
+            names=names, region=s.region, account_id=args.account_id,
+            ca_certificate_pem=args.material.ca_certificate_pem, inventory_table_name=args.inventory_table_name,
+            event_bus_name=names.event_bus, functions_dir=args.functions_dir, build_cache_dir=args.build_cache_dir,
+            lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
+            state_machine_log_level=s.state_machine_log_level), opts=pulumi.ResourceOptions(parent=self, depends_on=[bus]))
+
+        replication = Replication(f"{name}-replication", ReplicationArgs(
+            names=names, region=s.region, account_id=args.account_id, event_bus=bus,
+            inventory_stream_arn=args.inventory_stream_arn, log_retention_days=s.log_retention_days,
+            state_machine_log_level=s.state_machine_log_level),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy]))
+
+        Telemetry(f"{name}-telemetry", TelemetryArgs(
+            names=names, region=s.region, account_id=args.account_id, data_table_name=args.data_table_name,
+            log_retention_days=s.log_retention_days), opts=child)
+
+        test_bucket: pulumi.Input[str] = ""
+        if s.test_resources:
+            kit = TestResources(f"{name}-test", TestResourcesArgs(names, s.region, args.account_id), opts=child)
+            test_bucket = kit.bucket.bucket
+
+        self.outputs = {
+            "region": s.region,
+            "iotEndpoint": endpoint.iot_endpoint,
+            "domainConfigurationName": endpoint.domain_configuration.name,
+            "caCertificateId": registration.ca_certificate.id,
+            "devicePolicyName": registration.device_policy.name,
+            "jitrStateMachineArn": registration.state_machine.arn,
+            "replicationStateMachineArn": replication.replicate.arn,
+            "decommissionStateMachineArn": replication.decommission.arn,
+            "eventBusName": bus.name,
+            "certificateStoreBucket": test_bucket,
+        }
+        self.register_outputs(self.outputs)

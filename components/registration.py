@@ -1,0 +1,162 @@
+"""Just-in-time registration in one region: the CA, certificate events, the device policy, the
+topic rule on certificate-registered events, the certificate inspector and the JITR machine."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from builders import arns, iam
+from builders.asl import jitr
+from builders.iot_policy import device_policy
+from builders.iot_rules import SQL_VERSION, jitr_sql
+from components.function import Function, FunctionArgs
+from components.naming import Names
+from components.roles import service_role
+from components.state_machine import StateMachine, StateMachineArgs
+
+
+@dataclass(frozen=True)
+class RegistrationArgs:
+    names: Names
+    region: str
+    account_id: str
+    ca_certificate_pem: str
+    inventory_table_name: pulumi.Input[str]
+    event_bus_name: str
+    functions_dir: Path
+    build_cache_dir: Path
+    lambda_architecture: str
+    log_retention_days: int
+    state_machine_log_level: str
+
+
+class Registration(pulumi.ComponentResource):
+    ca_certificate: aws.iot.CaCertificate
+    device_policy: aws.iot.Policy
+    state_machine: StateMachine
+    topic_rule: aws.iot.TopicRule
+
+    def __init__(self, name: str, args: RegistrationArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("iotmr:regional:Registration", name, None, opts)
+        n, region, account = args.names, args.region, args.account_id
+        child = pulumi.ResourceOptions(parent=self)
+
+        # SNI_ONLY: no verification certificate, and the same CA may be registered in many regions
+        # and accounts. Auto-registration makes a device's first connection register its
+        # certificate as PENDING_ACTIVATION and publish the event JITR listens to.
+        self.ca_certificate = aws.iot.CaCertificate(
+            f"{name}-ca",
+            ca_certificate_pem=args.ca_certificate_pem,
+            certificate_mode="SNI_ONLY",
+            active=True,
+            allow_auto_registration=True,
+            opts=child,
+        )
+        # Certificate events are off by default; without them no registration event is published.
+        # This resource owns the account/region's whole event configuration: every type is stated.
+        events = aws.iot.EventConfigurations(
+            f"{name}-event-configurations",
+            event_configurations={
+                "CA_CERTIFICATE": False, "CERTIFICATE": True, "JOB": False, "JOB_EXECUTION": False,
+                "POLICY": False, "THING": False, "THING_GROUP": False, "THING_GROUP_HIERARCHY": False,
+                "THING_GROUP_MEMBERSHIP": False, "THING_TYPE": False, "THING_TYPE_ASSOCIATION": False,
+            },
+            opts=child,
+        )
+        self.device_policy = aws.iot.Policy(
+            f"{name}-device-policy",
+            name=n.device_policy,
+            policy=json.dumps(device_policy(region, account)),
+            opts=child,
+        )
+
+        inventory_arn = pulumi.Output.from_input(args.inventory_table_name).apply(
+            lambda t: arns.dynamodb_table(region, account, t))
+        inspector = Function(
+            f"{name}-inspector",
+            FunctionArgs(
+                function_name=n.inspector_function,
+                handler="certificate_inspector.handler.handler",
+                description="Reads a newly registered device certificate: thing name, issuer, inventory status",
+                region=region,
+                account_id=account,
+                architecture=args.lambda_architecture,
+                log_retention_days=args.log_retention_days,
+                functions_dir=args.functions_dir,
+                cache_dir=args.build_cache_dir,
+                policy=lambda log_group_arn: pulumi.Output.from_input(args.inventory_table_name).apply(
+                    lambda t: iam.lambda_inspector_policy(region, account, t, log_group_arn)),
+                environment={
+                    "INVENTORY_TABLE": args.inventory_table_name,
+                    "EXPECTED_CA_CERTIFICATE_ID": self.ca_certificate.id,
+                },
+            ),
+            opts=child,
+        )
+
+        definition = pulumi.Output.all(inspector.arn, args.inventory_table_name).apply(
+            lambda v: jitr.definition(inspector_function_arn=v[0], inventory_table=v[1],
+                                      device_policy_name=n.device_policy, event_bus_name=args.event_bus_name,
+                                      source=n.event_source))
+        self.state_machine = StateMachine(
+            f"{name}-jitr",
+            StateMachineArgs(
+                machine_name=n.jitr_state_machine,
+                definition=definition,
+                resources=pulumi.Output.all(inspector.arn, args.inventory_table_name).apply(
+                    lambda v: iam.StateMachineResources(region, account, n.device_policy,
+                                                        inventory_table_name=v[1],
+                                                        event_bus_name=args.event_bus_name,
+                                                        function_arn=v[0])),
+                log_retention_days=args.log_retention_days,
+                log_level=args.state_machine_log_level,
+                description="Activates a device certificate on first connection",
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.device_policy]),
+        )
+
+        rule_errors = aws.cloudwatch.LogGroup(
+            f"{name}-rule-errors",
+            name=f"/aws/iot/rules/{n.jitr_rule}/errors",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        rule_role = service_role(
+            f"{name}-jitr-rule",
+            service="iot",
+            account_id=account,
+            source_arn=arns.topic_rule(region, account, n.jitr_rule),
+            policy=pulumi.Output.all(self.state_machine.arn, rule_errors.arn).apply(lambda v: iam.document([
+                iam.statement(["states:StartExecution"], [v[0]], sid="StartJitr"),
+                iam.log_writer_statement(v[1]),
+            ])),
+            parent=self,
+            description="Lets the JITR topic rule start the JITR state machine",
+        )
+        self.topic_rule = aws.iot.TopicRule(
+            f"{name}-jitr-rule",
+            name=n.jitr_rule,
+            description="Certificates of our CA auto-registered and pending activation start JITR",
+            enabled=True,
+            sql=self.ca_certificate.id.apply(jitr_sql),
+            sql_version=SQL_VERSION,
+            step_functions=[aws.iot.TopicRuleStepFunctionArgs(
+                state_machine_name=self.state_machine.machine.name,
+                role_arn=rule_role.arn,
+                execution_name_prefix="jitr",
+            )],
+            error_action=aws.iot.TopicRuleErrorActionArgs(cloudwatch_logs=aws.iot.TopicRuleErrorActionCloudwatchLogsArgs(
+                log_group_name=rule_errors.name, role_arn=rule_role.arn)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=rule_role.ready() + [events]),
+        )
+        self.register_outputs({
+            "caCertificateId": self.ca_certificate.id,
+            "devicePolicyName": self.device_policy.name,
+            "jitrStateMachineArn": self.state_machine.arn,
+            "inspectorFunctionArn": inspector.arn,
+        })

@@ -1,0 +1,147 @@
+"""Replication of devices into this region, and decommissioning, driven by this region's own
+replica stream of the inventory table (never another region's, and no cross-region call)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from builders import arns, iam, inventory
+from builders.asl import decommission, replication
+from components.naming import Names
+from components.roles import service_role
+from components.state_machine import StateMachine, StateMachineArgs
+
+
+@dataclass(frozen=True)
+class ReplicationArgs:
+    names: Names
+    region: str
+    account_id: str
+    event_bus: aws.cloudwatch.EventBus
+    inventory_stream_arn: pulumi.Input[str]
+    log_retention_days: int
+    state_machine_log_level: str
+    batch_size: int = 10
+
+
+class Replication(pulumi.ComponentResource):
+    pipe: aws.pipes.Pipe
+    replicate: StateMachine
+    decommission: StateMachine
+
+    def __init__(self, name: str, args: ReplicationArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("iotmr:regional:Replication", name, None, opts)
+        n, region, account = args.names, args.region, args.account_id
+        bus_name = n.event_bus
+        bus_arn = arns.event_bus(region, account, bus_name)
+
+        pipe_role = service_role(
+            f"{name}-pipe",
+            service="pipes",
+            account_id=account,
+            source_arn=arns.pipe(region, account, n.pipe),
+            policy=pulumi.Output.from_input(args.inventory_stream_arn).apply(
+                lambda stream: iam.pipe_policy(stream, bus_arn)),
+            parent=self,
+            description="Lets the inventory pipe read its stream and put events on the device bus",
+        )
+        # The filter drops, before any event is billed, every change that needs no work here:
+        # writes whose origin is this region (JITR already did the work) and no-op changes.
+        self.pipe = aws.pipes.Pipe(
+            f"{name}-pipe",
+            name=n.pipe,
+            description="Inventory changes that need work in this region, onto the device bus",
+            role_arn=pipe_role.arn,
+            source=args.inventory_stream_arn,
+            source_parameters=aws.pipes.PipeSourceParametersArgs(
+                dynamodb_stream_parameters=aws.pipes.PipeSourceParametersDynamodbStreamParametersArgs(
+                    starting_position="LATEST",
+                    batch_size=args.batch_size,
+                    maximum_retry_attempts=10,
+                ),
+                filter_criteria=aws.pipes.PipeSourceParametersFilterCriteriaArgs(
+                    filters=[aws.pipes.PipeSourceParametersFilterCriteriaFilterArgs(pattern=json.dumps(p))
+                             for p in inventory.pipe_filters(region)],
+                ),
+            ),
+            target=args.event_bus.arn,
+            target_parameters=aws.pipes.PipeTargetParametersArgs(
+                eventbridge_event_bus_parameters=aws.pipes.PipeTargetParametersEventbridgeEventBusParametersArgs(
+                    source=n.event_source,
+                    detail_type=inventory.DETAIL_TYPE,
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=pipe_role.ready()),
+        )
+
+        machine_resources = iam.StateMachineResources(region, account, n.device_policy, event_bus_name=bus_name)
+        self.replicate = StateMachine(
+            f"{name}-replicate",
+            StateMachineArgs(
+                machine_name=n.replication_state_machine,
+                definition=replication.definition(device_policy_name=n.device_policy, event_bus_name=bus_name,
+                                                  source=n.event_source),
+                resources=machine_resources,
+                log_retention_days=args.log_retention_days,
+                log_level=args.state_machine_log_level,
+                description="Registers a device first seen in another region",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.decommission = StateMachine(
+            f"{name}-decommission",
+            StateMachineArgs(
+                machine_name=n.decommission_state_machine,
+                definition=decommission.definition(device_policy_name=n.device_policy, event_bus_name=bus_name,
+                                                   source=n.event_source),
+                resources=machine_resources,
+                log_retention_days=args.log_retention_days,
+                log_level=args.state_machine_log_level,
+                description="Revokes a decommissioned device and removes it from this region",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        input_paths, input_template = inventory.item_input_transformer()
+        for purpose, machine, pattern in (
+            ("replicate", self.replicate, inventory.replicate_rule_pattern(n.event_source)),
+            ("decommission", self.decommission, inventory.decommission_rule_pattern(n.event_source)),
+        ):
+            rule_name = n(purpose)
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{purpose}-rule",
+                name=rule_name,
+                event_bus_name=args.event_bus.name,
+                event_pattern=json.dumps(pattern),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            target_role = service_role(
+                f"{name}-{purpose}-target",
+                service="events",
+                account_id=account,
+                source_arn=arns.event_rule(region, account, bus_name, rule_name),
+                policy=machine.arn.apply(lambda arn: iam.start_execution_policy([arn])),
+                parent=self,
+                description=f"Lets the {rule_name} rule start its state machine",
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-{purpose}-target",
+                rule=rule.name,
+                event_bus_name=args.event_bus.name,
+                arn=machine.arn,
+                role_arn=target_role.arn,
+                input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+                    input_paths=input_paths, input_template=input_template),
+                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                    maximum_event_age_in_seconds=86400, maximum_retry_attempts=185),
+                opts=pulumi.ResourceOptions(parent=rule, depends_on=target_role.ready()),
+            )
+        self.register_outputs({
+            "pipeArn": self.pipe.arn,
+            "replicationStateMachineArn": self.replicate.arn,
+            "decommissionStateMachineArn": self.decommission.arn,
+        })

@@ -1,0 +1,285 @@
+"""Run the real Pulumi program (``__main__.py``) for one stack under Pulumi mocks, in-process.
+
+Config comes from ``Pulumi.yaml`` defaults and ``Pulumi.<stack>.yaml`` (plus overrides); stack
+references resolve to outputs the caller hands in (from an earlier run of the referenced stack).
+Every registered resource is recorded with its type, name, parent, inputs (engine camelCase
+names, as policies see them) and outputs. What the resources "return" is up to a ``CloudMocks``
+implementation: ``FakeCloud`` invents plausible ids and ARNs for previews and unit tests; the
+local cloud's deployer creates each resource in moto instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import reset_options
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "multi-region-iot"
+DEFAULT_ACCOUNT = "123456789012"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+@dataclass
+class Resource:
+    """One registered resource as the engine would see it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_policy_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "urn": self.urn, "props": self.inputs,
+                "parent": self.parent}
+
+
+@dataclass
+class StackRun:
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+
+class UnknownStackReference(Exception):
+    pass
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    """Base mocks: stack references from a map, everything else left to ``create``/``invoke``."""
+
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+                 account_id: str = DEFAULT_ACCOUNT, region: str = "eu-west-1"):
+        self.stack_outputs = dict(stack_outputs or {})
+        self.account_id = account_id
+        self.region = region
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ == STACK_REFERENCE:
+            name = args.inputs.get("name") or args.name
+            return name, {"name": name, "outputs": dict(self.stack_outputs.get(name, {})),
+                          "secretOutputNames": []}
+        if not args.custom:
+            return "", {}
+        return self.create(args)
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return self.invoke(args.token, dict(args.args))
+
+    # -- to override ----------------------------------------------------------------------
+    def create(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        raise NotImplementedError
+
+    def invoke(self, token: str, args: dict) -> dict:
+        raise NotImplementedError
+
+
+def _hex(*parts: str, n: int = 8) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
+
+
+class FakeCloud(CloudMocks):
+    """Plausible, deterministic outputs without any backend: for previews and wiring tests."""
+
+    def invoke(self, token: str, args: dict) -> dict:
+        region = args.get("region") or self.region
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/preview",
+                    "userId": "AIDAPREVIEW", "id": self.account_id}
+        if token == "aws:iot/getEndpoint:getEndpoint":
+            return {"endpointAddress": f"a{_hex(self.account_id, n=13)}-ats.iot.{region}.amazonaws.com",
+                    "id": region}
+        raise NotImplementedError(f"the mock cloud does not answer the invoke {token}")
+
+    def create(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        inputs = dict(args.inputs)
+        region, account = self.region, self.account_id
+        service = args.typ.split(":")[1].split("/")[0]
+        name = inputs.get("name") or f"{args.name}-{_hex(args.name, n=7)}"
+        state: dict[str, Any] = {**inputs, "name": name}
+        id_ = name
+        arn = f"arn:aws:{service}:{region}:{account}:{args.name}"
+        if args.typ == "aws:dynamodb/table:Table":
+            stream = f"arn:aws:dynamodb:{region}:{account}:table/{name}/stream/2026-01-01T00:00:00.000"
+            state["streamArn"] = stream
+            state["replicas"] = [{**r, "streamArn": stream.replace(f":{region}:", f":{r['regionName']}:"),
+                                  "arn": f"arn:aws:dynamodb:{r['regionName']}:{account}:table/{name}"}
+                                 for r in inputs.get("replicas", [])]
+            arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+        elif args.typ == "aws:iot/caCertificate:CaCertificate":
+            id_ = _certificate_id(inputs["caCertificatePem"])
+            arn = f"arn:aws:iot:{region}:{account}:cacert/{id_}"
+        elif args.typ == "aws:acm/certificate:Certificate":
+            id_ = _hex(args.name, n=32)
+            arn = f"arn:aws:acm:{region}:{account}:certificate/{id_}"
+            if inputs.get("domainName"):
+                state["domainValidationOptions"] = [{
+                    "domainName": inputs["domainName"],
+                    "resourceRecordName": f"_{_hex(inputs['domainName'])}.{inputs['domainName']}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{_hex(inputs['domainName'], 'v')}.acm-validations.aws.",
+                }]
+        elif args.typ == "aws:acm/certificateValidation:CertificateValidation":
+            id_ = "validation"
+        elif args.typ == "aws:sfn/stateMachine:StateMachine":
+            arn = f"arn:aws:states:{region}:{account}:stateMachine:{name}"
+            id_ = arn
+        elif args.typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        elif args.typ == "aws:iam/role:Role":
+            arn = f"arn:aws:iam::{account}:role/{name}"
+        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
+            arn = f"arn:aws:logs:{region}:{account}:log-group:{name}"
+        elif args.typ == "aws:cloudwatch/eventBus:EventBus":
+            arn = f"arn:aws:events:{region}:{account}:event-bus/{name}"
+        elif args.typ == "aws:s3/bucket:Bucket":
+            name = inputs.get("bucket") or name
+            state["bucket"] = name
+            id_ = name
+            arn = f"arn:aws:s3:::{name}"
+        elif args.typ == "aws:route53/record:Record":
+            state["fqdn"] = inputs.get("name", "").rstrip(".")
+        state.setdefault("arn", arn)
+        return id_, state
+
+
+def _certificate_id(pem: str) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping parents, inputs and the stack's exports."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.records: list[Resource] = []
+        self.stack_urn: str | None = None
+        self.stack_outputs_struct = None
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        inputs = rpc.deserialize_properties(request.object)
+        registration = self.resources.get(response.urn)
+        self.records.append(Resource(
+            type=request.type, name=request.name, urn=response.urn,
+            parent=request.parent or None, custom=bool(request.custom), inputs=_plain(inputs),
+            id=registration.id if registration else "", outputs=_plain(registration.state) if registration else {}))
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn == self.stack_urn:
+            self.stack_outputs_struct = request.outputs
+        return super().RegisterResourceOutputs(request)
+
+
+def _plain(value: Any) -> Any:
+    """Drop SDK wrappers (secrets, unknowns) so records are plain JSON-like data."""
+    if isinstance(value, dict):
+        if rpc._special_sig_key in value and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def stack_config(stack: str, project_dir: Path = PROJECT_DIR,
+                 overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Fully qualified config for a stack, as the CLI would hand it to the program."""
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    config: dict[str, Any] = {}
+    for key, spec in (project.get("config") or {}).items():
+        default = spec.get("default") if isinstance(spec, dict) else spec
+        if default is not None:
+            config[key if ":" in key else f"{PROJECT}:{key}"] = default
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise FileNotFoundError(f"no stack file {stack_file.name}: create it (`pulumi stack init {stack}`) "
+                                "or pick one of the shipped stacks")
+    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
+        config[key if ":" in key else f"{PROJECT}:{key}"] = value
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def run_stack(stack: str, *, mocks: CloudMocks | None = None, project_dir: Path = PROJECT_DIR,
+              config_overrides: Mapping[str, Any] | None = None,
+              stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> StackRun:
+    """Run ``__main__.py`` for ``stack`` under mocks and return what it registered and exported.
+
+    Raises whatever the program raises (e.g. ``ConfigError``) after the runtime has settled.
+    """
+    config = stack_config(stack, project_dir, config_overrides)
+    region = json.loads(config["aws:region"]) if config.get("aws:region", "").startswith('"') \
+        else config.get("aws:region", "eu-west-1")
+    if mocks is None:
+        mocks = FakeCloud(stack_outputs, region=region)
+    else:
+        mocks.region = region
+        mocks.stack_outputs.update(stack_outputs or {})
+
+    reset_options(project=PROJECT, stack=stack, preview=False)
+    monitor = _RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.settings.ROOT.set(None)  # run_in_stack makes the root stack, as the CLI does
+    pulumi.runtime.set_all_config(config)
+
+    program = project_dir / "__main__.py"
+    sys_path_added = str(project_dir) not in sys.path
+    if sys_path_added:
+        sys.path.insert(0, str(project_dir))
+    loop = asyncio.new_event_loop()
+    previous_loop = None
+    try:
+        try:
+            previous_loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            previous_loop = None
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(pulumi.runtime.stack.run_in_stack(
+            lambda: runpy.run_path(str(program), run_name="__main__")))
+    finally:
+        loop.close()
+        asyncio.set_event_loop(previous_loop)
+        if sys_path_added:
+            sys.path.remove(str(project_dir))
+    outputs = {}
+    if monitor.stack_outputs_struct is not None:
+        outputs = _plain(rpc.deserialize_properties(monitor.stack_outputs_struct))
+    return StackRun(stack, monitor.records, outputs)

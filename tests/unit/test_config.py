@@ -1,0 +1,116 @@
+"""Config is validated before any resource exists, and every error names its key and the fix."""
+
+from pathlib import Path
+
+import pytest
+
+from components.config import ConfigError, parse_settings, shared_from_exports
+
+PRIMARY = {
+    "regions": '["eu-west-1", "us-west-2"]',
+    "domainName": "iot.example.com",
+    "hostedZoneId": "Z0123456789EXAMPLE",
+}
+
+
+def settings(region="eu-west-1", **overrides):
+    values = {**PRIMARY, **overrides}
+    return parse_settings(lambda key: values.get(key), region, Path("/project"))
+
+
+def test_primary_defaults():
+    s = settings()
+    assert s.is_primary
+    assert s.shared.regions == ("eu-west-1", "us-west-2")
+    assert s.shared.primary_region == "eu-west-1"
+    assert s.tls_security_policy == "IoTSecurityPolicy_TLS13_1_3_2022_10"
+    assert s.shared.routing_policy == "latency"
+    assert s.lambda_architecture == "arm64"
+    assert s.application == "multi-region-iot"
+    assert s.test_resources is True
+    assert s.pki_dir == Path("/project/pki-out")
+
+
+def test_secondary_needs_only_the_primary_stack_name():
+    s = parse_settings(lambda key: {"primaryStack": "acme/multi-region-iot/eu-west-1"}.get(key),
+                       "us-west-2", Path("/p"))
+    assert not s.is_primary and s.shared is None
+
+
+@pytest.mark.parametrize("overrides, key, fix", [
+    ({"hostedZoneId": None}, "hostedZoneId is not set", "pulumi config set hostedZoneId"),
+    ({"hostedZoneId": "not-a-zone"}, "hostedZoneId = 'not-a-zone'", "pulumi config set hostedZoneId"),
+    ({"domainName": None}, "domainName is not set", "pulumi config set domainName"),
+    ({"domainName": "iot example com"}, "is not a hostname", "pulumi config set domainName"),
+    ({"domainName": "-bad.example.com"}, "is not a hostname", "iot.example.com"),
+    ({"domainName": "localhost"}, "is not a hostname", "iot.example.com"),
+    ({"regions": '["us-west-2", "ap-south-1"]'}, "does not include this stack's region eu-west-1", "add it"),
+    ({"regions": '["us-west-2", "eu-west-1"]'}, "must start with the primary stack's own region", "move eu-west-1"),
+    ({"regions": '["eu-west-1"]'}, "fewer than two regions", "at least two"),
+    ({"regions": '["eu-west-1", "eu-west-1"]'}, "lists a region twice", "once"),
+    ({"regions": '["eu-west-1", "mars-1"]'}, "regions[1] = 'mars-1' is not an AWS region", "eu-west-1"),
+    ({"regions": "eu-west-1"}, "regions must be a list", '["eu-west-1", "us-west-2"]'),
+    ({"regions": None}, "regions is not set", "pulumi config set --path"),
+    ({"routingPolicy": "weighted"}, "routingPolicy = 'weighted' is not one of latency, geolocation", "pulumi config set routingPolicy"),
+    ({"routingPolicy": "geolocation"}, "geolocation is not set but routingPolicy is geolocation", "country"),
+    ({"tlsSecurityPolicy": "iotSecurityPolicy_TLS13_1_3_2022_10"}, "is not an AWS IoT security policy", "capital T"),
+    ({"lambdaArchitecture": "arm"}, "lambdaArchitecture = 'arm' is not one of arm64, x86_64", "pulumi config set"),
+    ({"logRetentionDays": "45"}, "logRetentionDays = '45' is not a retention", "30"),
+    ({"testResources": "maybe"}, "testResources = 'maybe' must be true or false", "pulumi config set testResources"),
+    ({"application": "Multi Region"}, "application = 'Multi Region'", "pulumi config set application"),
+    ({"primaryStack": "eu-west-1"}, "primaryStack = 'eu-west-1' must be a fully qualified", "org/project/stack"),
+    ({"serverCertificate": "-----BEGIN CERTIFICATE-----"}, "serverPrivateKey, certificateChain, caCertificate is missing", "--secret"),
+])
+def test_bad_config_names_the_key_and_the_fix(overrides, key, fix):
+    with pytest.raises(ConfigError) as err:
+        settings(**overrides)
+    assert key in str(err.value)
+    assert fix in str(err.value)
+
+
+def test_region_of_the_stack_must_be_a_region():
+    with pytest.raises(ConfigError, match="aws:region = None is not an AWS region"):
+        settings(region=None)
+
+
+def test_shared_settings_on_a_secondary_are_refused():
+    values = {"primaryStack": "acme/multi-region-iot/eu-west-1", "domainName": "iot.example.com"}
+    with pytest.raises(ConfigError, match="domainName is set on a secondary stack.*pulumi config rm domainName"):
+        parse_settings(values.get, "us-west-2", Path("/p"))
+
+
+GEO_OK = '{"eu-west-1": {"country": "*"}, "us-west-2": {"continent": "NA"}}'
+
+
+def test_geolocation_routing_maps_each_region():
+    s = settings(routingPolicy="geolocation", geolocation=GEO_OK)
+    assert s.shared.geolocation["eu-west-1"].is_default
+    assert s.shared.geolocation["us-west-2"].as_dict() == {"continent": "NA"}
+
+
+@pytest.mark.parametrize("geo, message", [
+    ('{"eu-west-1": {"country": "*"}}', "no location for region us-west-2"),
+    ('{"eu-west-1": {"continent": "EU"}, "us-west-2": {"continent": "NA"}}', "exactly one region as the default"),
+    ('{"eu-west-1": {"country": "*"}, "us-west-2": {"country": "*"}}', "exactly one region as the default"),
+    ('{"eu-west-1": {"country": "*"}, "us-west-2": {"continent": "XX"}}', "continent = 'XX' is not one of"),
+    ('{"eu-west-1": {"country": "*"}, "us-west-2": {"continent": "NA", "country": "US"}}', "exactly one of continent or country"),
+    ('{"eu-west-1": {"country": "*"}, "us-west-2": {"country": "usa"}}', "two-letter ISO country code"),
+    ('{"eu-west-1": {"country": "*"}, "us-west-2": {"continent": "NA"}, "ap-south-1": {"continent": "AS"}}', "not in regions"),
+    ('{"eu-west-1": {"country": "*"}, "us-west-2": {"planet": "earth"}}', "unknown field(s) ['planet']"),
+])
+def test_bad_geolocation_is_refused(geo, message):
+    with pytest.raises(ConfigError) as err:
+        settings(routingPolicy="geolocation", geolocation=geo)
+    assert message in str(err.value)
+
+
+def test_secondary_region_must_be_in_the_primarys_list():
+    outputs = {"regions": ["eu-west-1", "us-west-2"], "domainName": "iot.example.com", "hostedZoneId": "Z1"}
+    assert shared_from_exports(outputs, "us-west-2", "o/p/eu-west-1").domain_name == "iot.example.com"
+    with pytest.raises(ConfigError, match="ap-south-1 is not in the primary stack's regions.*pulumi up"):
+        shared_from_exports(outputs, "ap-south-1", "o/p/eu-west-1")
+
+
+def test_secondary_before_the_primary_is_deployed():
+    with pytest.raises(ConfigError, match="deploy it first"):
+        shared_from_exports({}, "us-west-2", "o/p/eu-west-1")
