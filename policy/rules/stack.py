@@ -222,9 +222,10 @@ def validate_lambda_log_group(args: StackValidationArgs, report: ReportViolation
             continue
         fn_name = get(function.props, "name")
         shown = fn_name if isinstance(fn_name, str) else function.name
-        report(f'Function "{shown}" has no log group in this stack (expected {" or ".join(sorted(wanted))}), so '
-               "Lambda creates one that never expires; create that log group with retention_in_days in the "
-               "program (or set logging_config.log_group to one).", function.urn)
+        expected = configured if isinstance(configured, str) and configured else f"/aws/lambda/{shown}"
+        report(f'Function "{shown}" has no log group "{expected}" in this stack, so Lambda creates one that '
+               "never expires; create that log group with retention_in_days in the program (or point "
+               "logging_config.log_group at one).", function.urn)
 
 
 def policies() -> list[StackValidationPolicy]:

@@ -1,0 +1,344 @@
+"""A catalog of bad inputs: each must produce exactly the listed violations of one policy.
+
+Each entry drives the policy through real ``ResourceValidationArgs`` / ``StackValidationArgs``
+and compares the full list of messages, so a changed, missing or extra message fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from policy_harness import ACCOUNT, allow, doc, iot_arn, run_resource, run_stack, stack_resource
+
+THING = "${iot:Connection.Thing.ThingName}"
+DOMAIN = "aws:iot/domainConfiguration:DomainConfiguration"
+IOT_POLICY = "aws:iot/policy:Policy"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED = "aws:iam/policy:Policy"
+ATTACH = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+TABLE = "aws:dynamodb/table:Table"
+LOGS = "aws:cloudwatch/logGroup:LogGroup"
+SFN = "aws:sfn/stateMachine:StateMachine"
+BUCKET = "aws:s3/bucket:Bucket"
+PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LAMBDA = "aws:lambda/function:Function"
+
+TLS13 = "IoTSecurityPolicy_TLS13_1_3_2022_10"
+SERVICE_TRUST = {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole",
+                 "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+
+
+def trust(*statements: Any) -> dict:
+    return {"assumeRolePolicy": doc(*statements)}
+
+
+@dataclass
+class Bad:
+    id: str
+    policy: str
+    type: str
+    props: dict
+    expected: list[str]
+    config: dict = field(default_factory=dict)
+
+
+WILDCARD_RESOURCE_TAIL = ("(they are not in policy/data/wildcard_only_actions.json); name the resource ARNs and keep "
+                          '"*" only for actions that support nothing narrower.')
+
+CATALOG = [
+    # --- IoT domain configuration -------------------------------------------------------------
+    Bad("tls12-policy", "iot-domain-tls13", DOMAIN,
+        {"tlsConfig": {"securityPolicy": "IoTSecurityPolicy_TLS13_1_2_2022_10"}},
+        ['The domain configuration uses security policy "IoTSecurityPolicy_TLS13_1_2_2022_10", which is not in '
+         f'the allowed list ({TLS13}); set tls_config.security_policy to "{TLS13}".']),
+    Bad("missing-tls-config", "iot-domain-tls13", DOMAIN, {"domainName": "iot.example.com"},
+        ["The domain configuration sets no tls_config.security_policy, so AWS IoT applies its default, which "
+         f'accepts TLS 1.2; set tls_config={{"security_policy": "{TLS13}"}}.']),
+    Bad("empty-tls-config", "iot-domain-tls13", DOMAIN, {"tlsConfig": {}},
+        ["The domain configuration sets no tls_config.security_policy, so AWS IoT applies its default, which "
+         f'accepts TLS 1.2; set tls_config={{"security_policy": "{TLS13}"}}.']),
+    Bad("lower-case-t-in-iot", "iot-domain-tls13", DOMAIN,
+        {"tlsConfig": {"securityPolicy": "IotSecurityPolicy_TLS13_1_3_2022_10"}},
+        ['The domain configuration uses security policy "IotSecurityPolicy_TLS13_1_3_2022_10", which is not in '
+         f"the allowed list ({TLS13}) (names are case-sensitive: note the capital T in IoT); "
+         f'set tls_config.security_policy to "{TLS13}".']),
+    # --- IoT policies ---------------------------------------------------------------------------
+    Bad("iot-star-action", "iot-policy-no-wildcard-actions", IOT_POLICY,
+        {"policy": doc(allow("iot:*", iot_arn(f"client/{THING}")))},
+        ['Statement 0 allows "iot:*"; list the exact device actions (iot:Connect, iot:Publish, iot:Subscribe, '
+         "iot:Receive)."]),
+    Bad("iot-all-actions", "iot-policy-no-wildcard-actions", IOT_POLICY,
+        {"policy": doc(allow(["iot:Connect", "*"], iot_arn(f"client/{THING}"), Sid="Everything"))},
+        ['Statement 0 ("Everything") allows "*"; list the exact device actions (iot:Connect, iot:Publish, '
+         "iot:Subscribe, iot:Receive)."]),
+    Bad("iot-action-pattern", "iot-policy-no-wildcard-actions", IOT_POLICY,
+        {"policy": doc(allow("iot:Publish*", iot_arn(f"topic/i/{THING}/*")))},
+        ['Statement 0 allows "iot:Publish*"; list the exact device actions (iot:Connect, iot:Publish, '
+         "iot:Subscribe, iot:Receive)."]),
+    Bad("iot-resource-star", "iot-policy-no-wildcard-resources", IOT_POLICY,
+        {"policy": doc(allow(["iot:Connect", "iot:Publish"], "*"))},
+        ['Statement 0 allows iot:Connect, iot:Publish on Resource "*"; scope it to ARNs that contain '
+         f"{THING}, e.g. arn:aws:iot:<region>:<account>:client/{THING}."]),
+    Bad("iot-resource-arn-star", "iot-policy-no-wildcard-resources", IOT_POLICY,
+        {"policy": doc(allow("iot:Receive", f"arn:aws:iot:eu-west-1:{ACCOUNT}:*"))},
+        [f'Statement 0 allows iot:Receive on Resource "arn:aws:iot:eu-west-1:{ACCOUNT}:*"; scope it to ARNs '
+         f"that contain {THING}, e.g. arn:aws:iot:<region>:<account>:client/{THING}."]),
+    Bad("unscoped-device-publish", "iot-policy-device-scoped", IOT_POLICY,
+        {"policy": doc(allow("iot:Publish", iot_arn("topic/i/*")))},
+        [f'Statement 0 allows iot:Publish on "{iot_arn("topic/i/*")}", which every device may use; include '
+         f"{THING} in the resource (e.g. topic/i/{THING}/*)."]),
+    Bad("unscoped-device-subscribe", "iot-policy-device-scoped", IOT_POLICY,
+        {"policy": doc(allow(["iot:Subscribe"], [iot_arn(f"topicfilter/e/{THING}/*"), iot_arn("topicfilter/e/*")]))},
+        [f'Statement 0 allows iot:Subscribe on "{iot_arn("topicfilter/e/*")}", which every device may use; '
+         f"include {THING} in the resource (e.g. topic/i/{THING}/*)."]),
+    Bad("connect-without-attached-condition", "iot-policy-device-scoped", IOT_POLICY,
+        {"policy": doc(allow("iot:Connect", iot_arn(f"client/{THING}"), Sid="Connect"))},
+        ['Statement 0 ("Connect") allows iot:Connect without the condition '
+         '{"Bool": {"iot:Connection.Thing.IsAttached": "true"}}; add it so only a certificate attached to the '
+         "thing can connect as that thing."]),
+    Bad("topic-rule-without-error-action", "iot-topic-rule-error-action", "aws:iot/topicRule:TopicRule",
+        {"enabled": True, "sql": "SELECT * FROM 'x'", "sqlVersion": "2016-03-23"},
+        ["The topic rule has no error_action, so a failed action (e.g. starting the JITR state machine) is "
+         "dropped without a trace; add error_action, e.g. cloudwatch_logs to a log group with retention."]),
+    # --- IAM: wildcard actions ------------------------------------------------------------------
+    Bad("iam-star-action", "iam-no-wildcard-actions", ROLE_POLICY,
+        {"role": "r", "policy": doc(allow("*", "arn:aws:s3:::b"))},
+        ['Statement 0 allows every action of every service ("*"); list the exact actions the role needs.']),
+    Bad("iam-service-star", "iam-no-wildcard-actions", MANAGED,
+        {"policy": doc(allow(["dynamodb:GetItem", "dynamodb:*"], "arn:aws:dynamodb:eu-west-1:1:table/t"))},
+        ['Statement 0 allows every dynamodb action ("dynamodb:*"); list the exact dynamodb actions the role needs.']),
+    Bad("iam-seed-logs-star-inline", "iam-no-wildcard-actions", ROLE,
+        {"assumeRolePolicy": doc(SERVICE_TRUST),
+         "inlinePolicies": [{"name": "logs", "policy": doc(allow("logs:*", "arn:aws:logs:eu-west-1:1:log-group:x"))}]},
+        ['Inline policy "logs" statement 0 allows every logs action ("logs:*"); list the exact logs actions the '
+         "role needs."]),
+    Bad("iam-action-pattern", "iam-no-wildcard-actions", ROLE_POLICY,
+        {"policy": doc(allow("iot:Create*", iot_arn("thing/*"), Sid="Things"))},
+        ['Statement 0 ("Things") allows the wildcard pattern "iot:Create*", which also matches actions AWS adds '
+         "later; list the exact actions instead."]),
+    Bad("iam-question-mark-pattern", "iam-no-wildcard-actions", ROLE_POLICY,
+        {"policy": doc(allow("iot:?escribeThing", iot_arn("thing/*")))},
+        ['Statement 0 allows the wildcard pattern "iot:?escribeThing", which also matches actions AWS adds '
+         "later; list the exact actions instead."]),
+    Bad("iam-trust-sts-star", "iam-no-wildcard-actions", ROLE,
+        {"assumeRolePolicy": doc(dict(SERVICE_TRUST, Action="sts:*"))},
+        ['Trust policy statement 0 allows every sts action ("sts:*"); list the exact sts actions the role needs.']),
+    Bad("iam-malformed-document", "iam-no-wildcard-actions", ROLE_POLICY, {"policy": '{"Statement": ['},
+        ["The policy: the policy document is not valid JSON (Expecting value at line 1 column 16); give a JSON "
+         "policy document so it can be reviewed."]),
+    # --- IAM: NotAction / NotResource -------------------------------------------------------------
+    Bad("not-action-with-allow", "iam-no-not-action-not-resource", ROLE_POLICY,
+        {"policy": doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})},
+        ["Statement 0 uses NotAction with Effect Allow, which grants every action except the listed ones; "
+         "replace it with an Action list of the actions needed."]),
+    Bad("not-resource-with-allow", "iam-no-not-action-not-resource", MANAGED,
+        {"policy": doc({"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::secret/*"})},
+        ["Statement 0 uses NotResource with Effect Allow, which grants the actions on every resource except the "
+         "listed ones; replace it with a Resource list of the ARNs needed."]),
+    # --- IAM: Resource "*" ------------------------------------------------------------------------
+    Bad("star-resource-for-scoped-action", "iam-wildcard-resource-only-when-required", ROLE_POLICY,
+        {"policy": doc(allow(["iot:CreateThing", "iot:RegisterCertificate"], "*"))},
+        ['Statement 0 grants iot:CreateThing on Resource "*", but this action supports resource-level permissions '
+         + WILDCARD_RESOURCE_TAIL]),
+    Bad("arn-star-resource", "iam-wildcard-resource-only-when-required", ROLE_POLICY,
+        {"policy": doc(allow(["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:*:*:*"))},
+        ['Statement 0 grants logs:CreateLogStream, logs:PutLogEvents on Resource "arn:aws:logs:*:*:*", but these '
+         "actions support resource-level permissions " + WILDCARD_RESOURCE_TAIL]),
+    # --- IAM: PassRole ----------------------------------------------------------------------------
+    Bad("passrole-on-star", "iam-passrole-named-roles", ROLE_POLICY,
+        {"policy": doc(allow("iam:PassRole", "*"))},
+        ['Statement 0 allows iam:PassRole on "*"; name the exact role ARNs the service needs '
+         "(arn:aws:iam::<account>:role/<name>)."]),
+    Bad("passrole-on-role-prefix", "iam-passrole-named-roles", ROLE_POLICY,
+        {"policy": doc(allow(["iam:PassRole"], [f"arn:aws:iam::{ACCOUNT}:role/ok",
+                                                f"arn:aws:iam::{ACCOUNT}:role/iot-*"], Sid="Pass"))},
+        [f'Statement 0 ("Pass") allows iam:PassRole on "arn:aws:iam::{ACCOUNT}:role/iot-*"; name the exact role '
+         "ARNs the service needs (arn:aws:iam::<account>:role/<name>)."]),
+    Bad("passrole-through-iam-star", "iam-passrole-named-roles", MANAGED,
+        {"policy": doc(allow("iam:*", f"arn:aws:iam::{ACCOUNT}:role/*"))},
+        [f'Statement 0 allows iam:PassRole on "arn:aws:iam::{ACCOUNT}:role/*"; name the exact role ARNs the '
+         "service needs (arn:aws:iam::<account>:role/<name>)."]),
+    # --- IAM: trust policies ----------------------------------------------------------------------
+    Bad("trust-star", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}),
+        ['Trust policy statement 0 trusts every principal ("*"); trust only the AWS service that assumes this '
+         'role, e.g. {"Service": "states.amazonaws.com"}.']),
+    Bad("trust-aws-star", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+        ['Trust policy statement 0 trusts every principal ("*"); trust only the AWS service that assumes this '
+         'role, e.g. {"Service": "states.amazonaws.com"}.']),
+    Bad("trust-account-root-unconditioned", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}),
+        [f'Trust policy statement 0 trusts the whole account "arn:aws:iam::{ACCOUNT}:root" without a Condition; '
+         "trust a service principal instead, or add conditions that name who in that account may assume the "
+         "role."]),
+    Bad("trust-bare-account-id", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}),
+        [f'Trust policy statement 0 trusts the whole account "{ACCOUNT}" without a Condition; trust a service '
+         "principal instead, or add conditions that name who in that account may assume the role."]),
+    Bad("trust-service-without-source-condition", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"Service": ["states.amazonaws.com", "ec2.amazonaws.com"]},
+               "Action": "sts:AssumeRole"}),
+        ["Trust policy statement 0 lets states.amazonaws.com assume the role without an aws:SourceAccount or "
+         'aws:SourceArn condition; add "Condition": {"StringEquals": {"aws:SourceAccount": "<account id>"}} '
+         "(and aws:SourceArn where known) against the confused-deputy problem."]),
+    Bad("trust-iot-with-unrelated-condition", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole",
+               "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}),
+        ["Trust policy statement 0 lets iot.amazonaws.com assume the role without an aws:SourceAccount or "
+         'aws:SourceArn condition; add "Condition": {"StringEquals": {"aws:SourceAccount": "<account id>"}} '
+         "(and aws:SourceArn where known) against the confused-deputy problem."]),
+    Bad("trust-role-principal", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
+               "Action": "sts:AssumeRole"}),
+        [f'Trust policy statement 0 trusts the AWS principal "arn:aws:iam::{ACCOUNT}:role/ci"; roles in this '
+         "program may only be assumed by AWS service principals (or an account root with conditions)."]),
+    Bad("trust-federated", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+               "Action": "sts:AssumeRoleWithWebIdentity"}),
+        ['Trust policy statement 0 trusts the Federated principal "cognito-identity.amazonaws.com"; roles in '
+         "this program may only be assumed by AWS service principals (or an account root with conditions)."]),
+    # --- IAM: AWS managed policies ----------------------------------------------------------------
+    Bad("aws-managed-lambda-basic", "iam-no-aws-managed-policies", ATTACH,
+        {"role": "r", "policyArn": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+        ['Attaches the AWS managed policy "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"; '
+         "write a customer managed or inline policy with the exact actions and resources instead (AWS managed "
+         "policies are broad and change without review)."]),
+    Bad("aws-managed-admin-on-role", "iam-no-aws-managed-policies", ROLE,
+        {"assumeRolePolicy": doc(SERVICE_TRUST),
+         "managedPolicyArns": ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+                               "arn:aws:iam::aws:policy/AdministratorAccess"]},
+        ['Attaches the AWS managed policy "arn:aws:iam::aws:policy/AdministratorAccess"; write a customer managed '
+         "or inline policy with the exact actions and resources instead (AWS managed policies are broad and "
+         "change without review)."]),
+    Bad("aws-managed-not-in-configured-list", "iam-no-aws-managed-policies", ATTACH,
+        {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"},
+        ['Attaches the AWS managed policy "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"; write a customer '
+         "managed or inline policy with the exact actions and resources instead (AWS managed policies are broad "
+         "and change without review)."],
+        config={"allowedAwsManagedPolicies": []}),
+    # --- Data at rest -----------------------------------------------------------------------------
+    Bad("table-without-pitr", "dynamodb-point-in-time-recovery", TABLE,
+        {"hashKey": "ThingName", "serverSideEncryption": {"enabled": True}},
+        ['The table does not enable point-in-time recovery; set point_in_time_recovery={"enabled": True}.']),
+    Bad("replica-without-pitr", "dynamodb-point-in-time-recovery", TABLE,
+        {"pointInTimeRecovery": {"enabled": True},
+         "replicas": [{"regionName": "us-west-2"}, {"regionName": "ap-southeast-1", "pointInTimeRecovery": True}]},
+        ['Replica "us-west-2" does not enable point-in-time recovery; set point_in_time_recovery=True on that '
+         "replica (each replica has its own setting)."]),
+    Bad("table-without-sse", "dynamodb-server-side-encryption", TABLE,
+        {"pointInTimeRecovery": {"enabled": True}, "serverSideEncryption": {"enabled": False}},
+        ["The table is encrypted only with the AWS owned key (server_side_encryption is not enabled); set "
+         'server_side_encryption={"enabled": True} (optionally with kms_key_arn) so the key is visible and '
+         "auditable in the account."]),
+    Bad("log-group-without-retention", "log-group-retention", LOGS, {"name": "/aws/lambda/x"},
+        ["The log group keeps its events forever; set retention_in_days (e.g. 30)."]),
+    Bad("log-group-retention-zero", "log-group-retention", LOGS, {"name": "/x", "retentionInDays": 0},
+        ["The log group keeps its events forever; set retention_in_days (e.g. 30)."]),
+    # --- Step Functions ---------------------------------------------------------------------------
+    Bad("state-machine-without-logging", "sfn-logging-enabled", SFN, {"definition": "{}", "roleArn": "arn"},
+        ['The state machine has no logging_configuration; set level "ERROR" (or "ALL") and log_destination '
+         '"<log group ARN>:*".']),
+    Bad("state-machine-logging-off", "sfn-logging-enabled", SFN,
+        {"loggingConfiguration": {"level": "OFF", "logDestination": "arn:aws:logs:eu-west-1:1:log-group:x:*"}},
+        ['The state machine logs at level "OFF"; set logging_configuration.level to "ERROR" or "ALL".']),
+    Bad("state-machine-logging-without-destination", "sfn-logging-enabled", SFN,
+        {"loggingConfiguration": {"level": "ALL"}},
+        ["The state machine's logging_configuration has no log_destination; set it to \"<log group ARN>:*\" of "
+         "a log group with retention."]),
+    Bad("express-state-machine", "sfn-standard-workflow", SFN, {"type": "EXPRESS"},
+        ['The state machine is an EXPRESS workflow, which runs at-least-once when started asynchronously; use '
+         'type "STANDARD" (exactly-once), as the design requires.']),
+]
+
+
+def test_catalog_is_large_and_covers_every_resource_policy() -> None:
+    from policy_harness import POLICIES
+    from pulumi_policy import ResourceValidationPolicy
+
+    assert len(CATALOG) + len(STACK_CATALOG) >= 30
+    covered = {bad.policy for bad in CATALOG} | {policy for policy, *_ in STACK_CATALOG}
+    assert covered == set(POLICIES), set(POLICIES) ^ covered
+    assert all(isinstance(POLICIES[b.policy], ResourceValidationPolicy) for b in CATALOG)
+    assert len({bad.id for bad in CATALOG}) == len(CATALOG)
+
+
+@pytest.mark.parametrize("bad", CATALOG, ids=[b.id for b in CATALOG])
+def test_bad_resource_reports_exact_violation(bad: Bad) -> None:
+    assert run_resource(bad.policy, bad.type, bad.props, config=bad.config) == bad.expected
+
+
+# --- stack-level ------------------------------------------------------------------------------
+
+def _public_bucket():
+    bucket = stack_resource(BUCKET, "store", {"bucket": "store-1", "acl": "public-read"})
+    return [bucket], [
+        ('Bucket "store-1" uses the public canned ACL "public-read"; remove acl (buckets are private by default).',
+         bucket.urn),
+        ('Bucket "store-1" has no public access block; add an aws.s3.BucketPublicAccessBlock for it with all four '
+         "flags (block_public_acls, block_public_policy, ignore_public_acls, restrict_public_buckets) set to True.",
+         bucket.urn),
+    ]
+
+
+def _half_blocked_bucket():
+    bucket = stack_resource(BUCKET, "store", {"bucket": "store-1"})
+    block = stack_resource(PAB, "store-pab", {"bucket": "store-1", "blockPublicAcls": True, "ignorePublicAcls": True,
+                                              "blockPublicPolicy": False})
+    return [bucket, block], [
+        ("Bucket \"store-1\"'s public access block leaves blockPublicPolicy, restrictPublicBuckets unset or false; "
+         "set all four flags to True.", bucket.urn),
+    ]
+
+
+def _unencrypted_bucket():
+    bucket = stack_resource(BUCKET, "store", {"bucket": "store-1"})
+    other = stack_resource(SSE, "other-sse", {"bucket": "other-bucket", "rules": [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]})
+    return [bucket, other], [
+        ('Bucket "store-1" has no default encryption configuration; add an aws.s3.BucketServerSideEncryptionConfiguration '
+         'for it with apply_server_side_encryption_by_default sse_algorithm "aws:kms" (or "AES256").', bucket.urn),
+    ]
+
+
+def _bucket_policy_without_tls_deny():
+    bucket = stack_resource("aws:s3/bucketV2:BucketV2", "store", {"bucket": "store-1"})
+    policy = stack_resource(BUCKET_POLICY, "store-policy", {"bucket": "store-1", "policy": doc(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::store-1/*",
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}})})
+    return [bucket, policy], [
+        ('Bucket "store-1" has a bucket policy without a statement denying plain-HTTP requests; add {"Effect": '
+         '"Deny", "Principal": "*", "Action": "s3:*", "Resource": [<bucket ARN>, "<bucket ARN>/*"], "Condition": '
+         '{"Bool": {"aws:SecureTransport": "false"}}}.', bucket.urn),
+    ]
+
+
+def _function_without_log_group():
+    function = stack_resource(LAMBDA, "inspector", {"name": "inspector-1", "runtime": "python3.12"})
+    other = stack_resource(LOGS, "other-logs", {"name": "/aws/lambda/other", "retentionInDays": 30})
+    return [function, other], [
+        ('Function "inspector-1" has no log group "/aws/lambda/inspector-1" in this stack, so Lambda creates one '
+         "that never expires; create that log group with retention_in_days in the program (or point "
+         "logging_config.log_group at one).", function.urn),
+    ]
+
+
+STACK_CATALOG = [
+    ("s3-bucket-public-access-blocked", "public-bucket", _public_bucket),
+    ("s3-bucket-public-access-blocked", "half-blocked-bucket", _half_blocked_bucket),
+    ("s3-bucket-encrypted", "unencrypted-bucket", _unencrypted_bucket),
+    ("s3-bucket-tls-only", "bucket-policy-without-tls-deny", _bucket_policy_without_tls_deny),
+    ("lambda-log-group-retention", "function-without-log-group", _function_without_log_group),
+]
+
+
+@pytest.mark.parametrize("policy,case,build", STACK_CATALOG, ids=[c for _, c, _ in STACK_CATALOG])
+def test_bad_stack_reports_exact_violation(policy: str, case: str, build) -> None:
+    resources, expected = build()
+    assert run_stack(policy, resources) == expected
