@@ -27,7 +27,7 @@ from pki.keys import (
     private_key_pem,
 )
 from pki.names import validate_fqdn, validate_thing_name
-from pki.pem import certificate_pem, common_name_of
+from pki.pem import certificate_pem, common_names_of
 from pki.profiles import Validity
 
 DEFAULT_ORG = "Multi-Region IoT"
@@ -203,11 +203,12 @@ class CertificateAuthority:
         Only the CSR's key and CN are used; subject O/C and every extension come from this CA.
         """
         csr = parse_csr(csr_data)
-        name = common_name_of(csr.subject)
-        if name is None:
+        names = common_names_of(csr)
+        if not names:
             raise PkiError("the CSR has no CN: its subject CN must be the device's thing name")
-        if len(csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)) != 1:
+        if len(names) != 1:
             raise PkiError("the CSR has more than one CN: give exactly one, the thing name")
+        name = names[0]
         return self.issue_device(name, days=days, public_key=csr.public_key())  # type: ignore[arg-type]
 
 

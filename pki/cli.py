@@ -29,7 +29,12 @@ PROG = "python -m pki"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error message instead of usage + message."""
+    """argparse with a one-line error message instead of usage + message, and no abbreviated
+    options (so ``--passphrase x`` can never be taken for ``--passphrase-env x``)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

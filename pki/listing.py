@@ -76,7 +76,7 @@ def list_certificates(pki_dir: Path, *, now: dt.datetime | None = None) -> list[
                 rows.append(Listed(kind, path.stem, "", "", "unreadable", relative))
                 continue
             rows.append(Listed(
-                kind, common_name_of(certificate.subject) or path.stem, f"{certificate.serial_number:x}",
+                kind, common_name_of(certificate) or path.stem, f"{certificate.serial_number:x}",
                 certificate.not_valid_after_utc.isoformat(), "unindexed", relative,
             ))
     rows.sort(key=lambda r: (KIND_ORDER.get(r.kind, 9), r.name, r.status != "valid"))

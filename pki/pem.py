@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -47,7 +48,19 @@ def certificate_id(pem: str | bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def common_name_of(name: x509.Name) -> str | None:
-    """The single CN of ``name``, or None when there is none."""
-    values = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(values[0].value) if values else None
+def common_names_of(item: x509.Name | x509.Certificate | x509.CertificateSigningRequest) -> list[str]:
+    """Every CN of a name (or of a certificate's / CSR's subject), in order.
+
+    cryptography warns when it parses a CN over RFC 5280's 64 characters; long AWS IoT thing
+    names (up to 128) are expected here, so that warning is silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        name = item if isinstance(item, x509.Name) else item.subject
+        return [str(a.value) for a in name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+
+
+def common_name_of(item: x509.Name | x509.Certificate | x509.CertificateSigningRequest) -> str | None:
+    """The first CN (see :func:`common_names_of`), or None when there is none."""
+    names = common_names_of(item)
+    return names[0] if names else None

@@ -173,7 +173,7 @@ def init_pki(
             ("server", server.certificate, layout.server_cert(fqdn), layout.server_key(fqdn)),
         ):
             index.add(IndexEntry.from_certificate(
-                certificate, kind=kind, name=common_name_of(certificate.subject) or "",
+                certificate, kind=kind, name=common_name_of(certificate) or "",
                 certificate_path=layout.relative(cert_path), key_path=layout.relative(key_path), origin="generated",
             ))
         index.save()

@@ -212,7 +212,7 @@ class _Verifier:
             return finding
         eku = _extension(certificate, x509.ExtendedKeyUsage)
         purposes = list(eku.value) if eku else []
-        cn = common_name_of(certificate.subject) or ""
+        cn = common_name_of(certificate) or ""
         in_devices = cert_path.parent.resolve() == self.layout.devices_dir.resolve()
         in_server = cert_path.parent.resolve() == self.layout.server_dir.resolve()
         if ExtendedKeyUsageOID.SERVER_AUTH in purposes and not in_devices:
