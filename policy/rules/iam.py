@@ -41,9 +41,11 @@ from .common import (
 WILDCARD_ONLY_FILE = Path(__file__).resolve().parent.parent / "data" / "wildcard_only_actions.json"
 
 # Service principals that send aws:SourceAccount / aws:SourceArn when they assume a role, so a
-# trust policy can (and must) pin them to our account. EC2 does not send them for instance
-# roles, so an ec2.amazonaws.com trust needs no condition. Overridable by pack config.
-DEFAULT_SOURCE_CONDITION_SERVICES = ("events", "iot", "lambda", "pipes", "states")
+# trust policy can (and must) pin them to our account (confused-deputy protection). Not listed:
+# ec2 (instance profiles send neither key) and lambda (execution roles are not documented to
+# send them; a condition can lock Lambda out of its own role) -- builders/iam.py makes the same
+# call in CONDITIONED_SERVICES. Overridable by pack config (servicesSupportingSourceConditions).
+DEFAULT_SOURCE_CONDITION_SERVICES = ("events", "iot", "pipes", "states")
 SOURCE_CONDITION_KEYS = ("aws:sourceaccount", "aws:sourcearn")
 
 # AWS managed policies a role may still attach. Only policies whose every action supports no
