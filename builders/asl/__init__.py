@@ -1,0 +1,1 @@
+"""Amazon States Language builders (pure): ``jitr``, ``replication``, ``decommission``; helpers in ``common``."""

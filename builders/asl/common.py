@@ -1,0 +1,166 @@
+"""Shared pieces of the state machine builders and ``sdk_actions`` (least-privilege IAM from a definition).
+
+Conventions every builder follows (docs/design.md, "State machine rules"):
+- aws-sdk tasks retry throttling/transient errors of their service with exponential backoff and full jitter;
+- tasks whose result is not needed use ``ResultPath: null`` so the execution's state is never clobbered;
+- ``Catch`` blocks write the error to ``$.Error`` (``{"Error", "Cause"}``), rollback tasks use ``ResultPath: null``;
+- errors are named as Step Functions names them: ``Iot.ResourceAlreadyExistsException``,
+  ``DynamoDb.ConditionalCheckFailedException``, ``Lambda.ServiceException``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+SDK_PREFIX = "arn:aws:states:::aws-sdk:"
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+EVENTS_PUT = "arn:aws:states:::events:putEvents"
+
+# Step Functions' error prefix per aws-sdk service (the AWS SDK for Java v2 client name).
+ERROR_PREFIX = {"iot": "Iot", "dynamodb": "DynamoDb", "eventbridge": "EventBridge", "lambda": "Lambda"}
+# IAM action prefix per aws-sdk / optimised-integration service name.
+IAM_PREFIX = {"iot": "iot", "dynamodb": "dynamodb", "eventbridge": "events", "events": "events", "lambda": "lambda", "sfn": "states", "states": "states"}
+
+TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
+    "iot": ("Iot.ThrottlingException", "Iot.ServiceUnavailableException", "Iot.InternalFailureException"),
+    "dynamodb": (
+        "DynamoDb.ProvisionedThroughputExceededException",
+        "DynamoDb.ThrottlingException",
+        "DynamoDb.RequestLimitExceededException",
+        "DynamoDb.InternalServerErrorException",
+    ),
+    "events": ("EventBridge.InternalException", "EventBridge.FailedEntry"),
+    "lambda": (
+        "Lambda.ServiceException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.ResourceNotReadyException",
+        "Lambda.EC2ThrottledException",
+        "Lambda.SdkClientException",
+        "Lambda.AWSLambdaException",
+    ),
+}
+
+ERROR_PATH = "$.Error"
+
+
+def retry(service: str, *, interval: int = 1, attempts: int = 4, backoff: float = 2.0, max_delay: int = 20) -> list[dict[str, Any]]:
+    """Retry transient errors of ``service`` (a ``TRANSIENT_ERRORS`` key) with exponential backoff and full jitter."""
+    if service not in TRANSIENT_ERRORS:
+        raise ValueError(f"no transient-error list for service {service!r}; add it to TRANSIENT_ERRORS ({sorted(TRANSIENT_ERRORS)})")
+    return [{
+        "ErrorEquals": list(TRANSIENT_ERRORS[service]),
+        "IntervalSeconds": interval,
+        "MaxAttempts": attempts,
+        "BackoffRate": backoff,
+        "MaxDelaySeconds": max_delay,
+        "JitterStrategy": "FULL",
+    }]
+
+
+def catch(errors: list[str], next_state: str, result_path: str | None = ERROR_PATH) -> dict[str, Any]:
+    return {"ErrorEquals": errors, "Next": next_state, "ResultPath": result_path}
+
+
+def sdk_task(service: str, action: str, parameters: dict[str, Any], *, next_state: str | None = None,
+             result_path: str | None = None, catches: list[dict[str, Any]] | None = None,
+             result_selector: dict[str, Any] | None = None, comment: str | None = None) -> dict[str, Any]:
+    """An ``arn:aws:states:::aws-sdk:<service>:<action>`` task with retries; ends when ``next_state`` is None."""
+    state: dict[str, Any] = {"Type": "Task", "Resource": f"{SDK_PREFIX}{service}:{action}", "Parameters": parameters}
+    if comment:
+        state["Comment"] = comment
+    if result_selector is not None:
+        state["ResultSelector"] = result_selector
+    state["ResultPath"] = result_path
+    state["Retry"] = retry(service)
+    if catches:
+        state["Catch"] = catches
+    if next_state is None:
+        state["End"] = True
+    else:
+        state["Next"] = next_state
+    return state
+
+
+def rollback_task(service: str, action: str, parameters: dict[str, Any], next_state: str, comment: str | None = None) -> dict[str, Any]:
+    """A compensation step: retried like any task, never stops the rollback (any error continues to ``next_state``)."""
+    state = sdk_task(service, action, parameters, next_state=next_state, result_path=None,
+                     catches=[catch(["States.ALL"], next_state, result_path=None)], comment=comment)
+    return state
+
+
+def put_event(*, event_bus_name: str, source: str, detail_type: str, detail: dict[str, Any], next_state: str | None,
+              catches: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The optimised EventBridge ``putEvents`` integration (``Detail`` may be a JSON object)."""
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": EVENTS_PUT,
+        "Parameters": {"Entries": [{"EventBusName": event_bus_name, "Source": source, "DetailType": detail_type, "Detail": detail}]},
+        "ResultPath": None,
+        "Retry": retry("events"),
+    }
+    if catches:
+        state["Catch"] = catches
+    if next_state is None:
+        state["End"] = True
+    else:
+        state["Next"] = next_state
+    return state
+
+
+def require(name: str, value: str) -> str:
+    """Builder arguments must be non-empty strings: fail early with the argument's name."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def iter_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every (name, state) of a definition, including states nested in Parallel branches and Map iterators."""
+    for name, state in definition.get("States", {}).items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from iter_states(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from iter_states(state[key])
+
+
+def _pascal(action: str) -> str:
+    return action[:1].upper() + action[1:]
+
+
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:")
+_OPTIMISED = re.compile(r"^arn:aws[a-z-]*:states:::(?P<service>[a-z0-9-]+):(?P<action>[A-Za-z0-9]+)(?:\.(?:sync|waitForTaskToken)(?::2)?)?$")
+_SDK = re.compile(r"^arn:aws[a-z-]*:states:::aws-sdk:(?P<service>[a-z0-9-]+):(?P<action>[A-Za-z0-9]+)(?:\.waitForTaskToken)?$")
+_OPTIMISED_ACTIONS = {("lambda", "invoke"): "lambda:InvokeFunction", ("events", "putEvents"): "events:PutEvents"}
+
+
+def sdk_actions(definition: dict[str, Any]) -> set[str]:
+    """IAM actions the state machine's role needs to run ``definition`` (e.g. ``{"iot:CreateThing", "lambda:InvokeFunction"}``).
+
+    Derived from every Task's ``Resource``: aws-sdk integrations map to ``<iam prefix>:<Action>``; the optimised
+    Lambda and EventBridge integrations and direct Lambda ARNs map to ``lambda:InvokeFunction`` / ``events:PutEvents``.
+    An unrecognised resource raises ``ValueError`` (a policy must never be silently too narrow or too wide).
+    """
+    actions: set[str] = set()
+    for name, state in iter_states(definition):
+        if state.get("Type") != "Task":
+            continue
+        resource = state.get("Resource", "")
+        if _LAMBDA_ARN.match(resource):
+            actions.add("lambda:InvokeFunction")
+            continue
+        sdk = _SDK.match(resource)
+        if sdk:
+            service = sdk.group("service")
+            actions.add(f"{IAM_PREFIX.get(service, service)}:{_pascal(sdk.group('action'))}")
+            continue
+        optimised = _OPTIMISED.match(resource)
+        if optimised and (optimised.group("service"), optimised.group("action")) in _OPTIMISED_ACTIONS:
+            actions.add(_OPTIMISED_ACTIONS[(optimised.group("service"), optimised.group("action"))])
+            continue
+        if optimised and optimised.group("service") == "dynamodb":
+            actions.add(f"dynamodb:{_pascal(optimised.group('action'))}")
+            continue
+        raise ValueError(f"state {name!r}: cannot derive IAM actions from Resource {resource!r}; extend builders.asl.common.sdk_actions")
+    return actions
