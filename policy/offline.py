@@ -177,7 +177,8 @@ def _normalise(index: int, raw: Mapping[str, Any]) -> _Resource:
     if missing:
         raise ResourceShapeError(f"resource #{index} lacks {missing}: every resource needs a type token and a "
                                  "logical name")
-    props = raw.get("props") or {}
+    props = raw.get("props")
+    props = {} if props is None else props
     if not isinstance(props, Mapping):
         raise ResourceShapeError(f"resource #{index} ({raw['name']}): props must be a dict of engine-named "
                                  f"inputs, got {type(props).__name__}")
