@@ -1,0 +1,468 @@
+"""An AWS IoT Core data plane per region, over moto's IoT registry (which has none).
+
+``IotCore.connect(region, certificate_pem, client_id)`` does what the broker does at the
+TLS + MQTT CONNECT handshake:
+
+* a certificate unknown to the region but signed by a CA registered there (ACTIVE, with
+  auto-registration not disabled) is registered ``PENDING_ACTIVATION`` with its
+  ``caCertificateId`` (id = SHA-256 of the DER, the same in every region) and the JITR event
+  ``{certificateId, caCertificateId, timestamp, certificateStatus, awsAccountId,
+  certificateRegistrationTimestamp}`` is published on
+  ``$aws/events/certificates/registered/<caCertificateId>`` (unless the region's event
+  configurations, when ``localcloud.patches`` records them, disable CERTIFICATE events);
+  the connection is refused;
+* a known certificate must be ACTIVE (and its CA, if any, ACTIVE);
+* ``iot:Connect`` on ``client/<client id>`` must be allowed by the policies attached to the
+  certificate, with ``${iot:Connection.Thing.ThingName}`` set when a thing named like the
+  client id is attached to it.
+
+``publish`` checks ``iot:Publish`` on ``topic/<topic>``, then matches every enabled topic rule
+of the region (SQL read from moto's ``create_topic_rule`` store, evaluated by ``iot_sql``)
+and queues their actions; ``settle()`` runs them: ``stepFunctions`` (StartExecution with the
+SELECT result as input and ``executionNamePrefix``), ``dynamoDBv2`` (PutItem of the result)
+and ``lambda`` (through an in-process invoker). Rule actions are asynchronous in AWS, so
+they are here too: a refused first connection leaves the JITR execution queued until the
+cloud settles. ``publish_internal`` is the service's own publish for ``$aws/...`` events
+(no policy). ``connect_with_backoff`` is the device side: refused, back off (let the cloud
+settle), retry.
+
+Lookups are dictionary lookups (certificate by id, thing attachment by (ARN, name), policy
+attachment by (ARN, policy)), never scans of every certificate or thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+from moto.iot.models import FakeCertificate, IoTBackend, iot_backends
+from moto.moto_api._internal import mock_random
+from moto.stepfunctions.responses import get_backend as sfn_backend
+
+from . import iot_sql
+from .iot_policy_eval import RequestContext, is_allowed
+
+LambdaInvoker = Callable[[str, str, Any], Any]
+
+JITR_TOPIC = "$aws/events/certificates/registered/{ca_id}"
+
+
+class ConnectionRefused(Exception):
+    """The broker closed the connection; ``reason`` says why (as the device would log it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PublishRefused(Exception):
+    """The broker refused a publish (and, like IoT Core, disconnected the client)."""
+
+
+@dataclass
+class Connection:
+    """An open MQTT connection of one device to one region."""
+
+    region: str
+    client_id: str
+    certificate_id: str
+    certificate_arn: str
+    thing_name: str | None
+    attempts: int = 1
+    open: bool = True
+
+
+@dataclass
+class RuleAction:
+    """A matched rule action waiting to run."""
+
+    region: str
+    rule_name: str
+    action_type: str
+    action: dict[str, Any]
+    result: dict[str, Any]
+
+
+@dataclass
+class IotStats:
+    connects: int = 0
+    refused: int = 0
+    auto_registered: int = 0
+    jitr_events: int = 0
+    published: int = 0
+    rule_matches: int = 0
+    executions_started: int = 0
+    items_written: int = 0
+    lambdas_invoked: int = 0
+    failed_actions: int = 0
+
+
+@dataclass
+class ActionFailure:
+    rule_name: str
+    action_type: str
+    reason: str
+
+
+@dataclass
+class _ParsedCertificate:
+    certificate_id: str
+    certificate: x509.Certificate
+    pem_hash: str
+
+
+def to_dynamodb_json(value: Any) -> dict[str, Any]:
+    """A JSON value as a DynamoDB attribute value (what the dynamoDBv2 rule action writes)."""
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, float, Decimal)):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, list):
+        return {"L": [to_dynamodb_json(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {k: to_dynamodb_json(v) for k, v in value.items()}}
+    raise TypeError(f"cannot store {type(value).__name__} in DynamoDB")
+
+
+class IotCore:
+    """The data plane of every region of one account."""
+
+    def __init__(
+        self,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        *,
+        lambda_invoker: LambdaInvoker | None = None,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.account_id = account_id
+        self.lambda_invoker = lambda_invoker
+        self.clock_ms = clock_ms
+        self.queue: deque[RuleAction] = deque()
+        self.stats = IotStats()
+        self.failures: list[ActionFailure] = []
+        self.started_executions: list[str] = []
+        self.published_events: list[tuple[str, str, dict[str, Any]]] = []  # (region, topic, payload)
+        self._certificates: dict[str, _ParsedCertificate] = {}
+        self._queries: dict[tuple[str, str, str], iot_sql.Query] = {}
+
+    # registry access --------------------------------------------------------------
+    def backend(self, region: str) -> IoTBackend:
+        return iot_backends[self.account_id][region]
+
+    def _parse(self, certificate_pem: str) -> _ParsedCertificate:
+        parsed = self._certificates.get(certificate_pem)
+        if parsed is None:
+            try:
+                certificate = x509.load_pem_x509_certificate(certificate_pem.encode("utf-8"))
+            except ValueError as error:
+                raise ConnectionRefused(f"TLS handshake failed: not a PEM certificate ({error})")
+            der = certificate.public_bytes(serialization.Encoding.DER)
+            parsed = _ParsedCertificate(
+                certificate_id=hashlib.sha256(der).hexdigest(),
+                certificate=certificate,
+                pem_hash=hashlib.sha256(certificate_pem.encode("utf-8")).hexdigest(),
+            )
+            self._certificates[certificate_pem] = parsed
+        return parsed
+
+    def _find_certificate(self, backend: IoTBackend, parsed: _ParsedCertificate) -> FakeCertificate | None:
+        # moto keys certificates by id: the DER hash (patched, or use_valid_cert) or the PEM hash.
+        return backend.certificates.get(parsed.certificate_id) or backend.certificates.get(
+            parsed.pem_hash
+        )
+
+    def _signing_ca(self, backend: IoTBackend, certificate: x509.Certificate) -> Any | None:
+        for ca in backend.ca_certificates.values():
+            try:
+                ca_certificate = x509.load_pem_x509_certificate(ca.certificate_pem.encode("utf-8"))
+                if ca_certificate.subject != certificate.issuer:
+                    continue
+                certificate.verify_directly_issued_by(ca_certificate)
+            except Exception:  # noqa: BLE001 - any failure means "not signed by this CA"
+                continue
+            return ca
+        return None
+
+    def _certificate_events_enabled(self, backend: IoTBackend) -> bool:
+        state = getattr(backend, "_localcloud_event_configurations", None)
+        if state is None:
+            return True  # unknown (event configurations not emulated): publish
+        return bool(state["eventConfigurations"].get("CERTIFICATE", {}).get("Enabled", False))
+
+    def _policies(self, backend: IoTBackend, certificate_arn: str) -> list[tuple[str, str]]:
+        attached = backend.principal_policies
+        found = []
+        for name, policy in backend.policies.items():
+            if (certificate_arn, name) in attached:
+                document = policy.document
+                found.append((name, document if isinstance(document, str) else json.dumps(document)))
+        return found
+
+    # connect ------------------------------------------------------------------------
+    def connect(self, region: str, certificate_pem: str, client_id: str) -> Connection:
+        """Open a connection or raise ``ConnectionRefused`` with the broker's reason."""
+        self.stats.connects += 1
+        try:
+            return self._connect(region, certificate_pem, client_id)
+        except ConnectionRefused:
+            self.stats.refused += 1
+            raise
+
+    def _connect(self, region: str, certificate_pem: str, client_id: str) -> Connection:
+        if not client_id:
+            raise ConnectionRefused("MQTT CONNECT without a client id")
+        backend = self.backend(region)
+        parsed = self._parse(certificate_pem)
+        certificate = self._find_certificate(backend, parsed)
+        if certificate is None:
+            self._auto_register(region, backend, certificate_pem, parsed)
+            raise ConnectionRefused(
+                f"certificate {parsed.certificate_id} was unknown in {region}: registered "
+                "PENDING_ACTIVATION (just-in-time registration); reconnect once it is activated"
+            )
+        if certificate.status != "ACTIVE":
+            raise ConnectionRefused(
+                f"certificate {certificate.certificate_id} is {certificate.status} in {region}"
+            )
+        ca_id = certificate.ca_certificate_id
+        if ca_id and ca_id in backend.ca_certificates:
+            ca_status = backend.ca_certificates[ca_id].status
+            if ca_status != "ACTIVE":
+                raise ConnectionRefused(f"issuing CA {ca_id} is {ca_status} in {region}")
+        thing_arn = f"arn:aws:iot:{region}:{self.account_id}:thing/{client_id}"
+        attached = (certificate.arn, client_id) in backend.principal_things and (
+            thing_arn in backend.things
+        )
+        context = RequestContext(client_id=client_id, thing_name=client_id if attached else None)
+        resource = f"arn:aws:iot:{region}:{self.account_id}:client/{client_id}"
+        if not is_allowed(self._policies(backend, certificate.arn), "iot:Connect", resource, context):
+            raise ConnectionRefused(
+                f"not authorized: iot:Connect on {resource} is not allowed by the policies "
+                f"attached to certificate {certificate.certificate_id}"
+            )
+        return Connection(
+            region=region,
+            client_id=client_id,
+            certificate_id=certificate.certificate_id,
+            certificate_arn=certificate.arn,
+            thing_name=context.thing_name,
+        )
+
+    def _auto_register(
+        self, region: str, backend: IoTBackend, certificate_pem: str, parsed: _ParsedCertificate
+    ) -> None:
+        ca = self._signing_ca(backend, parsed.certificate)
+        if ca is None:
+            raise ConnectionRefused(
+                f"TLS handshake failed: certificate {parsed.certificate_id} is not registered in "
+                f"{region} and no CA registered there signed it"
+            )
+        if ca.status != "ACTIVE":
+            raise ConnectionRefused(f"TLS handshake failed: issuing CA {ca.certificate_id} is {ca.status}")
+        if getattr(ca, "auto_registration_status", "ENABLE") != "ENABLE":
+            raise ConnectionRefused(
+                f"TLS handshake failed: certificate {parsed.certificate_id} is not registered and "
+                f"CA {ca.certificate_id} does not allow auto-registration"
+            )
+        registered = backend.register_certificate(
+            certificate_pem, ca.certificate_pem, False, "PENDING_ACTIVATION"
+        )
+        if registered.ca_certificate_id is None:
+            registered.ca_certificate_id = ca.certificate_id
+        self.stats.auto_registered += 1
+        if not self._certificate_events_enabled(backend):
+            return
+        now = self.clock_ms()
+        event = {
+            "certificateId": registered.certificate_id,
+            "caCertificateId": registered.ca_certificate_id,
+            "timestamp": now,
+            "certificateStatus": "PENDING_ACTIVATION",
+            "awsAccountId": self.account_id,
+            "certificateRegistrationTimestamp": str(now),
+        }
+        self.stats.jitr_events += 1
+        self.publish_internal(region, JITR_TOPIC.format(ca_id=registered.ca_certificate_id), event)
+
+    # publish ------------------------------------------------------------------------
+    def _check_open(self, connection: Connection) -> FakeCertificate:
+        if not connection.open:
+            raise PublishRefused(f"connection of {connection.client_id} is closed")
+        backend = self.backend(connection.region)
+        certificate = backend.certificates.get(connection.certificate_id)
+        if certificate is None or certificate.status != "ACTIVE":
+            connection.open = False
+            raise PublishRefused(
+                f"certificate {connection.certificate_id} is no longer ACTIVE; disconnected"
+            )
+        return certificate
+
+    def _authorize(self, connection: Connection, action: str, resource_suffix: str) -> None:
+        backend = self.backend(connection.region)
+        resource = f"arn:aws:iot:{connection.region}:{self.account_id}:{resource_suffix}"
+        context = RequestContext(connection.client_id, connection.thing_name)
+        if not is_allowed(self._policies(backend, connection.certificate_arn), action, resource, context):
+            connection.open = False
+            raise PublishRefused(f"not authorized: {action} on {resource}; disconnected")
+
+    def publish(self, connection: Connection, topic: str, payload: bytes | str | dict[str, Any]) -> int:
+        """A device publish: policy check, then the region's rules; returns rules matched."""
+        self._check_open(connection)
+        if not topic or "+" in topic or "#" in topic:
+            raise PublishRefused(f"invalid topic {topic!r} for PUBLISH")
+        if topic.startswith("$aws/events/"):
+            connection.open = False
+            raise PublishRefused(f"{topic!r} is reserved for AWS IoT; disconnected")
+        self._authorize(connection, "iot:Publish", f"topic/{topic}")
+        self.stats.published += 1
+        return self._run_rules(connection.region, topic, payload, connection.client_id)
+
+    def subscribe(self, connection: Connection, topic_filter: str) -> None:
+        """A device subscribe: ``iot:Subscribe`` on ``topicfilter/<filter>`` (no delivery emulated)."""
+        self._check_open(connection)
+        iot_sql.validate_topic_filter(topic_filter)
+        self._authorize(connection, "iot:Subscribe", f"topicfilter/{topic_filter}")
+
+    def publish_internal(self, region: str, topic: str, payload: dict[str, Any]) -> int:
+        """The service publishing its own event (no policy applies); returns rules matched."""
+        self.published_events.append((region, topic, payload))
+        return self._run_rules(region, topic, payload, client_id=None)
+
+    def _query(self, region: str, rule: Any) -> iot_sql.Query:
+        key = (region, rule.rule_name, rule.sql)
+        query = self._queries.get(key)
+        if query is None:
+            query = self._queries[key] = iot_sql.parse(rule.sql, rule.aws_iot_sql_version)
+        return query
+
+    def _run_rules(self, region: str, topic: str, payload: Any, client_id: str | None) -> int:
+        document = iot_sql.decode_payload(payload)
+        matched = 0
+        timestamp = self.clock_ms()
+        for rule in list(self.backend(region).rules.values()):
+            if rule.rule_disabled:
+                continue
+            query = self._query(region, rule)
+            if not query.matches_topic(topic):
+                continue
+            result = query.evaluate(
+                document,
+                topic,
+                client_id=client_id,
+                timestamp_ms=timestamp,
+                new_uuid=lambda: str(mock_random.uuid4()),
+            )
+            if result is None:
+                continue
+            matched += 1
+            self.stats.rule_matches += 1
+            for action in rule.actions:
+                for action_type, parameters in action.items():
+                    self.queue.append(RuleAction(region, rule.rule_name, action_type, parameters, result))
+        return matched
+
+    # actions ------------------------------------------------------------------------
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def settle(self, limit: int | None = None) -> int:
+        """Run queued rule actions (at most ``limit``); return how many succeeded."""
+        done = 0
+        while self.queue and (limit is None or done < limit):
+            action = self.queue.popleft()
+            try:
+                self._run_action(action)
+                done += 1
+            except Exception as error:  # noqa: BLE001 - IoT would call the errorAction
+                self.stats.failed_actions += 1
+                self.failures.append(
+                    ActionFailure(action.rule_name, action.action_type, f"{type(error).__name__}: {error}")
+                )
+        return done
+
+    def _run_action(self, action: RuleAction) -> None:
+        region = action.region
+        if action.action_type == "stepFunctions":
+            machine = action.action["stateMachineName"]
+            arn = f"arn:aws:states:{region}:{self.account_id}:stateMachine:{machine}"
+            name = f"{action.action.get('executionNamePrefix', '')}{mock_random.uuid4()}"
+            execution = sfn_backend(self.account_id, region).start_execution(
+                arn, name[:80], json.dumps(action.result)
+            )
+            self.started_executions.append(execution.execution_arn)
+            self.stats.executions_started += 1
+        elif action.action_type == "dynamoDBv2":
+            table = action.action["putItem"]["tableName"]
+            item = {k: to_dynamodb_json(v) for k, v in action.result.items()}
+            dynamodb_backends[self.account_id][region].put_item(table, item)
+            self.stats.items_written += 1
+        elif action.action_type == "lambda":
+            if self.lambda_invoker is None:
+                raise RuntimeError(
+                    f"lambda action {action.action['functionArn']} needs an in-process invoker: "
+                    "pass IotCore(lambda_invoker=...)"
+                )
+            self.lambda_invoker(region, action.action["functionArn"], action.result)
+            self.stats.lambdas_invoked += 1
+        else:
+            raise NotImplementedError(
+                f"rule action {action.action_type!r} is not emulated; supported: stepFunctions, "
+                "dynamoDBv2, lambda"
+            )
+
+
+def connect_with_backoff(
+    core: IotCore,
+    region: str,
+    certificate_pem: str,
+    client_id: str,
+    *,
+    settle: Callable[[], Any],
+    attempts: int = 5,
+    backoff: Callable[[int], None] = lambda attempt: None,
+) -> Connection:
+    """The device's firmware loop: connect; when refused, back off and retry.
+
+    ``settle`` lets the cloud move while the device waits (run the JITR machine, replicate,
+    ...); ``backoff(attempt)`` may sleep in real time. The returned connection records how
+    many attempts it took; after ``attempts`` refusals the last refusal is raised.
+    """
+    if attempts < 1:
+        raise ValueError("attempts must be >= 1")
+    last: ConnectionRefused | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            connection = core.connect(region, certificate_pem, client_id)
+            connection.attempts = attempt
+            return connection
+        except ConnectionRefused as refused:
+            last = refused
+            if attempt < attempts:
+                backoff(attempt)
+                settle()
+    assert last is not None
+    raise last
+
+
+__all__ = [
+    "ConnectionRefused",
+    "PublishRefused",
+    "Connection",
+    "IotCore",
+    "connect_with_backoff",
+    "to_dynamodb_json",
+]
