@@ -25,24 +25,19 @@ class EndpointMaterial:
     """The intermediate CA: what is registered in IoT Core and signs device certificates."""
 
 
-def _read_text(path: Path, layout: Layout) -> str:
-    try:
-        return path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise PkiError(f"{path} is missing: run {layout.init_hint()}") from None
-
-
 def load_endpoint_material(pki_dir: Path, domain: str) -> EndpointMaterial:
     """Read the server certificate/key for ``domain``, the chain and the intermediate CA.
 
-    Raises :class:`PkiError` naming the first missing or unreadable file and the command to run.
+    Raises :class:`PkiError` naming every missing file (or the unreadable one) and the command to run.
     """
     layout = Layout(Path(pki_dir))
     fqdn = validate_fqdn(domain)
-    server_certificate = _read_text(layout.server_cert(fqdn), layout)
-    server_key = _read_text(layout.server_key(fqdn), layout)
-    chain = _read_text(layout.chain, layout)
-    ca_certificate = _read_text(layout.intermediate_cert, layout)
+    paths = [layout.server_cert(fqdn), layout.server_key(fqdn), layout.chain, layout.intermediate_cert]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        names = ", ".join(str(p) for p in missing)
+        raise PkiError(f"{names} {'is' if len(missing) == 1 else 'are'} missing: run {layout.init_hint()}")
+    server_certificate, server_key, chain, ca_certificate = (p.read_text(encoding="ascii") for p in paths)
     load_certificate(server_certificate, source=str(layout.server_cert(fqdn)))
     load_certificate(ca_certificate, source=str(layout.intermediate_cert))
     if len(load_certificates(chain, source=str(layout.chain))) != 2:
