@@ -1,0 +1,18 @@
+"""Fixtures for executing the builders' state machines in moto (two regions, patched by localcloud.patches)."""
+from __future__ import annotations
+
+import pytest
+
+from .certs import TestCA
+from .harness import Cloud
+
+
+@pytest.fixture(scope="session")
+def ca() -> TestCA:
+    return TestCA()
+
+
+@pytest.fixture
+def cloud(ca: TestCA):
+    with Cloud(ca) as world:
+        yield world

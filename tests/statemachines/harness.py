@@ -1,0 +1,220 @@
+"""Two regions of moto with this project's resources and the builders' exact state machines.
+
+``Cloud`` owns one ``mock_aws`` context with ``localcloud.patches`` applied; per region it creates the CA
+(SNI_ONLY, auto-registration on), the device policy, the inventory table, the device bus (with an SQS queue
+catching every event, so tests can read what the machines reported), the inspector Lambda (served in-process by
+the real handler) and the three state machines from ``builders.asl``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+import localcloud.patches as patches
+from builders import inventory as inv
+from builders.asl import decommission, jitr, replication
+from localcloud.patches import aws_calls, lambda_inprocess
+
+from .certs import Device, TestCA
+
+ACCOUNT = "123456789012"
+REGIONS = ("eu-west-1", "us-west-2")
+TABLE = "iotmr-device-inventory"
+POLICY = "iotmr-device"
+BUS = "iotmr-devices"
+SOURCE = "iotmr.devices"
+FUNCTION = "iotmr-certificate-inspector"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "iot": {"use_valid_cert": True}}
+
+
+@dataclass
+class Run:
+    """A finished execution: status, output/error and its history."""
+
+    arn: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]]
+
+    @property
+    def transitions(self) -> int:
+        return sum(1 for event in self.history if event["type"].endswith("StateEntered"))
+
+    @property
+    def states(self) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history if e["type"].endswith("StateEntered")]
+
+
+@dataclass
+class Region:
+    name: str
+    ca_pem: str
+    machines: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.name)
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    raise RuntimeError('served in-process')\n")
+    return buffer.getvalue()
+
+
+class Cloud:
+    def __init__(self, ca: TestCA, regions: tuple[str, ...] = REGIONS) -> None:
+        self.ca = ca
+        self.region_names = regions
+        self.regions: dict[str, Region] = {}
+        self._mock = mock_aws(config=MOTO_CONFIG)
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+    def __enter__(self) -> "Cloud":
+        self._mock.start()
+        self._saved_scale = patches.SETTINGS.retry_time_scale
+        self._saved_sync = patches.SETTINGS.synchronous_executions
+        self._patch_context = patches.patched()
+        self._patch_context.__enter__()
+        patches.SETTINGS.retry_time_scale = 0.0
+        patches.SETTINGS.synchronous_executions = True
+        lambda_inprocess.register(FUNCTION, "functions.certificate_inspector.handler:handler")
+        lambda_inprocess.INVOCATIONS.clear()
+        iam = boto3.client("iam", region_name=self.region_names[0])
+        self.role_arn = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        for name in self.region_names:
+            self.regions[name] = self._build_region(name)
+        aws_calls.clear()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        lambda_inprocess.unregister_all()
+        aws_calls.clear()
+        patches.SETTINGS.retry_time_scale = self._saved_scale
+        patches.SETTINGS.synchronous_executions = self._saved_sync
+        self._patch_context.__exit__(*exc)
+        self._mock.stop()
+
+    def _build_region(self, name: str) -> Region:
+        region = Region(name, self.ca.pem)
+        iot = region.client("iot")
+        ca_id = iot.register_ca_certificate(caCertificate=self.ca.pem, setAsActive=True, allowAutoRegistration=True,
+                                            certificateMode="SNI_ONLY")["certificateId"]
+        assert ca_id == self.ca.certificate_id
+        iot.create_policy(policyName=POLICY, policyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
+        region.client("dynamodb").create_table(
+            TableName=TABLE, KeySchema=[{"AttributeName": inv.HASH_KEY, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": inv.HASH_KEY, "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        events, sqs = region.client("events"), region.client("sqs")
+        events.create_event_bus(Name=BUS)
+        queue_url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="tap", EventBusName=BUS, EventPattern=json.dumps({"source": [SOURCE]}))
+        events.put_targets(Rule="tap", EventBusName=BUS, Targets=[{"Id": "q", "Arn": queue_arn}])
+        region.queue_url = queue_url
+        function_arn = region.client("lambda").create_function(
+            FunctionName=FUNCTION, Runtime="python3.12", Role=self.role_arn, Handler="handler.handler",
+            Code={"ZipFile": _zip()},
+            Environment={"Variables": {"INVENTORY_TABLE": TABLE, "EXPECTED_CA_CERTIFICATE_ID": ca_id}})["FunctionArn"]
+        sfn = region.client("stepfunctions")
+        definitions = {
+            "jitr": jitr.definition(inspector_function_arn=function_arn, inventory_table=TABLE,
+                                    device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+            "replication": replication.definition(device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+            "decommission": decommission.definition(device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+        }
+        for key, definition in definitions.items():
+            region.machines[key] = sfn.create_state_machine(
+                name=f"iotmr-{key}", definition=json.dumps(definition), roleArn=self.role_arn, type="STANDARD")["stateMachineArn"]
+        return region
+
+    # ---- the world ----------------------------------------------------------------------------------------
+    def connect(self, region: str, device: Device) -> dict[str, Any]:
+        """A device's first TLS connection: IoT auto-registers its certificate PENDING_ACTIVATION (JITR).
+
+        Returns the JITR event as the topic rule selects it (``SELECT *``).
+        """
+        iot = self.regions[region].client("iot")
+        iot.register_certificate(certificatePem=device.pem, status="PENDING_ACTIVATION")
+        return {
+            "certificateId": device.certificate_id,
+            "caCertificateId": self.ca.certificate_id,
+            "timestamp": 1700000000000,
+            "certificateStatus": "PENDING_ACTIVATION",
+            "awsAccountId": ACCOUNT,
+            "certificateRegistrationTimestamp": None,
+        }
+
+    def run(self, region: str, machine: str, payload: dict[str, Any]) -> Run:
+        """Start ``machine`` in ``region`` with ``payload`` and return the finished execution."""
+        sfn = self.regions[region].client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=self.regions[region].machines[machine], input=json.dumps(payload))["executionArn"]
+        return self.result(region, arn)
+
+    def result(self, region: str, arn: str) -> Run:
+        sfn = self.regions[region].client("stepfunctions")
+        described = sfn.describe_execution(executionArn=arn)
+        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        output = json.loads(described["output"]) if described.get("output") else None
+        return Run(arn, described["status"], output, described.get("error"), described.get("cause"), history)
+
+    def jitr(self, region: str, device: Device) -> Run:
+        return self.run(region, "jitr", self.connect(region, device))
+
+    # ---- global table and pipes, simulated ---------------------------------------------------------------
+    def item(self, region: str, thing_name: str) -> dict[str, Any] | None:
+        return self.regions[region].client("dynamodb").get_item(
+            TableName=TABLE, Key={inv.HASH_KEY: {"S": thing_name}}, ConsistentRead=True).get("Item")
+
+    def items(self, region: str) -> list[dict[str, Any]]:
+        return self.regions[region].client("dynamodb").scan(TableName=TABLE)["Items"]
+
+    def replicate_table(self, source: str, target: str) -> None:
+        """Global-table replication of every item from ``source`` to ``target`` (last writer wins)."""
+        destination = self.regions[target].client("dynamodb")
+        for item in self.items(source):
+            destination.put_item(TableName=TABLE, Item=item)
+
+    def put_item(self, region: str, item: dict[str, Any]) -> None:
+        self.regions[region].client("dynamodb").put_item(TableName=TABLE, Item=item)
+
+    def replicate(self, target: str, item: dict[str, Any], event_name: str = "INSERT") -> Run:
+        """What the pipe + rule would do in ``target`` for this item: run the replication machine with the flat item."""
+        return self.run(target, "replication", inv.flat_item(item, event_name))
+
+    # ---- observations -------------------------------------------------------------------------------------
+    def certificate(self, region: str, certificate_id: str) -> dict[str, Any] | None:
+        iot = self.regions[region].client("iot")
+        try:
+            return iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
+        except iot.exceptions.ResourceNotFoundException:
+            return None
+
+    def thing_exists(self, region: str, name: str) -> bool:
+        iot = self.regions[region].client("iot")
+        try:
+            iot.describe_thing(thingName=name)
+            return True
+        except iot.exceptions.ResourceNotFoundException:
+            return False
+
+    def principals(self, region: str, name: str) -> list[str]:
+        return self.regions[region].client("iot").list_thing_principals(thingName=name)["principals"]
+
+    def policies(self, region: str, certificate_arn: str) -> list[str]:
+        return [p["policyName"] for p in self.regions[region].client("iot").list_attached_policies(target=certificate_arn)["policies"]]
+
+    def bus_events(self, region: str) -> list[dict[str, Any]]:
+        sqs = self.regions[region].client("sqs")
+        messages = sqs.receive_message(QueueUrl=self.regions[region].queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
