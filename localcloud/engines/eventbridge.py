@@ -272,6 +272,7 @@ class EventBridgeEngine:
         self.stats = EventBridgeStats()
         self.failures: list[DeliveryFailure] = []
         self.started_executions: list[str] = []
+        self.on_execution: Callable[[Any], None] | None = None  # e.g. settle's waiter
 
     def activate(self) -> EventBridgeEngine:
         global _ACTIVE
@@ -324,6 +325,8 @@ class EventBridgeEngine:
             name = str(mock_random.uuid4())
             execution = backend.start_execution(arn, name, json.dumps(payload))
             self.started_executions.append(execution.execution_arn)
+            if self.on_execution is not None:
+                self.on_execution(execution)
             self.stats.executions_started += 1
             return
         if self.lambda_invoker is None:

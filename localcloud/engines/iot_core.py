@@ -155,6 +155,7 @@ class IotCore:
         self.stats = IotStats()
         self.failures: list[ActionFailure] = []
         self.started_executions: list[str] = []
+        self.on_execution: Callable[[Any], None] | None = None  # e.g. settle's waiter
         self.published_events: list[tuple[str, str, dict[str, Any]]] = []  # (region, topic, payload)
         self._certificates: dict[str, _ParsedCertificate] = {}
         self._queries: dict[tuple[str, str, str], iot_sql.Query] = {}
@@ -404,6 +405,8 @@ class IotCore:
                 arn, name[:80], json.dumps(action.result)
             )
             self.started_executions.append(execution.execution_arn)
+            if self.on_execution is not None:
+                self.on_execution(execution)
             self.stats.executions_started += 1
         elif action.action_type == "dynamoDBv2":
             table = action.action["putItem"]["tableName"]
