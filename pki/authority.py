@@ -34,7 +34,7 @@ DEFAULT_ORG = "Multi-Region IoT"
 CertificateKind = Literal["server", "device"]
 
 
-def _check_country(country: str | None) -> str | None:
+def check_country(country: str | None) -> str | None:
     if country is None or country == "":
         return None
     if len(country) != 2 or not country.isalpha() or not country.isupper():
@@ -42,7 +42,7 @@ def _check_country(country: str | None) -> str | None:
     return country
 
 
-def _check_org(org: str | None) -> str | None:
+def check_org(org: str | None) -> str | None:
     if org is None or org == "":
         return None
     if len(org) > 64:
@@ -112,7 +112,7 @@ class CertificateAuthority:
         now: dt.datetime | None = None,
     ) -> "CertificateAuthority":
         """A brand-new root and intermediate (keys of ``key_type``), in memory."""
-        org, country = _check_org(org), _check_country(country)
+        org, country = check_org(org), check_country(country)
         label = org or "PKI"
         root_key = generate_private_key(key_type)
         root = profiles.build_root(

@@ -26,12 +26,13 @@ from typing import Callable, Iterator, Sequence
 from cryptography import x509
 
 from pki import atomic, profiles
-from pki.authority import DEFAULT_ORG, CertificateAuthority, IssuedCertificate
+from pki.authority import DEFAULT_ORG, CertificateAuthority, IssuedCertificate, check_country, check_org
 from pki.errors import PkiError
 from pki.index import Index, IndexEntry
 from pki.keys import (
     DEFAULT_KEY_TYPE,
     PASSPHRASE_ENV,
+    check_key_type,
     keys_match,
     load_private_key,
     passphrase_from_env,
@@ -134,11 +135,12 @@ def init_pki(
     """
     layout = Layout(Path(out_dir))
     fqdn = validate_fqdn(domain)
+    org, country = check_org(org), check_country(country)
+    check_key_type(key_type)
+    check_key_type(ca_key_type)
     secret = _passphrase(passphrase, passphrase_env)
     if server_days > profiles.SERVER_MAX_DAYS:
         raise PkiError(f"--days {server_days} is too long for a server certificate: at most {profiles.SERVER_MAX_DAYS}")
-    authority = CertificateAuthority.create(org=org, country=country, key_type=ca_key_type)
-    server = authority.issue_server(fqdn, key_type=key_type, days=server_days)
     with locked(layout):
         existing = _existing_ca_files(layout)
         archived = None
@@ -149,6 +151,8 @@ def init_pki(
             raise PkiError(
                 f"{layout.root} holds an incomplete CA ({names}), probably from an interrupted init: re-run with --force"
             )
+        authority = CertificateAuthority.create(org=org, country=country, key_type=ca_key_type)
+        server = authority.issue_server(fqdn, key_type=key_type, days=server_days)
         if force:
             archived = _archive(layout)
         layout.server_dir.mkdir(parents=True, exist_ok=True)

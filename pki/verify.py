@@ -315,7 +315,10 @@ def verify_directory(
                             layout.relative(key), "orphan key",
                             problems=["key without a certificate (interrupted issuance?); the next issue-device removes it"],
                         ))
+    ca_files = {layout.root_cert.resolve(), layout.intermediate_cert.resolve()}
     for target in targets:
+        if target.resolve() in ca_files:
+            continue  # the CA certificates are always checked above
         if not target.exists():
             report.findings.append(Finding(str(target), problems=["no such file"]))
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -116,6 +117,12 @@ def test_init_refuses_a_bad_domain_and_a_too_long_server_lifetime(capsys: pytest
     assert not (tmp_path / "a").exists() and not (tmp_path / "b" / "root-ca.key").exists()
 
 
+def test_init_refuses_a_bad_country_before_creating_anything(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, _, err = run(capsys, "init", "--out", str(tmp_path / "c"), "--domain", DOMAIN, "--country", "Sweden")
+    assert status == 1 and "two-letter" in one_line(err)
+    assert not (tmp_path / "c").exists()
+
+
 def test_init_with_rsa_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, _, err = run(capsys, "init", "--out", str(tmp_path), "--domain", DOMAIN, "--key-type", "rsa-2048")
     assert status == 0, err
@@ -157,14 +164,14 @@ def test_issue_device_without_a_ca_says_to_run_init(capsys: pytest.CaptureFixtur
 
 
 def test_issue_device_count_issues_a_numbered_batch_and_reports_the_rate(capsys: pytest.CaptureFixture[str], pki_dir: Path) -> None:
-    status, out, err = run(capsys, "issue-device", "fleet", "--count", "300", "--out", str(pki_dir))
+    status, out, err = run(capsys, "issue-device", "fleet", "--count", "200", "--out", str(pki_dir))
     assert status == 0, err
     names = sorted(p.stem for p in (pki_dir / "devices").glob("*.crt"))
-    assert names == [f"fleet-{i:04d}" for i in range(1, 301)]
-    assert len(list((pki_dir / "devices").glob("*.key"))) == 300
-    assert "issued 300 device certificates" in out and "/s)" in out
+    assert names == [f"fleet-{i:04d}" for i in range(1, 201)]
+    assert len(list((pki_dir / "devices").glob("*.key"))) == 200
+    assert "issued 200 device certificates" in out and "/s)" in out
     status, out, _ = run(capsys, "list", "--out", str(pki_dir), "--json")
-    assert sum(1 for row in json.loads(out) if row["kind"] == "device" and row["status"] == "valid") == 300
+    assert sum(1 for row in json.loads(out) if row["kind"] == "device" and row["status"] == "valid") == 200
 
 
 def make_csr(path: Path, name: str) -> ec.EllipticCurvePrivateKey:
@@ -186,6 +193,16 @@ def test_sign_csr_prints_the_certificate_path_and_writes_no_key(capsys: pytest.C
     assert not (pki_dir / "devices" / "csr-device.key").exists()
     status, out, _ = run(capsys, "verify", "--out", str(pki_dir))
     assert status == 0 and "device keeps its key" in out
+
+
+def test_sign_csr_reads_standard_input_for_dash(
+    capsys: pytest.CaptureFixture[str], pki_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_csr(tmp_path / "req.csr", "from-stdin")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((tmp_path / "req.csr").read_bytes())))
+    status, out, err = run(capsys, "sign-csr", "-", "--out", str(pki_dir))
+    assert status == 0, err
+    assert out.strip() == str(pki_dir / "devices" / "from-stdin.crt")
 
 
 def test_sign_csr_rejects_bad_input_with_a_reason(capsys: pytest.CaptureFixture[str], pki_dir: Path, tmp_path: Path) -> None:
@@ -214,9 +231,11 @@ def test_sign_csr_refuses_a_taken_name_unless_forced(capsys: pytest.CaptureFixtu
 
 
 def test_verify_passes_a_fresh_directory(capsys: pytest.CaptureFixture[str], pki_dir: Path) -> None:
-    pki.issue_device_certificates(pki_dir, ["v1", "v2"])
+    pki.issue_device_certificates(pki_dir, ["v1", "v2", "L" * 128])
+    pki.issue_device_certificates(pki_dir, ["rsa-device"], key_type="rsa-2048")
     status, out, err = run(capsys, "verify", "--out", str(pki_dir))
     assert status == 0, out + err
+    assert f"OK   devices/{'L' * 128}.crt" in out and "OK   devices/rsa-device.crt" in out
     assert "no problems" in out and "OK   devices/v1.crt (device v1)" in out
 
 
