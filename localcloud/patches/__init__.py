@@ -11,6 +11,7 @@ scope them. Each fix lives in its own module with ``NAME``, ``apply()`` and ``re
 | ``sfn_execution_names`` | unnamed executions get a UUID instead of colliding on ``None`` |
 | ``sfn_retry_sleep`` | retry intervals sleep ``interval * settings.retry_time_scale`` |
 | ``sfn_serial_executions`` | executions run synchronously (or one at a time): no dict races, deterministic |
+| ``sfn_definition_cache`` | speed-up: a definition that passed validation is not parsed again at create |
 | ``lambda_inprocess`` | Lambda Invoke runs the registered handler in-process with the function's env and region |
 | ``iot_certificate_ids`` | certificate id = SHA-256 of the DER |
 | ``iot_ca_link`` | certificates link to the registered CA that signed them; DescribeCertificate returns caCertificateId |
@@ -34,6 +35,7 @@ from . import (
     iot_create_thing,
     iot_event_configurations,
     lambda_inprocess,
+    sfn_definition_cache,
     sfn_error_names,
     sfn_execution_names,
     sfn_retry_sleep,
@@ -48,6 +50,7 @@ FIXES: tuple[ModuleType, ...] = (
     sfn_execution_names,
     sfn_retry_sleep,
     sfn_serial_executions,
+    sfn_definition_cache,
     lambda_inprocess,
     iot_certificate_ids,
     iot_ca_link,

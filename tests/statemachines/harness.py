@@ -58,6 +58,8 @@ class Region:
     name: str
     ca_pem: str
     machines: dict[str, str] = field(default_factory=dict)
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    queue_url: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.name)
@@ -126,17 +128,22 @@ class Cloud:
             FunctionName=FUNCTION, Runtime="python3.12", Role=self.role_arn, Handler="handler.handler",
             Code={"ZipFile": _zip()},
             Environment={"Variables": {"INVENTORY_TABLE": TABLE, "EXPECTED_CA_CERTIFICATE_ID": ca_id}})["FunctionArn"]
-        sfn = region.client("stepfunctions")
-        definitions = {
+        region.definitions = {
             "jitr": jitr.definition(inspector_function_arn=function_arn, inventory_table=TABLE,
                                     device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
             "replication": replication.definition(device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
             "decommission": decommission.definition(device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
         }
-        for key, definition in definitions.items():
-            region.machines[key] = sfn.create_state_machine(
-                name=f"iotmr-{key}", definition=json.dumps(definition), roleArn=self.role_arn, type="STANDARD")["stateMachineArn"]
         return region
+
+    def machine(self, region: str, key: str) -> str:
+        """ARN of state machine ``key`` (jitr/replication/decommission) in ``region``, created on first use."""
+        state = self.regions[region]
+        if key not in state.machines:
+            state.machines[key] = state.client("stepfunctions").create_state_machine(
+                name=f"iotmr-{key}", definition=json.dumps(state.definitions[key]), roleArn=self.role_arn,
+                type="STANDARD")["stateMachineArn"]
+        return state.machines[key]
 
     # ---- the world ----------------------------------------------------------------------------------------
     def connect(self, region: str, device: Device) -> dict[str, Any]:
@@ -158,7 +165,7 @@ class Cloud:
     def run(self, region: str, machine: str, payload: dict[str, Any]) -> Run:
         """Start ``machine`` in ``region`` with ``payload`` and return the finished execution."""
         sfn = self.regions[region].client("stepfunctions")
-        arn = sfn.start_execution(stateMachineArn=self.regions[region].machines[machine], input=json.dumps(payload))["executionArn"]
+        arn = sfn.start_execution(stateMachineArn=self.machine(region, machine), input=json.dumps(payload))["executionArn"]
         return self.result(region, arn)
 
     def result(self, region: str, arn: str) -> Run:

@@ -30,3 +30,31 @@ def test_happy_path_activates_the_device_and_records_one_complete_item(cloud, ca
     assert item["RegisteredAt"]["S"].endswith("Z")
     assert item["PendingCertificateId"]["S"] == "" and item["PreviousCertificateId"]["S"] == ""
     assert run.transitions == 6
+
+
+def test_inspector_runs_once_in_its_own_region_and_nothing_else_is_called_elsewhere(cloud, ca):
+    from localcloud.patches import aws_calls, lambda_inprocess
+
+    run = cloud.jitr(US, ca.device("sensor-002"))
+
+    assert run.status == "SUCCEEDED"
+    assert [(i.function_name, i.region) for i in lambda_inprocess.INVOCATIONS] == [("iotmr-certificate-inspector", US)]
+    assert aws_calls.calls(region=EU) == []
+
+
+def test_a_known_device_is_activated_and_its_item_is_left_untouched(cloud, ca):
+    device = ca.device("sensor-003")
+    assert cloud.jitr(EU, device).status == "SUCCEEDED"
+    cloud.replicate_table(EU, US)  # the global table replicated the item; the replication machine has not run yet
+    before = cloud.item(US, "sensor-003")
+
+    run = cloud.jitr(US, device)
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert cloud.certificate(US, device.certificate_id)["status"] == "ACTIVE"
+    assert cloud.item(US, "sensor-003") == before  # same values: no change, so no stream record in DynamoDB
+    # ... and the replication machine arriving afterwards is harmless
+    assert cloud.replicate(US, before).status == "SUCCEEDED"
+    certificate = cloud.certificate(US, device.certificate_id)
+    assert certificate["status"] == "ACTIVE"
+    assert cloud.principals(US, "sensor-003") == [certificate["certificateArn"]]
