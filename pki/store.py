@@ -19,6 +19,7 @@ import errno
 import fcntl
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -45,6 +46,9 @@ from pki.pem import certificate_pem, common_name_of, load_certificate
 LOCK_TIMEOUT_SECONDS = 30.0
 INDEX_BATCH = 1000
 """A batch rewrites the index after this many devices (and at the end)."""
+STAGE_BATCH = 250
+"""Devices generated and staged (written + fsynced to temp files) together before publishing."""
+STAGING_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -212,26 +216,72 @@ def load_ca(
 
 # --- issuing ----------------------------------------------------------------------------------
 
-def _publish_pair(key_path: Path, cert_path: Path, issued: IssuedCertificate) -> None:
-    """Make key and certificate visible, key first; never leave the key without the certificate."""
-    cert_temp = atomic.stage(cert_path, issued.certificate_pem.encode(), mode=atomic.PUBLIC_MODE)
-    key_temp = None
+@dataclass
+class _Staged:
+    """A device/server whose key and certificate are written to temp files, not yet visible."""
+
+    issued: IssuedCertificate
+    key_path: Path
+    cert_path: Path
+    key_temp: Path | None = None
+    cert_temp: Path | None = None
+
+    def discard(self) -> None:
+        """Remove whatever temp files are still unpublished."""
+        for temp in (self.key_temp, self.cert_temp):
+            if temp is not None:
+                temp.unlink(missing_ok=True)
+        self.key_temp = self.cert_temp = None
+
+
+def _stage_pair(staged: _Staged) -> _Staged:
+    """Write the certificate and the key (if generated here) to fsynced temp files."""
     try:
-        if issued.private_key is not None:
-            key_temp = atomic.stage(key_path, private_key_pem(issued.private_key), mode=atomic.KEY_MODE)
-            atomic.publish(key_temp, key_path)
-            key_temp = None
-        try:
-            atomic.publish(cert_temp, cert_path)
-        except BaseException:
-            if issued.private_key is not None:
-                key_path.unlink(missing_ok=True)
-            raise
+        staged.cert_temp = atomic.stage(staged.cert_path, staged.issued.certificate_pem.encode(), mode=atomic.PUBLIC_MODE)
+        if staged.issued.private_key is not None:
+            staged.key_temp = atomic.stage(staged.key_path, private_key_pem(staged.issued.private_key), mode=atomic.KEY_MODE)
     except BaseException:
-        cert_temp.unlink(missing_ok=True)
-        if key_temp is not None:
-            key_temp.unlink(missing_ok=True)
+        staged.discard()
         raise
+    return staged
+
+
+def _publish_staged(staged: _Staged) -> None:
+    """Make key and certificate visible, key first; never leave the key without the certificate."""
+    try:
+        if staged.key_temp is not None:
+            atomic.publish(staged.key_temp, staged.key_path)
+            staged.key_temp = None
+            try:
+                assert staged.cert_temp is not None
+                atomic.publish(staged.cert_temp, staged.cert_path)
+            except BaseException:
+                staged.key_path.unlink(missing_ok=True)
+                raise
+        else:
+            assert staged.cert_temp is not None
+            atomic.publish(staged.cert_temp, staged.cert_path)
+        staged.cert_temp = None
+    finally:
+        staged.discard()
+
+
+def _publish_pair(key_path: Path, cert_path: Path, issued: IssuedCertificate) -> None:
+    """Stage and publish one key/certificate pair (see :func:`_publish_staged`)."""
+    _publish_staged(_stage_pair(_Staged(issued, key_path, cert_path)))
+
+
+def _stage_all(pool: ThreadPoolExecutor, batch: list[_Staged]) -> None:
+    """Stage a batch in parallel: concurrent fsyncs share journal commits, which makes bulk
+    issuance several times faster than one fsync after another. All or nothing: on any failure
+    every temp file of the batch is removed and the first error raised."""
+    futures = [pool.submit(_stage_pair, staged) for staged in batch]
+    wait(futures)
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        for staged in batch:
+            staged.discard()
+        raise errors[0]  # type: ignore[misc]
 
 
 def _issue_unique(index: Index, make: Callable[[], IssuedCertificate]) -> IssuedCertificate:
@@ -294,20 +344,29 @@ def issue_device_certificates(
         _check_free(layout, names, force)
         layout.devices_dir.mkdir(parents=True, exist_ok=True)
         pending = 0
+        batch: list[_Staged] = []
         try:
-            for name in names:
-                device = _issue_unique(index, lambda: ca.issue_device(name, key_type=key_type, days=days))
-                if force:
-                    _remove_previous(layout, name)
-                _publish_pair(layout.device_key(name), layout.device_cert(name), device)
-                index.add(_entry(layout, device, "generated"))
-                issued.append(device)
-                pending += 1
-                if pending >= INDEX_BATCH:
-                    atomic.fsync_dir(layout.devices_dir)
-                    index.save()
-                    pending = 0
+            with ThreadPoolExecutor(max_workers=STAGING_THREADS) as pool:
+                for start in range(0, len(names), STAGE_BATCH):
+                    batch = []
+                    for name in names[start:start + STAGE_BATCH]:
+                        device = _issue_unique(index, lambda: ca.issue_device(name, key_type=key_type, days=days))
+                        batch.append(_Staged(device, layout.device_key(name), layout.device_cert(name)))
+                    _stage_all(pool, batch)
+                    for staged in batch:
+                        if force:
+                            _remove_previous(layout, staged.issued.name)
+                        _publish_staged(staged)
+                        index.add(_entry(layout, staged.issued, "generated"))
+                        issued.append(staged.issued)
+                        pending += 1
+                    if pending >= INDEX_BATCH:
+                        atomic.fsync_dir(layout.devices_dir)
+                        index.save()
+                        pending = 0
         finally:
+            for staged in batch:
+                staged.discard()  # staged but never published because of an interruption
             if pending:
                 atomic.fsync_dir(layout.devices_dir)
                 index.save()

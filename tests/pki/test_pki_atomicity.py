@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -94,10 +95,13 @@ def interrupt_call(monkeypatch: pytest.MonkeyPatch, module: object, name: str, a
     """Make the ``at``-th call of ``module.name`` raise ``error`` (once); returns the call counter."""
     original = getattr(module, name)
     calls = [0]
+    lock = threading.Lock()  # staging runs in a thread pool
 
     def wrapper(*args: object, **kwargs: object) -> object:
-        calls[0] += 1
-        if calls[0] == at:
+        with lock:
+            calls[0] += 1
+            fire = calls[0] == at
+        if fire:
             raise error
         return original(*args, **kwargs)
 
@@ -124,7 +128,7 @@ def test_interrupting_any_rename_of_a_batch_leaves_a_consistent_directory(
     assert pki.verify_directory(pki_dir).ok
 
 
-# 4 devices: 2 staged files each (fsyncs 1-8), the devices directory (9), the index file (10) and
+# 4 devices: 2 staged files each (fsyncs 1-8, in parallel threads), the devices directory (9), the index file (10) and
 # the root directory after the index rename (11).
 @pytest.mark.parametrize("step", range(1, 12))
 def test_a_disk_error_at_any_fsync_leaves_a_consistent_directory(
