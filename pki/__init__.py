@@ -31,6 +31,8 @@ On disk (the ``--out DIR`` layout, see pki.layout)::
     pki.load_ca(pki_dir, *, passphrase=None) -> pki.CertificateAuthority
     pki.issue_device_certificates(out_dir, names, *, key_type="ec-p256", days=365, force=False)
         -> list[pki.IssuedCertificate]
+    pki.issue_server_certificate(out_dir, domain, *, key_type="ec-p256", days=397, force=False)
+        -> pki.IssuedCertificate                 # renew the server certificate, keep the CA
     pki.sign_csr_file(out_dir, csr_bytes, *, days=365, force=False) -> (pki.IssuedCertificate, Path)
     pki.verify_directory(pki_dir, certificates=(), *, now=None) -> report (.ok, .findings[].problems)
     pki.list_certificates(pki_dir) -> list of rows (.kind .name .serial .not_after .status)
@@ -47,7 +49,14 @@ from pki.layout import Layout
 from pki.listing import list_certificates
 from pki.pem import certificate_id
 from pki.profiles import Validity
-from pki.store import InitResult, init_pki, issue_device_certificates, load_ca, sign_csr_file
+from pki.store import (
+    InitResult,
+    init_pki,
+    issue_device_certificates,
+    issue_server_certificate,
+    load_ca,
+    sign_csr_file,
+)
 from pki.verify import verify_directory
 
 __all__ = [
@@ -65,6 +74,7 @@ __all__ = [
     "expired_validity",
     "init_pki",
     "issue_device_certificates",
+    "issue_server_certificate",
     "list_certificates",
     "load_ca",
     "load_endpoint_material",

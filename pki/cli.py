@@ -22,7 +22,7 @@ from pki.keys import DEFAULT_KEY_TYPE, KEY_TYPES, PASSPHRASE_ENV
 from pki.listing import list_certificates
 from pki.names import device_names
 from pki.pem import certificate_id
-from pki.store import init_pki, issue_device_certificates, sign_csr_file
+from pki.store import init_pki, issue_device_certificates, issue_server_certificate, sign_csr_file
 from pki.verify import verify_directory
 
 PROG = "python -m pki"
@@ -101,6 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--force", action="store_true", help="replace a device that already has a certificate")
     _add_passphrase_env(issue)
 
+    server = commands.add_parser(
+        "issue-server", help="issue or renew the server certificate for FQDN from the existing CA",
+        description="Issue a server certificate (CN and SAN = FQDN, serverAuth, at most 397 days) signed by the "
+                    "intermediate. Use it to renew before expiry (--force) or to add another domain; unlike "
+                    "init --force it keeps the CA that devices already trust.",
+    )
+    server.add_argument("domain", metavar="FQDN", help="the endpoint's host name")
+    _add_out(server)
+    server.add_argument("--key-type", choices=KEY_TYPES, default=DEFAULT_KEY_TYPE, help="server key type (default %(default)s)")
+    server.add_argument("--days", type=_positive, default=profiles.SERVER_DAYS,
+                        help=f"lifetime in days, at most {profiles.SERVER_MAX_DAYS} (default %(default)s)")
+    server.add_argument("--force", action="store_true", help="replace (renew) an existing server certificate")
+    _add_passphrase_env(server)
+
     sign = commands.add_parser(
         "sign-csr", help="sign a device's certificate signing request (the device keeps its key)",
         description="Check the CSR's signature and that its CN is a valid thing name, issue a device certificate "
@@ -166,6 +180,15 @@ def _cmd_issue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_server(args: argparse.Namespace) -> int:
+    server = issue_server_certificate(
+        args.out, args.domain, key_type=args.key_type, days=args.days, force=args.force, passphrase_env=args.passphrase_env,
+    )
+    print(args.out / "server" / f"{server.name}.crt")
+    print(args.out / "server" / f"{server.name}.key")
+    return 0
+
+
 def _cmd_sign(args: argparse.Namespace) -> int:
     if args.csr == "-":
         data = sys.stdin.buffer.read()
@@ -213,7 +236,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "sign-csr": _cmd_sign, "verify": _cmd_verify, "list": _cmd_list}
+COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign, "verify": _cmd_verify, "list": _cmd_list}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -373,6 +373,47 @@ def issue_device_certificates(
     return issued
 
 
+def issue_server_certificate(
+    out_dir: Path,
+    domain: str,
+    *,
+    key_type: str = DEFAULT_KEY_TYPE,
+    days: int = profiles.SERVER_DAYS,
+    force: bool = False,
+    passphrase: bytes | str | None = None,
+    passphrase_env: str = PASSPHRASE_ENV,
+) -> IssuedCertificate:
+    """Issue (or with ``force`` renew) the server certificate for ``domain`` from the existing CA.
+
+    Server certificates live at most 397 days while the CA lives for years: renew with this, not
+    with ``init --force`` (which makes a new CA that every device would have to trust anew).
+    """
+    layout = Layout(Path(out_dir))
+    fqdn = validate_fqdn(domain)
+    check_key_type(key_type)
+    ca = load_ca(layout.root, passphrase=passphrase, passphrase_env=passphrase_env)
+    with locked(layout):
+        index = Index.load(layout.index)
+        recover(layout, index, ca)
+        if layout.server_cert(fqdn).exists() and not force:
+            raise PkiError(
+                f"{layout.server_cert(fqdn)} already exists: use --force to renew it (the old one moves out of use)"
+            )
+        server = _issue_unique(index, lambda: ca.issue_server(fqdn, key_type=key_type, days=days))
+        layout.server_dir.mkdir(parents=True, exist_ok=True)
+        layout.server_cert(fqdn).unlink(missing_ok=True)  # withdraw the old certificate before its key
+        layout.server_key(fqdn).unlink(missing_ok=True)
+        _publish_pair(layout.server_key(fqdn), layout.server_cert(fqdn), server)
+        atomic.fsync_dir(layout.server_dir)
+        index.add(IndexEntry.from_certificate(
+            server.certificate, kind="server", name=fqdn,
+            certificate_path=layout.relative(layout.server_cert(fqdn)),
+            key_path=layout.relative(layout.server_key(fqdn)), origin="generated",
+        ))
+        index.save()
+    return server
+
+
 def sign_csr_file(
     out_dir: Path,
     csr_data: bytes,

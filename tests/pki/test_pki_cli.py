@@ -42,11 +42,11 @@ def test_python_dash_m_pki_runs_and_lists_every_subcommand() -> None:
         [sys.executable, "-m", "pki", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0
-    for command in ("init", "issue-device", "sign-csr", "verify", "list"):
+    for command in ("init", "issue-device", "issue-server", "sign-csr", "verify", "list"):
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["init", "issue-device", "sign-csr", "verify", "list"])
+@pytest.mark.parametrize("command", ["init", "issue-device", "issue-server", "sign-csr", "verify", "list"])
 def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str], command: str) -> None:
     status, out, _ = run(capsys, command, "--help")
     assert status == 0
@@ -296,3 +296,23 @@ def test_list_shows_name_serial_not_after_and_status(capsys: pytest.CaptureFixtu
 def test_list_without_a_pki_says_to_run_init(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, _, err = run(capsys, "list", "--out", str(tmp_path))
     assert status == 1 and "python -m pki init" in one_line(err)
+
+
+def test_issue_server_renews_the_server_certificate_and_keeps_the_ca(capsys: pytest.CaptureFixture[str], pki_dir: Path) -> None:
+    root_before = (pki_dir / "root-ca.crt").read_bytes()
+    cert_path = pki_dir / "server" / f"{DOMAIN}.crt"
+    old = cert_path.read_bytes()
+    status, _, err = run(capsys, "issue-server", DOMAIN, "--out", str(pki_dir))
+    assert status == 1 and "--force to renew" in one_line(err)
+    status, out, err = run(capsys, "issue-server", DOMAIN, "--out", str(pki_dir), "--force", "--days", "90")
+    assert status == 0, err
+    assert out.splitlines()[0] == str(cert_path)
+    assert cert_path.read_bytes() != old and (pki_dir / "root-ca.crt").read_bytes() == root_before
+    renewed = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    assert (renewed.not_valid_after_utc - renewed.not_valid_before_utc).days == 90
+    assert pki.load_endpoint_material(pki_dir, DOMAIN).server_certificate_pem == cert_path.read_text()
+    status, out, _ = run(capsys, "list", "--out", str(pki_dir))
+    assert [line.split()[-1] for line in out.splitlines() if line.startswith("server")] == ["valid", "replaced"]
+    assert run(capsys, "verify", "--out", str(pki_dir))[0] == 0
+    status, _, err = run(capsys, "issue-server", DOMAIN, "--out", str(pki_dir), "--force", "--days", "400")
+    assert status == 1 and "397" in one_line(err)
