@@ -24,6 +24,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from . import iot_index
 from .eventbridge import EventBridgeEngine, LambdaInvoker
 from .global_tables import GlobalTables
 from .iot_core import IotCore
@@ -89,6 +90,7 @@ class Engines:
     lambda_invoker: LambdaInvoker | None = None
     clock_ms: Callable[[], int] | None = None
     execution_timeout_s: float = 60.0
+    index_iot: bool = True  # constant-time IoT registry lookups (see iot_index)
     global_tables: GlobalTables = field(init=False)
     pipes: PipesEngine = field(init=False)
     eventbridge: EventBridgeEngine = field(init=False)
@@ -110,6 +112,8 @@ class Engines:
         self.iot.on_execution = self.waiter.track
 
     def activate(self) -> Engines:
+        if self.index_iot:
+            iot_index.install()
         self.global_tables.activate()
         self.pipes.activate()
         self.eventbridge.activate()
@@ -119,6 +123,8 @@ class Engines:
         self.eventbridge.deactivate()
         self.pipes.deactivate()
         self.global_tables.deactivate()
+        if self.index_iot:
+            iot_index.uninstall()
 
     def __enter__(self) -> Engines:
         return self.activate()
