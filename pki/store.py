@@ -1,28 +1,25 @@
-"""The PKI directory on disk: init, loading the CA, issuing and signing into files, recovery.
+"""The PKI directory on disk: init, loading the CA, issuing and signing into files.
 
 Write order (so an interruption at any point leaves a consistent directory):
 
 * a device or server: key and certificate are staged (temp + fsync), then the key is published,
-  then the certificate; if publishing the certificate fails the key is removed again. A certificate
-  is the proof of issuance, readers ignore a key without one, and :func:`recover` deletes such a
-  key (only a SIGKILL/power cut between the two renames can leave one).
+  then the certificate (:mod:`pki.pairs`). A certificate is the proof of issuance; readers ignore
+  a key without one.
 * the index is updated last (and in batches), in a ``finally`` so completed work is recorded
-  even when a batch is interrupted; :func:`recover` indexes any certificate the index missed.
-* every writing command holds an exclusive lock on ``DIR/.pki.lock`` and runs :func:`recover` first.
+  even when a batch is interrupted.
+* every writing command holds the directory lock (:mod:`pki.lock`) and first runs
+  :func:`pki.recovery.recover`, which removes temp files and keys without a certificate and
+  indexes any certificate the index missed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import errno
-import fcntl
 import os
-import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from cryptography import x509
 
@@ -41,9 +38,11 @@ from pki.keys import (
 )
 from pki.layout import Layout
 from pki.names import validate_fqdn, validate_thing_name
-from pki.pem import certificate_pem, common_name_of, load_certificate
+from pki.lock import locked
+from pki.pairs import Staged, publish_pair, publish_staged, stage_all
+from pki.pem import common_name_of, load_certificate
+from pki.recovery import recover
 
-LOCK_TIMEOUT_SECONDS = 30.0
 INDEX_BATCH = 1000
 """A batch rewrites the index after this many devices (and at the end)."""
 STAGE_BATCH = 250
@@ -65,29 +64,6 @@ def _passphrase(passphrase: bytes | str | None, env_var: str) -> bytes | None:
     if passphrase is None:
         return passphrase_from_env(env_var)
     return passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
-
-
-@contextlib.contextmanager
-def locked(layout: Layout, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-    """Hold the directory's exclusive write lock (waits up to ``timeout`` seconds)."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise PkiError(
-                        f"another pki command is writing to {layout.root} (lock {layout.lock.name} held): "
-                        "wait for it to finish and retry"
-                    ) from exc
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _read(path: Path, layout: Layout) -> bytes:
@@ -172,7 +148,7 @@ def init_pki(
         for path, data, mode in writes:
             atomic.write_atomic(path, data, mode=mode, sync_dir=False)
         atomic.fsync_dir(layout.root)
-        _publish_pair(layout.server_key(fqdn), layout.server_cert(fqdn), server)
+        publish_pair(layout.server_key(fqdn), layout.server_cert(fqdn), server)
         atomic.fsync_dir(layout.server_dir)
         index = Index(layout.index)
         for kind, certificate, cert_path, key_path in (
@@ -215,74 +191,6 @@ def load_ca(
 
 
 # --- issuing ----------------------------------------------------------------------------------
-
-@dataclass
-class _Staged:
-    """A device/server whose key and certificate are written to temp files, not yet visible."""
-
-    issued: IssuedCertificate
-    key_path: Path
-    cert_path: Path
-    key_temp: Path | None = None
-    cert_temp: Path | None = None
-
-    def discard(self) -> None:
-        """Remove whatever temp files are still unpublished."""
-        for temp in (self.key_temp, self.cert_temp):
-            if temp is not None:
-                temp.unlink(missing_ok=True)
-        self.key_temp = self.cert_temp = None
-
-
-def _stage_pair(staged: _Staged) -> _Staged:
-    """Write the certificate and the key (if generated here) to fsynced temp files."""
-    try:
-        staged.cert_temp = atomic.stage(staged.cert_path, staged.issued.certificate_pem.encode(), mode=atomic.PUBLIC_MODE)
-        if staged.issued.private_key is not None:
-            staged.key_temp = atomic.stage(staged.key_path, private_key_pem(staged.issued.private_key), mode=atomic.KEY_MODE)
-    except BaseException:
-        staged.discard()
-        raise
-    return staged
-
-
-def _publish_staged(staged: _Staged) -> None:
-    """Make key and certificate visible, key first; never leave the key without the certificate."""
-    try:
-        if staged.key_temp is not None:
-            atomic.publish(staged.key_temp, staged.key_path)
-            staged.key_temp = None
-            try:
-                assert staged.cert_temp is not None
-                atomic.publish(staged.cert_temp, staged.cert_path)
-            except BaseException:
-                staged.key_path.unlink(missing_ok=True)
-                raise
-        else:
-            assert staged.cert_temp is not None
-            atomic.publish(staged.cert_temp, staged.cert_path)
-        staged.cert_temp = None
-    finally:
-        staged.discard()
-
-
-def _publish_pair(key_path: Path, cert_path: Path, issued: IssuedCertificate) -> None:
-    """Stage and publish one key/certificate pair (see :func:`_publish_staged`)."""
-    _publish_staged(_stage_pair(_Staged(issued, key_path, cert_path)))
-
-
-def _stage_all(pool: ThreadPoolExecutor, batch: list[_Staged]) -> None:
-    """Stage a batch in parallel: concurrent fsyncs share journal commits, which makes bulk
-    issuance several times faster than one fsync after another. All or nothing: on any failure
-    every temp file of the batch is removed and the first error raised."""
-    futures = [pool.submit(_stage_pair, staged) for staged in batch]
-    wait(futures)
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        for staged in batch:
-            staged.discard()
-        raise errors[0]  # type: ignore[misc]
-
 
 def _issue_unique(index: Index, make: Callable[[], IssuedCertificate]) -> IssuedCertificate:
     """Issue, re-issuing in the (astronomically unlikely) case the random serial was used before."""
@@ -344,19 +252,19 @@ def issue_device_certificates(
         _check_free(layout, names, force)
         layout.devices_dir.mkdir(parents=True, exist_ok=True)
         pending = 0
-        batch: list[_Staged] = []
+        batch: list[Staged] = []
         try:
             with ThreadPoolExecutor(max_workers=STAGING_THREADS) as pool:
                 for start in range(0, len(names), STAGE_BATCH):
                     batch = []
                     for name in names[start:start + STAGE_BATCH]:
                         device = _issue_unique(index, lambda: ca.issue_device(name, key_type=key_type, days=days))
-                        batch.append(_Staged(device, layout.device_key(name), layout.device_cert(name)))
-                    _stage_all(pool, batch)
+                        batch.append(Staged(device, layout.device_key(name), layout.device_cert(name)))
+                    stage_all(pool, batch)
                     for staged in batch:
                         if force:
                             _remove_previous(layout, staged.issued.name)
-                        _publish_staged(staged)
+                        publish_staged(staged)
                         index.add(_entry(layout, staged.issued, "generated"))
                         issued.append(staged.issued)
                         pending += 1
@@ -403,7 +311,7 @@ def issue_server_certificate(
         layout.server_dir.mkdir(parents=True, exist_ok=True)
         layout.server_cert(fqdn).unlink(missing_ok=True)  # withdraw the old certificate before its key
         layout.server_key(fqdn).unlink(missing_ok=True)
-        _publish_pair(layout.server_key(fqdn), layout.server_cert(fqdn), server)
+        publish_pair(layout.server_key(fqdn), layout.server_cert(fqdn), server)
         atomic.fsync_dir(layout.server_dir)
         index.add(IndexEntry.from_certificate(
             server.certificate, kind="server", name=fqdn,
@@ -434,7 +342,7 @@ def sign_csr_file(
         layout.devices_dir.mkdir(parents=True, exist_ok=True)
         if force:
             _remove_previous(layout, device.name)
-        _publish_pair(layout.device_key(device.name), layout.device_cert(device.name), device)
+        publish_pair(layout.device_key(device.name), layout.device_cert(device.name), device)
         atomic.fsync_dir(layout.devices_dir)
         index.add(_entry(layout, device, "csr"))
         index.save()
@@ -447,44 +355,3 @@ def _entry(layout: Layout, device: IssuedCertificate, origin: str) -> IndexEntry
         device.certificate, kind="device", name=device.name,
         certificate_path=layout.relative(layout.device_cert(device.name)), key_path=key, origin=origin,
     )
-
-
-# --- recovery ---------------------------------------------------------------------------------
-
-def recover(layout: Layout, index: Index, ca: CertificateAuthority | None = None) -> list[str]:
-    """Repair what an interrupted run can leave behind; returns a line per repair.
-
-    Removes temp files, removes device/server keys that have no certificate (their certificate
-    was never published), and indexes certificates missing from the index. Saves the index when it
-    changed. Call with the directory lock held.
-    """
-    actions = [f"removed temp file {layout.relative(p)}" for d in (layout.root, layout.server_dir, layout.devices_dir)
-               for p in atomic.remove_stale_temps(d)]
-    for directory, kind in ((layout.devices_dir, "device"), (layout.server_dir, "server")):
-        if not directory.is_dir():
-            continue
-        for key in sorted(directory.glob("*.key")):
-            if not key.with_suffix(".crt").exists():
-                key.unlink(missing_ok=True)
-                actions.append(f"removed {layout.relative(key)}: its certificate was never published")
-        changed = False
-        for cert_path in sorted(directory.glob("*.crt")):
-            try:
-                certificate = load_certificate(cert_path.read_bytes(), source=str(cert_path))
-            except (PkiError, OSError):
-                continue  # verify reports unreadable files; recovery only adds what it can read
-            if index.has_serial(certificate.serial_number):
-                continue
-            if ca is not None and certificate.issuer != ca.intermediate_certificate.subject:
-                continue
-            key_path = cert_path.with_suffix(".key")
-            index.add(IndexEntry.from_certificate(
-                certificate, kind=kind, name=cert_path.stem,
-                certificate_path=layout.relative(cert_path),
-                key_path=layout.relative(key_path) if key_path.exists() else None, origin="recovered",
-            ))
-            actions.append(f"indexed {layout.relative(cert_path)}")
-            changed = True
-        if changed:
-            index.save()
-    return actions
