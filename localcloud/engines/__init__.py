@@ -1,6 +1,36 @@
 """Motion engines of the local cloud: the parts of AWS that moto stores but does not run.
 
-Each module is one engine over moto 5.2.5 backends (IoT SQL and the IoT Core data plane,
-DynamoDB global-table replication, EventBridge Pipes polling, EventBridge rule delivery to
-Step Functions/Lambda targets) and ``settle`` drives them until nothing moves.
+Each module is one engine over moto 5.2.5 backends, usable on its own inside ``mock_aws()``:
+
+| module | engine |
+|---|---|
+| ``iot_sql`` | AWS IoT SQL 2016-03-23 subset: parse, match topics, evaluate SELECT/WHERE |
+| ``iot_policy_eval`` | IoT policy evaluation (Allow/Deny, wildcards, policy variables, conditions) |
+| ``iot_core`` | IoT Core data plane: JITR on connect, policy-checked connect/publish, topic rules |
+| ``iot_index`` | constant-time lookups replacing moto IoT's scans (certificates, things, attachments) |
+| ``global_tables`` | DynamoDB global tables: deferred replication, per-region streams, last writer wins |
+| ``pipes`` | EventBridge Pipes: DynamoDB stream → filter → event bus |
+| ``eventbridge`` | rule delivery to Step Functions / Lambda targets, InputPath / InputTransformer |
+| ``settle`` | ``Engines``: all of the above activated together; ``settle()`` until nothing moves |
+
+Typical use::
+
+    with mock_aws(config=...), Engines() as engines:
+        ...deploy...
+        engines.global_tables.register(table_name, regions)
+        connection = connect_with_backoff(engines.iot, region, pem, thing, settle=engines.settle)
+        engines.iot.publish(connection, f"i/{thing}/m", payload)
+        report = engines.settle()
 """
+
+from .iot_core import ConnectionRefused, IotCore, PublishRefused, connect_with_backoff
+from .settle import Engines, SettleReport
+
+__all__ = [
+    "ConnectionRefused",
+    "Engines",
+    "IotCore",
+    "PublishRefused",
+    "SettleReport",
+    "connect_with_backoff",
+]

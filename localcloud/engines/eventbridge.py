@@ -338,6 +338,24 @@ class EventBridgeEngine:
         self.stats.lambdas_invoked += 1
 
 
+def inprocess_lambda_invoker(account_id: str = DEFAULT_ACCOUNT_ID) -> LambdaInvoker:
+    """An invoker that runs the handler registered with ``localcloud.patches.lambda_inprocess``
+    for the moto function named by the ARN (asynchronous invocation: errors are raised to the
+    caller, which records them as failed deliveries)."""
+    from moto.awslambda.models import lambda_backends
+
+    from localcloud.patches import lambda_inprocess
+
+    def invoke(region: str, function_arn: str, event: Any) -> Any:
+        function = lambda_backends[account_id][region].get_function(function_arn)
+        payload, error_type = lambda_inprocess.run_handler(function, event)
+        if error_type is not None:
+            raise RuntimeError(f"{function_arn} failed with {error_type}: {payload.decode()}")
+        return json.loads(payload) if payload else None
+
+    return invoke
+
+
 def pattern_matches(pattern: dict[str, Any] | str, event: dict[str, Any]) -> bool:
     """EventBridge pattern matching (moto's matcher) for a JSON-compatible ``event``."""
     raw = pattern if isinstance(pattern, str) else json.dumps(pattern)

@@ -25,7 +25,7 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from . import iot_index
-from .eventbridge import EventBridgeEngine, LambdaInvoker
+from .eventbridge import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
 from .global_tables import GlobalTables
 from .iot_core import IotCore
 from .pipes import PipesEngine
@@ -99,6 +99,11 @@ class Engines:
     total: SettleReport = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.lambda_invoker is None:
+            try:  # Lambda handlers registered with localcloud.patches run in-process
+                self.lambda_invoker = inprocess_lambda_invoker(self.account_id)
+            except ImportError:
+                pass
         self.global_tables = GlobalTables(self.account_id)
         self.pipes = PipesEngine(self.account_id)
         self.eventbridge = EventBridgeEngine(self.account_id, self.lambda_invoker)

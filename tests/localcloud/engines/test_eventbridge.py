@@ -210,3 +210,43 @@ def test_failed_deliveries_are_recorded_not_raised(aws: None) -> None:
         assert engine.settle() == 0
     assert engine.stats.failed == 1
     assert engine.failures[0].target_arn == missing
+
+
+def test_the_in_process_invoker_runs_the_registered_handler(aws: None) -> None:
+    import io
+    import zipfile
+
+    from localcloud.engines.eventbridge import inprocess_lambda_invoker
+    from localcloud.patches import lambda_inprocess
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    role = boto3.client("iam", region_name=PRIMARY).create_role(RoleName="l", AssumeRolePolicyDocument="{}")
+    function = boto3.client("lambda", region_name=PRIMARY).create_function(
+        FunctionName="echo",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="handler.handler",
+        Code={"ZipFile": buffer.getvalue()},
+        Environment={"Variables": {"GREETING": "hi"}},
+    )["FunctionArn"]
+    seen: list[Any] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        import os
+
+        seen.append((event, os.environ["GREETING"], os.environ["AWS_REGION"]))
+        if event.get("fail"):
+            raise ValueError("asked to fail")
+        return {"ok": True}
+
+    lambda_inprocess.register("echo", handler)
+    try:
+        invoke = inprocess_lambda_invoker()
+        assert invoke(PRIMARY, function, {"k": 1}) == {"ok": True}
+        assert seen == [({"k": 1}, "hi", PRIMARY)]
+        with pytest.raises(RuntimeError, match="ValueError"):
+            invoke(PRIMARY, function, {"fail": True})
+    finally:
+        lambda_inprocess.unregister_all()
