@@ -24,7 +24,7 @@ class ServiceRole(NamedTuple):
         return [self.role, self.policy]
 
 
-def service_role(name: str, *, service: str, account_id: str, source_arn: str | None,
+def service_role(name: str, *, service: str, account_id: pulumi.Input[str], source_arn: pulumi.Input[str] | None,
                  policy: pulumi.Input[dict], parent: pulumi.Resource,
                  description: str) -> ServiceRole:
     """Create ``<name>-role`` trusted by one service (pinned to our account and, where the service
@@ -32,7 +32,8 @@ def service_role(name: str, *, service: str, account_id: str, source_arn: str | 
     role = aws.iam.Role(
         f"{name}-role",
         description=description,
-        assume_role_policy=json.dumps(iam.service_trust_policy(service, account_id, source_arn)),
+        assume_role_policy=pulumi.Output.all(account_id, source_arn).apply(
+            lambda v: json.dumps(iam.service_trust_policy(service, v[0], v[1]))),
         opts=pulumi.ResourceOptions(parent=parent),
     )
     role_policy = aws.iam.RolePolicy(

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import pulumi
 import yaml
+from google.protobuf import empty_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import reset_options
@@ -85,6 +86,7 @@ class CloudMocks(pulumi.runtime.Mocks):
                           "secretOutputNames": []}
         if not args.custom:
             return "", {}
+        args.inputs = _plain(args.inputs)
         return self.create(args)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -238,6 +240,16 @@ def stack_config(stack: str, project_dir: Path = PROJECT_DIR,
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
 
 
+def _configure(mocks: pulumi.runtime.Mocks, monitor: pulumi_mocks.MockMonitor, stack: str) -> None:
+    """What ``pulumi.runtime.set_mocks`` does, minus creating a root stack on a loop that never
+    runs: ``run_in_stack`` creates the root stack on our loop, as the CLI's language host does."""
+    features = set(monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures)
+    reset_options()
+    pulumi.runtime.settings.configure(pulumi_mocks.MockSettings(
+        monitor=monitor, monitor_features=features, engine=pulumi_mocks.MockEngine(None),
+        project=PROJECT, stack=stack, dry_run=False, organization=None, callbacks=None))
+
+
 def run_stack(stack: str, *, mocks: CloudMocks | None = None, project_dir: Path = PROJECT_DIR,
               config_overrides: Mapping[str, Any] | None = None,
               stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> StackRun:
@@ -254,29 +266,22 @@ def run_stack(stack: str, *, mocks: CloudMocks | None = None, project_dir: Path 
         mocks.region = region
         mocks.stack_outputs.update(stack_outputs or {})
 
-    reset_options(project=PROJECT, stack=stack, preview=False)
-    monitor = _RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.settings.ROOT.set(None)  # run_in_stack makes the root stack, as the CLI does
-    pulumi.runtime.set_all_config(config)
-
     program = project_dir / "__main__.py"
     sys_path_added = str(project_dir) not in sys.path
     if sys_path_added:
         sys.path.insert(0, str(project_dir))
     loop = asyncio.new_event_loop()
-    previous_loop = None
+    asyncio.set_event_loop(loop)
+    monitor = _RecordingMonitor(mocks)
     try:
-        try:
-            previous_loop = asyncio.get_event_loop_policy().get_event_loop()
-        except RuntimeError:
-            previous_loop = None
-        asyncio.set_event_loop(loop)
+        _configure(mocks, monitor, stack)
+        pulumi.runtime.set_all_config(config)
         loop.run_until_complete(pulumi.runtime.stack.run_in_stack(
             lambda: runpy.run_path(str(program), run_name="__main__")))
     finally:
         loop.close()
-        asyncio.set_event_loop(previous_loop)
+        asyncio.set_event_loop(None)
+        reset_options()
         if sys_path_added:
             sys.path.remove(str(project_dir))
     outputs = {}
