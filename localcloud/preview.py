@@ -1,0 +1,132 @@
+"""`python -m localcloud preview STACK [--policy-pack policy]`: `pulumi preview` without the CLI.
+
+Runs the real program for the stack under Pulumi mocks (config from ``Pulumi.<STACK>.yaml``),
+prints the resource plan as a tree (type, name, parent) and every policy violation as
+``pulumi preview --policy-pack`` prints them, and exits non-zero on a mandatory violation.
+A stack reference resolves to the exports of an earlier preview of the referenced stack, kept
+under ``.localcloud/previews/``; if there is none, the referenced stack is previewed first.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Mapping, TextIO
+
+from components.config import ConfigError
+from localcloud.mockrun import PROJECT_DIR, StackRun, run_stack, stack_config
+
+STATE_DIR = PROJECT_DIR / ".localcloud"
+PREVIEWS = STATE_DIR / "previews"
+GENERATED_PKI = STATE_DIR / "pki"
+EXIT_OK, EXIT_VIOLATION, EXIT_ERROR = 0, 1, 2
+
+
+def _pki_override(stack: str, pki_dir: Path | None, overrides: Mapping[str, Any] | None,
+                  out: TextIO) -> dict[str, str]:
+    """Use the configured PKI folder if it has material; else a generated one (a preview needs
+    certificates to plan the CA and endpoint, not the real ones)."""
+    if pki_dir is not None:
+        return {"pkiDir": str(pki_dir)}
+    config = stack_config(stack, overrides=overrides)
+    configured = Path(config.get("multi-region-iot:pkiDir", "pki-out"))
+    configured = configured if configured.is_absolute() else PROJECT_DIR / configured
+    if any(k in config for k in ("multi-region-iot:serverCertificate",)) or (configured / "intermediate-ca.crt").exists():
+        return {}
+    domain = _domain_for(stack, config)
+    import pki
+
+    if not (GENERATED_PKI / "server" / f"{domain}.crt").exists():
+        pki.init_pki(GENERATED_PKI, domain, force=(GENERATED_PKI / "root-ca.crt").exists())
+    out.write(f"note: pkiDir {configured} has no PKI; planning with a generated one in {GENERATED_PKI}\n")
+    return {"pkiDir": str(GENERATED_PKI)}
+
+
+def _domain_for(stack: str, config: Mapping[str, str]) -> str:
+    domain = config.get("multi-region-iot:domainName")
+    if domain:
+        return domain
+    ref = config.get("multi-region-iot:primaryStack")
+    if ref:
+        saved = PREVIEWS / f"{ref.rsplit('/', 1)[-1]}.json"
+        if saved.exists():
+            return json.loads(saved.read_text()).get("domainName", "iot.example.com")
+    return "iot.example.com"
+
+
+def _referenced_outputs(stack: str, pki_dir: Path | None, out: TextIO) -> dict[str, Mapping[str, Any]]:
+    ref = stack_config(stack).get("multi-region-iot:primaryStack")
+    if not ref:
+        return {}
+    ref_stack = ref.rsplit("/", 1)[-1]
+    saved = PREVIEWS / f"{ref_stack}.json"
+    if not saved.exists():
+        out.write(f"note: no earlier preview of {ref}; previewing {ref_stack} first\n")
+        preview(ref_stack, pki_dir=pki_dir, out=_Null())
+    return {ref: json.loads(saved.read_text())}
+
+
+class _Null:
+    def write(self, _text: str) -> int:
+        return 0
+
+
+def plan_tree(run: StackRun) -> list[str]:
+    """The plan as ``pulumi preview`` draws it: one line per resource, children under parents."""
+    children: dict[str | None, list] = {}
+    for r in run.resources:
+        children.setdefault(r.parent, []).append(r)
+    roots = [p for p in children if p is None or not any(r.urn == p for r in run.resources)]
+    lines = [f"     {'Type':<58} {'Name':<52} Plan"]
+
+    def walk(parent: str | None, prefix: str) -> None:
+        items = children.get(parent, [])
+        for i, r in enumerate(items):
+            last = i == len(items) - 1
+            branch = ("└─ " if last else "├─ ") if prefix is not None else ""
+            label = f"{prefix or ''}{branch}{r.type}"
+            lines.append(f" +   {label:<58} {r.name:<52} create")
+            walk(r.urn, (prefix or "") + ("   " if last else "│  ") if prefix is not None else "")
+
+    for root in roots:
+        stack_label = f"pulumi:pulumi:Stack"
+        lines.append(f" +   {stack_label:<58} {'multi-region-iot-' + run.stack:<52} create")
+        walk(root, "")
+    return lines
+
+
+def preview(stack: str, *, policy_pack: str | None = None, policy_config: Mapping[str, Any] | None = None,
+            pki_dir: Path | None = None, config_overrides: Mapping[str, Any] | None = None,
+            out: TextIO = sys.stdout) -> int:
+    """Preview one stack; return the exit code ``pulumi preview`` would."""
+    try:
+        overrides = {**(config_overrides or {}), **_pki_override(stack, pki_dir, config_overrides, out)}
+        run = run_stack(stack, config_overrides=overrides,
+                        stack_outputs=_referenced_outputs(stack, pki_dir, out))
+    except (ConfigError, FileNotFoundError) as exc:
+        out.write(f"error: {exc}\n")
+        return EXIT_ERROR
+    PREVIEWS.mkdir(parents=True, exist_ok=True)
+    (PREVIEWS / f"{stack}.json").write_text(json.dumps(run.outputs, indent=1, sort_keys=True))
+
+    out.write(f"Previewing update ({stack}):\n")
+    out.write("\n".join(plan_tree(run)) + "\n\n")
+    code = EXIT_OK
+    if policy_pack:
+        from policy.offline import evaluate, format_report, has_mandatory
+
+        violations = evaluate([r.as_policy_dict() | {"id": r.id} for r in run.resources], policy_config)
+        out.write(format_report(violations, pack_path=policy_pack) + "\n\n")
+        if has_mandatory(violations):
+            code = EXIT_VIOLATION
+    count = sum(1 for r in run.resources) + 1
+    out.write(f"Resources:\n    + {count} to create\n")
+    return code
+
+
+def main(stack: str, policy_pack: str | None = None, policy_config_file: str | None = None,
+         pki_dir: str | None = None) -> int:
+    config = json.loads(Path(policy_config_file).read_text()) if policy_config_file else None
+    return preview(stack, policy_pack=policy_pack, policy_config=config,
+                   pki_dir=Path(pki_dir) if pki_dir else None)
