@@ -3,10 +3,15 @@
 moto's backends are plain dicts; two executions in worker threads race ("dictionary changed size during
 iteration") and interleave non-deterministically. With ``SETTINGS.synchronous_executions`` (default) an execution
 runs to completion inside ``StartExecution``; otherwise it runs in a thread holding one process-wide lock.
-The lock is re-entrant so an execution may start another one synchronously (used by tests to interleave).
+
+An execution may start another one from inside a task (tests do, to interleave two regions deterministically).
+moto evaluates each state in its own thread, so that nested start comes from a different thread than the one
+holding the lock: in synchronous mode a start issued from inside a running execution's evaluation runs nested,
+without taking the lock again (the outer execution is blocked waiting for that very task, so nothing races).
 """
 from __future__ import annotations
 
+import sys
 import threading
 
 from ._patching import Ledger
@@ -15,6 +20,17 @@ from .settings import SETTINGS
 NAME = "sfn_serial_executions"
 LEDGER = Ledger(NAME)
 EXECUTION_LOCK = threading.RLock()
+_PARSER_PATH = "moto/stepfunctions/parser/asl/"
+
+
+def inside_an_execution() -> bool:
+    """True when the calling thread is evaluating a state of a moto execution."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if _PARSER_PATH in frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _start(self) -> None:
@@ -23,7 +39,10 @@ def _start(self) -> None:
             self._execution_logic()
 
     if SETTINGS.synchronous_executions:
-        run()
+        if inside_an_execution():
+            self._execution_logic()
+        else:
+            run()
     else:
         from moto.stepfunctions.parser.utils import TMP_THREADS
 
