@@ -14,8 +14,9 @@ dictionary lookups that return exactly what the scans return:
   check: attachments are kept in ``PairIndex`` dicts (an ``OrderedDict`` that also indexes
   its (first, second) keys both ways).
 
-Each replacement falls back to moto's original when the fast path finds nothing, so error
-behaviour (``ResourceNotFoundException`` and friends) is moto's own. ``uninstall()`` restores
+A miss raises the ``ResourceNotFoundException`` moto's scan would raise (a miss in the
+keyed dict means the scan finds nothing either); only principals that are not certificates
+(thing groups, Cognito identities) still go through moto's original lookup. ``uninstall()`` restores
 the originals.
 """
 
@@ -25,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+from moto.iot.exceptions import ResourceNotFoundException
 from moto.iot.models import IoTBackend
 from moto.utilities.utils import get_partition
 
@@ -119,7 +121,7 @@ def describe_certificate(self: IoTBackend, certificate_id: str) -> Any:
     certificate = self.certificates.get(certificate_id)
     if certificate is not None and certificate.certificate_id == certificate_id:
         return certificate
-    return _ORIGINALS["describe_certificate"](self, certificate_id)
+    raise ResourceNotFoundException()  # certificates are keyed by id: not there at all
 
 
 def _get_principal(self: IoTBackend, principal_arn: str) -> Any:
@@ -127,6 +129,7 @@ def _get_principal(self: IoTBackend, principal_arn: str) -> Any:
         certificate = self.certificates.get(principal_arn.rsplit("/", 1)[-1])
         if certificate is not None and certificate.arn == principal_arn:
             return certificate
+        raise ResourceNotFoundException()
     return _ORIGINALS["_get_principal"](self, principal_arn)
 
 
@@ -134,7 +137,7 @@ def describe_thing(self: IoTBackend, thing_name: str) -> Any:
     thing = self.things.get(_thing_arn(self, thing_name))
     if thing is not None and thing.thing_name == thing_name:
         return thing
-    return _ORIGINALS["describe_thing"](self, thing_name)
+    raise ResourceNotFoundException()  # things are keyed by the ARN the name gives
 
 
 def list_principal_things(self: IoTBackend, principal_arn: str) -> list[str]:
@@ -145,7 +148,10 @@ def list_principal_things(self: IoTBackend, principal_arn: str) -> list[str]:
 def list_thing_principals(self: IoTBackend, thing_name: str) -> list[str]:
     things, _ = _indexed(self)
     if _thing_arn(self, thing_name) not in self.things:
-        return _ORIGINALS["list_thing_principals"](self, thing_name)  # moto's error
+        raise ResourceNotFoundException(
+            f"Failed to list principals for thing {thing_name} because the thing does not "
+            "exist in your account"
+        )
     return [key[0] for key in things.seconds(thing_name)]
 
 

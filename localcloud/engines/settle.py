@@ -24,7 +24,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import iot_index
+from . import iot_index, sfn_index
 from .eventbridge import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
 from .global_tables import GlobalTables
 from .iot_core import IotCore
@@ -90,7 +90,7 @@ class Engines:
     lambda_invoker: LambdaInvoker | None = None
     clock_ms: Callable[[], int] | None = None
     execution_timeout_s: float = 60.0
-    index_iot: bool = True  # constant-time IoT registry lookups (see iot_index)
+    index_iot: bool = True  # constant-time IoT registry / execution-name lookups (iot_index, sfn_index)
     global_tables: GlobalTables = field(init=False)
     pipes: PipesEngine = field(init=False)
     eventbridge: EventBridgeEngine = field(init=False)
@@ -119,6 +119,7 @@ class Engines:
     def activate(self) -> Engines:
         if self.index_iot:
             iot_index.install()
+            sfn_index.install()
         self.global_tables.activate()
         self.pipes.activate()
         self.eventbridge.activate()
@@ -130,6 +131,7 @@ class Engines:
         self.global_tables.deactivate()
         if self.index_iot:
             iot_index.uninstall()
+            sfn_index.uninstall()
 
     def __enter__(self) -> Engines:
         return self.activate()

@@ -1,0 +1,60 @@
+"""Constant-time execution-name checks in moto's Step Functions (10,000 devices, 20,000 runs).
+
+``StartExecution`` asks ``StateMachine._handle_name_input_idempotency`` whether an execution
+of that name exists, and moto 5.2.5 answers by scanning every execution the machine ever
+ran: a run of N devices costs O(N²) there (5.3 s of a 34 s run at 4,000 devices). ``install()``
+answers from a per-machine name index that is brought up to date incrementally (executions
+are only ever appended; anything else rebuilds it) with moto's exact semantics: the first
+execution of that name is returned when it is RUNNING with the same input, otherwise
+``ExecutionAlreadyExists``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.stepfunctions.exceptions import ExecutionAlreadyExists
+from moto.stepfunctions.models import StateMachine
+
+_ORIGINAL = StateMachine._handle_name_input_idempotency
+
+
+def _index(machine: Any) -> dict[str, Any]:
+    executions = machine.executions
+    state = machine.__dict__.get("_localcloud_name_index")
+    if state is not None:
+        index, count, last = state
+        if count > len(executions) or (count and executions[count - 1] is not last):
+            state = None  # not an append-only history any more: rebuild
+    if state is None:
+        index, count = {}, 0
+    for execution in executions[count:]:
+        index.setdefault(execution.name, execution)
+    machine.__dict__["_localcloud_name_index"] = (
+        index,
+        len(executions),
+        executions[-1] if executions else None,
+    )
+    return index
+
+
+def _handle_name_input_idempotency(self: Any, name: str, execution_input: str) -> Any:
+    execution = _index(self).get(name)
+    if execution is None:
+        return None
+    if execution_input == execution.execution_input and execution.status == "RUNNING":
+        return execution
+    raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+
+
+def install() -> None:
+    StateMachine._handle_name_input_idempotency = _handle_name_input_idempotency  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    if StateMachine._handle_name_input_idempotency is _handle_name_input_idempotency:
+        StateMachine._handle_name_input_idempotency = _ORIGINAL  # type: ignore[method-assign]
+
+
+def installed() -> bool:
+    return StateMachine._handle_name_input_idempotency is _handle_name_input_idempotency
