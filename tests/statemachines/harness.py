@@ -225,3 +225,44 @@ class Cloud:
         sqs = self.regions[region].client("sqs")
         messages = sqs.receive_message(QueueUrl=self.regions[region].queue_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in messages]
+
+
+# ---- the pipe and the bus rules, simulated with moto's EventBridge pattern matcher ------------------------------
+def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)
+
+
+def stream_record(region: str, item: dict[str, Any], event_name: str) -> dict[str, Any]:
+    """A DynamoDB stream record (as a pipe sees it, not base64) for a write that left ``item``."""
+    return {"eventName": event_name, "eventSource": "aws:dynamodb", "awsRegion": region,
+            "dynamodb": {"Keys": {inv.HASH_KEY: item[inv.HASH_KEY]}, "NewImage": item, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+
+
+def render_input(event: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge's input transformer with ``builders.inventory.item_input_transformer()`` (unquoted placeholders)."""
+    paths, template = inv.item_input_transformer()
+    for key, path in paths.items():
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        template = template.replace(f"<{key}>", json.dumps(value))
+    return json.loads(template)
+
+
+def routed_machines(region: str, record: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Which machines ``region``'s pipe + bus rules start for a stream ``record``, and the input they get."""
+    if not any(matches(pattern, record) for pattern in inv.pipe_filters(region)):
+        return [], {}
+    event = {"version": "0", "id": "1", "source": SOURCE, "detail-type": inv.DETAIL_TYPE, "account": ACCOUNT,
+             "region": region, "time": "2025-01-01T00:00:00Z", "resources": [], "detail": record}
+    machines = [name for name, pattern in (("replication", inv.replicate_rule_pattern(SOURCE)),
+                                           ("decommission", inv.decommission_rule_pattern(SOURCE))) if matches(pattern, event)]
+    return machines, render_input(event)
+
+
+def deliver(cloud: Cloud, region: str, record: dict[str, Any]) -> list[Run]:
+    """Run what the pipe and rules of ``region`` would start for ``record``."""
+    machines, payload = routed_machines(region, record)
+    return [cloud.run(region, machine, payload) for machine in machines]
