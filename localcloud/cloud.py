@@ -1,0 +1,301 @@
+"""``LocalCloud``: one offline AWS account in this process, with the real program deployed into it.
+
+A session
+
+1. sets the environment moto and botocore need (fake credentials, account-id endpoints off),
+2. applies ``localcloud.patches`` (Step Functions, IoT, Lambda fixes) and starts ``mock_aws``
+   with Step Functions execution on,
+3. activates the engines (IoT Core data plane, global tables, pipes, EventBridge delivery),
+4. prepares what a real account would already have: a Route 53 hosted zone for the domain and
+   a PKI folder (``.localcloud/pki``, made with ``pki.init_pki`` if absent),
+5. deploys the shipped stacks, primary first, each through ``run_stack`` with a ``Deployer`` so
+   every resource of ``__main__.py`` is really created in moto; a secondary stack gets the
+   primary's exports through its stack reference.
+
+Use it as a context manager::
+
+    with LocalCloud() as cloud:
+        cloud.deploy()
+        connection = cloud.connect("eu-west-1", device.certificate_pem, device.name)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+import pki
+from localcloud import patches
+from localcloud.deployer import Deployer
+from localcloud.engines import Engines, connect_with_backoff
+from localcloud.engines.iot_core import Connection
+from localcloud.mockrun import DEFAULT_ACCOUNT, PROJECT, PROJECT_DIR, StackRun, run_stack, stack_config
+from localcloud.patches import lambda_inprocess
+
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "iot": {"use_valid_cert": True}}
+
+
+class LocalCloudError(Exception):
+    """The local cloud cannot be prepared or deployed; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ShippedStack:
+    """A ``Pulumi.<stack>.yaml`` of the project: its name, region and primary (if secondary)."""
+
+    name: str
+    region: str
+    primary_stack: str | None  # fully qualified, for secondaries
+
+    @property
+    def is_primary(self) -> bool:
+        return self.primary_stack is None
+
+
+def shipped_stacks(project_dir: Path = PROJECT_DIR) -> list[ShippedStack]:
+    """The project's stacks, primaries first (the order they must be deployed in)."""
+    stacks = []
+    for path in sorted(project_dir.glob("Pulumi.*.yaml")):
+        name = path.name[len("Pulumi."):-len(".yaml")]
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        region = config.get("aws:region")
+        if not region:
+            raise LocalCloudError(f"{path.name} has no aws:region; set it with `pulumi config set aws:region ...`")
+        stacks.append(ShippedStack(name, region, config.get(f"{PROJECT}:primaryStack")))
+    if not stacks:
+        raise LocalCloudError(f"no Pulumi.<stack>.yaml in {project_dir}; nothing to deploy")
+    return sorted(stacks, key=lambda s: not s.is_primary)
+
+
+@dataclass
+class Deployment:
+    """What one stack's deploy made: the program run (resources, exports) and its region."""
+
+    stack: ShippedStack
+    run: StackRun
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self.run.outputs
+
+
+@dataclass
+class LocalCloud:
+    """An offline account: moto + patches + engines, and the shipped stacks deployed into it."""
+
+    project_dir: Path = PROJECT_DIR
+    state_dir: Path | None = None  # default: <project>/.localcloud
+    retry_time_scale: float = 0.0
+    execution_timeout_s: float = 60.0
+    engines: Engines = field(init=False)
+    deployments: dict[str, Deployment] = field(default_factory=dict, init=False)
+    hosted_zone_id: str = field(default="", init=False)
+    _exit: ExitStack | None = field(default=None, init=False)
+    _saved_environment: dict[str, str | None] = field(default_factory=dict, init=False)
+    _saved_settings: tuple[float, bool] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.project_dir = Path(self.project_dir)
+        if self.state_dir is None:
+            self.state_dir = self.project_dir / ".localcloud"
+        self.state_dir = Path(self.state_dir)
+        self.stacks = shipped_stacks(self.project_dir)
+        primary = [s for s in self.stacks if s.is_primary]
+        if len(primary) != 1:
+            raise LocalCloudError(f"expected exactly one primary stack (one without primaryStack), found "
+                                  f"{[s.name for s in primary]}")
+        self.primary = primary[0]
+        primary_config = stack_config(self.primary.name, self.project_dir)
+        self.domain = _json_or_text(primary_config.get(f"{PROJECT}:domainName", ""))
+        self.configured_zone_id = _json_or_text(primary_config.get(f"{PROJECT}:hostedZoneId", ""))
+        if not self.domain:
+            raise LocalCloudError(f"Pulumi.{self.primary.name}.yaml has no {PROJECT}:domainName")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @property
+    def pki_dir(self) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir / "pki"
+
+    @property
+    def regions(self) -> list[str]:
+        return [s.region for s in self.stacks]
+
+    def start(self) -> LocalCloud:
+        """Environment, patches, moto, engines, hosted zone, PKI (nothing deployed yet)."""
+        if self._exit is not None:
+            return self
+        from moto import mock_aws
+
+        for key, value in ENVIRONMENT.items():
+            self._saved_environment[key] = os.environ.get(key)
+            os.environ[key] = value
+        self._saved_settings = (patches.SETTINGS.retry_time_scale, patches.SETTINGS.synchronous_executions)
+        patches.SETTINGS.retry_time_scale = self.retry_time_scale
+        patches.SETTINGS.synchronous_executions = True
+        stack = ExitStack()
+        try:
+            stack.enter_context(patches.patched())
+            stack.enter_context(mock_aws(config=MOTO_CONFIG))
+            self.engines = stack.enter_context(Engines(execution_timeout_s=self.execution_timeout_s))
+            self._exit = stack
+            self.ensure_pki()
+            self.hosted_zone_id = self._create_hosted_zone()
+        except BaseException:
+            stack.close()
+            self._exit = None
+            self._restore()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._exit is None:
+            return
+        try:
+            self._exit.close()
+        finally:
+            self._exit = None
+            lambda_inprocess.unregister_all()
+            self._restore()
+
+    def _restore(self) -> None:
+        for key, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environment.clear()
+        if self._saved_settings is not None:
+            patches.SETTINGS.retry_time_scale, patches.SETTINGS.synchronous_executions = self._saved_settings
+            self._saved_settings = None
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- preparation ----------------------------------------------------------------------------
+    def ensure_pki(self) -> Path:
+        """``.localcloud/pki`` with a CA and a server certificate for the domain (made if absent)."""
+        directory = self.pki_dir
+        if directory.exists() and any(directory.iterdir()):
+            try:
+                pki.load_endpoint_material(directory, self.domain)
+            except pki.PkiError as error:
+                raise LocalCloudError(f"the local PKI in {directory} is unusable ({error}); delete the folder "
+                                      f"(`rm -rf {directory}`) and run again to recreate it") from None
+            return directory
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        pki.init_pki(directory, self.domain)
+        return directory
+
+    def _create_hosted_zone(self) -> str:
+        """The domain's hosted zone, under the id the primary stack is configured with.
+
+        moto invents ids that are not Route 53 shaped (no leading ``Z``) and the program checks
+        the shape; re-keying the zone in moto's backend keeps the shipped config unchanged."""
+        from moto.route53.models import route53_backends
+
+        route53 = boto3.client("route53", region_name="us-east-1")
+        zone = route53.create_hosted_zone(Name=self.domain, CallerReference=f"localcloud-{self.domain}")
+        moto_id = zone["HostedZone"]["Id"].split("/")[-1]
+        wanted = self.configured_zone_id or moto_id
+        if wanted != moto_id:
+            backend = route53_backends[DEFAULT_ACCOUNT]["aws"]
+            fake = backend.zones.pop(moto_id)
+            fake.resource_id = wanted
+            backend.zones[wanted] = fake
+        return wanted
+
+    def load_ca(self) -> pki.CertificateAuthority:
+        """The local CA (issue device certificates with ``issue_device(name)``)."""
+        return pki.load_ca(self.pki_dir)
+
+    # -- deploy ----------------------------------------------------------------------------------
+    def deploy(self, on_stack: Callable[[ShippedStack, StackRun], None] | None = None) -> dict[str, Deployment]:
+        """Deploy every shipped stack, primary first; returns deployments by stack name."""
+        if self._exit is None:
+            raise LocalCloudError("start the local cloud first (`with LocalCloud() as cloud:` or cloud.start())")
+        for shipped in self.stacks:
+            if shipped.name in self.deployments:
+                continue
+            overrides: dict[str, Any] = {"pkiDir": str(self.pki_dir)}
+            references: dict[str, dict[str, Any]] = {}
+            if shipped.is_primary:
+                overrides["hostedZoneId"] = self.hosted_zone_id
+            else:
+                primary = self._deployment_for(shipped.primary_stack)
+                references[shipped.primary_stack] = primary.outputs
+            deployer = Deployer(on_global_table=self._global_table)
+            run = run_stack(shipped.name, mocks=deployer, project_dir=self.project_dir,
+                            config_overrides=overrides, stack_outputs=references)
+            self.deployments[shipped.name] = Deployment(shipped, run)
+            if on_stack is not None:
+                on_stack(shipped, run)
+        return self.deployments
+
+    def _deployment_for(self, qualified: str | None) -> Deployment:
+        name = (qualified or "").split("/")[-1]
+        if name not in self.deployments:
+            raise LocalCloudError(f"stack reference {qualified!r} names no deployed stack; deploy {name} first")
+        return self.deployments[name]
+
+    def _global_table(self, name: str, home: str, replicas: list[str]) -> None:
+        self.engines.global_tables.register(name, [home, *replicas], home_region=home)
+
+    def outputs(self, region: str) -> dict[str, Any]:
+        """The exports of the stack deployed in ``region``."""
+        for deployment in self.deployments.values():
+            if deployment.stack.region == region:
+                return deployment.outputs
+        raise LocalCloudError(f"no stack deployed in {region}; deployed: {self.regions}")
+
+    @property
+    def primary_outputs(self) -> dict[str, Any]:
+        return self.deployments[self.primary.name].outputs
+
+    # -- device side -------------------------------------------------------------------------------
+    def settle(self) -> Any:
+        return self.engines.settle()
+
+    def connect(self, region: str, certificate_pem: str, client_id: str, *, attempts: int = 5) -> Connection:
+        """A device connecting with backoff (refused first, JITR, reconnect)."""
+        return connect_with_backoff(self.engines.iot, region, certificate_pem, client_id,
+                                    settle=self.engines.settle, attempts=attempts)
+
+    def executions(self, region: str) -> Iterator[dict[str, Any]]:
+        """Every execution of every state machine in ``region`` (with ``stateMachineName``)."""
+        sfn = boto3.client("stepfunctions", region_name=region)
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
+                for execution in page["executions"]:
+                    yield {**execution, "stateMachineName": machine["name"]}
+
+
+def _json_or_text(value: str) -> str:
+    if value.startswith('"'):
+        import json
+
+        return json.loads(value)
+    return value
+
+
+def reset_state(state_dir: Path) -> None:
+    """Forget the local PKI (the only state kept between runs)."""
+    shutil.rmtree(state_dir, ignore_errors=True)

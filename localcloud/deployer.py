@@ -1,0 +1,545 @@
+"""Pulumi mocks that create every resource of the real program in moto (the local cloud's deployer).
+
+``Deployer.create`` receives one registered resource (type token, logical name, engine camelCase
+inputs) and makes it with boto3 in the resource's region: the stack's ``aws:region``, or the
+resource's own ``region`` input. It answers with the real ids and ARNs moto assigned plus the
+output properties the program reads (a table's ``streamArn`` and ``replicas[].streamArn``, an ACM
+certificate's ``domainValidationOptions``, ...). Tables with replicas become global tables in the
+replication engine, so each replica has its own stream ARN.
+
+A resource type without a creator is an error naming the type (``UnsupportedResource``): a deploy
+must never pretend something exists that the local cloud did not make.
+
+Creation runs under one lock: the Pulumi SDK registers resources from worker threads and moto's
+backends are plain dicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pulumi
+
+from localcloud.mockrun import CloudMocks, DEFAULT_ACCOUNT
+from localcloud.patches import lambda_inprocess
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+FUNCTIONS_PACKAGE = "functions"
+
+
+class UnsupportedResource(Exception):
+    """The program declared a resource type the local cloud cannot create."""
+
+
+@dataclass
+class Created:
+    """One resource the deployer made: its type, logical name, region and physical id."""
+
+    type: str
+    name: str
+    region: str
+    id: str
+
+
+def _hex(*parts: str, n: int = 7) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
+
+
+def _autoname(logical: str, *, limit: int = 64) -> str:
+    """Pulumi's auto-naming shape: ``<logical name>-<7 hex>`` (deterministic here)."""
+    name = f"{logical}-{_hex(logical)}"
+    return name[-limit:] if len(name) > limit else name
+
+
+def _stub_zip() -> bytes:
+    """moto stores the code; the handler itself runs in-process (``lambda_inprocess``)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "served in-process by localcloud.patches.lambda_inprocess\n")
+    return buffer.getvalue()
+
+
+def _pascal(value: Any) -> Any:
+    """camelCase keys (engine names) to the PascalCase members of JSON-protocol APIs."""
+    if isinstance(value, dict):
+        return {k[:1].upper() + k[1:]: _pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_pascal(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _ints(value: Any) -> Any:
+    """Pulumi numbers arrive as floats; AWS integer members want ints."""
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# IoT topic rule: the pulumi-aws input (list per action kind) -> the API's action member name.
+TOPIC_RULE_ACTIONS = {
+    "stepFunctions": "stepFunctions",
+    "dynamodbv2s": "dynamoDBv2",
+    "dynamodbs": "dynamoDB",
+    "lambdas": "lambda",
+    "cloudwatchLogs": "cloudwatchLogs",
+    "sqs": "sqs",
+    "sns": "sns",
+    "republishes": "republish",
+    "s3": "s3",
+}
+
+
+def _topic_rule_action(key: str, spec: dict[str, Any]) -> dict[str, Any]:
+    api = TOPIC_RULE_ACTIONS.get(key)
+    if api is None:
+        raise UnsupportedResource(f"aws:iot/topicRule:TopicRule action {key!r} is not known to the local cloud; "
+                                  f"known: {sorted(TOPIC_RULE_ACTIONS)}")
+    return {api: _ints(spec)}
+
+
+@dataclass
+class Deployer(CloudMocks):
+    """``CloudMocks`` whose ``create`` makes each resource in moto (inside an active ``mock_aws``).
+
+    ``on_global_table(name, home_region, replica_regions)`` wires a table with replicas into the
+    global-table engine and must create the replicas (``LocalCloud`` passes the engine's
+    ``register``). ``functions_package`` names the importable package holding the Lambda
+    handlers (``functions/``), so ``certificate_inspector.handler.handler`` runs as
+    ``functions.certificate_inspector.handler:handler`` in-process.
+    """
+
+    on_global_table: Callable[[str, str, list[str]], Any] | None = None
+    functions_package: str = FUNCTIONS_PACKAGE
+    account: str = DEFAULT_ACCOUNT
+    created: list[Created] = field(default_factory=list)
+    _endpoints: dict[str, str] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        CloudMocks.__init__(self, {}, account_id=self.account)
+        self.creators: dict[str, Callable[[pulumi.runtime.MockResourceArgs, dict[str, Any], str],
+                                          tuple[str, dict[str, Any]]]] = {
+            "aws:acm/certificate:Certificate": self._acm_certificate,
+            "aws:acm/certificateValidation:CertificateValidation": self._acm_validation,
+            "aws:cloudwatch/eventBus:EventBus": self._event_bus,
+            "aws:cloudwatch/eventRule:EventRule": self._event_rule,
+            "aws:cloudwatch/eventTarget:EventTarget": self._event_target,
+            "aws:cloudwatch/logGroup:LogGroup": self._log_group,
+            "aws:dynamodb/table:Table": self._table,
+            "aws:iam/instanceProfile:InstanceProfile": self._instance_profile,
+            "aws:iam/role:Role": self._role,
+            "aws:iam/rolePolicy:RolePolicy": self._role_policy,
+            "aws:iot/caCertificate:CaCertificate": self._ca_certificate,
+            "aws:iot/domainConfiguration:DomainConfiguration": self._domain_configuration,
+            "aws:iot/eventConfigurations:EventConfigurations": self._event_configurations,
+            "aws:iot/policy:Policy": self._iot_policy,
+            "aws:iot/topicRule:TopicRule": self._topic_rule,
+            "aws:lambda/function:Function": self._function,
+            "aws:pipes/pipe:Pipe": self._pipe,
+            "aws:route53/record:Record": self._record,
+            "aws:s3/bucket:Bucket": self._bucket,
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls": self._bucket_ownership,
+            "aws:s3/bucketPolicy:BucketPolicy": self._bucket_policy,
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": self._bucket_public_access,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+                self._bucket_encryption,
+            "aws:sfn/stateMachine:StateMachine": self._state_machine,
+        }
+
+    # -- CloudMocks ------------------------------------------------------------------------
+    def create(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        creator = self.creators.get(args.typ)
+        if creator is None:
+            raise UnsupportedResource(
+                f"the local cloud cannot create resources of type {args.typ} (resource {args.name!r}); "
+                f"add a creator for it to localcloud/deployer.py (known types: {len(self.creators)})")
+        inputs = dict(args.inputs)
+        region = inputs.get("region") or self.region
+        with self._lock:
+            id_, state = creator(args, inputs, region)
+        self.created.append(Created(args.typ, args.name, region, id_))
+        return id_, state
+
+    def invoke(self, token: str, args: dict) -> dict:
+        region = args.get("region") or self.region
+        with self._lock:
+            if token == "aws:index/getCallerIdentity:getCallerIdentity":
+                identity = self._client("sts", region).get_caller_identity()
+                return {"accountId": identity["Account"], "arn": identity["Arn"], "userId": identity["UserId"],
+                        "id": identity["Account"]}
+            if token == "aws:iot/getEndpoint:getEndpoint":
+                # moto invents a new host per call; AWS answers the same one: keep the first.
+                if region not in self._endpoints:
+                    self._endpoints[region] = self._client("iot", region).describe_endpoint(
+                        endpointType=args.get("endpointType") or "iot:Data-ATS")["endpointAddress"]
+                return {"endpointAddress": self._endpoints[region], "id": region}
+        raise UnsupportedResource(f"the local cloud does not answer the invoke {token}; "
+                                  "add it to Deployer.invoke in localcloud/deployer.py")
+
+    # -- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def _client(service: str, region: str) -> Any:
+        return boto3.client(service, region_name=region)
+
+    def _name(self, args: pulumi.runtime.MockResourceArgs, inputs: dict[str, Any], *, limit: int = 64) -> str:
+        return inputs.get("name") or _autoname(args.name, limit=limit)
+
+    def created_in(self, region: str) -> list[Created]:
+        return [c for c in self.created if c.region == region]
+
+    # -- ACM ---------------------------------------------------------------------------------
+    def _acm_certificate(self, args, inputs, region):
+        acm = self._client("acm", region)
+        if inputs.get("certificateBody"):
+            request = {"Certificate": inputs["certificateBody"].encode(), "PrivateKey": inputs["privateKey"].encode()}
+            if inputs.get("certificateChain"):
+                request["CertificateChain"] = inputs["certificateChain"].encode()
+            arn = acm.import_certificate(**request)["CertificateArn"]
+            return arn, {**inputs, "arn": arn, "status": "ISSUED"}
+        if not inputs.get("domainName"):
+            raise UnsupportedResource(f"aws:acm/certificate:Certificate {args.name!r}: neither an import "
+                                      "(certificateBody) nor a request (domainName); the local cloud makes only these")
+        arn = acm.request_certificate(DomainName=inputs["domainName"],
+                                      ValidationMethod=inputs.get("validationMethod", "DNS"))["CertificateArn"]
+        described = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+        options = []
+        for option in described.get("DomainValidationOptions", []):
+            record = option.get("ResourceRecord") or {}
+            options.append({"domainName": option["DomainName"], "resourceRecordName": record.get("Name", ""),
+                            "resourceRecordType": record.get("Type", "CNAME"),
+                            "resourceRecordValue": record.get("Value", "")})
+        return arn, {**inputs, "arn": arn, "domainValidationOptions": options, "status": described.get("Status")}
+
+    def _acm_validation(self, args, inputs, region):
+        arn = inputs["certificateArn"]
+        self._client("acm", region).describe_certificate(CertificateArn=arn)  # must exist
+        return arn, {**inputs}
+
+    # -- EventBridge / CloudWatch Logs ----------------------------------------------------------
+    def _event_bus(self, args, inputs, region):
+        name = self._name(args, inputs)
+        arn = self._client("events", region).create_event_bus(Name=name)["EventBusArn"]
+        return name, {**inputs, "name": name, "arn": arn}
+
+    def _event_rule(self, args, inputs, region):
+        name = self._name(args, inputs)
+        request: dict[str, Any] = {"Name": name, "EventBusName": inputs.get("eventBusName", "default"),
+                                   "State": inputs.get("state") or "ENABLED"}
+        for key, member in (("eventPattern", "EventPattern"), ("scheduleExpression", "ScheduleExpression"),
+                            ("description", "Description"), ("roleArn", "RoleArn")):
+            if inputs.get(key):
+                request[member] = inputs[key]
+        arn = self._client("events", region).put_rule(**request)["RuleArn"]
+        return f"{request['EventBusName']}/{name}", {**inputs, "name": name, "arn": arn}
+
+    def _event_target(self, args, inputs, region):
+        target_id = inputs.get("targetId") or _autoname(args.name)
+        target: dict[str, Any] = {"Id": target_id, "Arn": inputs["arn"]}
+        if inputs.get("roleArn"):
+            target["RoleArn"] = inputs["roleArn"]
+        if inputs.get("input"):
+            target["Input"] = inputs["input"]
+        if inputs.get("inputPath"):
+            target["InputPath"] = inputs["inputPath"]
+        if inputs.get("inputTransformer"):
+            transformer = inputs["inputTransformer"]
+            target["InputTransformer"] = {"InputPathsMap": transformer.get("inputPaths", {}),
+                                          "InputTemplate": transformer["inputTemplate"]}
+        if inputs.get("retryPolicy"):
+            target["RetryPolicy"] = _pascal(inputs["retryPolicy"])
+        if inputs.get("deadLetterConfig"):
+            target["DeadLetterConfig"] = _pascal(inputs["deadLetterConfig"])
+        bus = inputs.get("eventBusName", "default")
+        response = self._client("events", region).put_targets(Rule=inputs["rule"], EventBusName=bus, Targets=[target])
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"put_targets for {args.name!r} failed: {response['FailedEntries']}")
+        return f"{bus}-{inputs['rule']}-{target_id}", {**inputs, "targetId": target_id}
+
+    def _log_group(self, args, inputs, region):
+        name = self._name(args, inputs, limit=512)
+        logs = self._client("logs", region)
+        logs.create_log_group(logGroupName=name)
+        if inputs.get("retentionInDays"):
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(inputs["retentionInDays"]))
+        arn = f"arn:aws:logs:{region}:{self.account_id}:log-group:{name}"
+        return name, {**inputs, "name": name, "arn": arn}
+
+    # -- DynamoDB ------------------------------------------------------------------------------
+    def _table(self, args, inputs, region):
+        name = self._name(args, inputs, limit=255)
+        keys = [(inputs["hashKey"], "HASH")] + ([(inputs["rangeKey"], "RANGE")] if inputs.get("rangeKey") else [])
+        request: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": [{"AttributeName": k, "KeyType": t} for k, t in keys],
+            "AttributeDefinitions": [{"AttributeName": a["name"], "AttributeType": a["type"]}
+                                     for a in inputs.get("attributes", [])],
+            "BillingMode": inputs.get("billingMode", "PROVISIONED"),
+        }
+        if request["BillingMode"] == "PROVISIONED":
+            request["ProvisionedThroughput"] = {"ReadCapacityUnits": int(inputs.get("readCapacity") or 1),
+                                                "WriteCapacityUnits": int(inputs.get("writeCapacity") or 1)}
+        if inputs.get("streamEnabled"):
+            request["StreamSpecification"] = {"StreamEnabled": True,
+                                              "StreamViewType": inputs.get("streamViewType", "NEW_AND_OLD_IMAGES")}
+        if inputs.get("deletionProtectionEnabled"):
+            request["DeletionProtectionEnabled"] = True
+        dynamodb = self._client("dynamodb", region)
+        table = dynamodb.create_table(**request)["TableDescription"]
+        replicas = inputs.get("replicas") or []
+        replica_regions = [r["regionName"] for r in replicas]
+        if replica_regions:
+            if self.on_global_table is None:
+                raise UnsupportedResource(f"table {name!r} has replicas {replica_regions} but this deployer has no "
+                                          "global-table engine (pass on_global_table=engines.global_tables.register)")
+            self.on_global_table(name, region, replica_regions)
+        state = {**inputs, "name": name, "arn": table["TableArn"], "streamArn": table.get("LatestStreamArn", ""),
+                 "streamLabel": table.get("LatestStreamLabel", "")}
+        state["replicas"] = []
+        for replica in replicas:
+            described = self._client("dynamodb", replica["regionName"]).describe_table(TableName=name)["Table"]
+            state["replicas"].append({**replica, "arn": described["TableArn"],
+                                      "streamArn": described.get("LatestStreamArn", ""),
+                                      "streamLabel": described.get("LatestStreamLabel", "")})
+        return name, state
+
+    # -- IAM -----------------------------------------------------------------------------------
+    def _role(self, args, inputs, region):
+        name = self._name(args, inputs)
+        request = {"RoleName": name, "AssumeRolePolicyDocument": inputs["assumeRolePolicy"],
+                   "Path": inputs.get("path") or "/"}
+        if inputs.get("description"):
+            request["Description"] = inputs["description"]
+        role = self._client("iam", region).create_role(**request)["Role"]
+        return name, {**inputs, "name": name, "arn": role["Arn"], "uniqueId": role["RoleId"]}
+
+    def _role_policy(self, args, inputs, region):
+        name = self._name(args, inputs, limit=128)
+        self._client("iam", region).put_role_policy(RoleName=inputs["role"], PolicyName=name,
+                                                    PolicyDocument=inputs["policy"])
+        return f"{inputs['role']}:{name}", {**inputs, "name": name}
+
+    def _instance_profile(self, args, inputs, region):
+        name = self._name(args, inputs, limit=128)
+        iam = self._client("iam", region)
+        profile = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+        if inputs.get("role"):
+            iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=inputs["role"])
+        return name, {**inputs, "name": name, "arn": profile["Arn"]}
+
+    # -- IoT -----------------------------------------------------------------------------------
+    def _ca_certificate(self, args, inputs, region):
+        request: dict[str, Any] = {
+            "caCertificate": inputs["caCertificatePem"],
+            "setAsActive": bool(inputs.get("active", False)),
+            "allowAutoRegistration": bool(inputs.get("allowAutoRegistration", False)),
+            "certificateMode": inputs.get("certificateMode", "DEFAULT"),
+        }
+        if inputs.get("verificationCertificatePem"):
+            request["verificationCertificate"] = inputs["verificationCertificatePem"]
+        response = self._client("iot", region).register_ca_certificate(**request)
+        return response["certificateId"], {**inputs, "arn": response["certificateArn"]}
+
+    def _domain_configuration(self, args, inputs, region):
+        name = self._name(args, inputs, limit=128)
+        request: dict[str, Any] = {"domainConfigurationName": name}
+        for key in ("domainName", "serverCertificateArns", "validationCertificateArn", "serviceType"):
+            if inputs.get(key):
+                request[key] = inputs[key]
+        if inputs.get("tlsConfig"):
+            request["tlsConfig"] = inputs["tlsConfig"]
+        iot = self._client("iot", region)
+        response = iot.create_domain_configuration(**request)
+        return name, {**inputs, "name": name, "arn": response["domainConfigurationArn"]}
+
+    def _event_configurations(self, args, inputs, region):
+        configurations = {k: {"Enabled": bool(v)} for k, v in (inputs.get("eventConfigurations") or {}).items()}
+        self._client("iot", region).update_event_configurations(eventConfigurations=configurations)
+        return region, {**inputs}
+
+    def _iot_policy(self, args, inputs, region):
+        name = self._name(args, inputs, limit=128)
+        response = self._client("iot", region).create_policy(policyName=name, policyDocument=inputs["policy"])
+        return name, {**inputs, "name": name, "arn": response["policyArn"],
+                      "defaultVersionId": response.get("policyVersionId", "1")}
+
+    def _topic_rule(self, args, inputs, region):
+        name = self._name(args, inputs, limit=128).replace("-", "_")
+        actions: list[dict[str, Any]] = []
+        ignored = {"name", "description", "sql", "sqlVersion", "enabled", "errorAction", "tags", "tagsAll",
+                   "region"}
+        for key, value in inputs.items():
+            if key in ignored or value in (None, [], {}):
+                continue
+            for spec in value:
+                actions.append(_topic_rule_action(key, spec))
+        payload: dict[str, Any] = {"sql": inputs["sql"], "awsIotSqlVersion": inputs.get("sqlVersion", "2016-03-23"),
+                                   "ruleDisabled": not inputs.get("enabled", True), "actions": actions}
+        if inputs.get("description"):
+            payload["description"] = inputs["description"]
+        if inputs.get("errorAction"):
+            (key, spec), = inputs["errorAction"].items()
+            api = TOPIC_RULE_ACTIONS.get(key, key)
+            payload["errorAction"] = {api: _ints(spec[0] if isinstance(spec, list) else spec)}
+        iot = self._client("iot", region)
+        iot.create_topic_rule(ruleName=name, topicRulePayload=payload)
+        arn = f"arn:aws:iot:{region}:{self.account_id}:rule/{name}"
+        return name, {**inputs, "name": name, "arn": arn}
+
+    # -- Lambda ----------------------------------------------------------------------------------
+    def _function(self, args, inputs, region):
+        name = self._name(args, inputs)
+        handler = inputs.get("handler")
+        if not handler or "." not in handler:
+            raise UnsupportedResource(f"Lambda {name!r}: handler {handler!r} is not 'module.function'")
+        module, function = handler.rsplit(".", 1)
+        code = inputs.get("code")
+        folder = getattr(code, "path", None)
+        package_module = f"{self.functions_package}.{module}"
+        if not (PROJECT_DIR / self.functions_package / Path(*module.split("."))).with_suffix(".py").exists():
+            raise UnsupportedResource(f"Lambda {name!r}: handler module {module!r} (code {folder}) is not in "
+                                      f"{self.functions_package}/; the local cloud runs handlers from there")
+        lambda_inprocess.register(name, f"{package_module}:{function}")
+        request: dict[str, Any] = {
+            "FunctionName": name, "Role": inputs["role"], "Handler": handler,
+            "Runtime": inputs.get("runtime", "python3.12"), "Code": {"ZipFile": _stub_zip()},
+            "Timeout": int(inputs.get("timeout") or 3), "MemorySize": int(inputs.get("memorySize") or 128),
+            "Architectures": inputs.get("architectures") or ["x86_64"],
+        }
+        if inputs.get("description"):
+            request["Description"] = inputs["description"]
+        if inputs.get("environment"):
+            request["Environment"] = {"Variables": dict(inputs["environment"].get("variables") or {})}
+        response = self._client("lambda", region).create_function(**request)
+        return name, {**inputs, "name": name, "arn": response["FunctionArn"],
+                      "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                                   f"{response['FunctionArn']}/invocations",
+                      "qualifiedArn": f"{response['FunctionArn']}:$LATEST", "version": "$LATEST",
+                      "code": None}
+
+    # -- Pipes -------------------------------------------------------------------------------------
+    def _pipe(self, args, inputs, region):
+        name = self._name(args, inputs)
+        request: dict[str, Any] = {"Name": name, "RoleArn": inputs["roleArn"], "Source": inputs["source"],
+                                   "Target": inputs["target"], "DesiredState": inputs.get("desiredState") or "RUNNING"}
+        source = inputs.get("sourceParameters") or {}
+        if source:
+            parameters: dict[str, Any] = {}
+            if source.get("dynamodbStreamParameters"):
+                parameters["DynamoDBStreamParameters"] = _pascal(source["dynamodbStreamParameters"])
+            if source.get("filterCriteria"):
+                parameters["FilterCriteria"] = {"Filters": [{"Pattern": f["pattern"]}
+                                                            for f in source["filterCriteria"].get("filters", [])]}
+            unknown = set(source) - {"dynamodbStreamParameters", "filterCriteria"}
+            if unknown:
+                raise UnsupportedResource(f"pipe {name!r}: source parameters {sorted(unknown)} are not emulated")
+            request["SourceParameters"] = parameters
+        target = inputs.get("targetParameters") or {}
+        if target:
+            if set(target) != {"eventbridgeEventBusParameters"}:
+                raise UnsupportedResource(f"pipe {name!r}: target parameters {sorted(target)} are not emulated")
+            bus = target["eventbridgeEventBusParameters"]
+            request["TargetParameters"] = {"EventBridgeEventBusParameters": {
+                k: v for k, v in {"Source": bus.get("source"), "DetailType": bus.get("detailType"),
+                                  "EndpointId": bus.get("endpointId"), "Resources": bus.get("resources"),
+                                  "Time": bus.get("time")}.items() if v}}
+        if inputs.get("description"):
+            request["Description"] = inputs["description"]
+        response = self._client("pipes", region).create_pipe(**request)
+        return name, {**inputs, "name": name, "arn": response["Arn"]}
+
+    # -- Route 53 ----------------------------------------------------------------------------------
+    def _record(self, args, inputs, region):
+        name = inputs["name"].rstrip(".")
+        record: dict[str, Any] = {"Name": name, "Type": inputs["type"]}
+        if inputs.get("ttl") is not None:
+            record["TTL"] = int(inputs["ttl"])
+        if inputs.get("records"):
+            record["ResourceRecords"] = [{"Value": v} for v in inputs["records"]]
+        if inputs.get("setIdentifier"):
+            record["SetIdentifier"] = inputs["setIdentifier"]
+        if inputs.get("latencyRoutingPolicies"):
+            record["Region"] = inputs["latencyRoutingPolicies"][0]["region"]
+        if inputs.get("geolocationRoutingPolicies"):
+            record["GeoLocation"] = _pascal(inputs["geolocationRoutingPolicies"][0])
+        if inputs.get("weightedRoutingPolicies"):
+            record["Weight"] = int(inputs["weightedRoutingPolicies"][0]["weight"])
+        action = "UPSERT" if inputs.get("allowOverwrite") else "CREATE"
+        self._client("route53", region).change_resource_record_sets(
+            HostedZoneId=inputs["zoneId"],
+            ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": record}]})
+        id_ = "_".join(filter(None, (inputs["zoneId"], name, inputs["type"], inputs.get("setIdentifier"))))
+        return id_, {**inputs, "fqdn": name}
+
+    # -- S3 ------------------------------------------------------------------------------------------
+    def _bucket(self, args, inputs, region):
+        name = inputs.get("bucket") or _autoname(args.name, limit=63).lower()
+        request: dict[str, Any] = {"Bucket": name}
+        if region != "us-east-1":
+            request["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        self._client("s3", region).create_bucket(**request)
+        return name, {**inputs, "bucket": name, "arn": f"arn:aws:s3:::{name}",
+                      "bucketDomainName": f"{name}.s3.amazonaws.com",
+                      "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com", "region": region}
+
+    def _bucket_ownership(self, args, inputs, region):
+        self._client("s3", region).put_bucket_ownership_controls(
+            Bucket=inputs["bucket"],
+            OwnershipControls={"Rules": [{"ObjectOwnership": inputs["rule"]["objectOwnership"]}]})
+        return inputs["bucket"], {**inputs}
+
+    def _bucket_policy(self, args, inputs, region):
+        self._client("s3", region).put_bucket_policy(Bucket=inputs["bucket"], Policy=inputs["policy"])
+        return inputs["bucket"], {**inputs}
+
+    def _bucket_public_access(self, args, inputs, region):
+        configuration = {member: bool(inputs.get(key, False)) for key, member in (
+            ("blockPublicAcls", "BlockPublicAcls"), ("ignorePublicAcls", "IgnorePublicAcls"),
+            ("blockPublicPolicy", "BlockPublicPolicy"), ("restrictPublicBuckets", "RestrictPublicBuckets"))}
+        self._client("s3", region).put_public_access_block(Bucket=inputs["bucket"],
+                                                           PublicAccessBlockConfiguration=configuration)
+        return inputs["bucket"], {**inputs}
+
+    def _bucket_encryption(self, args, inputs, region):
+        rules = []
+        for rule in inputs.get("rules", []):
+            default = rule.get("applyServerSideEncryptionByDefault") or {}
+            entry: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": default["sseAlgorithm"]}}
+            if default.get("kmsMasterKeyId"):
+                entry["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] = default["kmsMasterKeyId"]
+            if "bucketKeyEnabled" in rule:
+                entry["BucketKeyEnabled"] = bool(rule["bucketKeyEnabled"])
+            rules.append(entry)
+        self._client("s3", region).put_bucket_encryption(
+            Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules})
+        return inputs["bucket"], {**inputs}
+
+    # -- Step Functions ------------------------------------------------------------------------------
+    def _state_machine(self, args, inputs, region):
+        name = self._name(args, inputs, limit=80)
+        request: dict[str, Any] = {"name": name, "definition": inputs["definition"], "roleArn": inputs["roleArn"],
+                                   "type": inputs.get("type") or "STANDARD"}
+        logging = inputs.get("loggingConfiguration")
+        if logging and logging.get("logDestination"):
+            request["loggingConfiguration"] = {
+                "level": logging.get("level", "OFF"),
+                "includeExecutionData": bool(logging.get("includeExecutionData", False)),
+                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": logging["logDestination"]}}]}
+        response = self._client("stepfunctions", region).create_state_machine(**request)
+        arn = response["stateMachineArn"]
+        return arn, {**inputs, "name": name, "arn": arn, "status": "ACTIVE",
+                     "creationDate": str(response.get("creationDate", ""))}
