@@ -189,6 +189,3 @@ def iter_allow(doc: Document) -> Iterator[tuple[int, dict]]:
         if is_allow(stmt):
             yield index, stmt
 
-
-def quote_list(values: Sequence[str]) -> str:
-    return ", ".join(f'"{v}"' for v in values)

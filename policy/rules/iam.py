@@ -14,7 +14,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -26,7 +26,6 @@ from pulumi_policy import (
 
 from . import types as t
 from .common import (
-    MISSING,
     UNKNOWN,
     Document,
     get,
@@ -34,7 +33,6 @@ from .common import (
     iter_allow,
     listed,
     parse_document,
-    quote_list,
     statement_label,
 )
 
@@ -347,6 +345,3 @@ def policies() -> list[ResourceValidationPolicy]:
         ),
     ]
 
-
-# For readers of other modules: every validation here takes (args, report_violation).
-Validation = Callable[[ResourceValidationArgs, ReportViolation], None]

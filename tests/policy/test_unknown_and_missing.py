@@ -20,7 +20,7 @@ from pulumi_policy.proxy import (
 )
 
 from policy.rules import types as t
-from policy_harness import POLICIES, allow, doc, run_resource, run_stack, stack_resource
+from policy_harness import POLICIES, allow, run_resource, run_stack, stack_resource
 
 ALL_TYPES = sorted({
     t.IOT_DOMAIN_CONFIGURATION, t.IOT_POLICY, t.IOT_TOPIC_RULE, t.IAM_ROLE, *t.IAM_POLICY_DOCUMENT_TYPES,

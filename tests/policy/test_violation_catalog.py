@@ -302,8 +302,9 @@ def _unencrypted_bucket():
     other = stack_resource(SSE, "other-sse", {"bucket": "other-bucket", "rules": [
         {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]})
     return [bucket, other], [
-        ('Bucket "store-1" has no default encryption configuration; add an aws.s3.BucketServerSideEncryptionConfiguration '
-         'for it with apply_server_side_encryption_by_default sse_algorithm "aws:kms" (or "AES256").', bucket.urn),
+        ('Bucket "store-1" has no default encryption configuration; add an '
+         "aws.s3.BucketServerSideEncryptionConfiguration for it with apply_server_side_encryption_by_default "
+         'sse_algorithm "aws:kms" (or "AES256").', bucket.urn),
     ]
 
 
