@@ -86,6 +86,31 @@ def test_served_pack_analyzes_a_resource_like_the_engine(analyzer) -> None:
     assert response.diagnostics[0].enforcementLevel == proto.MANDATORY
 
 
+def test_served_pack_joins_stack_resources_through_engine_property_dependencies(analyzer) -> None:
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    def resource(resource_type: str, name: str, props: dict, deps: dict | None = None):
+        struct = struct_pb2.Struct()
+        struct.update(props)
+        r = proto.AnalyzerResource(type=resource_type, properties=struct, name=name,
+                                   urn=f"urn:pulumi:eu-west-1::multi-region-iot::{resource_type}::{name}")
+        for key, urns in (deps or {}).items():
+            r.propertyDependencies[key].urns.extend(urns)
+        return r
+
+    bucket = resource("aws:s3/bucket:Bucket", "store", {"bucket": "store-1"})
+    block = resource("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "pab",
+                     {"bucket": UNKNOWN_STRING_VALUE, "blockPublicAcls": True, "blockPublicPolicy": True,
+                      "ignorePublicAcls": True, "restrictPublicBuckets": False}, {"bucket": [bucket.urn]})
+    response = analyzer.AnalyzeStack(proto.AnalyzeStackRequest(resources=[bucket, block]), timeout=20)
+    found = {(d.policyName, d.urn, d.message.splitlines()[-1]) for d in response.diagnostics}
+    assert ("s3-bucket-public-access-blocked", bucket.urn,
+            "Bucket \"store-1\"'s public access block leaves restrictPublicBuckets unset or false; set all four "
+            "flags to True.") in found
+    assert {name for name, _, _ in found} == {"s3-bucket-public-access-blocked", "s3-bucket-encrypted",
+                                              "s3-bucket-tls-only"}
+
+
 # --- the wildcard-only action list ------------------------------------------------------------
 
 def test_committed_list_covers_our_services_and_known_wildcard_only_actions() -> None:
