@@ -17,11 +17,16 @@ from moto.stepfunctions.exceptions import ExecutionAlreadyExists
 from moto.stepfunctions.models import StateMachine
 
 _ORIGINAL = StateMachine._handle_name_input_idempotency
+# Kept outside the machine: moto deep-copies a machine on every start (skipping only its
+# ``executions`` list), and executions hold threads and locks that cannot be copied.
+# Keyed by the id of the machine's executions list, which the entry keeps alive.
+_INDEXES: dict[int, tuple[list[Any], dict[str, Any], int, Any]] = {}
 
 
 def _index(machine: Any) -> dict[str, Any]:
     executions = machine.executions
-    state = machine.__dict__.get("_localcloud_name_index")
+    entry = _INDEXES.get(id(executions))
+    state = entry[1:] if entry is not None and entry[0] is executions else None
     if state is not None:
         index, count, last = state
         if count > len(executions) or (count and executions[count - 1] is not last):
@@ -30,11 +35,7 @@ def _index(machine: Any) -> dict[str, Any]:
         index, count = {}, 0
     for execution in executions[count:]:
         index.setdefault(execution.name, execution)
-    machine.__dict__["_localcloud_name_index"] = (
-        index,
-        len(executions),
-        executions[-1] if executions else None,
-    )
+    _INDEXES[id(executions)] = (executions, index, len(executions), executions[-1] if executions else None)
     return index
 
 
@@ -54,6 +55,7 @@ def install() -> None:
 def uninstall() -> None:
     if StateMachine._handle_name_input_idempotency is _handle_name_input_idempotency:
         StateMachine._handle_name_input_idempotency = _ORIGINAL  # type: ignore[method-assign]
+    _INDEXES.clear()
 
 
 def installed() -> bool:

@@ -51,3 +51,22 @@ def test_new_names_keep_starting_and_the_index_follows(machine: str) -> None:
     with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
         sfn.start_execution(stateMachineArn=machine, name="n3", input='{"other": true}')
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 5
+
+
+def test_the_executing_backend_can_copy_machines_with_an_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+    sfn_index.install()
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            sfn = boto3.client("stepfunctions", region_name=PRIMARY)
+            arn = sfn.create_state_machine(name="m", definition=PASS, roleArn="arn:aws:iam::123456789012:role/r")[
+                "stateMachineArn"
+            ]
+            for i in range(3):  # every start deep-copies the machine
+                sfn.start_execution(stateMachineArn=arn, name=f"e{i}", input="{}")
+            assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 3
+    finally:
+        sfn_index.uninstall()
