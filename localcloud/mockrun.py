@@ -47,7 +47,7 @@ class Resource:
 
     def as_policy_dict(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "urn": self.urn, "props": self.inputs,
-                "parent": self.parent}
+                "parent": self.parent, "id": self.id}
 
 
 @dataclass

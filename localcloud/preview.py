@@ -116,7 +116,7 @@ def preview(stack: str, *, policy_pack: str | None = None, policy_config: Mappin
     if policy_pack:
         from policy.offline import evaluate, format_report, has_mandatory
 
-        violations = evaluate([r.as_policy_dict() | {"id": r.id} for r in run.resources], policy_config)
+        violations = evaluate([r.as_policy_dict() for r in run.resources], policy_config)
         out.write(format_report(violations, pack_path=policy_pack) + "\n\n")
         if has_mandatory(violations):
             code = EXIT_VIOLATION
