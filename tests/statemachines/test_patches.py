@@ -1,0 +1,245 @@
+"""Each named moto fix in localcloud.patches, pinned by the behaviour it restores."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import localcloud.patches as patches
+from localcloud.patches import aws_calls, lambda_inprocess, sfn_definition_cache, sfn_retry_sleep
+
+from .certs import TestCA, certificate_id
+
+REGION = "eu-west-1"
+ROLE = "arn:aws:iam::123456789012:role/sfn"
+EXECUTE = {"stepfunctions": {"execute_state_machine": True}}
+
+
+@pytest.fixture
+def aws():
+    with mock_aws(config=EXECUTE), patches.patched():
+        saved = patches.SETTINGS.retry_time_scale
+        patches.SETTINGS.retry_time_scale = 0.0
+        yield
+        patches.SETTINGS.retry_time_scale = saved
+        aws_calls.clear()
+        lambda_inprocess.unregister_all()
+
+
+def run(definition: dict, payload: dict | None = None, name: str | None = None) -> dict:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.create_state_machine(name=name or f"m{time.monotonic_ns()}", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))["executionArn"]
+    return sfn.describe_execution(executionArn=execution)
+
+
+def one_task(resource: str, parameters: dict, **extra) -> dict:
+    return {"StartAt": "t", "States": {"t": {"Type": "Task", "Resource": resource, "Parameters": parameters, "End": True, **extra}}}
+
+
+def test_apply_is_idempotent_and_revert_restores_moto():
+    from moto.iot.models import FakeCertificate
+
+    original = FakeCertificate.__dict__["compute_cert_id"]
+    patches.apply()
+    patches.apply()
+    try:
+        assert set(patches.applied()) == {fix.NAME for fix in patches.FIXES}
+        assert FakeCertificate.__dict__["compute_cert_id"] is not original
+    finally:
+        patches.revert()
+    assert patches.applied() == []
+    assert FakeCertificate.__dict__["compute_cert_id"] is original
+    with pytest.raises(ValueError, match="unknown fix"):
+        patches.apply(only=("no_such_fix",))
+
+
+def test_sdk_tasks_take_pascal_case_and_return_pascal_case_with_string_timestamps(aws):
+    boto3.client("iot", region_name=REGION).create_thing(thingName="other")
+    created = run(one_task("arn:aws:states:::aws-sdk:iot:createThing", {"ThingName": "pascal", "AttributePayload": {"Attributes": {"a": "1"}}}))
+    assert created["status"] == "SUCCEEDED"
+    output = json.loads(created["output"])
+    assert output["ThingName"] == "pascal" and output["ThingArn"].endswith(":thing/pascal")
+    assert boto3.client("iot", region_name=REGION).describe_thing(thingName="pascal")["attributes"] == {"a": "1"}
+    ca = TestCA()
+    boto3.client("iot", region_name=REGION).register_certificate_without_ca(certificatePem=ca.device("d").pem, status="ACTIVE")
+    described = run(one_task("arn:aws:states:::aws-sdk:iot:listCertificates", {}))
+    certificate = json.loads(described["output"])["Certificates"][0]
+    assert isinstance(certificate["CreationDate"], str) and certificate["Status"] == "ACTIVE"
+
+
+def test_sdk_errors_are_named_like_step_functions_names_them(aws):
+    pem = TestCA().device("x").pem
+    boto3.client("iot", region_name=REGION).register_certificate_without_ca(certificatePem=pem, status="ACTIVE")
+    duplicate = run(one_task("arn:aws:states:::aws-sdk:iot:registerCertificateWithoutCA", {"CertificatePem": pem}))
+    assert duplicate["error"] == "Iot.ResourceAlreadyExistsException"
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    failed = run(one_task("arn:aws:states:::aws-sdk:dynamodb:putItem",
+                          {"TableName": "t", "Item": {"k": {"S": "1"}}, "ConditionExpression": "attribute_exists(k)"}))
+    assert failed["error"] == "DynamoDb.ConditionalCheckFailedException"
+    definition = {"StartAt": "t", "States": {
+        "t": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:iot:describeThing", "Parameters": {"ThingName": "missing"},
+              "Catch": [{"ErrorEquals": ["Iot.ResourceNotFoundException"], "Next": "ok"}], "End": True},
+        "ok": {"Type": "Succeed"}}}
+    assert run(definition)["status"] == "SUCCEEDED"
+
+
+def test_unnamed_executions_get_unique_names(aws):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.create_state_machine(name="p", definition=json.dumps({"StartAt": "p", "States": {"p": {"Type": "Pass", "End": True}}}),
+                                   roleArn=ROLE)["stateMachineArn"]
+    first = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert first != second and not first.endswith(":None")
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 2
+
+
+def test_retry_intervals_are_scaled(aws):
+    aws_calls.inject("iot", "DescribeThing", error_code="ThrottlingException", times=2)
+    boto3.client("iot", region_name=REGION).create_thing(thingName="slow")
+    sfn_retry_sleep.SLEPT.clear()
+    started = time.monotonic()
+    result = run(one_task("arn:aws:states:::aws-sdk:iot:describeThing", {"ThingName": "slow"},
+                          Retry=[{"ErrorEquals": ["Iot.ThrottlingException"], "IntervalSeconds": 30, "BackoffRate": 2, "MaxAttempts": 3}]))
+    assert result["status"] == "SUCCEEDED"
+    assert sfn_retry_sleep.SLEPT == [30, 60]
+    assert time.monotonic() - started < 10
+
+
+def test_executions_are_serialised(aws):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    boto3.client("iot", region_name=REGION)
+    definition = {"StartAt": "t", "States": {"t": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:iot:createThing",
+                                                    "Parameters": {"ThingName.$": "$.n"}, "End": True}}}
+    arn = sfn.create_state_machine(name="c", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    # synchronous: the execution is over when StartExecution returns
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"n": "s0"}')["executionArn"]
+    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+    # asynchronous, from many threads: one at a time, all succeed
+    patches.SETTINGS.synchronous_executions = False
+    try:
+        arns: list[str] = []
+        threads = [threading.Thread(target=lambda i=i: arns.append(
+            sfn.start_execution(stateMachineArn=arn, input=json.dumps({"n": f"a{i}"}))["executionArn"])) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(sfn.describe_execution(executionArn=a)["status"] == "RUNNING" for a in arns):
+            time.sleep(0.05)
+        assert sorted(sfn.describe_execution(executionArn=a)["status"] for a in arns) == ["SUCCEEDED"] * 6
+    finally:
+        patches.SETTINGS.synchronous_executions = True
+
+
+def test_lambda_runs_the_registered_handler_in_process_with_its_environment(aws):
+    seen = {}
+
+    def handler(event, context):
+        import os
+
+        seen.update(region=boto3.client("sts").meta.region_name, variable=os.environ["GREETING"], name=context.function_name)
+        if event.get("fail"):
+            raise KeyError("boom")
+        return {"echo": event}
+
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="l", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    client = boto3.client("lambda", region_name="us-west-2")
+    client.create_function(FunctionName="f", Runtime="python3.12", Role=role, Handler="h.h", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+                           Environment={"Variables": {"GREETING": "hi"}})
+    lambda_inprocess.register("f", handler)
+    ok = client.invoke(FunctionName="f", Payload=json.dumps({"a": 1}))
+    assert json.loads(ok["Payload"].read()) == {"echo": {"a": 1}} and "FunctionError" not in ok
+    assert seen == {"region": "us-west-2", "variable": "hi", "name": "f"}
+    failed = client.invoke(FunctionName="f", Payload=json.dumps({"fail": True}))
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "KeyError"
+
+
+def test_certificate_ids_are_the_sha256_of_the_der_without_moto_config(aws):
+    pem = TestCA().device("d").pem
+    registered = boto3.client("iot", region_name=REGION).register_certificate_without_ca(certificatePem=pem, status="ACTIVE")
+    assert registered["certificateId"] == certificate_id(pem)
+
+
+def test_certificates_link_to_the_registered_ca_that_signed_them(aws):
+    iot = boto3.client("iot", region_name=REGION)
+    ca, stranger = TestCA(), TestCA()
+    ca_id = iot.register_ca_certificate(caCertificate=ca.pem, setAsActive=True)["certificateId"]
+    mine = iot.register_certificate(certificatePem=ca.device("m").pem, status="ACTIVE")["certificateId"]
+    theirs = iot.register_certificate_without_ca(certificatePem=stranger.device("t").pem, status="ACTIVE")["certificateId"]
+    assert iot.describe_certificate(certificateId=mine)["certificateDescription"]["caCertificateId"] == ca_id
+    assert "caCertificateId" not in iot.describe_certificate(certificateId=theirs)["certificateDescription"]
+
+
+def test_ca_registration_keeps_mode_and_auto_registration(aws):
+    iot = boto3.client("iot", region_name=REGION)
+    ca_id = iot.register_ca_certificate(caCertificate=TestCA().pem, setAsActive=True, allowAutoRegistration=True,
+                                        certificateMode="SNI_ONLY")["certificateId"]
+    description = iot.describe_ca_certificate(certificateId=ca_id)["certificateDescription"]
+    assert (description["certificateMode"], description["autoRegistrationStatus"]) == ("SNI_ONLY", "ENABLE")
+    iot.update_ca_certificate(certificateId=ca_id, newAutoRegistrationStatus="DISABLE")
+    assert iot.describe_ca_certificate(certificateId=ca_id)["certificateDescription"]["autoRegistrationStatus"] == "DISABLE"
+
+
+def test_event_configurations_can_be_updated_and_described(aws):
+    iot = boto3.client("iot", region_name=REGION)
+    assert iot.describe_event_configurations()["eventConfigurations"]["CA_CERTIFICATE"] == {"Enabled": False}
+    iot.update_event_configurations(eventConfigurations={"CA_CERTIFICATE": {"Enabled": True}, "CERTIFICATE": {"Enabled": True}})
+    configurations = iot.describe_event_configurations()["eventConfigurations"]
+    assert configurations["CA_CERTIFICATE"] == {"Enabled": True} and configurations["THING"] == {"Enabled": False}
+    assert boto3.client("iot", region_name="us-west-2").describe_event_configurations()["eventConfigurations"]["CERTIFICATE"] == {"Enabled": False}
+
+
+def test_create_thing_is_idempotent_for_the_same_configuration(aws):
+    iot = boto3.client("iot", region_name=REGION)
+    first = iot.create_thing(thingName="t", attributePayload={"attributes": {"a": "1"}})
+    again = iot.create_thing(thingName="t", attributePayload={"attributes": {"a": "1"}})
+    assert again["thingId"] == first["thingId"]
+    with pytest.raises(iot.exceptions.ResourceAlreadyExistsException):
+        iot.create_thing(thingName="t", attributePayload={"attributes": {"a": "2"}})
+
+
+def test_calls_are_recorded_and_faults_injected_as_modelled_errors(aws):
+    iot = boto3.client("iot", region_name=REGION)
+    other = boto3.client("iot", region_name="us-west-2")
+    fault = aws_calls.inject("iot", "CreateThing", region=REGION, nth=2, error_code="InvalidRequestException")
+    iot.create_thing(thingName="a")
+    other.create_thing(thingName="b")  # other region: not counted
+    with pytest.raises(iot.exceptions.InvalidRequestException) as raised:
+        iot.create_thing(thingName="c")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    iot.create_thing(thingName="d")
+    assert fault.fired == 1
+    assert [(c.operation, c.region) for c in aws_calls.calls("iot")] == [
+        ("CreateThing", REGION), ("CreateThing", "us-west-2"), ("CreateThing", REGION), ("CreateThing", REGION)]
+    aws_calls.inject("iot", "DescribeThing", error_code="ThrottlingException", times=100)
+    with pytest.raises(iot.exceptions.ThrottlingException) as throttled:
+        iot.describe_thing(thingName="a")
+    assert throttled.value.response["Error"]["Code"] == "ThrottlingException"  # status from botocore's model (400 for IoT)
+    order: list[str] = []
+    aws_calls.inject("iot", "DeleteThing", before=lambda: order.append("before"))
+    iot.delete_thing(thingName="a")
+    order.append("after")
+    assert order == ["before", "after"]
+    with pytest.raises(ValueError, match="error_code"):
+        aws_calls.inject("iot", "DeleteThing")
+
+
+def test_validated_definitions_are_not_parsed_again(aws):
+    definition = json.dumps({"StartAt": "p", "States": {"p": {"Type": "Pass", "End": True}}, "Comment": str(time.time())})
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    sfn.create_state_machine(name="one", definition=definition, roleArn=ROLE)
+    assert definition in sfn_definition_cache._VALID
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="ASLParserException"):  # invalid ones are still parsed and refused
+        sfn.create_state_machine(name="bad", definition='{"StartAt": "x", "States": {}}', roleArn=ROLE)
