@@ -21,6 +21,7 @@ Use it as a context manager::
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -102,6 +103,7 @@ class LocalCloud:
     state_dir: Path | None = None  # default: <project>/.localcloud
     retry_time_scale: float = 0.0
     execution_timeout_s: float = 60.0
+    quiet_moto: bool = True  # moto logs every failed execution at ERROR; failures are data here
     engines: Engines = field(init=False)
     deployments: dict[str, Deployment] = field(default_factory=dict, init=False)
     hosted_zone_id: str = field(default="", init=False)
@@ -148,6 +150,8 @@ class LocalCloud:
         self._saved_settings = (patches.SETTINGS.retry_time_scale, patches.SETTINGS.synchronous_executions)
         patches.SETTINGS.retry_time_scale = self.retry_time_scale
         patches.SETTINGS.synchronous_executions = True
+        if self.quiet_moto:
+            logging.getLogger("moto").setLevel(logging.CRITICAL)
         stack = ExitStack()
         try:
             stack.enter_context(patches.patched())

@@ -1,0 +1,202 @@
+"""Read-only views of the local cloud's state, per region: things, certificates, inventory, telemetry,
+executions with their state transitions, and the AWS calls that crossed regions.
+
+Reads go to moto's backends directly (no API round trip, no linear ``describe_execution`` scan),
+so the demo and the benchmark can look at tens of thousands of executions cheaply.
+``CrossRegionMeter`` is an adapter over moto (not a patch): while an execution runs, every AWS
+call whose region differs from the execution's region is counted.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+from moto.iot.models import iot_backends
+from moto.stepfunctions.responses import get_backend as sfn_backend
+
+
+@dataclass(frozen=True)
+class ExecutionView:
+    region: str
+    machine: str
+    name: str
+    arn: str
+    status: str
+    input: str
+    transitions: int  # StateEntered events in the history
+    start: Any
+
+
+def _status(execution: Any) -> str:
+    status = getattr(execution, "exec_status", None) or getattr(execution, "status", "")
+    return getattr(status, "value", status) or ""
+
+
+def _history(execution: Any) -> list[dict[str, Any]]:
+    worker = getattr(execution, "exec_worker", None)
+    env = getattr(worker, "env", None)
+    if env is None:
+        return []
+    return list(env.event_manager.get_event_history())
+
+
+def _input_text(execution: Any) -> str:
+    raw = getattr(execution, "execution_input", None)
+    if isinstance(raw, str):
+        return raw
+    import json
+
+    return json.dumps(getattr(execution, "input_data", None) or {})
+
+
+def transitions_of(execution: Any) -> int:
+    """State transitions of one moto execution: its ``*StateEntered`` history events."""
+    return sum(1 for event in _history(execution) if str(event.get("type", "")).endswith("StateEntered"))
+
+
+def executions(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> Iterator[ExecutionView]:
+    """Every execution of every state machine in ``region``."""
+    backend = sfn_backend(account_id, region)
+    for machine in list(backend.state_machines):
+        for execution in list(machine.executions):
+            yield ExecutionView(region, machine.name, execution.name, execution.execution_arn, _status(execution),
+                                _input_text(execution),
+                                transitions_of(execution), getattr(execution, "start_date", None))
+
+
+def history(region: str, execution_arn: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict[str, Any]]:
+    backend = sfn_backend(account_id, region)
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            if execution.execution_arn == execution_arn:
+                return _history(execution)
+    raise KeyError(execution_arn)
+
+
+@dataclass(frozen=True)
+class ThingView:
+    name: str
+    certificate_ids: tuple[str, ...]
+    certificate_statuses: tuple[str, ...]
+
+
+def things(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[ThingView]:
+    """Things of ``region`` with the certificates attached to them and their statuses."""
+    backend = iot_backends[account_id][region]
+    by_name: dict[str, list[Any]] = {}
+    for (principal, thing_name) in list(backend.principal_things):
+        certificate = backend.certificates.get(str(principal).rsplit("/", 1)[-1])
+        if certificate is not None:
+            by_name.setdefault(thing_name, []).append(certificate)
+    rows = []
+    for thing in list(backend.things.values()):
+        attached = by_name.get(thing.thing_name, [])
+        rows.append(ThingView(thing.thing_name, tuple(c.certificate_id for c in attached),
+                              tuple(c.status for c in attached)))
+    return sorted(rows, key=lambda t: t.name)
+
+
+def certificates(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict[str, str]:
+    """Certificate id -> status in ``region``."""
+    return {c.certificate_id: c.status for c in iot_backends[account_id][region].certificates.values()}
+
+
+def certificate_status(region: str, certificate_id: str, account_id: str = DEFAULT_ACCOUNT_ID) -> str | None:
+    certificate = iot_backends[account_id][region].certificates.get(certificate_id)
+    return None if certificate is None else certificate.status
+
+
+def _plain_item(item: Any) -> dict[str, Any]:
+    out = {}
+    for key, value in item.to_json()["Attributes"].items():
+        (kind, raw), = value.items()
+        out[key] = raw
+    return out
+
+
+def table_items(region: str, table: str, account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict[str, Any]]:
+    """Every item of ``table`` in ``region`` as plain values (strings/numbers as stored)."""
+    backend = dynamodb_backends[account_id][region]
+    found = backend.tables.get(table)
+    if found is None:
+        return []
+    return [_plain_item(item) for item in found.all_items()]
+
+
+# -- cross-region calls --------------------------------------------------------------------------
+EXECUTING_REGION: contextvars.ContextVar[str | None] = contextvars.ContextVar("localcloud_executing_region",
+                                                                              default=None)
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+
+
+def _request_region(request: Any) -> str | None:
+    authorization = request.headers.get("Authorization", b"")
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("utf-8", "replace")
+    found = _CREDENTIAL_REGION.search(authorization or "")
+    return found.group(1) if found else None
+
+
+class CrossRegionMeter:
+    """Counts AWS calls made while an execution runs whose region is not the execution's region.
+
+    Wraps ``StepFunctionsParserBackend.start_execution`` (which, with synchronous executions, runs
+    the whole execution, Lambda tasks included) to know the executing region, and moto's
+    botocore stubber to see each call's region. ``calls`` counts every call seen inside an
+    execution, ``cross_region`` those that left its region (with a sample in ``examples``).
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.cross_region = 0
+        self.examples: list[tuple[str, str, str]] = []  # (executing region, call region, event name)
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> CrossRegionMeter:
+        from moto.core.botocore_stubber import BotocoreStubber
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        meter = self
+        original_start = StepFunctionsParserBackend.start_execution
+        original_call = BotocoreStubber.__call__
+
+        def start_execution(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            token = EXECUTING_REGION.set(backend.region_name)
+            try:
+                return original_start(backend, *args, **kwargs)
+            finally:
+                EXECUTING_REGION.reset(token)
+
+        def call(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+            executing = EXECUTING_REGION.get()
+            if executing is not None and stubber.enabled:
+                meter.calls += 1
+                region = _request_region(request)
+                if region is not None and region != executing:
+                    meter.cross_region += 1
+                    if len(meter.examples) < 20:
+                        meter.examples.append((executing, region, event_name))
+            return original_call(stubber, event_name, request, **kwargs)
+
+        self._saved = [(StepFunctionsParserBackend, "start_execution", original_start),
+                       (BotocoreStubber, "__call__", original_call)]
+        StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+        BotocoreStubber.__call__ = call  # type: ignore[method-assign]
+        return self
+
+    def uninstall(self) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved = []
+
+    def __enter__(self) -> CrossRegionMeter:
+        return self.install()
+
+    def __exit__(self, *exc: object) -> None:
+        self.uninstall()
