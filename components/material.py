@@ -6,21 +6,15 @@ match it, and the CA certificate registered in IoT Core must be a CA.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
+import pki
 from components.config import ConfigError, StackSettings
+from pki import EndpointMaterial
 
-
-@dataclass(frozen=True)
-class EndpointMaterial:
-    server_certificate_pem: str
-    server_private_key_pem: str
-    chain_pem: str
-    ca_certificate_pem: str
+__all__ = ["EndpointMaterial", "check_material", "load_material"]
 
 
 def load_material(settings: StackSettings, domain: str) -> EndpointMaterial:
@@ -31,14 +25,10 @@ def load_material(settings: StackSettings, domain: str) -> EndpointMaterial:
                                     o.ca_certificate)
         origin = "config values serverCertificate/serverPrivateKey/certificateChain/caCertificate"
     else:
-        import pki  # the toolkit that writes the folder; imported late to keep config errors first
-
         try:
-            m = pki.load_endpoint_material(settings.pki_dir, domain)
+            material = pki.load_endpoint_material(settings.pki_dir, domain)
         except pki.PkiError as exc:
             raise ConfigError(f"pkiDir: {exc}") from None
-        material = EndpointMaterial(m.server_certificate_pem, m.server_private_key_pem, m.chain_pem,
-                                    m.ca_certificate_pem)
         origin = f"pkiDir {settings.pki_dir}"
     check_material(material, domain, origin)
     return material

@@ -13,11 +13,11 @@ import pulumi_aws as aws
 from builders import arns, iam
 from builders.asl import jitr
 from builders.iot_policy import device_policy
-from builders.iot_rules import SQL_VERSION, jitr_sql
+from builders.iot_rules import jitr_sql
 from components.function import Function, FunctionArgs
 from components.naming import Names
-from components.roles import service_role
 from components.state_machine import StateMachine, StateMachineArgs
+from components.topic_rule import topic_rule
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,6 @@ class Registration(pulumi.ComponentResource):
             opts=child,
         )
 
-        inventory_arn = pulumi.Output.from_input(args.inventory_table_name).apply(
-            lambda t: arns.dynamodb_table(region, account, t))
         inspector = Function(
             f"{name}-inspector",
             FunctionArgs(
@@ -120,39 +118,23 @@ class Registration(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.device_policy]),
         )
 
-        rule_errors = aws.cloudwatch.LogGroup(
-            f"{name}-rule-errors",
-            name=f"/aws/iot/rules/{n.jitr_rule}/errors",
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
-        rule_role = service_role(
+        self.topic_rule = topic_rule(
             f"{name}-jitr-rule",
-            service="iot",
+            rule_name=n.jitr_rule,
+            region=region,
             account_id=account,
-            source_arn=arns.topic_rule(region, account, n.jitr_rule),
-            policy=pulumi.Output.all(self.state_machine.arn, rule_errors.arn).apply(lambda v: iam.document([
-                iam.statement(["states:StartExecution"], [v[0]], sid="StartJitr"),
-                iam.log_writer_statement(v[1]),
-            ])),
-            parent=self,
-            description="Lets the JITR topic rule start the JITR state machine",
-        )
-        self.topic_rule = aws.iot.TopicRule(
-            f"{name}-jitr-rule",
-            name=n.jitr_rule,
             description="Certificates of our CA auto-registered and pending activation start JITR",
-            enabled=True,
             sql=self.ca_certificate.id.apply(jitr_sql),
-            sql_version=SQL_VERSION,
-            step_functions=[aws.iot.TopicRuleStepFunctionArgs(
+            action_statement=self.state_machine.arn.apply(
+                lambda arn: iam.statement(["states:StartExecution"], [arn], sid="StartJitr")),
+            actions=lambda role_arn: {"step_functions": [aws.iot.TopicRuleStepFunctionArgs(
                 state_machine_name=self.state_machine.machine.name,
-                role_arn=rule_role.arn,
+                role_arn=role_arn,
                 execution_name_prefix="jitr",
-            )],
-            error_action=aws.iot.TopicRuleErrorActionArgs(cloudwatch_logs=aws.iot.TopicRuleErrorActionCloudwatchLogsArgs(
-                log_group_name=rule_errors.name, role_arn=rule_role.arn)),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=rule_role.ready() + [events]),
+            )]},
+            log_retention_days=args.log_retention_days,
+            parent=self,
+            depends_on=[events],
         )
         self.register_outputs({
             "caCertificateId": self.ca_certificate.id,

@@ -90,7 +90,7 @@ def plan_tree(run: StackRun) -> list[str]:
             walk(r.urn, (prefix or "") + ("   " if last else "│  ") if prefix is not None else "")
 
     for root in roots:
-        stack_label = f"pulumi:pulumi:Stack"
+        stack_label = "pulumi:pulumi:Stack"
         lines.append(f" +   {stack_label:<58} {'multi-region-iot-' + run.stack:<52} create")
         walk(root, "")
     return lines
