@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from builders import arns, iam
+from builders import iam
 from builders.asl import jitr
 from builders.iot_policy import device_policy
 from builders.iot_rules import jitr_sql
