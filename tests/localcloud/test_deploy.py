@@ -1,0 +1,103 @@
+"""Deploying the real program into the local cloud: every resource really exists in moto, in its
+region, wired the way the exports say; a resource type the local cloud cannot make fails the deploy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pulumi
+import pytest
+
+import pki
+
+from localcloud.cloud import LocalCloud
+from localcloud.deployer import Deployer, UnsupportedResource
+from localcloud.mockrun import run_stack
+
+PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud")) as deployed:
+        deployed.deploy()
+        yield deployed
+
+
+def test_every_custom_resource_of_both_stacks_gets_a_physical_id_in_its_region(cloud: LocalCloud) -> None:
+    for name, deployment in cloud.deployments.items():
+        custom = [r for r in deployment.run.resources if r.custom and r.type != "pulumi:pulumi:StackReference"]
+        assert len(custom) > 50, name
+        assert [r.name for r in custom if not r.id] == []
+    assert cloud.outputs(PRIMARY)["region"] == PRIMARY
+    assert cloud.outputs(SECONDARY)["region"] == SECONDARY
+
+
+def test_state_machines_functions_and_rules_exist_in_each_region(cloud: LocalCloud) -> None:
+    for region in (PRIMARY, SECONDARY):
+        outputs = cloud.outputs(region)
+        machines = {m["stateMachineArn"] for m in
+                    boto3.client("stepfunctions", region_name=region).list_state_machines()["stateMachines"]}
+        assert machines == {outputs["jitrStateMachineArn"], outputs["replicationStateMachineArn"],
+                            outputs["decommissionStateMachineArn"]}
+        assert all(f":{region}:" in arn for arn in machines)
+        functions = boto3.client("lambda", region_name=region).list_functions()["Functions"]
+        assert [f["Handler"] for f in functions] == ["certificate_inspector.handler.handler"]
+        rules = boto3.client("iot", region_name=region).list_topic_rules()["rules"]
+        assert len(rules) == 2
+        assert boto3.client("events", region_name=region).describe_event_bus(
+            Name=outputs["eventBusName"])["Name"] == outputs["eventBusName"]
+
+
+def test_the_ca_is_registered_in_every_region_under_its_der_hash(cloud: LocalCloud) -> None:
+    ca_id = cloud.primary_outputs["caCertificateId"]
+    assert ca_id == pki.certificate_id(cloud.load_ca().intermediate_pem)
+    for region in (PRIMARY, SECONDARY):
+        described = boto3.client("iot", region_name=region).describe_ca_certificate(
+            certificateId=ca_id)["certificateDescription"]
+        assert (described["status"], described["autoRegistrationStatus"]) == ("ACTIVE", "ENABLE")
+        assert cloud.outputs(region)["caCertificateId"] == ca_id
+
+
+def test_global_tables_have_a_replica_and_stream_per_region_and_each_pipe_reads_its_own(cloud: LocalCloud) -> None:
+    outputs = cloud.primary_outputs
+    streams = outputs["inventoryStreamArns"]
+    assert set(streams) == {PRIMARY, SECONDARY}
+    for region in (PRIMARY, SECONDARY):
+        table = boto3.client("dynamodb", region_name=region).describe_table(
+            TableName=outputs["inventoryTableName"])["Table"]
+        assert table["LatestStreamArn"] == streams[region]
+        assert f":{region}:" in streams[region]
+        pipes = boto3.client("pipes", region_name=region)
+        (pipe,) = pipes.list_pipes()["Pipes"]
+        assert pipes.describe_pipe(Name=pipe["Name"])["Source"] == streams[region]
+
+
+def test_dns_records_for_the_custom_domain_are_in_the_hosted_zone(cloud: LocalCloud) -> None:
+    records = boto3.client("route53", region_name="us-east-1").list_resource_record_sets(
+        HostedZoneId=cloud.hosted_zone_id)["ResourceRecordSets"]
+    latency = {r["SetIdentifier"]: r["ResourceRecords"][0]["Value"] for r in records
+               if r["Name"].rstrip(".") == cloud.domain and r["Type"] == "CNAME"}
+    assert latency == {PRIMARY: cloud.outputs(PRIMARY)["iotEndpoint"],
+                       SECONDARY: cloud.outputs(SECONDARY)["iotEndpoint"]}
+
+
+def test_the_deployer_refuses_a_resource_type_it_does_not_know(cloud: LocalCloud) -> None:
+    args = pulumi.runtime.MockResourceArgs(typ="aws:ec2/vpc:Vpc", name="mystery", inputs={"cidrBlock": "10.0.0.0/16"},
+                                           provider="", resource_id="", custom=True)
+    with pytest.raises(UnsupportedResource, match=r"aws:ec2/vpc:Vpc.*mystery"):
+        Deployer().create(args)
+
+
+def test_a_program_with_an_unknown_resource_type_fails_the_deploy(cloud: LocalCloud, tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: multi-region-iot\nruntime: python\n")
+    (tmp_path / "Pulumi.tiny.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi_aws as aws\n"
+        "aws.sqs.Queue('known-to-aws-not-to-the-local-cloud')\n")
+    with pytest.raises(Exception, match=r"aws:sqs/queue:Queue"):
+        run_stack("tiny", mocks=Deployer(), project_dir=tmp_path)
+    assert boto3.client("sqs", region_name="eu-west-1").list_queues().get("QueueUrls", []) == []
