@@ -209,7 +209,9 @@ def test_create_thing_is_idempotent_for_the_same_configuration(aws):
 
 
 def test_calls_are_recorded_and_faults_injected_as_modelled_errors(aws):
-    iot = boto3.client("iot", region_name=REGION)
+    from botocore.config import Config
+
+    iot = boto3.client("iot", region_name=REGION, config=Config(retries={"total_max_attempts": 1}))
     other = boto3.client("iot", region_name="us-west-2")
     fault = aws_calls.inject("iot", "CreateThing", region=REGION, nth=2, error_code="InvalidRequestException")
     iot.create_thing(thingName="a")
