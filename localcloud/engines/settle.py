@@ -24,7 +24,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import iot_index, sfn_index
+from . import iot_index, sfn_accel, sfn_index
 from .eventbridge import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
 from .global_tables import GlobalTables
 from .iot_core import IotCore
@@ -91,6 +91,7 @@ class Engines:
     clock_ms: Callable[[], int] | None = None
     execution_timeout_s: float = 60.0
     index_iot: bool = True  # constant-time IoT registry / execution-name lookups (iot_index, sfn_index)
+    accelerate_sfn: bool = True  # cache parsed ASL, boto3 clients, JSONPaths (sfn_accel)
     global_tables: GlobalTables = field(init=False)
     pipes: PipesEngine = field(init=False)
     eventbridge: EventBridgeEngine = field(init=False)
@@ -120,6 +121,8 @@ class Engines:
         if self.index_iot:
             iot_index.install()
             sfn_index.install()
+        if self.accelerate_sfn:
+            sfn_accel.install()
         self.global_tables.activate()
         self.pipes.activate()
         self.eventbridge.activate()
@@ -132,6 +135,8 @@ class Engines:
         if self.index_iot:
             iot_index.uninstall()
             sfn_index.uninstall()
+        if self.accelerate_sfn:
+            sfn_accel.uninstall()
 
     def __enter__(self) -> Engines:
         return self.activate()
