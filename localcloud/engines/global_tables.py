@@ -21,7 +21,9 @@ The engine also fixes moto's UpdateItem on a new item, which emits two INSERT re
 with only the key, then the full item); DynamoDB emits one.
 
 All of this hooks ``StreamShard.add``, moto's single choke point for item changes; a global
-table therefore needs its stream enabled (as AWS requires for replicas).
+table therefore needs its stream enabled (as AWS requires for replicas). While active, the
+engine also registers replicas requested through UpdateTable's ``ReplicaUpdates`` (moto
+drops them) and lists each replica's peers in DescribeTable's ``Replicas``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodb.responses import DynamoHandler
 
 
 class GlobalTableError(ValueError):
@@ -79,7 +82,35 @@ class _ShardState:
 
 _ORIGINAL_ADD = StreamShard.add
 _ORIGINAL_TRANSACT = DynamoDBBackend.transact_write_items
+_ORIGINAL_DESCRIBE = Table.describe
+_ORIGINAL_UPDATE_TABLE = DynamoHandler.update_table
 _ACTIVE: GlobalTables | None = None
+
+
+def _hooked_describe(self: Table, base_key: str = "TableDescription") -> dict[str, Any]:
+    """DescribeTable of a replica lists the other replicas, as DynamoDB does (moto: none)."""
+    description = _ORIGINAL_DESCRIBE(self, base_key)
+    engine = _ACTIVE
+    regions = engine.replicas.get(self.name, []) if engine is not None else []
+    if self.region_name in regions:
+        description[base_key]["GlobalTableVersion"] = "2019.11.21"
+        description[base_key]["Replicas"] = [
+            {"RegionName": region, "ReplicaStatus": "ACTIVE"}
+            for region in regions
+            if region != self.region_name
+        ]
+    return description
+
+
+def _hooked_update_table(self: DynamoHandler) -> Any:
+    """UpdateTable's ``ReplicaUpdates`` (what pulumi-aws sends for ``replicas``) register here."""
+    replica_updates = self.body.get("ReplicaUpdates")
+    engine = _ACTIVE
+    if replica_updates and engine is not None:
+        engine.register_from_replica_updates(
+            self.dynamodb_backend.region_name, self.body["TableName"], replica_updates
+        )
+    return _ORIGINAL_UPDATE_TABLE(self)
 
 
 def _hooked_transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -149,6 +180,8 @@ class GlobalTables:
             raise GlobalTableError("another GlobalTables engine is active; deactivate it first")
         StreamShard.add = _hooked_add  # type: ignore[method-assign]
         DynamoDBBackend.transact_write_items = _hooked_transact  # type: ignore[method-assign]
+        Table.describe = _hooked_describe  # type: ignore[method-assign]
+        DynamoHandler.update_table = _hooked_update_table  # type: ignore[method-assign]
         _ACTIVE = self
         return self
 

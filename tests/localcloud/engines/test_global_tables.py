@@ -222,3 +222,18 @@ def test_replica_updates_register_the_new_regions(aws: None) -> None:
             engine.register_from_replica_updates(
                 PRIMARY, TABLE, [{"Delete": {"RegionName": SECONDARY}}]
             )
+
+
+def test_update_table_replica_updates_create_and_describe_replicas(aws: None) -> None:
+    create_table()
+    with GlobalTables() as engine:
+        ddb(PRIMARY).update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": SECONDARY}}])
+        assert engine.replicas[TABLE] == [PRIMARY, SECONDARY]
+        primary = ddb(PRIMARY).describe_table(TableName=TABLE)["Table"]
+        secondary = ddb(SECONDARY).describe_table(TableName=TABLE)["Table"]
+        assert primary["Replicas"] == [{"RegionName": SECONDARY, "ReplicaStatus": "ACTIVE"}]
+        assert secondary["Replicas"] == [{"RegionName": PRIMARY, "ReplicaStatus": "ACTIVE"}]
+        assert primary["GlobalTableVersion"] == "2019.11.21"
+        ddb(SECONDARY).put_item(TableName=TABLE, Item={"ThingName": {"S": "x"}})
+        assert engine.settle() == 1
+        assert item(PRIMARY, "x") == {"ThingName": {"S": "x"}}
