@@ -12,7 +12,6 @@ scope them. Each fix lives in its own module with ``NAME``, ``apply()`` and ``re
 | ``sfn_retry_sleep`` | retry intervals sleep ``interval * settings.retry_time_scale`` |
 | ``sfn_serial_executions`` | executions run synchronously (or one at a time): no dict races, deterministic |
 | ``sfn_definition_cache`` | speed-up: a definition that passed validation is not parsed again at create |
-| ``sfn_program_cache`` | speed-up: executions of one definition share the parsed program (state lives in the env) |
 | ``lambda_inprocess`` | Lambda Invoke runs the registered handler in-process with the function's env and region |
 | ``iot_certificate_ids`` | certificate id = SHA-256 of the DER |
 | ``iot_ca_link`` | certificates link to the registered CA that signed them; DescribeCertificate returns caCertificateId |
@@ -38,7 +37,6 @@ from . import (
     lambda_inprocess,
     sfn_definition_cache,
     sfn_error_names,
-    sfn_program_cache,
     sfn_execution_names,
     sfn_retry_sleep,
     sfn_sdk_shapes,
@@ -53,7 +51,6 @@ FIXES: tuple[ModuleType, ...] = (
     sfn_retry_sleep,
     sfn_serial_executions,
     sfn_definition_cache,
-    sfn_program_cache,
     lambda_inprocess,
     iot_certificate_ids,
     iot_ca_link,

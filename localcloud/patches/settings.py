@@ -7,8 +7,6 @@
   (deterministic tests, no thread races inside moto's dict backends); when false, executions run in
   moto's worker threads but one at a time (a process-wide lock). Environment:
   ``LOCALCLOUD_SYNCHRONOUS_EXECUTIONS`` (``1``/``0``).
-- ``cache_programs``: executions of the same definition reuse one parsed program (speed-up). Environment:
-  ``LOCALCLOUD_SFN_PROGRAM_CACHE`` (``1``/``0``).
 """
 from __future__ import annotations
 
@@ -33,14 +31,12 @@ def _env_float(name: str, default: float) -> float:
 class Settings:
     retry_time_scale: float = 1.0
     synchronous_executions: bool = True
-    cache_programs: bool = True
 
     @classmethod
     def from_environment(cls) -> "Settings":
         return cls(
             retry_time_scale=_env_float("LOCALCLOUD_RETRY_TIME_SCALE", 1.0),
             synchronous_executions=os.environ.get("LOCALCLOUD_SYNCHRONOUS_EXECUTIONS", "1") not in ("0", "false", "no"),
-            cache_programs=os.environ.get("LOCALCLOUD_SFN_PROGRAM_CACHE", "1") not in ("0", "false", "no"),
         )
 
 

@@ -19,6 +19,7 @@ from moto import mock_aws
 import localcloud.patches as patches
 from builders import inventory as inv
 from builders.asl import decommission, jitr, replication
+from localcloud.engines import sfn_accel
 from localcloud.patches import aws_calls, lambda_inprocess
 
 from .certs import Device, TestCA
@@ -81,6 +82,8 @@ class Cloud:
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     def __enter__(self) -> "Cloud":
+        self._accel_was_installed = sfn_accel.installed()
+        sfn_accel.install()  # the emulator's opt-in speed-ups: one parse per definition, cached clients
         self._mock.start()
         self._saved_scale = patches.SETTINGS.retry_time_scale
         self._saved_sync = patches.SETTINGS.synchronous_executions
@@ -104,6 +107,8 @@ class Cloud:
         patches.SETTINGS.synchronous_executions = self._saved_sync
         self._patch_context.__exit__(*exc)
         self._mock.stop()
+        if not self._accel_was_installed:
+            sfn_accel.uninstall()
 
     def _build_region(self, name: str) -> Region:
         region = Region(name, self.ca.pem)
