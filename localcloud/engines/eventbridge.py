@@ -21,7 +21,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID

@@ -170,7 +170,7 @@ class IotCore:
             try:
                 certificate = x509.load_pem_x509_certificate(certificate_pem.encode("utf-8"))
             except ValueError as error:
-                raise ConnectionRefused(f"TLS handshake failed: not a PEM certificate ({error})")
+                raise ConnectionRefused(f"TLS handshake failed: not a PEM certificate ({error})") from error
             der = certificate.public_bytes(serialization.Encoding.DER)
             parsed = _ParsedCertificate(
                 certificate_id=hashlib.sha256(der).hexdigest(),

@@ -168,8 +168,10 @@ class PipesEngine:
             if pipe.desired_state == "STOPPED":
                 continue
             cursor = self.cursors.get(pipe.arn)
+            if cursor is None:
+                continue
             table, label = _stream_table(self.account_id, pipe.source)
-            if cursor is None or table is None or table.stream_shard is None:
+            if table is None or table.stream_shard is None:
                 continue
             if table.latest_stream_label != label:
                 continue

@@ -7,7 +7,6 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
@@ -37,7 +36,7 @@ def _zip() -> bytes:
 def _table(region: str, name: str, keys: list[str]) -> None:
     boto3.client("dynamodb", region_name=region).create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))],
+        KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
         AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},

@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 import pytest
 from engine_support import ACCOUNT, PRIMARY, make_ca, make_device
-from moto import mock_aws
 from moto.iot.models import IoTBackend, iot_backends
 
 from localcloud.engines import iot_index
