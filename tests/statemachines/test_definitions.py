@@ -198,3 +198,18 @@ def test_the_happy_paths_fit_the_transition_budget():
             current = state.get("Default") if state["Type"] == "Choice" else state.get("Next")
         return path
     assert len(happy_path(DEFINITIONS["jitr"])) + len(happy_path(DEFINITIONS["replication"])) <= 11
+
+
+@params
+def test_statelint_accepts_the_definition(name):
+    """statelint (PyPI 3.1.0, the Python port of awslabs/statelint) validates the ASL spec's rules."""
+    from statelint.config import Config
+    from statelint.linter import Linter
+
+    config = Config([], False, False)
+    assert Linter.validate(json.dumps(DEFINITIONS[name]), config) == []
+    broken = json.loads(json.dumps(DEFINITIONS[name]))
+    first = broken["StartAt"]
+    broken["States"][first].pop("Next", None)
+    broken["States"][first]["Next"] = "No such state"
+    assert Linter.validate(json.dumps(broken), config)  # the linter does find problems
