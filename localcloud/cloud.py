@@ -34,7 +34,7 @@ import boto3
 import yaml
 
 import pki
-from localcloud import patches
+from localcloud import patches, speedups
 from localcloud.deployer import Deployer
 from localcloud.engines import Engines, connect_with_backoff
 from localcloud.engines.iot_core import Connection
@@ -103,6 +103,7 @@ class LocalCloud:
     state_dir: Path | None = None  # default: <project>/.localcloud
     retry_time_scale: float = 0.0
     execution_timeout_s: float = 60.0
+    speedups: bool = True  # localcloud.speedups: cached clients, indexed execution names
     quiet_moto: bool = True  # moto logs every failed execution at ERROR; failures are data here
     engines: Engines = field(init=False)
     deployments: dict[str, Deployment] = field(default_factory=dict, init=False)
@@ -156,6 +157,9 @@ class LocalCloud:
         try:
             stack.enter_context(patches.patched())
             stack.enter_context(mock_aws(config=MOTO_CONFIG))
+            if self.speedups:
+                speedups.install()
+                stack.callback(speedups.uninstall)
             self.engines = stack.enter_context(Engines(execution_timeout_s=self.execution_timeout_s))
             self._exit = stack
             self.ensure_pki()

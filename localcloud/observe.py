@@ -9,7 +9,6 @@ call whose region differs from the execution's region is counted.
 
 from __future__ import annotations
 
-import contextvars
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,8 +129,10 @@ def table_items(region: str, table: str, account_id: str = DEFAULT_ACCOUNT_ID) -
 
 
 # -- cross-region calls --------------------------------------------------------------------------
-EXECUTING_REGION: contextvars.ContextVar[str | None] = contextvars.ContextVar("localcloud_executing_region",
-                                                                              default=None)
+# Regions of the executions running now, innermost last. A process-wide stack, not a context
+# variable: moto evaluates an execution (and each of its tasks) in worker threads, while
+# ``localcloud.patches`` runs executions one at a time.
+_EXECUTING: list[str] = []
 _CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 
 
@@ -167,14 +168,14 @@ class CrossRegionMeter:
         original_call = BotocoreStubber.__call__
 
         def start_execution(backend: Any, *args: Any, **kwargs: Any) -> Any:
-            token = EXECUTING_REGION.set(backend.region_name)
+            _EXECUTING.append(backend.region_name)
             try:
                 return original_start(backend, *args, **kwargs)
             finally:
-                EXECUTING_REGION.reset(token)
+                _EXECUTING.pop()
 
         def call(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-            executing = EXECUTING_REGION.get()
+            executing = _EXECUTING[-1] if _EXECUTING else None
             if executing is not None and stubber.enabled:
                 meter.calls += 1
                 region = _request_region(request)
