@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from ._patching import Ledger
 
@@ -30,7 +31,7 @@ def signing_ca_id(backend: Any, certificate_pem: str) -> str | None:
             if ca_certificate.subject != certificate.issuer:
                 continue
             certificate.verify_directly_issued_by(ca_certificate)
-        except (ValueError, TypeError, Exception):  # noqa: BLE001 - any verification failure means "not this CA"
+        except (ValueError, TypeError, InvalidSignature):  # not this CA (other issuer, key type or signature)
             continue
         return ca.certificate_id
     return None

@@ -109,3 +109,19 @@ def test_rollback_of_a_known_device_touches_nothing(cloud, ca):
     assert cloud.thing_exists(US, "known-device")
     assert cloud.certificate(US, device.certificate_id) is not None
     assert cloud.item(US, "known-device") is not None
+
+
+def test_an_inspector_that_keeps_failing_creates_nothing_and_leaves_the_certificate_pending(cloud, ca):
+    device = ca.device("no-lambda")
+    event = cloud.connect(EU, device)
+    aws_calls.inject("lambda", "Invoke", error_code="ServiceException", region=EU, times=100)
+
+    run = cloud.run(EU, "jitr", event)
+
+    assert (run.status, run.error) == ("FAILED", "Lambda.ServiceException")
+    assert run.states.count("Inspect certificate") == 1 and run.states[-1] == "Registration failed"
+    from builders.asl.common import retry
+
+    assert len(aws_calls.calls("lambda", "Invoke", EU)) == 1 + retry("lambda")[0]["MaxAttempts"]  # first try + retries
+    assert cloud.certificate(EU, device.certificate_id)["status"] == "PENDING_ACTIVATION"
+    assert not cloud.thing_exists(EU, "no-lambda") and cloud.items(EU) == []
