@@ -42,13 +42,14 @@ class SettleReport:
     events_delivered: int = 0  # pipe records put on buses
     deliveries: int = 0  # bus events that reached a target
     executions_started: int = 0
+    failures: int = 0  # rule actions, deliveries and PutEvents entries that failed
     executions_still_running: int = 0
     seconds: float = 0.0
 
     def add(self, other: SettleReport) -> None:
         for name in (
             "rounds", "rule_actions", "records_replicated", "events_delivered", "deliveries",
-            "executions_started",
+            "executions_started", "failures",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.quiescent = other.quiescent
@@ -144,6 +145,22 @@ class Engines:
     def __exit__(self, *exc: object) -> None:
         self.deactivate()
 
+    def _failure_count(self) -> int:
+        return (
+            self.iot.stats.failed_actions
+            + self.eventbridge.stats.failed
+            + self.pipes.stats.failed_entries
+        )
+
+    def failures(self) -> list[str]:
+        """Every recorded failure, readable: rule actions and bus deliveries that did not run."""
+        return [
+            f"IoT rule {f.rule_name} action {f.action_type}: {f.reason}" for f in self.iot.failures
+        ] + [
+            f"EventBridge rule {f.rule_arn} target {f.target_arn}: {f.reason}"
+            for f in self.eventbridge.failures
+        ]
+
     def pending(self) -> int:
         """Work waiting in any engine (queued actions, replications, stream records, events)."""
         return (
@@ -159,6 +176,7 @@ class Engines:
         if max_rounds < 1:
             raise ValueError("max_rounds must be >= 1")
         started = time.perf_counter()
+        failures_before = self._failure_count()
         report = SettleReport()
         for _ in range(max_rounds):
             report.rounds += 1
@@ -181,6 +199,7 @@ class Engines:
             if moved == 0 and self.pending() == 0:
                 report.quiescent = True
                 break
+        report.failures = self._failure_count() - failures_before
         report.seconds = time.perf_counter() - started
         self.total.add(report)
         return report

@@ -163,3 +163,17 @@ def test_max_rounds_bounds_a_settle_that_never_stops_moving(cloud: tuple[Engines
     assert writes == [SECONDARY, PRIMARY, SECONDARY]
     engines.eventbridge.lambda_invoker = lambda *args: None
     assert engines.settle().quiescent
+
+
+def test_failures_are_counted_and_readable(cloud: tuple[Engines, dict]) -> None:
+    engines, _ = cloud
+    boto3.client("stepfunctions", region_name=SECONDARY).delete_state_machine(
+        stateMachineArn=f"arn:aws:states:{SECONDARY}:{ACCOUNT}:stateMachine:replicate"
+    )
+    boto3.client("dynamodb", region_name=PRIMARY).put_item(
+        TableName=TABLE, Item={"ThingName": {"S": "dev-1"}, "OriginRegion": {"S": PRIMARY}}
+    )
+    report = engines.settle()
+    assert report.quiescent and report.failures == 1 and report.executions_started == 0
+    (failure,) = engines.failures()
+    assert "stateMachine:replicate" in failure
