@@ -128,20 +128,50 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(pattern), re.DOTALL)
 
 
-def _substitute(resource: str, variables: dict[str, str | None]) -> str | None:
-    missing = False
+_STAR, _ANY_ONE = object(), object()
 
-    def replace(match: re.Match[str]) -> str:
-        nonlocal missing
+
+def _tokens(resource: str, variables: dict[str, str | None]) -> list[Any] | None:
+    """The resource pattern as characters and wildcards, with variables' values inserted as
+    literal characters; ``None`` when a variable has no value for this connection."""
+    tokens: list[Any] = []
+    position = 0
+    for match in _VARIABLE.finditer(resource):
+        tokens.extend(_wildcards(resource[position : match.start()]))
         value = variables.get(match.group(1))
         if value is None:
-            missing = True
-            return ""
-        # a variable's value is literal text, not a wildcard
-        return value.replace("*", "[*]").replace("?", "[?]")
+            return None
+        tokens.extend(value)  # a variable's value is literal text, never a wildcard
+        position = match.end()
+    tokens.extend(_wildcards(resource[position:]))
+    return tokens
 
-    substituted = _VARIABLE.sub(replace, resource)
-    return None if missing else substituted
+
+def _wildcards(text: str) -> list[Any]:
+    return [_STAR if c == "*" else _ANY_ONE if c == "?" else c for c in text]
+
+
+def _match(tokens: list[Any], text: str) -> bool:
+    """Glob match (``*`` any run, ``?`` one character) in linear time with one backtrack point."""
+    t = p = 0
+    star = -1
+    mark = 0
+    while t < len(text):
+        if p < len(tokens) and (tokens[p] is _ANY_ONE or tokens[p] == text[t]):
+            t += 1
+            p += 1
+        elif p < len(tokens) and tokens[p] is _STAR:
+            star, mark = p, t
+            p += 1
+        elif star != -1:
+            p = star + 1
+            mark += 1
+            t = mark
+        else:
+            return False
+    while p < len(tokens) and tokens[p] is _STAR:
+        p += 1
+    return p == len(tokens)
 
 
 def _condition_holds(condition: tuple[str, str, tuple[str, ...]], variables: dict[str, str | None]) -> bool:
@@ -165,8 +195,8 @@ def _statement_matches(statement: _Statement, action: str, resource: str, variab
     if not all(_condition_holds(c, variables) for c in statement.condition):
         return False
     for pattern in statement.resources:
-        substituted = _substitute(pattern, variables)
-        if substituted is not None and _glob(substituted).match(resource):
+        tokens = _tokens(pattern, variables)
+        if tokens is not None and _match(tokens, resource):
             return True
     return False
 

@@ -93,3 +93,23 @@ def test_no_policy_means_deny() -> None:
 def test_unsupported_constructs_are_refused_by_name(statement: dict, named: str) -> None:
     with pytest.raises(IotPolicyError, match=named.replace(".", r"\.").replace("$", r"\$")):
         allowed("iot:Connect", "client/dev-1", doc=json.dumps({"Statement": [statement]}))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("topic/i/*", "topic/i/dev-1/m", True),
+        ("topic/i/*/m", "topic/i/dev-1/m", True),
+        ("topic/i/*/m", "topic/i/dev-1/x", False),
+        ("topic/*/*/m", "topic/i/a/b/m", True),
+        ("topic/i/dev-?/m", "topic/i/dev-1/m", True),
+        ("topic/i/dev-?/m", "topic/i/dev-12/m", False),
+        ("*", "", True),
+        ("a*b*c", "aXXbYYc", True),
+        ("a*b*c", "aXXbYY", False),
+        ("Topic/x", "topic/x", False),  # resources are case-sensitive
+    ],
+)
+def test_resource_wildcards(pattern: str, text: str, expected: bool) -> None:
+    doc = json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:Publish", "Resource": f"{ARN}:{pattern}"}]})
+    assert is_allowed([("p", doc)], "iot:Publish", f"{ARN}:{text}", ATTACHED) is expected
