@@ -8,12 +8,15 @@ Each module is one engine over moto 5.2.5 backends, usable on its own inside ``m
 | ``iot_policy_eval`` | IoT policy evaluation (Allow/Deny, wildcards, policy variables, conditions) |
 | ``iot_core`` | IoT Core data plane: JITR on connect, policy-checked connect/publish, topic rules |
 | ``iot_index`` | constant-time lookups replacing moto IoT's scans (certificates, things, attachments) |
+| ``sfn_index`` | constant-time execution-name checks in moto Step Functions (StartExecution) |
+| ``sfn_accel`` | caches for moto's Step Functions interpreter: parsed ASL, boto3 clients, JSONPaths |
 | ``global_tables`` | DynamoDB global tables: deferred replication, per-region streams, last writer wins |
 | ``pipes`` | EventBridge Pipes: DynamoDB stream → filter → event bus |
 | ``eventbridge`` | rule delivery to Step Functions / Lambda targets, InputPath / InputTransformer |
 | ``settle`` | ``Engines``: all of the above activated together; ``settle()`` until nothing moves |
 
-Typical use::
+Activate the engines before deploying (pipes start reading their stream when created,
+replicas requested through UpdateTable are registered as they are requested). Typical use::
 
     with mock_aws(config=...), Engines() as engines:
         ...deploy...
