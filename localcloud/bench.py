@@ -101,7 +101,7 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
         iot = cloud.engines.iot
         connections: list[dict[str, Any]] = [{} for _ in names]
         refused_everywhere: set[int] = set()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for start in range(0, devices, batch):
             members = range(start, min(start + batch, devices))
             for i in members:
@@ -122,6 +122,7 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
             report("onboarding", min(start + batch, devices), devices)
         cloud.settle()
         wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         onboarding_invocations = len(lambda_inprocess.INVOCATIONS) - invocations_before
         onboarding_cross = meter.cross_region
         executions, transitions = _snapshot(deployed_regions)
@@ -144,7 +145,7 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
         report("checking", 0, 1)
         lost, duplicates, details = _check(cloud, names, issued, refused_everywhere)
         report("checking", 1, 1)
-        details.update({"messages_published": published, "batch": batch, "seed": seed,
+        details.update({"onboarding_cpu_s": round(cpu, 3), "messages_published": published, "batch": batch, "seed": seed,
                         "execution_calls": meter.calls, "cross_region_examples": meter.examples[:5],
                         "action_failures": len(iot.failures)})
     return BenchResult(

@@ -6,6 +6,7 @@ they change no result, only cost).
 |---|---|
 | ``sdk_client_cache`` | Step Functions tasks build a new boto3 client (new session, service model JSON parsed again) per task; reuse one per (region, service) |
 | ``plain_client_cache`` | ``boto3.client(service, region_name=...)`` with nothing else (what Lambda handlers call per invocation) returns a cached client |
+| ``response_method_names`` | every request lists the response class's methods with ``inspect.getmembers``; remember the list per class |
 | ``execution_name_index`` | ``StartExecution`` scans every earlier execution of the machine for a name clash (O(n) per start, O(n²) in all); look names up in a dict |
 
 ``install()`` / ``uninstall()`` are idempotent; ``LocalCloud`` installs them for its session.
@@ -108,6 +109,20 @@ def install() -> None:
             raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
 
         _set(StateMachine, "_handle_name_input_idempotency", handle_name_input_idempotency)
+
+        from moto.core import responses
+
+        original_names = responses.method_names_from_class
+        names_by_class: dict[Any, list[str]] = {}
+
+        def method_names_from_class(clazz: Any) -> list[str]:
+            names = names_by_class.get(clazz)
+            if names is None:
+                names = names_by_class[clazz] = original_names(clazz)
+            return list(names)
+
+        _set(responses, "method_names_from_class", method_names_from_class)
+
 
 
 def uninstall() -> None:
