@@ -79,32 +79,27 @@ class Replication(pulumi.ComponentResource):
         )
 
         machine_resources = iam.StateMachineResources(region, account, n.device_policy, event_bus_name=bus_name)
-        self.replicate = StateMachine(
-            f"{name}-replicate",
-            StateMachineArgs(
-                machine_name=n.replication_state_machine,
-                definition=replication.definition(device_policy_name=n.device_policy, event_bus_name=bus_name,
-                                                  source=n.event_source),
-                resources=machine_resources,
-                log_retention_days=args.log_retention_days,
-                log_level=args.state_machine_log_level,
-                description="Registers a device first seen in another region",
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.decommission = StateMachine(
-            f"{name}-decommission",
-            StateMachineArgs(
-                machine_name=n.decommission_state_machine,
-                definition=decommission.definition(device_policy_name=n.device_policy, event_bus_name=bus_name,
-                                                   source=n.event_source),
-                resources=machine_resources,
-                log_retention_days=args.log_retention_days,
-                log_level=args.state_machine_log_level,
-                description="Revokes a decommissioned device and removes it from this region",
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        machines = {}
+        for purpose, machine_name, builder, description in (
+            ("replicate", n.replication_state_machine, replication.definition,
+             "Registers a device first seen in another region"),
+            ("decommission", n.decommission_state_machine, decommission.definition,
+             "Revokes a decommissioned device and removes it from this region"),
+        ):
+            machines[purpose] = StateMachine(
+                f"{name}-{purpose}",
+                StateMachineArgs(
+                    machine_name=machine_name,
+                    definition=builder(device_policy_name=n.device_policy, event_bus_name=bus_name,
+                                       source=n.event_source),
+                    resources=machine_resources,
+                    log_retention_days=args.log_retention_days,
+                    log_level=args.state_machine_log_level,
+                    description=description,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.replicate, self.decommission = machines["replicate"], machines["decommission"]
 
         input_paths, input_template = inventory.item_input_transformer()
         for purpose, machine, pattern in (
