@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -303,7 +302,3 @@ def _json_or_text(value: str) -> str:
         return json.loads(value)
     return value
 
-
-def reset_state(state_dir: Path) -> None:
-    """Forget the local PKI (the only state kept between runs)."""
-    shutil.rmtree(state_dir, ignore_errors=True)

@@ -98,6 +98,6 @@ def test_a_program_with_an_unknown_resource_type_fails_the_deploy(cloud: LocalCl
     (tmp_path / "__main__.py").write_text(
         "import pulumi_aws as aws\n"
         "aws.sqs.Queue('known-to-aws-not-to-the-local-cloud')\n")
-    with pytest.raises(Exception, match=r"aws:sqs/queue:Queue"):
+    with pytest.raises(UnsupportedResource, match=r"aws:sqs/queue:Queue"):
         run_stack("tiny", mocks=Deployer(), project_dir=tmp_path)
     assert boto3.client("sqs", region_name="eu-west-1").list_queues().get("QueueUrls", []) == []
