@@ -24,7 +24,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import iot_index, sfn_accel, sfn_index
+from . import ddb_expressions, iot_index, sfn_accel, sfn_index, sfn_inline_tasks
 from .eventbridge import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
 from .global_tables import GlobalTables
 from .iot_core import IotCore
@@ -92,7 +92,7 @@ class Engines:
     clock_ms: Callable[[], int] | None = None
     execution_timeout_s: float = 60.0
     index_iot: bool = True  # constant-time IoT registry / execution-name lookups (iot_index, sfn_index)
-    accelerate_sfn: bool = True  # cache parsed ASL, boto3 clients, JSONPaths (sfn_accel)
+    accelerate_sfn: bool = True  # cache parsed ASL, boto3 clients, JSONPaths (sfn_accel); tasks inline (sfn_inline_tasks); DynamoDB expression walks (ddb_expressions)
     global_tables: GlobalTables = field(init=False)
     pipes: PipesEngine = field(init=False)
     eventbridge: EventBridgeEngine = field(init=False)
@@ -124,6 +124,8 @@ class Engines:
             sfn_index.install()
         if self.accelerate_sfn:
             sfn_accel.install()
+            sfn_inline_tasks.install()
+            ddb_expressions.install()
         self.global_tables.activate()
         self.pipes.activate()
         self.eventbridge.activate()
@@ -137,6 +139,8 @@ class Engines:
             iot_index.uninstall()
             sfn_index.uninstall()
         if self.accelerate_sfn:
+            ddb_expressions.uninstall()
+            sfn_inline_tasks.uninstall()
             sfn_accel.uninstall()
 
     def __enter__(self) -> Engines:

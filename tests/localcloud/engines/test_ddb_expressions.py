@@ -1,0 +1,62 @@
+"""The cached DynamoDB expression walks give moto's results and moto's errors, only cheaper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from engine_support import PRIMARY
+from moto import mock_aws
+
+from localcloud.engines import ddb_expressions
+
+# (update expression, names, values) — valid ones, plus moto's validation errors
+CASES: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+    ("SET a = :a, b = :b, #s = :s, c = :a", {"#s": "Status"}, {":a": {"S": "x"}, ":b": {"N": "2"}, ":s": {"S": "ON"}}),
+    ("SET n = n + :one REMOVE b ADD tags :t", {}, {":one": {"N": "1"}, ":t": {"SS": ["p"]}}),
+    ("SET l = list_append(if_not_exists(l, :empty), :more)", {}, {":empty": {"L": []}, ":more": {"L": [{"S": "i"}]}}),
+    ("SET a = :a, a = :b", {}, {":a": {"S": "x"}, ":b": {"S": "y"}}),  # duplicate path
+    ("SET a = :a SET b = :a", {}, {":a": {"S": "x"}}),  # two SET clauses
+    ("SET a = :missing", {}, {":a": {"S": "x"}}),  # undefined value
+    ("SET K = :a", {}, {":a": {"S": "x"}}),  # the hash key
+    ("SET a.b = :a", {}, {":a": {"S": "x"}}),  # path into a missing map
+    ("SET a = ", {}, {":a": {"S": "x"}}),  # does not parse
+    ("SET a = :a, b = :b, #s = :s, c = :a", {"#s": "Status"}, {":a": {"S": "y"}, ":b": {"N": "3"}, ":s": {"S": "OFF"}}),
+]
+
+
+def _run_cases() -> list[Any]:
+    outcomes: list[Any] = []
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=PRIMARY)
+        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "K", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "K", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        ddb.put_item(TableName="t", Item={"K": {"S": "k"}, "n": {"N": "1"}, "b": {"S": "old"}})
+        for expression, names, values in CASES:
+            kwargs: dict[str, Any] = {"TableName": "t", "Key": {"K": {"S": "k"}}, "UpdateExpression": expression,
+                                      "ExpressionAttributeValues": values, "ReturnValues": "ALL_NEW"}
+            if names:
+                kwargs["ExpressionAttributeNames"] = names
+            try:
+                outcomes.append(ddb.update_item(**kwargs)["Attributes"])
+            except ClientError as error:
+                outcomes.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
+    return outcomes
+
+
+def test_cached_walks_give_the_same_items_and_errors_as_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+    expected = _run_cases()
+    ddb_expressions.install()
+    try:
+        assert ddb_expressions.installed()
+        assert _run_cases() == expected
+    finally:
+        ddb_expressions.uninstall()
+    assert not ddb_expressions.installed()
+    errors = [outcome for outcome in expected if isinstance(outcome, tuple)]
+    assert len(errors) >= 5, "the error cases must really fail in moto, or they compare nothing"
