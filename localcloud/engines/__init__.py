@@ -10,6 +10,8 @@ Each module is one engine over moto 5.2.5 backends, usable on its own inside ``m
 | ``iot_index`` | constant-time lookups replacing moto IoT's scans (certificates, things, attachments) |
 | ``sfn_index`` | constant-time execution-name checks in moto Step Functions (StartExecution) |
 | ``sfn_accel`` | caches for moto's Step Functions interpreter: parsed ASL, boto3 clients, JSONPaths |
+| ``sfn_inline_tasks`` | task states without ``TimeoutSeconds`` run in the execution's thread, not one thread each |
+| ``ddb_expressions`` | cheaper (same) walks over moto DynamoDB update-expression trees; each text parsed once |
 | ``global_tables`` | DynamoDB global tables: deferred replication, per-region streams, last writer wins |
 | ``pipes`` | EventBridge Pipes: DynamoDB stream → filter → event bus |
 | ``eventbridge`` | rule delivery to Step Functions / Lambda targets, InputPath / InputTransformer |
