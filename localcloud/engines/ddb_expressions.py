@@ -12,11 +12,16 @@ hooks, but answer the ``isinstance`` questions from per-class caches (moto regis
 subclasses, so a class's answer never changes). It also parses each update-expression text once
 (``UpdateExpressionParser.make``; moto parses it twice per call): the parsed tree is only read
 (``find_clauses``) or deep-copied by the validators before they change anything, and a text that does
-not parse raises as before and is not cached. ``uninstall()`` restores moto.
+not parse raises as before and is not cached. Each validator deep-copies the parsed tree before it
+changes it; the copy is made by a structural clone that does what ``copy.deepcopy`` does for these
+plain node objects (new instance, every ``__dict__`` value copied, shared references and the parent
+links kept through the same memo) and hands anything else (``DynamoType`` values, ...) to
+``copy.deepcopy`` itself. ``uninstall()`` restores moto.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 _SAVED: dict[str, Any] = {}
@@ -101,6 +106,47 @@ def _make_cached(cls: Any, expression_str: str) -> Any:
     return tree
 
 
+_ATOMIC = (str, int, float, bool, type(None), bytes)
+_PLAIN: dict[type, bool] = {}
+
+
+def _is_plain_node(cls: type) -> bool:
+    """A Node class copied by ``copy.deepcopy`` through the default reduce protocol (no hooks, no slots)."""
+    answer = _PLAIN.get(cls)
+    if answer is None:
+        hooks = ("__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__slots__")
+        answer = _is_node(cls) and not any(
+            hook in klass.__dict__ for klass in cls.__mro__ if klass is not object for hook in hooks)
+        _PLAIN[cls] = answer
+    return answer
+
+
+def _clone(value: Any, memo: dict[int, Any]) -> Any:
+    cls = type(value)
+    if cls in _ATOMIC:
+        return value
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if cls is list:
+        copied: Any = []
+        memo[key] = copied
+        copied.extend(_clone(item, memo) for item in value)
+    elif _is_plain_node(cls):
+        copied = object.__new__(cls)
+        memo[key] = copied
+        copied.__dict__.update({name: _clone(item, memo) for name, item in value.__dict__.items()})
+    else:
+        return copy.deepcopy(value, memo)
+    copy._keep_alive(value, memo)  # type: ignore[attr-defined]  # what deepcopy does for every copied object
+    return copied
+
+
+def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy`` for the validators module: node trees cloned structurally, the rest by deepcopy."""
+    return _clone(value, {} if memo is None else memo)
+
+
 def _dynamic_classes_are_plain() -> bool:
     """moto's traversers must not override the walk itself (else the cache could skip their logic)."""
     from moto.dynamodb.parsing import validators
@@ -121,6 +167,10 @@ def install() -> None:
 
     if "traverse" in _SAVED or not _dynamic_classes_are_plain():
         return
+    from moto.dynamodb.parsing import validators
+
+    _SAVED["deepcopy"] = validators.deepcopy
+    validators.deepcopy = _deepcopy
     _SAVED["make"] = UpdateExpressionParser.__dict__["make"]
     UpdateExpressionParser.make = classmethod(_make_cached)  # type: ignore[method-assign,assignment]
     _SAVED["traverse"] = DepthFirstTraverser.__dict__["traverse_node_recursively"]
@@ -134,6 +184,10 @@ def uninstall() -> None:
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
+    if "deepcopy" in _SAVED:
+        from moto.dynamodb.parsing import validators
+
+        validators.deepcopy = _SAVED.pop("deepcopy")
     if "make" in _SAVED:
         UpdateExpressionParser.make = _SAVED.pop("make")  # type: ignore[method-assign]
     _PARSED.clear()

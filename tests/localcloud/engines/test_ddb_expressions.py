@@ -60,3 +60,25 @@ def test_cached_walks_give_the_same_items_and_errors_as_moto(monkeypatch: pytest
     assert not ddb_expressions.installed()
     errors = [outcome for outcome in expected if isinstance(outcome, tuple)]
     assert len(errors) >= 5, "the error cases must really fail in moto, or they compare nothing"
+
+
+def test_tree_clone_is_a_deep_copy_with_parent_links_inside_the_copy() -> None:
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    tree = UpdateExpressionParser.make("SET a = :a, b = list_append(b, :b) REMOVE c")
+    copied = ddb_expressions._deepcopy(tree)
+
+    def walk(node: Node) -> list[Node]:
+        found = [node]
+        for child in node.children or []:
+            if isinstance(child, Node):
+                found.extend(walk(child))
+        return found
+
+    originals, copies = walk(tree), walk(copied)
+    assert [type(n) for n in copies] == [type(n) for n in originals] and len(copies) > 10
+    assert not {id(n) for n in copies} & {id(n) for n in originals}
+    assert all(child.parent is node for node in copies for child in node.children or [] if isinstance(child, Node))
+    assert [getattr(n, "children", None) and [c for c in n.children if not isinstance(c, Node)] for n in copies] == \
+        [getattr(n, "children", None) and [c for c in n.children if not isinstance(c, Node)] for n in originals]
