@@ -24,7 +24,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import ddb_expressions, iot_index, sfn_accel, sfn_index, sfn_inline_tasks
+from . import botocore_user_agent, ddb_expressions, iot_index, moto_action_cache, sfn_accel, sfn_index, sfn_inline_tasks
 from .eventbridge import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
 from .global_tables import GlobalTables
 from .iot_core import IotCore
@@ -92,7 +92,10 @@ class Engines:
     clock_ms: Callable[[], int] | None = None
     execution_timeout_s: float = 60.0
     index_iot: bool = True  # constant-time IoT registry / execution-name lookups (iot_index, sfn_index)
-    accelerate_sfn: bool = True  # cache parsed ASL, boto3 clients, JSONPaths (sfn_accel); tasks inline (sfn_inline_tasks); DynamoDB expression walks (ddb_expressions)
+    # speed-ups that change no result: parsed ASL / clients / JSONPaths (sfn_accel), tasks inline
+    # (sfn_inline_tasks), DynamoDB expression walks (ddb_expressions), per-call plumbing
+    # (moto_action_cache, botocore_user_agent)
+    accelerate_sfn: bool = True
     global_tables: GlobalTables = field(init=False)
     pipes: PipesEngine = field(init=False)
     eventbridge: EventBridgeEngine = field(init=False)
@@ -126,6 +129,8 @@ class Engines:
             sfn_accel.install()
             sfn_inline_tasks.install()
             ddb_expressions.install()
+            moto_action_cache.install()
+            botocore_user_agent.install()
         self.global_tables.activate()
         self.pipes.activate()
         self.eventbridge.activate()
@@ -139,6 +144,8 @@ class Engines:
             iot_index.uninstall()
             sfn_index.uninstall()
         if self.accelerate_sfn:
+            botocore_user_agent.uninstall()
+            moto_action_cache.uninstall()
             ddb_expressions.uninstall()
             sfn_inline_tasks.uninstall()
             sfn_accel.uninstall()

@@ -1,0 +1,81 @@
+"""Per-call plumbing speed-ups (botocore User-Agent, moto REST action lookup) change no request or response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from engine_support import PRIMARY
+from moto import mock_aws
+
+from localcloud.engines import botocore_user_agent, moto_action_cache
+
+
+def _iot_session(agents: list[Any]) -> list[Any]:
+    """A few IoT (REST) calls, their results and errors, and the User-Agent each request carried."""
+    outcomes: list[Any] = []
+    with mock_aws():
+        iot = boto3.client("iot", region_name=PRIMARY)
+        iot.meta.events.register("before-send.iot.*", lambda request, **_: agents.append(request.headers["User-Agent"]))
+        outcomes.append(iot.create_thing(thingName="t1", attributePayload={"attributes": {"a": "1"}})["thingName"])
+        outcomes.append(iot.describe_thing(thingName="t1")["attributes"])
+        outcomes.append(iot.create_policy(policyName="p", policyDocument='{"Version": "2012-10-17", "Statement": []}')
+                        ["policyName"])
+        outcomes.append(sorted(p["policyName"] for p in iot.list_policies()["policies"]))
+        try:
+            iot.describe_thing(thingName="missing")
+        except ClientError as error:
+            outcomes.append(error.response["Error"]["Code"])
+        outcomes.append(sorted(t["thingName"] for t in iot.list_things()["things"]))
+    return outcomes
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_user_agent_cache_sends_botocore_s_exact_header(credentials: None) -> None:
+    plain_agents: list[Any] = []
+    plain = _iot_session(plain_agents)
+    botocore_user_agent.install()
+    try:
+        assert botocore_user_agent.installed()
+        cached_agents: list[Any] = []
+        cached = _iot_session(cached_agents)
+        assert botocore_user_agent._CACHE, "the cache was never used"
+    finally:
+        botocore_user_agent.uninstall()
+    assert not botocore_user_agent.installed()
+    assert cached == plain
+    assert cached_agents == plain_agents and len(plain_agents) == 6
+
+
+def test_rest_operations_are_routed_once_per_request_with_the_same_results(
+    credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.core.responses import BaseResponse
+
+    routed: list[str] = []
+    original = BaseResponse._get_action_from_method_and_request_uri
+
+    def counting(self: Any, request: Any) -> str:
+        routed.append(request.path)
+        return original(self, request)
+
+    monkeypatch.setattr(BaseResponse, "_get_action_from_method_and_request_uri", counting)
+    plain = _iot_session([])
+    plain_routings = len(routed)
+    routed.clear()
+    moto_action_cache.install()
+    try:
+        assert moto_action_cache.installed()
+        cached = _iot_session([])
+    finally:
+        moto_action_cache.uninstall()
+    assert not moto_action_cache.installed()
+    assert cached == plain
+    assert len(routed) == 6 < plain_routings  # one routing per request instead of several
