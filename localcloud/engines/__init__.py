@@ -13,6 +13,7 @@ Each module is one engine over moto 5.2.5 backends, usable on its own inside ``m
 | ``sfn_inline_tasks`` | task states without ``TimeoutSeconds`` run in the execution's thread, not one thread each |
 | ``moto_action_cache`` | moto routes a REST request (IoT, Lambda) to its operation once, not two or three times |
 | ``botocore_user_agent`` | botocore's User-Agent sanitising remembered per string |
+| ``sigv4_in_process`` | requests moto answers (auth off) get a well-formed SigV4 header without the hashing |
 | ``ddb_expressions`` | cheaper (same) walks over moto DynamoDB update-expression trees; each text parsed once |
 | ``global_tables`` | DynamoDB global tables: deferred replication, per-region streams, last writer wins |
 | ``pipes`` | EventBridge Pipes: DynamoDB stream → filter → event bus |

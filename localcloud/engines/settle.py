@@ -24,7 +24,16 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import botocore_user_agent, ddb_expressions, iot_index, moto_action_cache, sfn_accel, sfn_index, sfn_inline_tasks
+from . import (
+    botocore_user_agent,
+    ddb_expressions,
+    iot_index,
+    moto_action_cache,
+    sfn_accel,
+    sfn_index,
+    sfn_inline_tasks,
+    sigv4_in_process,
+)
 from .eventbridge import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
 from .global_tables import GlobalTables
 from .iot_core import IotCore
@@ -94,7 +103,7 @@ class Engines:
     index_iot: bool = True  # constant-time IoT registry / execution-name lookups (iot_index, sfn_index)
     # speed-ups that change no result: parsed ASL / clients / JSONPaths (sfn_accel), tasks inline
     # (sfn_inline_tasks), DynamoDB expression walks (ddb_expressions), per-call plumbing
-    # (moto_action_cache, botocore_user_agent)
+    # (moto_action_cache, botocore_user_agent, sigv4_in_process)
     accelerate_sfn: bool = True
     global_tables: GlobalTables = field(init=False)
     pipes: PipesEngine = field(init=False)
@@ -131,6 +140,7 @@ class Engines:
             ddb_expressions.install()
             moto_action_cache.install()
             botocore_user_agent.install()
+            sigv4_in_process.install()
         self.global_tables.activate()
         self.pipes.activate()
         self.eventbridge.activate()
@@ -144,6 +154,7 @@ class Engines:
             iot_index.uninstall()
             sfn_index.uninstall()
         if self.accelerate_sfn:
+            sigv4_in_process.uninstall()
             botocore_user_agent.uninstall()
             moto_action_cache.uninstall()
             ddb_expressions.uninstall()

@@ -79,3 +79,39 @@ def test_rest_operations_are_routed_once_per_request_with_the_same_results(
     assert not moto_action_cache.installed()
     assert cached == plain
     assert len(routed) == 6 < plain_routings  # one routing per request instead of several
+
+
+def test_in_process_requests_keep_the_authorization_form_without_hashing(credentials: None) -> None:
+    import re
+
+    from localcloud.engines import sigv4_in_process
+
+    plain_agents: list[Any] = []
+    plain = _iot_session(plain_agents)
+    headers: list[str] = []
+
+    def session() -> list[Any]:
+        with mock_aws():
+            iot = boto3.client("iot", region_name=PRIMARY)
+            s3 = boto3.client("s3", region_name=PRIMARY)
+            for client in (iot, s3):
+                client.meta.events.register("before-send", lambda request, **_: headers.append(
+                    request.headers["Authorization"].decode() if isinstance(request.headers["Authorization"], bytes)
+                    else request.headers["Authorization"]))
+            iot.create_thing(thingName="t1")
+            s3.create_bucket(Bucket="bucket-one", CreateBucketConfiguration={"LocationConstraint": PRIMARY})
+        return _iot_session([])
+
+    sigv4_in_process.install()
+    try:
+        assert sigv4_in_process.installed()
+        unsigned = session()
+    finally:
+        sigv4_in_process.uninstall()
+    assert not sigv4_in_process.installed()
+    assert unsigned == plain
+    form = re.compile(r"AWS4-HMAC-SHA256 Credential=[A-Za-z0-9]+/\d{8}/eu-west-1/(iot|s3)/aws4_request, "
+                      r"SignedHeaders=[a-z0-9;-]+, Signature=([0-9a-f]{64})$")
+    iot_header, s3_header = (form.match(header) for header in headers)
+    assert iot_header and iot_header.group(2) == sigv4_in_process.UNSIGNED
+    assert s3_header and s3_header.group(2) != sigv4_in_process.UNSIGNED  # S3's own signer is untouched
