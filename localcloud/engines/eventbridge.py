@@ -28,9 +28,9 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.events.models import EventPattern, Rule
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.responses import get_backend as sfn_backend
+from ._exclusive import ExclusiveEngine
 
 _ORIGINAL_SEND = Rule.send_to_targets
-_ACTIVE: EventBridgeEngine | None = None
 
 LambdaInvoker = Callable[[str, str, Any], Any]
 """``invoker(region, function_arn, event)``: runs a Lambda handler in-process."""
@@ -228,7 +228,7 @@ def _iso(timestamp: Any) -> Any:
 
 
 def _hooked_send(self: Rule, original_event: Any, transform_input: bool = True) -> None:
-    engine = _ACTIVE
+    engine = EventBridgeEngine.active
     ours = [
         t
         for t in self.targets
@@ -258,7 +258,7 @@ def _hooked_send(self: Rule, original_event: Any, transform_input: bool = True) 
         engine.stats.matched += 1
 
 
-class EventBridgeEngine:
+class EventBridgeEngine(ExclusiveEngine):
     """Delivers matched events to Step Functions (StartExecution) and Lambda targets."""
 
     def __init__(
@@ -274,24 +274,8 @@ class EventBridgeEngine:
         self.started_executions: list[str] = []
         self.on_execution: Callable[[Any], None] | None = None  # e.g. settle's waiter
 
-    def activate(self) -> EventBridgeEngine:
-        global _ACTIVE
-        if _ACTIVE is not None and _ACTIVE is not self:
-            raise RuntimeError("another EventBridgeEngine is active; deactivate it first")
+    def _install(self) -> None:
         Rule.send_to_targets = _hooked_send  # type: ignore[method-assign]
-        _ACTIVE = self
-        return self
-
-    def deactivate(self) -> None:
-        global _ACTIVE
-        if _ACTIVE is self:
-            _ACTIVE = None
-
-    def __enter__(self) -> EventBridgeEngine:
-        return self.activate()
-
-    def __exit__(self, *exc: object) -> None:
-        self.deactivate()
 
     def pending(self) -> int:
         return len(self.queue)

@@ -41,6 +41,7 @@ from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
+from ._exclusive import ExclusiveEngine
 
 
 class GlobalTableError(ValueError):
@@ -84,13 +85,12 @@ _ORIGINAL_ADD = StreamShard.add
 _ORIGINAL_TRANSACT = DynamoDBBackend.transact_write_items
 _ORIGINAL_DESCRIBE = Table.describe
 _ORIGINAL_UPDATE_TABLE = DynamoHandler.update_table
-_ACTIVE: GlobalTables | None = None
 
 
 def _hooked_describe(self: Table, base_key: str = "TableDescription") -> dict[str, Any]:
     """DescribeTable of a replica lists the other replicas, as DynamoDB does (moto: none)."""
     description = _ORIGINAL_DESCRIBE(self, base_key)
-    engine = _ACTIVE
+    engine = GlobalTables.active
     regions = engine.replicas.get(self.name, []) if engine is not None else []
     if self.region_name in regions:
         description[base_key]["GlobalTableVersion"] = "2019.11.21"
@@ -105,7 +105,7 @@ def _hooked_describe(self: Table, base_key: str = "TableDescription") -> dict[st
 def _hooked_update_table(self: DynamoHandler) -> Any:
     """UpdateTable's ``ReplicaUpdates`` (what pulumi-aws sends for ``replicas``) register here."""
     replica_updates = self.body.get("ReplicaUpdates")
-    engine = _ACTIVE
+    engine = GlobalTables.active
     if replica_updates and engine is not None:
         engine.register_from_replica_updates(
             self.dynamodb_backend.region_name, self.body["TableName"], replica_updates
@@ -115,7 +115,7 @@ def _hooked_update_table(self: DynamoHandler) -> Any:
 
 def _hooked_transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     """moto rolls a failed transaction back by restoring table copies; forget its writes."""
-    engine = _ACTIVE
+    engine = GlobalTables.active
     if engine is None:
         _ORIGINAL_TRANSACT(self, transact_items)
         return
@@ -137,7 +137,7 @@ def _hooked_transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]
 
 
 def _hooked_add(self: StreamShard, old: Item | None, new: Item | None) -> None:
-    engine = _ACTIVE
+    engine = GlobalTables.active
     if engine is None:
         _ORIGINAL_ADD(self, old, new)
         return
@@ -154,7 +154,9 @@ def _key_of(table: Table, item: Item) -> tuple[_KeyId, dict[str, Any]]:
     return (repr(sorted(hash_json.items())), range_text), key
 
 
-class GlobalTables:
+class GlobalTables(ExclusiveEngine):
+    conflict_error = GlobalTableError
+
     """Replication engine for the global tables of one moto account.
 
     Use as a context manager (or ``activate()``/``deactivate()``) inside ``mock_aws()``;
@@ -174,27 +176,11 @@ class GlobalTables:
         self._journal: list[tuple[tuple[str, str, _KeyId], int | None]] | None = None
 
     # lifecycle ----------------------------------------------------------------------
-    def activate(self) -> GlobalTables:
-        global _ACTIVE
-        if _ACTIVE is not None and _ACTIVE is not self:
-            raise GlobalTableError("another GlobalTables engine is active; deactivate it first")
+    def _install(self) -> None:
         StreamShard.add = _hooked_add  # type: ignore[method-assign]
         DynamoDBBackend.transact_write_items = _hooked_transact  # type: ignore[method-assign]
         Table.describe = _hooked_describe  # type: ignore[method-assign]
         DynamoHandler.update_table = _hooked_update_table  # type: ignore[method-assign]
-        _ACTIVE = self
-        return self
-
-    def deactivate(self) -> None:
-        global _ACTIVE
-        if _ACTIVE is self:
-            _ACTIVE = None
-
-    def __enter__(self) -> GlobalTables:
-        return self.activate()
-
-    def __exit__(self, *exc: object) -> None:
-        self.deactivate()
 
     # registration -------------------------------------------------------------------
     def backend(self, region: str) -> DynamoDBBackend:

@@ -49,6 +49,7 @@ from moto.iot.models import FakeCertificate, IoTBackend, iot_backends
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
+from ..patches.iot_ca_link import signing_ca
 from . import iot_sql
 from .iot_policy_eval import RequestContext, is_allowed
 
@@ -186,18 +187,6 @@ class IotCore:
             parsed.pem_hash
         )
 
-    def _signing_ca(self, backend: IoTBackend, certificate: x509.Certificate) -> Any | None:
-        for ca in backend.ca_certificates.values():
-            try:
-                ca_certificate = x509.load_pem_x509_certificate(ca.certificate_pem.encode("utf-8"))
-                if ca_certificate.subject != certificate.issuer:
-                    continue
-                certificate.verify_directly_issued_by(ca_certificate)
-            except Exception:  # noqa: BLE001 - any failure means "not signed by this CA"
-                continue
-            return ca
-        return None
-
     def _certificate_events_enabled(self, backend: IoTBackend) -> bool:
         state = getattr(backend, "_localcloud_event_configurations", None)
         if state is None:
@@ -266,7 +255,7 @@ class IotCore:
     def _auto_register(
         self, region: str, backend: IoTBackend, certificate_pem: str, parsed: _ParsedCertificate
     ) -> None:
-        ca = self._signing_ca(backend, parsed.certificate)
+        ca = signing_ca(backend, parsed.certificate)
         if ca is None:
             raise ConnectionRefused(
                 f"TLS handshake failed: certificate {parsed.certificate_id} is not registered in "

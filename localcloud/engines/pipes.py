@@ -29,9 +29,9 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import EventPattern, events_backends
 from moto.pipes.models import EventBridgePipesBackend, Pipe, pipes_backends
+from ._exclusive import ExclusiveEngine
 
 _ORIGINAL_CREATE = EventBridgePipesBackend.create_pipe
-_ACTIVE: PipesEngine | None = None
 
 DEFAULT_BATCH_SIZE = 10  # Pipes' default for DynamoDB stream sources
 PUT_EVENTS_LIMIT = 10
@@ -59,7 +59,7 @@ class PipesStats:
 
 def _hooked_create(self: EventBridgePipesBackend, *args: Any, **kwargs: Any) -> Pipe:
     pipe = _ORIGINAL_CREATE(self, *args, **kwargs)
-    engine = _ACTIVE
+    engine = PipesEngine.active
     if engine is not None:
         engine._start(pipe, at_creation=True)
     return pipe
@@ -88,7 +88,7 @@ def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
     return convert(record)
 
 
-class PipesEngine:
+class PipesEngine(ExclusiveEngine):
     """Polls DynamoDB-stream → event-bus pipes and delivers their records as events."""
 
     def __init__(self, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
@@ -98,24 +98,8 @@ class PipesEngine:
         self.stale: set[str] = set()
         self._patterns: dict[str, EventPattern] = {}
 
-    def activate(self) -> PipesEngine:
-        global _ACTIVE
-        if _ACTIVE is not None and _ACTIVE is not self:
-            raise RuntimeError("another PipesEngine is active; deactivate it first")
+    def _install(self) -> None:
         EventBridgePipesBackend.create_pipe = _hooked_create  # type: ignore[method-assign]
-        _ACTIVE = self
-        return self
-
-    def deactivate(self) -> None:
-        global _ACTIVE
-        if _ACTIVE is self:
-            _ACTIVE = None
-
-    def __enter__(self) -> PipesEngine:
-        return self.activate()
-
-    def __exit__(self, *exc: object) -> None:
-        self.deactivate()
 
     # pipes --------------------------------------------------------------------------
     def _pipes(self) -> list[Pipe]:

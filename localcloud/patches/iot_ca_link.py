@@ -19,12 +19,8 @@ NAME = "iot_ca_link"
 LEDGER = Ledger(NAME)
 
 
-def signing_ca_id(backend: Any, certificate_pem: str) -> str | None:
-    """Id of the CA registered in ``backend`` that issued and signed ``certificate_pem``, or None."""
-    try:
-        certificate = x509.load_pem_x509_certificate(certificate_pem.encode("utf-8"))
-    except ValueError:
-        return None
+def signing_ca(backend: Any, certificate: x509.Certificate) -> Any | None:
+    """The CA registered in ``backend`` that issued and signed ``certificate``, or None."""
     for ca in backend.ca_certificates.values():
         try:
             ca_certificate = x509.load_pem_x509_certificate(ca.certificate_pem.encode("utf-8"))
@@ -33,8 +29,18 @@ def signing_ca_id(backend: Any, certificate_pem: str) -> str | None:
             certificate.verify_directly_issued_by(ca_certificate)
         except (ValueError, TypeError, InvalidSignature):  # not this CA (other issuer, key type or signature)
             continue
-        return ca.certificate_id
+        return ca
     return None
+
+
+def signing_ca_id(backend: Any, certificate_pem: str) -> str | None:
+    """Id of the CA registered in ``backend`` that issued and signed ``certificate_pem``, or None."""
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem.encode("utf-8"))
+    except ValueError:
+        return None
+    ca = signing_ca(backend, certificate)
+    return ca.certificate_id if ca is not None else None
 
 
 def apply() -> None:
