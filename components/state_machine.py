@@ -51,7 +51,7 @@ class StateMachine(pulumi.ComponentResource):
             policy=pulumi.Output.all(definition, resources).apply(
                 lambda v: iam.state_machine_policy(sdk_actions(v[0]), v[1])),
             parent=self,
-            description=f"Runs the {args.machine_name} state machine",
+            description=f"Runs the {args.machine_name} state machine: {args.description}",
         )
         self.machine = aws.sfn.StateMachine(
             name,
