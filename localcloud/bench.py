@@ -22,6 +22,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from localcloud import observe
+from localcloud import observe, speedups
 from localcloud.cloud import LocalCloud, LocalCloudError
 from localcloud.engines import ConnectionRefused
 from localcloud.patches import lambda_inprocess
@@ -85,10 +86,11 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
     if unknown:
         raise LocalCloudError(f"--regions {unknown} are not deployed; the shipped stacks cover {deployed_regions}")
     rng = random.Random(seed)
-    with cloud, observe.CrossRegionMeter() as meter:
+    with cloud, observe.CrossRegionMeter() as meter, ExitStack() as bulk:
         report("deploy", 0, 1)
         cloud.deploy()
         report("deploy", 1, 1)
+        bulk.enter_context(speedups.bulk_gc())
         ca = cloud.load_ca()
         names = [f"bench-{i:06d}" for i in range(devices)]
         issued = []

@@ -9,7 +9,6 @@ call whose region differs from the execution's region is counted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -133,23 +132,15 @@ def table_items(region: str, table: str, account_id: str = DEFAULT_ACCOUNT_ID) -
 # variable: moto evaluates an execution (and each of its tasks) in worker threads, while
 # ``localcloud.patches`` runs executions one at a time.
 _EXECUTING: list[str] = []
-_CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
-
-
-def _request_region(request: Any) -> str | None:
-    authorization = request.headers.get("Authorization", b"")
-    if isinstance(authorization, bytes):
-        authorization = authorization.decode("utf-8", "replace")
-    found = _CREDENTIAL_REGION.search(authorization or "")
-    return found.group(1) if found else None
 
 
 class CrossRegionMeter:
     """Counts AWS calls made while an execution runs whose region is not the execution's region.
 
     Wraps ``StepFunctionsParserBackend.start_execution`` (which, with synchronous executions, runs
-    the whole execution, Lambda tasks included) to know the executing region, and moto's
-    botocore stubber to see each call's region. ``calls`` counts every call seen inside an
+    the whole execution, Lambda tasks included) to know the executing region, and observes every
+    call ``localcloud.patches.aws_calls`` records (stubber path and in-process path alike), so that
+    fix must be applied (``LocalCloud`` applies it). ``calls`` counts every call seen inside an
     execution, ``cross_region`` those that left its region (with a sample in ``examples``).
     """
 
@@ -159,13 +150,25 @@ class CrossRegionMeter:
         self.examples: list[tuple[str, str, str]] = []  # (executing region, call region, event name)
         self._saved: list[tuple[Any, str, Any]] = []
 
+    def _observe(self, call: Any) -> None:
+        executing = _EXECUTING[-1] if _EXECUTING else None
+        if executing is None:
+            return
+        self.calls += 1
+        if call.region != "unknown" and call.region != executing:
+            self.cross_region += 1
+            if len(self.examples) < 20:
+                self.examples.append((executing, call.region, f"{call.service}.{call.operation}"))
+
     def install(self) -> CrossRegionMeter:
-        from moto.core.botocore_stubber import BotocoreStubber
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-        meter = self
+        from localcloud.patches import aws_calls
+
+        if not aws_calls.LEDGER.applied:
+            raise RuntimeError("CrossRegionMeter observes localcloud.patches.aws_calls: apply it first "
+                               "(localcloud.patches.apply() or inside LocalCloud)")
         original_start = StepFunctionsParserBackend.start_execution
-        original_call = BotocoreStubber.__call__
 
         def start_execution(backend: Any, *args: Any, **kwargs: Any) -> Any:
             _EXECUTING.append(backend.region_name)
@@ -174,24 +177,15 @@ class CrossRegionMeter:
             finally:
                 _EXECUTING.pop()
 
-        def call(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-            executing = _EXECUTING[-1] if _EXECUTING else None
-            if executing is not None and stubber.enabled:
-                meter.calls += 1
-                region = _request_region(request)
-                if region is not None and region != executing:
-                    meter.cross_region += 1
-                    if len(meter.examples) < 20:
-                        meter.examples.append((executing, region, event_name))
-            return original_call(stubber, event_name, request, **kwargs)
-
-        self._saved = [(StepFunctionsParserBackend, "start_execution", original_start),
-                       (BotocoreStubber, "__call__", original_call)]
+        self._saved = [(StepFunctionsParserBackend, "start_execution", original_start)]
         StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
-        BotocoreStubber.__call__ = call  # type: ignore[method-assign]
+        aws_calls.add_observer(self._observe)
         return self
 
     def uninstall(self) -> None:
+        from localcloud.patches import aws_calls
+
+        aws_calls.remove_observer(self._observe)
         for owner, name, original in reversed(self._saved):
             setattr(owner, name, original)
         self._saved = []

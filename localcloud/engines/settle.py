@@ -27,6 +27,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from . import (
     botocore_user_agent,
     ddb_expressions,
+    direct_sdk,
     iot_index,
     moto_action_cache,
     sfn_accel,
@@ -103,7 +104,7 @@ class Engines:
     index_iot: bool = True  # constant-time IoT registry / execution-name lookups (iot_index, sfn_index)
     # speed-ups that change no result: parsed ASL / clients / JSONPaths (sfn_accel), tasks inline
     # (sfn_inline_tasks), DynamoDB expression walks (ddb_expressions), per-call plumbing
-    # (moto_action_cache, botocore_user_agent, sigv4_in_process)
+    # (moto_action_cache, botocore_user_agent, sigv4_in_process), in-process SDK calls (direct_sdk)
     accelerate_sfn: bool = True
     global_tables: GlobalTables = field(init=False)
     pipes: PipesEngine = field(init=False)
@@ -141,6 +142,7 @@ class Engines:
             moto_action_cache.install()
             botocore_user_agent.install()
             sigv4_in_process.install()
+            direct_sdk.install()
         self.global_tables.activate()
         self.pipes.activate()
         self.eventbridge.activate()
@@ -154,6 +156,7 @@ class Engines:
             iot_index.uninstall()
             sfn_index.uninstall()
         if self.accelerate_sfn:
+            direct_sdk.uninstall()
             sigv4_in_process.uninstall()
             botocore_user_agent.uninstall()
             moto_action_cache.uninstall()

@@ -3,7 +3,9 @@
 Not a moto gap but the hook tests need: "make the 2nd ``iot:AttachPolicy`` in ``eu-west-1`` fail with
 ``ThrottlingException``", "before ``dynamodb:UpdateItem`` in ``us-west-2``, run this callback" (deterministic
 interleaving of two executions), "no call ever reached region R". Calls are seen at botocore's ``before-send``
-(moto's stubber), so Step Functions tasks, Lambda handlers and test code are all covered. An injected error is
+(moto's stubber) or, for the calls ``localcloud.engines.direct_sdk`` answers in-process, through :func:`seen`,
+so Step Functions tasks, Lambda handlers and test code are all covered; observers (the cross-region meter)
+hear of every recorded call. An injected error is
 returned as a real HTTP error response in the service's JSON protocol, so botocore raises the same modelled
 exception class (``client.exceptions.ThrottlingException``) as AWS would.
 """
@@ -65,7 +67,44 @@ class Fault:
 
 CALLS: list[Call] = []
 _FAULTS: list[Fault] = []
+_OBSERVERS: list[Callable[[Call], Any]] = []
 _LOCK = threading.RLock()
+
+
+def add_observer(observer: Callable[[Call], Any]) -> None:
+    """Call ``observer(call)`` for every call recorded from now on (while this fix is applied)."""
+    with _LOCK:
+        _OBSERVERS.append(observer)
+
+
+def remove_observer(observer: Callable[[Call], Any]) -> None:
+    with _LOCK:
+        if observer in _OBSERVERS:
+            _OBSERVERS.remove(observer)
+
+
+def fault_armed(call: Call) -> bool:
+    """Whether a fault that has not fired all its times matches ``call`` (it must take moto's stubber path)."""
+    with _LOCK:
+        return any(fault.fired < fault.times and fault.matches(call) for fault in _FAULTS)
+
+
+def seen(call: Call) -> None:
+    """Record a call answered in-process without moto's stubber (``engines.direct_sdk``), as the stubber path would.
+
+    Only calls no armed fault matches come here (see :func:`fault_armed`); nothing is recorded
+    while this fix is not applied, as on the stubber path.
+    """
+    if not LEDGER.applied:
+        return
+    with _LOCK:
+        CALLS.append(call)
+        for fault in _FAULTS:
+            if fault.matches(call):
+                fault.seen += 1
+        observers = list(_OBSERVERS)
+    for observer in observers:
+        observer(call)
 
 
 def inject(service: str, operation: str, *, error_code: str | None = None, region: str | None = None, nth: int = 1,
@@ -83,7 +122,7 @@ def inject(service: str, operation: str, *, error_code: str | None = None, regio
 
 
 def clear() -> None:
-    """Forget recorded calls and armed faults."""
+    """Forget recorded calls and armed faults (observers stay)."""
     with _LOCK:
         CALLS.clear()
         _FAULTS.clear()
@@ -139,6 +178,9 @@ def apply() -> None:
                     if fault.nth <= fault.seen < fault.nth + fault.times:
                         fault.fired += 1
                         triggered.append(fault)
+            observers = list(_OBSERVERS)
+        for observer in observers:
+            observer(call)
         for fault in triggered:
             if fault.before is not None:
                 fault.before()

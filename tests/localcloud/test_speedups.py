@@ -1,0 +1,40 @@
+"""The local cloud's process-level speed-ups change when work is done, never what it computes."""
+
+from __future__ import annotations
+
+import gc
+
+import boto3
+
+from localcloud import speedups
+
+
+def test_bulk_gc_freezes_the_deployed_objects_and_restores_the_collector() -> None:
+    before = gc.get_threshold()
+    deployed = [{"resource": i} for i in range(100)]
+    with speedups.bulk_gc(young_threshold=12_345):
+        assert gc.get_threshold()[0] == 12_345
+        assert gc.get_freeze_count() >= len(deployed)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+def test_bulk_gc_restores_the_collector_when_the_run_fails() -> None:
+    before = gc.get_threshold()
+    try:
+        with speedups.bulk_gc():
+            raise RuntimeError("bench failed")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_install_and_uninstall_restore_boto3_client() -> None:
+    original = boto3.client
+    speedups.install()
+    try:
+        assert boto3.client is not original
+        assert speedups.installed()
+    finally:
+        speedups.uninstall()
+    assert boto3.client is original and not speedups.installed()
