@@ -16,7 +16,17 @@ not parse raises as before and is not cached. Each validator deep-copies the par
 changes it; the copy is made by a structural clone that does what ``copy.deepcopy`` does for these
 plain node objects (new instance, every ``__dict__`` value copied, shared references and the parent
 links kept through the same memo) and hands anything else (``DynamoType`` values, ...) to
-``copy.deepcopy`` itself. ``uninstall()`` restores moto.
+``copy.deepcopy`` itself.
+
+The first three of the ten validator passes are structural checks (``ActionCountValidator``: at most
+one SET/ADD/REMOVE clause; ``OverlappingPathsValidator``: no path written twice;
+``UpdateHashRangeKeyValidator``: no key attribute written). Each raises or returns every node
+unchanged, and reads nothing but the parsed tree, the attribute names and the table's key names;
+``ActionCountValidator`` and ``OverlappingPathsValidator`` run on every sub-expression and re-collect
+its clauses each time (quadratic in the expression). Once such a check has passed for
+(expression text, attribute names, key names), it passes again: ``install()`` remembers passes (never
+failures) and skips those checks, but only while they lead the validator's list, i.e. while the tree
+they would see is the freshly copied parse of that text. ``uninstall()`` restores moto.
 """
 
 from __future__ import annotations
@@ -26,6 +36,9 @@ from typing import Any
 
 _SAVED: dict[str, Any] = {}
 _PARSED: dict[str, Any] = {}
+_TEXT_OF: dict[int, str] = {}  # id(parsed tree in _PARSED) -> its text
+_PASSED: set[tuple[Any, ...]] = set()  # (check class, text, names, key names) that passed
+_STRUCTURAL_NAMES = ("ActionCountValidator", "OverlappingPathsValidator", "UpdateHashRangeKeyValidator")
 _PARSED_LIMIT = 1024  # distinct expression texts kept; a program uses a handful
 _IS_NODE: dict[type, bool] = {}
 
@@ -102,8 +115,44 @@ def _make_cached(cls: Any, expression_str: str) -> Any:
         tree = _SAVED["make"].__func__(cls, expression_str)
         if len(_PARSED) >= _PARSED_LIMIT:
             _PARSED.clear()
+            _TEXT_OF.clear()
+            _PASSED.clear()
         _PARSED[expression_str] = tree
+        _TEXT_OF[id(tree)] = expression_str
     return tree
+
+
+def _structural_classes() -> tuple[type, ...]:
+    from moto.dynamodb.parsing import validators
+
+    return tuple(getattr(validators, name) for name in _STRUCTURAL_NAMES)
+
+
+def _validate(self: Any) -> Any:
+    """``Validator.validate``: the same passes in the same order, minus leading structural checks known to pass."""
+    text = _TEXT_OF.get(id(self.__dict__.get("_localcloud_source")))
+    structural = _structural_classes()
+    names = self.expression_attribute_names or {}
+    table = getattr(self, "table", None)
+    base = None
+    if text is not None and table is not None:
+        base = (text, tuple(sorted(names.items())), tuple(getattr(table, "table_key_attrs", ()) or ()))
+    n = self.node_to_validate
+    leading = True
+    for processor in self.processors:
+        kind = type(processor)
+        leading = leading and kind in structural
+        if leading and base is not None and (kind, *base) in _PASSED:
+            continue
+        n = processor.traverse(n)
+        if leading and base is not None:
+            _PASSED.add((kind, *base))
+    return n
+
+
+def _validator_init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+    _SAVED["validator_init"](self, expression, *args, **kwargs)
+    self._localcloud_source = expression  # the parsed tree this validator copied (identity, for _TEXT_OF)
 
 
 _ATOMIC = (str, int, float, bool, type(None), bytes)
@@ -173,6 +222,10 @@ def install() -> None:
     validators.deepcopy = _deepcopy
     _SAVED["make"] = UpdateExpressionParser.__dict__["make"]
     UpdateExpressionParser.make = classmethod(_make_cached)  # type: ignore[method-assign,assignment]
+    _SAVED["validator_init"] = validators.Validator.__dict__["__init__"]
+    _SAVED["validate"] = validators.Validator.__dict__["validate"]
+    validators.Validator.__init__ = _validator_init  # type: ignore[method-assign]
+    validators.Validator.validate = _validate  # type: ignore[method-assign]
     _SAVED["traverse"] = DepthFirstTraverser.__dict__["traverse_node_recursively"]
     _SAVED["find_clauses"] = Node.__dict__["find_clauses"]
     DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively  # type: ignore[method-assign]
@@ -190,7 +243,14 @@ def uninstall() -> None:
         validators.deepcopy = _SAVED.pop("deepcopy")
     if "make" in _SAVED:
         UpdateExpressionParser.make = _SAVED.pop("make")  # type: ignore[method-assign]
+    if "validate" in _SAVED:
+        from moto.dynamodb.parsing import validators
+
+        validators.Validator.__init__ = _SAVED.pop("validator_init")  # type: ignore[method-assign]
+        validators.Validator.validate = _SAVED.pop("validate")  # type: ignore[method-assign]
     _PARSED.clear()
+    _TEXT_OF.clear()
+    _PASSED.clear()
     if "traverse" in _SAVED:
         DepthFirstTraverser.traverse_node_recursively = _SAVED.pop("traverse")  # type: ignore[method-assign]
         Node.find_clauses = _SAVED.pop("find_clauses")  # type: ignore[method-assign]

@@ -82,3 +82,41 @@ def test_tree_clone_is_a_deep_copy_with_parent_links_inside_the_copy() -> None:
     assert all(child.parent is node for node in copies for child in node.children or [] if isinstance(child, Node))
     assert [getattr(n, "children", None) and [c for c in n.children if not isinstance(c, Node)] for n in copies] == \
         [getattr(n, "children", None) and [c for c in n.children if not isinstance(c, Node)] for n in originals]
+
+
+def test_structural_checks_are_skipped_only_once_they_passed_for_the_same_text_and_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.dynamodb.parsing import validators
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+    walked: list[str] = []
+    for check in ("ActionCountValidator", "OverlappingPathsValidator", "UpdateHashRangeKeyValidator"):
+        cls = getattr(validators, check)
+        monkeypatch.setattr(cls, "traverse", lambda self, node, _name=check: walked.append(_name) or
+                            validators.DepthFirstTraverser.traverse(self, node))
+    ddb_expressions.install()
+    try:
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name=PRIMARY)
+            ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "K", "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": "K", "AttributeType": "S"}],
+                             BillingMode="PAY_PER_REQUEST")
+
+            def update(key: str, expression: str, names: dict[str, str]) -> Any:
+                return ddb.update_item(TableName="t", Key={"K": {"S": key}}, UpdateExpression=expression,
+                                       ExpressionAttributeNames=names, ExpressionAttributeValues={":a": {"S": "x"}},
+                                       ReturnValues="ALL_NEW")["Attributes"]
+
+            assert update("k1", "SET #n = :a", {"#n": "a"}) == {"K": {"S": "k1"}, "a": {"S": "x"}}
+            first = len(walked)
+            assert first == 3  # a new item is validated twice: the second time the checks are known to pass
+            assert update("k2", "SET #n = :a", {"#n": "a"}) == {"K": {"S": "k2"}, "a": {"S": "x"}}
+            assert len(walked) == first  # passed before: skipped
+            for _ in range(2):  # the same text naming the key attribute fails every time
+                with pytest.raises(ClientError, match="Cannot update attribute K"):
+                    update("k3", "SET #n = :a", {"#n": "K"})
+            assert walked.count("UpdateHashRangeKeyValidator") == 1 + 2  # failures are never remembered
+    finally:
+        ddb_expressions.uninstall()
