@@ -10,10 +10,12 @@ Each module is one engine over moto 5.2.5 backends, usable on its own inside ``m
 | ``iot_index`` | constant-time lookups replacing moto IoT's scans (certificates, things, attachments) |
 | ``sfn_index`` | constant-time execution-name checks in moto Step Functions (StartExecution) |
 | ``sfn_accel`` | caches for moto's Step Functions interpreter: parsed ASL, boto3 clients, JSONPaths |
-| ``sfn_inline_tasks`` | task states without ``TimeoutSeconds`` run in the execution's thread, not one thread each |
+| ``sfn_inline_tasks`` | task states and programs without ``TimeoutSeconds`` run in the caller's thread, not one thread each |
+| ``sfn_lean`` | JSON-shaped values copied by a specialised copier; entered/exited inputs encoded without a throw-away copy |
 | ``moto_action_cache`` | moto routes a REST request (IoT, Lambda) to its operation once, not two or three times |
 | ``botocore_user_agent`` | botocore's User-Agent sanitising remembered per string |
 | ``sigv4_in_process`` | requests moto answers (auth off) get a well-formed SigV4 header without the hashing |
+| ``direct_sdk`` | the SDK calls a device costs go straight to moto's response handler, parsed by botocore |
 | ``ddb_expressions`` | cheaper (same) walks over moto DynamoDB update-expression trees; each text parsed once |
 | ``global_tables`` | DynamoDB global tables: deferred replication, per-region streams, last writer wins |
 | ``pipes`` | EventBridge Pipes: DynamoDB stream → filter → event bus |

@@ -33,6 +33,7 @@ from . import (
     sfn_accel,
     sfn_index,
     sfn_inline_tasks,
+    sfn_lean,
     sigv4_in_process,
 )
 from .eventbridge import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
@@ -103,7 +104,7 @@ class Engines:
     execution_timeout_s: float = 60.0
     index_iot: bool = True  # constant-time IoT registry / execution-name lookups (iot_index, sfn_index)
     # speed-ups that change no result: parsed ASL / clients / JSONPaths (sfn_accel), tasks inline
-    # (sfn_inline_tasks), DynamoDB expression walks (ddb_expressions), per-call plumbing
+    # (sfn_inline_tasks), JSON-value copies (sfn_lean), DynamoDB expression walks (ddb_expressions), per-call plumbing
     # (moto_action_cache, botocore_user_agent, sigv4_in_process), in-process SDK calls (direct_sdk)
     accelerate_sfn: bool = True
     global_tables: GlobalTables = field(init=False)
@@ -138,6 +139,7 @@ class Engines:
         if self.accelerate_sfn:
             sfn_accel.install()
             sfn_inline_tasks.install()
+            sfn_lean.install()
             ddb_expressions.install()
             moto_action_cache.install()
             botocore_user_agent.install()
@@ -161,6 +163,7 @@ class Engines:
             botocore_user_agent.uninstall()
             moto_action_cache.uninstall()
             ddb_expressions.uninstall()
+            sfn_lean.uninstall()
             sfn_inline_tasks.uninstall()
             sfn_accel.uninstall()
 

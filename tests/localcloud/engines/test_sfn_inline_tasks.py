@@ -1,4 +1,4 @@
-"""Task states evaluated in the execution's thread: same outputs, errors, retries and timeouts as moto's threads."""
+"""Task states and programs evaluated in the caller's thread: same outputs, errors and timeouts as moto's threads."""
 
 from __future__ import annotations
 
@@ -62,10 +62,16 @@ def _scenario(threads_seen: list[str]) -> list[tuple[str, list[str], list[str]]]
         role = "arn:aws:iam::123456789012:role/r"
         plain = sfn.create_state_machine(name="plain", definition=_definition(False), roleArn=role)["stateMachineArn"]
         timed = sfn.create_state_machine(name="timed", definition=_definition(True), roleArn=role)["stateMachineArn"]
+        whole = json.loads(_definition(False))
+        whole["TimeoutSeconds"] = 1  # the machine's own timeout, not the task's
+        program_timed = sfn.create_state_machine(name="program-timed", definition=json.dumps(whole),
+                                                 roleArn=role)["stateMachineArn"]
         aws_calls.inject("dynamodb", "PutItem", nth=1, before=lambda: threads_seen.append(threading.current_thread().name))
         outcomes = [_run(sfn, plain, "ok", "t"), _run(sfn, plain, "missing-table", "nope"), _run(sfn, timed, "fast", "t")]
         aws_calls.inject("dynamodb", "PutItem", before=lambda: time.sleep(1.2))
         outcomes.append(_run(sfn, timed, "slow", "t"))
+        aws_calls.inject("dynamodb", "PutItem", before=lambda: time.sleep(1.2))
+        outcomes.append(_run(sfn, program_timed, "slow-program", "t"))
         aws_calls.clear()
     return outcomes
 
@@ -84,8 +90,9 @@ def test_inline_tasks_end_like_moto_s_threaded_tasks(monkeypatch: pytest.MonkeyP
         sfn_inline_tasks.uninstall()
     assert not sfn_inline_tasks.installed()
     assert inline == threaded
-    assert [status for status, _, _ in inline] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "FAILED"]
+    assert [status for status, _, _ in inline] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "FAILED", "TIMED_OUT"]
     assert inline[1][2][0] == "DynamoDb.ResourceNotFoundException"
     assert "TaskTimedOut" in inline[3][1] and inline[3][2] == ["States.Timeout", "TimedOut"]
-    # moto ran the task in a thread of its own; inline it runs in the execution's thread
+    # moto ran the task in a thread of its own inside the program's thread; inline both run in the caller's
     assert "_exec_and_notify" in threaded_seen[0] and "_exec_and_notify" not in inline_seen[0]
+    assert inline_seen[0] == threading.current_thread().name != threaded_seen[0]
