@@ -43,3 +43,7 @@ def log_group(region: str, account_id: str, name: str) -> str:
 
 def pipe(region: str, account_id: str, name: str) -> str:
     return f"arn:aws:pipes:{region}:{account_id}:pipe/{name}"
+
+
+def sqs_queue(region: str, account_id: str, name: str) -> str:
+    return f"arn:aws:sqs:{region}:{account_id}:{name}"

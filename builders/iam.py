@@ -170,14 +170,40 @@ def log_writer_policy(log_group_arn: str) -> dict:
     return document([log_writer_statement(log_group_arn)])
 
 
-def pipe_policy(stream_arn: str, event_bus_arn: str) -> dict:
-    """Read one stream, put events on one bus."""
+def pipe_policy(stream_arn: str, event_bus_arn: str, dead_letter_queue_arn: str) -> dict:
+    """Read one stream, put events on one bus, dead-letter what it gives up on into one queue.
+
+    A pipe sends records of failed batches to its dead-letter queue with its execution role
+    (unlike EventBridge rule targets, which rely on the queue's resource policy)."""
     return document([
         statement(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
                   [stream_arn], sid="ReadInventoryStream"),
         statement(["dynamodb:ListStreams"], ["*"], sid="ListStreams"),
         statement(["events:PutEvents"], [event_bus_arn], sid="PutOnDeviceBus"),
+        statement(["sqs:SendMessage"], [dead_letter_queue_arn], sid="SendToDeadLetterQueue"),
     ])
+
+
+def dead_letter_queue_policy(queue_arn: str, account_id: str, rule_arns: Sequence[str]) -> dict:
+    """Resource policy of a dead-letter queue: EventBridge may send to it only on behalf of the
+    named rules of our account (EventBridge delivers to a target's DLQ through the queue's
+    resource policy, not through the target's role)."""
+    if not rule_arns:
+        raise ValueError("a dead-letter queue policy needs the rules that may send to it")
+    return {
+        "Version": VERSION,
+        "Statement": [{
+            "Sid": "EventBridgeRulesDeadLetter",
+            "Effect": "Allow",
+            "Principal": {"Service": SERVICE_PRINCIPALS["events"]},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": sorted(set(rule_arns))},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        }],
+    }
 
 
 def bucket_reader_policy(bucket_arn: str) -> dict:

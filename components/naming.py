@@ -63,6 +63,11 @@ class Names:
         return self("inventory-changes")
 
     @property
+    def replication_dead_letter_queue(self) -> str:
+        """What the pipe and the replicate/decommission rule targets give up on lands here."""
+        return self("replication-dlq")
+
+    @property
     def jitr_rule(self) -> str:
         return rule_name(self.application, "jitr")
 

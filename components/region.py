@@ -78,6 +78,8 @@ class Region(pulumi.ComponentResource):
             "jitrStateMachineArn": registration.state_machine.arn,
             "replicationStateMachineArn": replication.replicate.arn,
             "decommissionStateMachineArn": replication.decommission.arn,
+            "replicationDeadLetterQueueUrl": replication.dead_letter_queue.url,
+            "replicationDeadLetterQueueArn": replication.dead_letter_queue.arn,
             "eventBusName": bus.name,
             "certificateStoreBucket": test_bucket,
         }

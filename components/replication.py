@@ -1,5 +1,9 @@
 """Replication of devices into this region, and decommissioning, driven by this region's own
-replica stream of the inventory table (never another region's, and no cross-region call)."""
+replica stream of the inventory table (never another region's, and no cross-region call).
+
+Nothing the pipe or the two rule targets give up on is lost: it lands in one encrypted SQS
+dead-letter queue per region. The pipe sends there with its execution role; EventBridge sends
+for the rules through the queue's resource policy, which names exactly those two rules."""
 
 from __future__ import annotations
 
@@ -28,10 +32,15 @@ class ReplicationArgs:
     batch_size: int = 10
 
 
+# SQS's maximum: an operator has two weeks to notice and redrive a dead letter.
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60
+
+
 class Replication(pulumi.ComponentResource):
     pipe: aws.pipes.Pipe
     replicate: StateMachine
     decommission: StateMachine
+    dead_letter_queue: aws.sqs.Queue
 
     def __init__(self, name: str, args: ReplicationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Replication", name, None, opts)
@@ -39,15 +48,25 @@ class Replication(pulumi.ComponentResource):
         bus_name = n.event_bus
         bus_arn = arns.event_bus(region, account, bus_name)
 
+        self.dead_letter_queue = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=n.replication_dead_letter_queue,
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        dlq_arn = self.dead_letter_queue.arn
+
         pipe_role = service_role(
             f"{name}-pipe",
             service="pipes",
             account_id=account,
             source_arn=arns.pipe(region, account, n.pipe),
-            policy=pulumi.Output.from_input(args.inventory_stream_arn).apply(
-                lambda stream: iam.pipe_policy(stream, bus_arn)),
+            policy=pulumi.Output.all(args.inventory_stream_arn, dlq_arn).apply(
+                lambda v: iam.pipe_policy(v[0], bus_arn, v[1])),
             parent=self,
-            description="Lets the inventory pipe read its stream and put events on the device bus",
+            description="Lets the inventory pipe read its stream, put events on the device bus and "
+                        "dead-letter what it gives up on",
         )
         # The filter drops, before any event is billed, every change that needs no work here:
         # writes whose origin is this region (JITR already did the work) and no-op changes.
@@ -62,6 +81,8 @@ class Replication(pulumi.ComponentResource):
                     starting_position="LATEST",
                     batch_size=args.batch_size,
                     maximum_retry_attempts=10,
+                    dead_letter_config=aws.pipes.PipeSourceParametersDynamodbStreamParametersDeadLetterConfigArgs(
+                        arn=dlq_arn),
                 ),
                 filter_criteria=aws.pipes.PipeSourceParametersFilterCriteriaArgs(
                     filters=[aws.pipes.PipeSourceParametersFilterCriteriaFilterArgs(pattern=json.dumps(p))
@@ -101,19 +122,30 @@ class Replication(pulumi.ComponentResource):
             )
         self.replicate, self.decommission = machines["replicate"], machines["decommission"]
 
-        input_paths, input_template = inventory.item_input_transformer()
-        for purpose, machine, pattern in (
-            ("replicate", self.replicate, inventory.replicate_rule_pattern(n.event_source)),
-            ("decommission", self.decommission, inventory.decommission_rule_pattern(n.event_source)),
+        rules = {}
+        for purpose, pattern in (
+            ("replicate", inventory.replicate_rule_pattern(n.event_source)),
+            ("decommission", inventory.decommission_rule_pattern(n.event_source)),
         ):
-            rule_name = n(purpose)
-            rule = aws.cloudwatch.EventRule(
+            rules[purpose] = aws.cloudwatch.EventRule(
                 f"{name}-{purpose}-rule",
-                name=rule_name,
+                name=n(purpose),
                 event_bus_name=args.event_bus.name,
                 event_pattern=json.dumps(pattern),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        rule_arns = [arns.event_rule(region, account, bus_name, n(purpose)) for purpose in rules]
+        dlq_policy = aws.sqs.QueuePolicy(
+            f"{name}-dlq-policy",
+            queue_url=self.dead_letter_queue.url,
+            policy=dlq_arn.apply(
+                lambda arn: json.dumps(iam.dead_letter_queue_policy(arn, account, rule_arns), sort_keys=True)),
+            opts=pulumi.ResourceOptions(parent=self.dead_letter_queue),
+        )
+
+        input_paths, input_template = inventory.item_input_transformer()
+        for purpose, machine in (("replicate", self.replicate), ("decommission", self.decommission)):
+            rule, rule_name = rules[purpose], n(purpose)
             target_role = service_role(
                 f"{name}-{purpose}-target",
                 service="events",
@@ -133,10 +165,13 @@ class Replication(pulumi.ComponentResource):
                     input_paths=input_paths, input_template=input_template),
                 retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
                     maximum_event_age_in_seconds=86400, maximum_retry_attempts=185),
-                opts=pulumi.ResourceOptions(parent=rule, depends_on=target_role.ready()),
+                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dlq_arn),
+                opts=pulumi.ResourceOptions(parent=rule, depends_on=[*target_role.ready(), dlq_policy]),
             )
         self.register_outputs({
             "pipeArn": self.pipe.arn,
             "replicationStateMachineArn": self.replicate.arn,
             "decommissionStateMachineArn": self.decommission.arn,
+            "deadLetterQueueUrl": self.dead_letter_queue.url,
+            "deadLetterQueueArn": dlq_arn,
         })

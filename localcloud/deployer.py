@@ -90,6 +90,31 @@ def _ints(value: Any) -> Any:
     return value
 
 
+# SQS queue: the pulumi-aws input -> the queue attribute CreateQueue takes (all strings).
+SQS_QUEUE_ATTRIBUTES = {
+    "delaySeconds": "DelaySeconds",
+    "maxMessageSize": "MaximumMessageSize",
+    "messageRetentionSeconds": "MessageRetentionPeriod",
+    "receiveWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "visibilityTimeoutSeconds": "VisibilityTimeout",
+    "sqsManagedSseEnabled": "SqsManagedSseEnabled",
+    "kmsMasterKeyId": "KmsMasterKeyId",
+    "kmsDataKeyReusePeriodSeconds": "KmsDataKeyReusePeriodSeconds",
+    "fifoQueue": "FifoQueue",
+    "contentBasedDeduplication": "ContentBasedDeduplication",
+    "policy": "Policy",
+    "redrivePolicy": "RedrivePolicy",
+    "redriveAllowPolicy": "RedriveAllowPolicy",
+}
+
+
+def _queue_attribute(value: Any) -> str:
+    """SQS attributes are strings: booleans lower-case, Pulumi's float numbers as integers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(_ints(value))
+
+
 # IoT topic rule: the pulumi-aws input (list per action kind) -> the API's action member name.
 TOPIC_RULE_ACTIONS = {
     "stepFunctions": "stepFunctions",
@@ -159,6 +184,8 @@ class Deployer(CloudMocks):
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
                 self._bucket_encryption,
             "aws:sfn/stateMachine:StateMachine": self._state_machine,
+            "aws:sqs/queue:Queue": self._queue,
+            "aws:sqs/queuePolicy:QueuePolicy": self._queue_policy,
         }
 
     # -- CloudMocks ------------------------------------------------------------------------
@@ -527,6 +554,24 @@ class Deployer(CloudMocks):
         self._client("s3", region).put_bucket_encryption(
             Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules})
         return inputs["bucket"], {**inputs}
+
+    # -- SQS -------------------------------------------------------------------------------------------
+    def _queue(self, args, inputs, region):
+        name = self._name(args, inputs, limit=80)
+        unknown = set(inputs) - set(SQS_QUEUE_ATTRIBUTES) - {"name", "tags", "tagsAll", "region"}
+        if unknown:
+            raise UnsupportedResource(f"aws:sqs/queue:Queue {name!r}: inputs {sorted(unknown)} are not emulated")
+        attributes = {member: _queue_attribute(inputs[key]) for key, member in SQS_QUEUE_ATTRIBUTES.items()
+                      if inputs.get(key) is not None}
+        sqs = self._client("sqs", region)
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, {**inputs, "name": name, "arn": arn, "url": url}
+
+    def _queue_policy(self, args, inputs, region):
+        self._client("sqs", region).set_queue_attributes(QueueUrl=inputs["queueUrl"],
+                                                         Attributes={"Policy": inputs["policy"]})
+        return inputs["queueUrl"], {**inputs}
 
     # -- Step Functions ------------------------------------------------------------------------------
     def _state_machine(self, args, inputs, region):

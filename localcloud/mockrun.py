@@ -163,6 +163,11 @@ class FakeCloud(CloudMocks):
             state["bucket"] = name
             id_ = name
             arn = f"arn:aws:s3:::{name}"
+        elif args.typ == "aws:sqs/queue:Queue":
+            arn = f"arn:aws:sqs:{region}:{account}:{name}"
+            id_ = state["url"] = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+        elif args.typ == "aws:sqs/queuePolicy:QueuePolicy":
+            id_ = inputs.get("queueUrl") or name
         elif args.typ == "aws:route53/record:Record":
             state["fqdn"] = inputs.get("name", "").rstrip(".")
         state.setdefault("arn", arn)

@@ -76,6 +76,36 @@ def test_global_tables_have_a_replica_and_stream_per_region_and_each_pipe_reads_
         assert pipes.describe_pipe(Name=pipe["Name"])["Source"] == streams[region]
 
 
+def test_each_region_dead_letters_its_pipe_and_rule_targets_into_its_own_encrypted_queue(cloud: LocalCloud) -> None:
+    for region in (PRIMARY, SECONDARY):
+        outputs = cloud.outputs(region)
+        queue_url, queue_arn = outputs["replicationDeadLetterQueueUrl"], outputs["replicationDeadLetterQueueArn"]
+        sqs = boto3.client("sqs", region_name=region)
+        assert sqs.list_queues()["QueueUrls"] == [queue_url]
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+        assert attributes["QueueArn"] == queue_arn and f":{region}:" in queue_arn
+        assert attributes["SqsManagedSseEnabled"] == "true"
+        assert attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+
+        pipes = boto3.client("pipes", region_name=region)
+        (pipe,) = pipes.list_pipes()["Pipes"]
+        stream = pipes.describe_pipe(Name=pipe["Name"])["SourceParameters"]["DynamoDBStreamParameters"]
+        assert stream["DeadLetterConfig"] == {"Arn": queue_arn}
+
+        events = boto3.client("events", region_name=region)
+        bus = outputs["eventBusName"]
+        rule_arns = set()
+        for rule in events.list_rules(EventBusName=bus)["Rules"]:
+            rule_arns.add(rule["Arn"])
+            (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"]
+            assert target["DeadLetterConfig"] == {"Arn": queue_arn}, rule["Name"]
+        assert len(rule_arns) == 2
+        (stmt,) = json.loads(attributes["Policy"])["Statement"]
+        assert stmt["Principal"] == {"Service": "events.amazonaws.com"} and stmt["Resource"] == queue_arn
+        # The ARNs the program pinned are the ones moto gave the rules.
+        assert set(stmt["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_arns
+
+
 def test_dns_records_for_the_custom_domain_are_in_the_hosted_zone(cloud: LocalCloud) -> None:
     records = boto3.client("route53", region_name="us-east-1").list_resource_record_sets(
         HostedZoneId=cloud.hosted_zone_id)["ResourceRecordSets"]
@@ -97,7 +127,7 @@ def test_a_program_with_an_unknown_resource_type_fails_the_deploy(cloud: LocalCl
     (tmp_path / "Pulumi.tiny.yaml").write_text("config:\n  aws:region: eu-west-1\n")
     (tmp_path / "__main__.py").write_text(
         "import pulumi_aws as aws\n"
-        "aws.sqs.Queue('known-to-aws-not-to-the-local-cloud')\n")
-    with pytest.raises(UnsupportedResource, match=r"aws:sqs/queue:Queue"):
+        "aws.sns.Topic('known-to-aws-not-to-the-local-cloud')\n")
+    with pytest.raises(UnsupportedResource, match=r"aws:sns/topic:Topic"):
         run_stack("tiny", mocks=Deployer(), project_dir=tmp_path)
-    assert boto3.client("sqs", region_name="eu-west-1").list_queues().get("QueueUrls", []) == []
+    assert boto3.client("sns", region_name="eu-west-1").list_topics().get("Topics", []) == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from builders import iam
+from builders import arns, iam
 from builders.iot_policy import device_policy
 from builders.iot_rules import jitr_sql, rule_name, telemetry_sql
 from components.naming import Names
@@ -58,6 +58,42 @@ def test_tls_only_bucket_policy_denies_plain_http():
     assert stmt["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
 
 
+DLQ = "arn:aws:sqs:eu-west-1:111122223333:app-replication-dlq"
+RULES = ["arn:aws:events:eu-west-1:111122223333:rule/app-devices/app-replicate",
+         "arn:aws:events:eu-west-1:111122223333:rule/app-devices/app-decommission"]
+
+
+def test_pipe_policy_sends_only_to_its_dead_letter_queue():
+    doc = iam.pipe_policy("arn:aws:dynamodb:eu-west-1:111122223333:table/t/stream/x",
+                          "arn:aws:events:eu-west-1:111122223333:event-bus/app-devices", DLQ)
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    assert by_sid["SendToDeadLetterQueue"]["Action"] == ["sqs:SendMessage"]
+    assert by_sid["SendToDeadLetterQueue"]["Resource"] == [DLQ]
+    # No other statement grants anything on SQS.
+    assert [s["Sid"] for s in doc["Statement"] if any(a.startswith("sqs:") for a in s["Action"])] == [
+        "SendToDeadLetterQueue"]
+
+
+def test_dead_letter_queue_policy_admits_eventbridge_only_for_the_named_rules_of_our_account():
+    (stmt,) = iam.dead_letter_queue_policy(DLQ, ACCOUNT, RULES)["Statement"]
+    assert stmt["Effect"] == "Allow"
+    assert stmt["Principal"] == {"Service": "events.amazonaws.com"}
+    assert stmt["Action"] == "sqs:SendMessage"
+    assert stmt["Resource"] == DLQ
+    assert stmt["Condition"] == {"ArnEquals": {"aws:SourceArn": sorted(RULES)},
+                                 "StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_dead_letter_queue_policy_without_rules_is_refused():
+    with pytest.raises(ValueError, match="needs the rules"):
+        iam.dead_letter_queue_policy(DLQ, ACCOUNT, [])
+
+
+def test_queue_and_rule_arns_have_the_shapes_aws_gives_them():
+    assert arns.sqs_queue(REGION, ACCOUNT, "app-replication-dlq") == DLQ
+    assert arns.event_rule(REGION, ACCOUNT, "app-devices", "app-replicate") == RULES[0]
+
+
 def test_device_policy_is_scoped_to_the_connected_thing():
     doc = device_policy(REGION, ACCOUNT)
     actions = {s["Action"]: s for s in doc["Statement"]}
@@ -92,3 +128,4 @@ def test_names_derive_from_the_application():
     assert (n.inventory_table, n.data_table, n.device_policy) == ("acme-iot-device-inventory", "acme-iot-data", "acme-iot-device")
     assert n.certificate_store_bucket("eu-west-1", ACCOUNT) == "acme-iot-certs-eu-west-1-111122223333"
     assert n.telemetry_rule == "acme_iot_store_telemetry"
+    assert n.replication_dead_letter_queue == "acme-iot-replication-dlq"

@@ -296,3 +296,70 @@ def test_certificate_material_from_secret_config(pki_dir):
     assert server.inputs["certificateBody"] == (pki_dir / MATERIAL_FILES["serverCertificate"]).read_text()
     (ca,) = run.of_type("aws:iot/caCertificate:CaCertificate")
     assert ca.inputs["caCertificatePem"] == (pki_dir / "intermediate-ca.crt").read_text()
+
+
+# -- Dead letters: nothing the pipe or the rule targets give up on is lost -----------------------
+
+def dead_letter_queue(run):
+    (queue,) = run.of_type("aws:sqs/queue:Queue")
+    return queue
+
+
+@pytest.mark.parametrize("run_name, region", [("primary_run", "eu-west-1"), ("secondary_run", "us-west-2")])
+def test_each_region_has_one_encrypted_dead_letter_queue_kept_14_days(request, run_name, region):
+    run = request.getfixturevalue(run_name)
+    queue = dead_letter_queue(run)
+    assert queue.inputs["name"] == "multi-region-iot-replication-dlq"
+    assert queue.inputs["sqsManagedSseEnabled"] is True
+    assert queue.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+    assert queue.outputs["arn"] == f"arn:aws:sqs:{region}:123456789012:multi-region-iot-replication-dlq"
+    assert run.outputs["replicationDeadLetterQueueArn"] == queue.outputs["arn"]
+    assert run.outputs["replicationDeadLetterQueueUrl"] == queue.outputs["url"]
+    assert "iotmr:regional:Replication" in queue.parent
+
+
+@pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
+def test_the_pipe_dead_letters_into_the_queue(request, run_name):
+    run = request.getfixturevalue(run_name)
+    (pipe,) = run.of_type("aws:pipes/pipe:Pipe")
+    stream = pipe.inputs["sourceParameters"]["dynamodbStreamParameters"]
+    assert stream["deadLetterConfig"] == {"arn": dead_letter_queue(run).outputs["arn"]}
+    assert stream["maximumRetryAttempts"] == 10
+
+
+@pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
+def test_both_rule_targets_dead_letter_into_the_queue(request, run_name):
+    run = request.getfixturevalue(run_name)
+    targets = run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert sorted(t.inputs["rule"] for t in targets) == ["multi-region-iot-decommission", "multi-region-iot-replicate"]
+    for target in targets:
+        assert target.inputs["deadLetterConfig"] == {"arn": dead_letter_queue(run).outputs["arn"]}, target.name
+
+
+@pytest.mark.parametrize("run_name, region", [("primary_run", "eu-west-1"), ("secondary_run", "us-west-2")])
+def test_queue_policy_admits_eventbridge_for_exactly_the_two_rules_of_our_account(request, run_name, region):
+    run = request.getfixturevalue(run_name)
+    queue = dead_letter_queue(run)
+    (policy,) = run.of_type("aws:sqs/queuePolicy:QueuePolicy")
+    assert policy.inputs["queueUrl"] == queue.outputs["url"]
+    (stmt,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert stmt["Effect"] == "Allow" and stmt["Principal"] == {"Service": "events.amazonaws.com"}
+    assert stmt["Action"] == "sqs:SendMessage" and stmt["Resource"] == queue.outputs["arn"]
+    bus = f"arn:aws:events:{region}:123456789012:rule/multi-region-iot-devices"
+    assert stmt["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": [f"{bus}/multi-region-iot-decommission", f"{bus}/multi-region-iot-replicate"]},
+        "StringEquals": {"aws:SourceAccount": "123456789012"}}
+    rules = {r.inputs["name"] for r in run.of_type("aws:cloudwatch/eventRule:EventRule")}
+    assert {arn.rsplit("/", 1)[1] for arn in stmt["Condition"]["ArnEquals"]["aws:SourceArn"]} == rules
+
+
+@pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
+def test_only_the_pipe_role_may_send_and_only_to_the_dead_letter_queue(request, run_name):
+    run = request.getfixturevalue(run_name)
+    queue_arn = dead_letter_queue(run).outputs["arn"]
+    senders = {}
+    for name, doc in policy_docs(run).items():
+        for stmt in doc["Statement"]:
+            if any(a.startswith("sqs:") for a in stmt["Action"]):
+                senders[name] = (stmt["Action"], stmt["Resource"])
+    assert senders == {f"{run.outputs['region']}-replication-pipe-policy": (["sqs:SendMessage"], [queue_arn])}
