@@ -1,4 +1,4 @@
-"""Data at rest: DynamoDB recovery and encryption, CloudWatch log retention."""
+"""Data at rest: DynamoDB recovery and encryption, SQS queue encryption, CloudWatch log retention."""
 
 from __future__ import annotations
 
@@ -41,6 +41,19 @@ def validate_dynamodb_sse(args: ResourceValidationArgs, report: ReportViolation)
            "auditable in the account.", None)
 
 
+def validate_sqs_encryption(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A queue is encrypted if it says so: SSE-SQS (``sqsManagedSseEnabled``) or a KMS key
+    (``kmsMasterKeyId``). Dead letters carry whole device records (certificate PEMs)."""
+    if args.resource_type != t.SQS_QUEUE:
+        return
+    sse = get(args.props, "sqsManagedSseEnabled")
+    kms = get(args.props, "kmsMasterKeyId")
+    if sse is UNKNOWN or kms is UNKNOWN or _is_true(sse) or (isinstance(kms, str) and kms):
+        return
+    report("The queue does not declare encryption at rest; set sqs_managed_sse_enabled=True (SSE-SQS, which "
+           "EventBridge can deliver to) or kms_master_key_id.", None)
+
+
 def validate_log_group_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != t.LOG_GROUP:
         return
@@ -64,6 +77,12 @@ def policies() -> list[ResourceValidationPolicy]:
             name="dynamodb-server-side-encryption",
             description="DynamoDB tables enable server-side encryption with a KMS key.",
             validate=validate_dynamodb_sse,
+            enforcement_level=mandatory,
+        ),
+        ResourceValidationPolicy(
+            name="sqs-queue-encrypted",
+            description="SQS queues declare server-side encryption (SSE-SQS or a KMS key).",
+            validate=validate_sqs_encryption,
             enforcement_level=mandatory,
         ),
         ResourceValidationPolicy(

@@ -87,7 +87,8 @@ def _builder_documents() -> list[tuple[str, dict]]:
             ["iot:CreateThing", "iot:AttachThingPrincipal", "iot:AttachPolicy", "iot:UpdateCertificate",
              "iot:RegisterCertificate", "dynamodb:PutItem", "events:PutEvents", "lambda:InvokeFunction"], sm)),
         ("inspector", iam.lambda_inspector_policy(REGION, ACCOUNT, "inv", log_group)),
-        ("pipe", iam.pipe_policy(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/inv/stream/2026", "arn:bus")),
+        ("pipe", iam.pipe_policy(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/inv/stream/2026", "arn:bus",
+                                 f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq")),
         ("start", iam.start_execution_policy([f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:jitr"])),
         ("telemetry", iam.put_item_policy(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/data")),
         ("bucket reader", iam.bucket_reader_policy("arn:aws:s3:::store")),
@@ -151,6 +152,12 @@ def test_protected_global_table_passes() -> None:
     props = {"pointInTimeRecovery": {"enabled": True}, "serverSideEncryption": {"enabled": True},
              "replicas": [{"regionName": "us-west-2", "pointInTimeRecovery": True}]}
     assert all_resource_messages("aws:dynamodb/table:Table", props) == {}
+
+
+@pytest.mark.parametrize("encryption", [{"sqsManagedSseEnabled": True},
+                                        {"kmsMasterKeyId": "alias/aws/sqs"}], ids=["sse-sqs", "kms"])
+def test_encrypted_queue_passes(encryption: dict) -> None:
+    assert all_resource_messages("aws:sqs/queue:Queue", {"name": "dlq", **encryption}) == {}
 
 
 def test_log_group_with_retention_passes() -> None:

@@ -25,7 +25,7 @@ from policy_harness import POLICIES, allow, run_resource, run_stack, stack_resou
 ALL_TYPES = sorted({
     t.IOT_DOMAIN_CONFIGURATION, t.IOT_POLICY, t.IOT_TOPIC_RULE, t.IAM_ROLE, *t.IAM_POLICY_DOCUMENT_TYPES,
     *t.IAM_ATTACHMENT_TYPES, *t.S3_BUCKET_TYPES, t.S3_PUBLIC_ACCESS_BLOCK, t.S3_BUCKET_POLICY,
-    *t.S3_SSE_CONFIGURATION_TYPES, t.DYNAMODB_TABLE, t.LOG_GROUP, t.SFN_STATE_MACHINE, t.LAMBDA_FUNCTION,
+    *t.S3_SSE_CONFIGURATION_TYPES, t.DYNAMODB_TABLE, t.LOG_GROUP, t.SFN_STATE_MACHINE, t.LAMBDA_FUNCTION, t.SQS_QUEUE,
 })
 RESOURCE_POLICIES = sorted(n for n, p in POLICIES.items() if isinstance(p, ResourceValidationPolicy))
 STACK_POLICIES = sorted(n for n, p in POLICIES.items() if isinstance(p, StackValidationPolicy))
@@ -66,6 +66,8 @@ UNKNOWN_CASES = [
      {"pointInTimeRecovery": {"enabled": UNKNOWN_BOOLEAN_VALUE}, "replicas": UNKNOWN_ARRAY_VALUE}),
     ("dynamodb-server-side-encryption", t.DYNAMODB_TABLE, {"serverSideEncryption": UNKNOWN_OBJECT_VALUE}),
     ("log-group-retention", t.LOG_GROUP, {"retentionInDays": UNKNOWN_NUMBER_VALUE}),
+    ("sqs-queue-encrypted", t.SQS_QUEUE, {"sqsManagedSseEnabled": UNKNOWN_BOOLEAN_VALUE}),
+    ("sqs-queue-encrypted", t.SQS_QUEUE, {"kmsMasterKeyId": UNKNOWN_STRING_VALUE}),
     ("sfn-logging-enabled", t.SFN_STATE_MACHINE, {"loggingConfiguration": UNKNOWN_OBJECT_VALUE}),
     ("sfn-logging-enabled", t.SFN_STATE_MACHINE,
      {"loggingConfiguration": {"level": "ALL", "logDestination": UNKNOWN_STRING_VALUE}}),

@@ -28,6 +28,7 @@ PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 LAMBDA = "aws:lambda/function:Function"
+QUEUE = "aws:sqs/queue:Queue"
 
 TLS13 = "IoTSecurityPolicy_TLS13_1_3_2022_10"
 SERVICE_TRUST = {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole",
@@ -237,6 +238,13 @@ CATALOG = [
         ["The table is encrypted only with the AWS owned key (server_side_encryption is not enabled); set "
          'server_side_encryption={"enabled": True} (optionally with kms_key_arn) so the key is visible and '
          "auditable in the account."]),
+    Bad("queue-without-encryption", "sqs-queue-encrypted", QUEUE, {"name": "dlq"},
+        ["The queue does not declare encryption at rest; set sqs_managed_sse_enabled=True (SSE-SQS, which "
+         "EventBridge can deliver to) or kms_master_key_id."]),
+    Bad("queue-with-sse-switched-off", "sqs-queue-encrypted", QUEUE,
+        {"name": "dlq", "sqsManagedSseEnabled": False, "kmsMasterKeyId": ""},
+        ["The queue does not declare encryption at rest; set sqs_managed_sse_enabled=True (SSE-SQS, which "
+         "EventBridge can deliver to) or kms_master_key_id."]),
     Bad("log-group-without-retention", "log-group-retention", LOGS, {"name": "/aws/lambda/x"},
         ["The log group keeps its events forever; set retention_in_days (e.g. 30)."]),
     Bad("log-group-retention-zero", "log-group-retention", LOGS, {"name": "/x", "retentionInDays": 0},
