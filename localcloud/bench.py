@@ -90,7 +90,7 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
         report("deploy", 0, 1)
         cloud.deploy()
         report("deploy", 1, 1)
-        bulk.enter_context(speedups.bulk_gc())
+        collector = bulk.enter_context(speedups.bulk_gc())
         ca = cloud.load_ca()
         names = [f"bench-{i:06d}" for i in range(devices)]
         issued = []
@@ -121,6 +121,7 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
                                                                attempts=3)
                     except ConnectionRefused:
                         refused_everywhere.add(i)
+            collector.checkpoint()
             report("onboarding", min(start + batch, devices), devices)
         cloud.settle()
         wall = time.perf_counter() - started

@@ -11,10 +11,13 @@ from localcloud import speedups
 
 def test_bulk_gc_freezes_the_deployed_objects_and_restores_the_collector() -> None:
     before = gc.get_threshold()
-    deployed = [{"resource": i} for i in range(100)]
+    deployed = [[i] for i in range(100)]
+    assert all(gc.is_tracked(resource) for resource in deployed)
     with speedups.bulk_gc(young_threshold=12_345):
         assert gc.get_threshold()[0] == 12_345
         assert gc.get_freeze_count() >= len(deployed)
+        scanned = {id(o) for o in gc.get_objects()}
+        assert not any(id(resource) in scanned for resource in deployed)  # frozen: never scanned again
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
 
@@ -38,3 +41,18 @@ def test_install_and_uninstall_restore_boto3_client() -> None:
     finally:
         speedups.uninstall()
     assert boto3.client is original and not speedups.installed()
+
+
+def test_a_checkpoint_freezes_what_the_batch_left_alive_and_collects_its_garbage() -> None:
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    with speedups.bulk_gc() as collector:
+        frozen_before = gc.get_freeze_count()
+        survivors = [[i] for i in range(1000)]  # lists are tracked by the collector
+        Cycle()  # garbage: only the collector can free it
+        collector.checkpoint()
+        assert gc.get_freeze_count() >= frozen_before + len(survivors)
+        assert not any(type(o) is Cycle for o in gc.get_objects())
+    assert gc.get_freeze_count() == 0
