@@ -29,6 +29,7 @@ _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 _APPLICATION = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
 class ConfigError(pulumi.RunError):
@@ -104,6 +105,7 @@ class StackSettings:
     log_retention_days: int = 30
     state_machine_log_level: str = "ERROR"
     test_resources: bool = True
+    alarm_topic_arn: str | None = None  # SNS topic the dead-letter alarm notifies (None: alarm only)
     primary_stack: str | None = None  # None: this stack is the primary
     shared: SharedSettings | None = None  # given on the primary; read from it on secondaries
     pem_overrides: PemOverrides | None = None
@@ -114,6 +116,21 @@ class StackSettings:
 
 
 # --- validation of single values ------------------------------------------------------------
+
+def validate_alarm_topic(value: Any, region: str) -> str | None:
+    """An SNS topic ARN in the stack's own region (CloudWatch alarm actions cannot cross regions)."""
+    if value in (None, ""):
+        return None
+    example = f"arn:aws:sns:{region}:123456789012:iot-alarms"
+    found = _SNS_TOPIC_ARN.match(value) if isinstance(value, str) else None
+    if found is None:
+        raise ConfigError(f"alarmTopicArn = {value!r} is not an SNS topic ARN; {_set_hint('alarmTopicArn', example)}, "
+                          "or remove it to deploy the alarm without notifications.")
+    if found.group(1) != region:
+        raise ConfigError(f"alarmTopicArn is a topic in {found.group(1)} but this stack deploys to {region}: a "
+                          f"CloudWatch alarm can only notify a topic of its own region; {_set_hint('alarmTopicArn', example)}.")
+    return value
+
 
 def validate_region(value: Any, key: str) -> str:
     if not isinstance(value, str) or not _REGION.match(value):
@@ -335,6 +352,7 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
         log_retention_days=_int_choice(get("logRetentionDays"), "logRetentionDays", RETENTION_DAYS, 30),
         state_machine_log_level=validate_choice(get("stateMachineLogLevel"), "stateMachineLogLevel", LOG_LEVELS, "ERROR"),
         test_resources=_bool(get("testResources"), "testResources", True),
+        alarm_topic_arn=validate_alarm_topic(get("alarmTopicArn"), region),
         primary_stack=primary_stack,
         shared=shared,
         pem_overrides=overrides,

@@ -68,6 +68,11 @@ class Names:
         return self("replication-dlq")
 
     @property
+    def replication_dead_letter_alarm(self) -> str:
+        """In alarm while the replication dead-letter queue holds a message."""
+        return self("replication-dead-letters")
+
+    @property
     def jitr_rule(self) -> str:
         return rule_name(self.application, "jitr")
 

@@ -57,7 +57,7 @@ class Region(pulumi.ComponentResource):
         replication = Replication(f"{name}-replication", ReplicationArgs(
             names=names, region=s.region, account_id=args.account_id, event_bus=bus,
             inventory_stream_arn=args.inventory_stream_arn, log_retention_days=s.log_retention_days,
-            state_machine_log_level=s.state_machine_log_level),
+            state_machine_log_level=s.state_machine_log_level, alarm_topic_arn=s.alarm_topic_arn),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy]))
 
         Telemetry(f"{name}-telemetry", TelemetryArgs(

@@ -30,6 +30,7 @@ class ReplicationArgs:
     log_retention_days: int
     state_machine_log_level: str
     batch_size: int = 10
+    alarm_topic_arn: str | None = None  # notified when dead letters arrive, and when the queue is empty again
 
 
 # SQS's maximum: an operator has two weeks to notice and redrive a dead letter.
@@ -41,6 +42,7 @@ class Replication(pulumi.ComponentResource):
     replicate: StateMachine
     decommission: StateMachine
     dead_letter_queue: aws.sqs.Queue
+    dead_letter_alarm: aws.cloudwatch.MetricAlarm
 
     def __init__(self, name: str, args: ReplicationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Replication", name, None, opts)
@@ -56,6 +58,26 @@ class Replication(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         dlq_arn = self.dead_letter_queue.arn
+        # A dead letter is replication work not done in this region: someone must look at it.
+        actions = [args.alarm_topic_arn] if args.alarm_topic_arn else []
+        self.dead_letter_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-dlq-alarm",
+            name=n.replication_dead_letter_alarm,
+            alarm_description=(f"Replication or decommissioning work in {region} was given up on and waits in "
+                               f"{n.replication_dead_letter_queue}; fix the cause, then redrive (docs/design.md)."),
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.dead_letter_queue.name},
+            statistic="Maximum",
+            period=300,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            opts=pulumi.ResourceOptions(parent=self.dead_letter_queue),
+        )
 
         pipe_role = service_role(
             f"{name}-pipe",

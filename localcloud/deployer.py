@@ -165,6 +165,7 @@ class Deployer(CloudMocks):
             "aws:cloudwatch/eventRule:EventRule": self._event_rule,
             "aws:cloudwatch/eventTarget:EventTarget": self._event_target,
             "aws:cloudwatch/logGroup:LogGroup": self._log_group,
+            "aws:cloudwatch/metricAlarm:MetricAlarm": self._metric_alarm,
             "aws:dynamodb/table:Table": self._table,
             "aws:iam/instanceProfile:InstanceProfile": self._instance_profile,
             "aws:iam/role:Role": self._role,
@@ -307,6 +308,27 @@ class Deployer(CloudMocks):
         return name, {**inputs, "name": name, "arn": arn}
 
     # -- DynamoDB ------------------------------------------------------------------------------
+    def _metric_alarm(self, args, inputs, region):
+        name = self._name(args, inputs, limit=255)
+        if inputs.get("metricQueries"):
+            raise UnsupportedResource(f"aws:cloudwatch/metricAlarm:MetricAlarm {name!r}: metric math alarms are not "
+                                      "emulated")
+        request: dict[str, Any] = {
+            "AlarmName": name, "Namespace": inputs["namespace"], "MetricName": inputs["metricName"],
+            "Statistic": inputs["statistic"], "Period": int(inputs["period"]),
+            "EvaluationPeriods": int(inputs["evaluationPeriods"]), "Threshold": float(inputs["threshold"]),
+            "ComparisonOperator": inputs["comparisonOperator"],
+            "Dimensions": [{"Name": k, "Value": v} for k, v in (inputs.get("dimensions") or {}).items()],
+            "AlarmActions": list(inputs.get("alarmActions") or []), "OKActions": list(inputs.get("okActions") or []),
+        }
+        for key, member in (("alarmDescription", "AlarmDescription"), ("treatMissingData", "TreatMissingData")):
+            if inputs.get(key) is not None:
+                request[member] = inputs[key]
+        cloudwatch = self._client("cloudwatch", region)
+        cloudwatch.put_metric_alarm(**request)
+        arn = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
+        return name, {**inputs, "name": name, "arn": arn}
+
     def _table(self, args, inputs, region):
         name = self._name(args, inputs, limit=255)
         keys = [(inputs["hashKey"], "HASH")] + ([(inputs["rangeKey"], "RANGE")] if inputs.get("rangeKey") else [])

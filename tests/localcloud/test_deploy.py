@@ -105,6 +105,10 @@ def test_each_region_dead_letters_its_pipe_and_rule_targets_into_its_own_encrypt
         # The ARNs the program pinned are the ones moto gave the rules.
         assert set(stmt["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_arns
 
+        (alarm,) = boto3.client("cloudwatch", region_name=region).describe_alarms()["MetricAlarms"]
+        assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_arn.rsplit(":", 1)[1]}]
+        assert (alarm["MetricName"], alarm["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0.0)
+
 
 def test_dns_records_for_the_custom_domain_are_in_the_hosted_zone(cloud: LocalCloud) -> None:
     records = boto3.client("route53", region_name="us-east-1").list_resource_record_sets(

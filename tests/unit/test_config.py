@@ -31,6 +31,12 @@ def test_primary_defaults():
     assert s.pki_dir == Path("/project/pki-out")
 
 
+def test_the_dead_letter_alarm_notifies_a_topic_only_when_one_is_configured():
+    assert settings().alarm_topic_arn is None
+    topic = "arn:aws:sns:eu-west-1:123456789012:iot-alarms"
+    assert settings(alarmTopicArn=topic).alarm_topic_arn == topic
+
+
 def test_secondary_needs_only_the_primary_stack_name():
     s = parse_settings(lambda key: {"primaryStack": "acme/multi-region-iot/eu-west-1"}.get(key),
                        "us-west-2", Path("/p"))
@@ -60,6 +66,10 @@ def test_secondary_needs_only_the_primary_stack_name():
     ({"application": "Multi Region"}, "application = 'Multi Region'", "pulumi config set application"),
     ({"primaryStack": "eu-west-1"}, "primaryStack = 'eu-west-1' must be a fully qualified", "org/project/stack"),
     ({"serverCertificate": "-----BEGIN CERTIFICATE-----"}, "serverPrivateKey, certificateChain, caCertificate is missing", "--secret"),
+    ({"alarmTopicArn": "iot-alarms"}, "alarmTopicArn = 'iot-alarms' is not an SNS topic ARN",
+     "pulumi config set alarmTopicArn arn:aws:sns:eu-west-1:"),
+    ({"alarmTopicArn": "arn:aws:sns:us-west-2:123456789012:iot-alarms"}, "a topic in us-west-2 but this stack deploys "
+     "to eu-west-1", "arn:aws:sns:eu-west-1:"),
 ])
 def test_bad_config_names_the_key_and_the_fix(overrides, key, fix):
     with pytest.raises(ConfigError) as err:

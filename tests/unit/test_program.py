@@ -363,3 +363,22 @@ def test_only_the_pipe_role_may_send_and_only_to_the_dead_letter_queue(request, 
             if any(a.startswith("sqs:") for a in stmt["Action"]):
                 senders[name] = (stmt["Action"], stmt["Resource"])
     assert senders == {f"{run.outputs['region']}-replication-pipe-policy": (["sqs:SendMessage"], [queue_arn])}
+
+
+@pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
+def test_an_alarm_watches_the_dead_letter_queue(request, run_name):
+    run = request.getfixturevalue(run_name)
+    (alarm,) = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarm.inputs["name"] == "multi-region-iot-replication-dead-letters"
+    assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm.inputs["dimensions"] == {"QueueName": dead_letter_queue(run).outputs["name"]}
+    assert (alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm.inputs["treatMissingData"] == "notBreaching"  # an empty queue reports no data points
+    assert not alarm.inputs.get("alarmActions")  # no topic configured in the shipped stacks
+
+
+def test_a_configured_topic_is_notified_when_dead_letters_arrive_and_when_they_are_gone(pki_dir):
+    topic = "arn:aws:sns:eu-west-1:123456789012:iot-alarms"
+    run = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "alarmTopicArn": topic})
+    (alarm,) = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarm.inputs["alarmActions"] == [topic] and alarm.inputs["okActions"] == [topic]
