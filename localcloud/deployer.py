@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import threading
 import zipfile
 from collections.abc import Callable

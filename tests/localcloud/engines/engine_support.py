@@ -55,3 +55,18 @@ def make_ca(cn: str = "Test CA") -> Issued:
 
 def make_device(ca: Issued, thing_name: str) -> Issued:
     return _issue(thing_name, ca, ca=False)
+
+
+# --- spying on moto's request handling ----------------------------------------------------------
+
+def record_requests(monkeypatch, owner, method_name, describe):
+    """Wrap ``owner.method_name(self, request)`` so each call appends ``describe(request)`` to the list returned."""
+    seen = []
+    original = getattr(owner, method_name)
+
+    def recording(self, request, *args, **kwargs):
+        seen.append(describe(request))
+        return original(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(owner, method_name, recording)
+    return seen

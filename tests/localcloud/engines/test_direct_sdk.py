@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
-from engine_support import PRIMARY, SECONDARY, make_ca, make_device
+from engine_support import PRIMARY, SECONDARY, make_ca, make_device, record_requests
 from moto import mock_aws
 
 from localcloud.engines import direct_sdk
@@ -142,17 +142,10 @@ def _session() -> list[Any]:
 
 
 def _stubbed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """URLs of the requests that reach moto's stubber from now on."""
     from moto.core.botocore_stubber import BotocoreStubber
 
-    seen: list[str] = []
-    original = BotocoreStubber.process_request
-
-    def counting(self: Any, request: Any) -> Any:
-        seen.append(request.url)
-        return original(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", counting)
-    return seen
+    return record_requests(monkeypatch, BotocoreStubber, "process_request", lambda request: request.url)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from engine_support import PRIMARY
+from engine_support import PRIMARY, record_requests
 from moto import mock_aws
 
 from localcloud.engines import botocore_user_agent, moto_action_cache
@@ -59,14 +59,8 @@ def test_rest_operations_are_routed_once_per_request_with_the_same_results(
 ) -> None:
     from moto.core.responses import BaseResponse
 
-    routed: list[str] = []
-    original = BaseResponse._get_action_from_method_and_request_uri
-
-    def counting(self: Any, request: Any) -> str:
-        routed.append(request.path)
-        return original(self, request)
-
-    monkeypatch.setattr(BaseResponse, "_get_action_from_method_and_request_uri", counting)
+    routed = record_requests(monkeypatch, BaseResponse, "_get_action_from_method_and_request_uri",
+                             lambda request: request.path)
     plain = _iot_session([])
     plain_routings = len(routed)
     routed.clear()
