@@ -1,7 +1,6 @@
 """The replication machine: everything comes from the item; idempotent; never calls the origin region."""
 from __future__ import annotations
 
-from builders import inventory as inv
 from localcloud.patches import aws_calls, lambda_inprocess
 
 EU, US = "eu-west-1", "us-west-2"
