@@ -19,7 +19,7 @@ Each module is one engine over moto 5.2.5 backends, usable on its own inside ``m
 | ``ddb_expressions`` | cheaper (same) walks over moto DynamoDB update-expression trees; each text parsed once |
 | ``global_tables`` | DynamoDB global tables: deferred replication, per-region streams, last writer wins |
 | ``pipes`` | EventBridge Pipes: DynamoDB stream → filter → event bus |
-| ``eventbridge`` | rule delivery to Step Functions / Lambda targets, InputPath / InputTransformer |
+| ``eventbridge`` | rule delivery to Step Functions / Lambda targets, InputPath / InputTransformer; failed deliveries to the target's DLQ |
 | ``settle`` | ``Engines``: all of the above activated together; ``settle()`` until nothing moves |
 
 Activate the engines before deploying (pipes start reading their stream when created,

@@ -10,8 +10,12 @@ invokes the function in-process.
 
 Matching reuses moto's own pattern matcher (``moto.events.models.EventPattern``: exact
 values, ``prefix``, ``suffix``, ``anything-but``, ``exists``, ``numeric``, ``$or``, ...).
-Deliveries that fail are recorded in ``failures`` (EventBridge would retry and then drop or
-dead-letter them); they never stop the rest of the queue.
+Deliveries that fail are recorded in ``failures``; they never stop the rest of the queue. A
+target with a ``DeadLetterConfig`` gets the event in that SQS queue, as EventBridge sends it once
+retries are exhausted (or at once for a missing target or missing permissions): the event as the
+body, with the ``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE`` and ``ERROR_MESSAGE`` attributes. The
+engine does not wait out the retry policy (24 h by default): a delivery that fails here fails
+for a reason retries would not change (the target is gone, the handler raised).
 """
 
 from __future__ import annotations
@@ -218,6 +222,44 @@ class DeliveryFailure:
     rule_arn: str
     target_arn: str
     reason: str
+    dead_letter_queue_arn: str | None = None  # where the event went, if the target has a DLQ
+
+
+def _error_code(error: Exception) -> str:
+    """The DLQ ``ERROR_CODE`` EventBridge reports for a failed target call (its documented codes)."""
+    name = type(error).__name__
+    if "DoesNotExist" in name or "NotFound" in name:
+        return "NO_RESOURCE"
+    if "AccessDenied" in name or "Unauthorized" in name:
+        return "NO_PERMISSIONS"
+    if "Throttl" in name or "LimitExceeded" in name:
+        return "THROTTLING"
+    return "SDK_CLIENT_ERROR"
+
+
+def dead_letter(delivery: Delivery, error: Exception) -> str | None:
+    """Send ``delivery``'s event to its target's dead-letter queue; return the queue ARN, or None without one."""
+    from moto.sqs.models import sqs_backends
+
+    arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
+    if not arn:
+        return None
+    _, _, _, region, account, queue_name = arn.split(":", 5)
+
+    def text(value: str) -> dict[str, str]:
+        return {"DataType": "String", "StringValue": value}
+
+    sqs_backends[account][region].send_message(
+        queue_name,
+        json.dumps(delivery.event),
+        message_attributes={
+            "RULE_ARN": text(delivery.rule.arn),
+            "TARGET_ARN": text(delivery.target["Arn"]),
+            "ERROR_CODE": text(_error_code(error)),
+            "ERROR_MESSAGE": text(str(error)[:256] or type(error).__name__),
+        },
+    )
+    return arn
 
 
 def _iso(timestamp: Any) -> Any:
@@ -288,13 +330,14 @@ class EventBridgeEngine(ExclusiveEngine):
             try:
                 self._deliver(delivery)
                 delivered += 1
-            except Exception as error:  # noqa: BLE001 - recorded, as EventBridge would
+            except Exception as error:  # noqa: BLE001 - recorded (and dead-lettered), as EventBridge would
                 self.stats.failed += 1
                 self.failures.append(
                     DeliveryFailure(
                         delivery.rule.arn,
                         delivery.target["Arn"],
                         f"{type(error).__name__}: {error}",
+                        dead_letter(delivery, error),
                     )
                 )
         return delivered

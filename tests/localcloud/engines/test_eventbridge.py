@@ -250,3 +250,28 @@ def test_the_in_process_invoker_runs_the_registered_handler(aws: None) -> None:
             invoke(PRIMARY, function, {"fail": True})
     finally:
         lambda_inprocess.unregister_all()
+
+
+def test_a_failed_delivery_lands_in_the_target_s_dead_letter_queue_with_its_reason(aws: None) -> None:
+    events = boto3.client("events", region_name=PRIMARY)
+    sqs = boto3.client("sqs", region_name=PRIMARY)
+    events.create_event_bus(Name=BUS)
+    rule_arn = events.put_rule(Name="r", EventBusName=BUS, EventPattern=json.dumps({"source": ["s"]}))["RuleArn"]
+    queue_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    missing = f"arn:aws:states:{PRIMARY}:123456789012:stateMachine:gone"
+    events.put_targets(Rule="r", EventBusName=BUS, Targets=[
+        {"Id": "x", "Arn": missing, "DeadLetterConfig": {"Arn": queue_arn}},
+        {"Id": "y", "Arn": missing.replace("gone", "also-gone")},  # no DLQ: recorded only
+    ])
+    with EventBridgeEngine() as engine:
+        put({"k": 1}, source="s")
+        assert engine.settle() == 0
+    assert [f.dead_letter_queue_arn for f in engine.failures] == [queue_arn, None]
+    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                     MessageAttributeNames=["All"])["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail"]) == ("s", {"k": 1})
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["RULE_ARN"] == rule_arn and attributes["TARGET_ARN"] == missing
+    assert attributes["ERROR_CODE"] == "NO_RESOURCE" and "gone" in attributes["ERROR_MESSAGE"]
