@@ -46,6 +46,7 @@ class DemoResult:
     inventory_table: str
     data_table: str
     application: str = "multi-region-iot"
+    dead_letters: dict[str, int] = field(default_factory=dict)  # region -> messages in its replication DLQ
 
 
 def demo_devices(ca: pki.CertificateAuthority, regions: list[str]) -> list[Device]:
@@ -98,7 +99,10 @@ def run_scenario(cloud: LocalCloud, step: Callable[[str], None] = lambda _: None
     cloud.settle()
     outputs = cloud.primary_outputs
     application = outputs["inventoryTableName"].removesuffix("-device-inventory")
-    return DemoResult(regions, devices, outputs["inventoryTableName"], outputs["dataTableName"], application)
+    dead_letters = {region: observe.queue_depth(region, cloud.outputs(region)["replicationDeadLetterQueueUrl"])
+                    for region in regions}
+    return DemoResult(regions, devices, outputs["inventoryTableName"], outputs["dataTableName"], application,
+                      dead_letters)
 
 
 def _try_connect(cloud: LocalCloud, device: Device, region: str, *, attempts: int) -> Any:
@@ -170,7 +174,11 @@ def region_tables(result: DemoResult, region: str) -> list[Table]:
         telemetry.add_column(column)
     for item in sorted(observe.table_items(region, result.data_table), key=lambda i: (i.get("PK", ""), i.get("SK", ""))):
         telemetry.add_row(item.get("Device", ""), item.get("Region", ""), item.get("Message", ""))
-    executions = Table(title=f"{region}: state machine executions", title_justify="left")
+    waiting = result.dead_letters.get(region, 0)
+    executions = Table(title=f"{region}: state machine executions", title_justify="left",
+                       caption=f"replication dead-letter queue: {waiting} message(s) waiting"
+                               + ("" if waiting == 0 else " [red](work not done in this region)[/red]"),
+                       caption_justify="left")
     for column in ("state machine", "execution", "status", "transitions", "input"):
         executions.add_column(column)
     for execution in sorted(observe.executions(region), key=lambda e: (str(e.start), e.machine)):

@@ -127,6 +127,14 @@ def table_items(region: str, table: str, account_id: str = DEFAULT_ACCOUNT_ID) -
     return [_plain_item(item) for item in found.all_items()]
 
 
+def queue_depth(region: str, queue_url_or_name: str, account_id: str = DEFAULT_ACCOUNT_ID) -> int:
+    """Messages held by an SQS queue in ``region`` (visible, in flight or delayed); 0 if there is no such queue."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[account_id][region].queues.get(queue_url_or_name.rstrip("/").rsplit("/", 1)[-1])
+    return 0 if queue is None else len(queue._messages)
+
+
 # -- cross-region calls --------------------------------------------------------------------------
 # Regions of the executions running now, innermost last. A process-wide stack, not a context
 # variable: moto evaluates an execution (and each of its tasks) in worker threads, while

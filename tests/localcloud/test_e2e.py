@@ -135,3 +135,12 @@ def test_every_execution_of_the_module_succeeded_or_failed_only_for_refused_devi
               if e.status != "SUCCEEDED"]
     assert all("jitr" in machine for _, machine, _ in failed), failed
     assert all(e.status != "RUNNING" for region in REGIONS for e in observe.executions(region))
+
+
+def test_queue_depth_counts_the_messages_of_a_region_s_dead_letter_queue(cloud: LocalCloud) -> None:
+    urls = {region: cloud.outputs(region)["replicationDeadLetterQueueUrl"] for region in REGIONS}
+    before = {region: observe.queue_depth(region, url) for region, url in urls.items()}
+    boto3.client("sqs", region_name=SECONDARY).send_message(QueueUrl=urls[SECONDARY], MessageBody="{}")
+    assert observe.queue_depth(SECONDARY, urls[SECONDARY]) == before[SECONDARY] + 1
+    assert observe.queue_depth(PRIMARY, urls[PRIMARY]) == before[PRIMARY]  # each region has its own queue
+    assert observe.queue_depth(SECONDARY, "no-such-queue") == 0
