@@ -29,7 +29,6 @@ built-in handlers when a client is created).
 from __future__ import annotations
 
 import importlib
-import io
 import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -62,7 +61,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
 })
 _AWS_HOST = re.compile(r"^[a-z0-9-]+\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com$")
 _EVENT = "before-call"
-_STATE: dict[str, Any] = {"installed": False, "handler": None}
+_STATE: dict[str, Any] = {"installed": False}
 _CLASSES: dict[str, type] = {}
 
 
@@ -109,7 +108,7 @@ def _uri_match(operation_model: Any, api_params: dict[str, Any]) -> dict[str, An
 
 
 def _prepare(response: Any, operation_model: Any, request_dict: dict[str, Any], api_params: dict[str, Any],
-             region: str, authorization: str | None) -> None:
+             authorization: str | None) -> None:
     """Set what ``BaseResponse.setup_class`` sets, for a JSON / REST-JSON request without form or files."""
     from moto.utilities.utils import get_partition
     from werkzeug.datastructures import Headers
@@ -122,9 +121,7 @@ def _prepare(response: Any, operation_model: Any, request_dict: dict[str, Any], 
     if "host" not in headers:
         headers["Host"] = urlsplit(url).netloc
     body = request_dict.get("body") or b""
-    if isinstance(body, dict):  # never for JSON protocols; keep moto's path for anything else
-        raise _NotDirect()
-    if hasattr(body, "read"):
+    if isinstance(body, dict) or hasattr(body, "read"):  # a form or a stream: never for these JSON operations
         raise _NotDirect()
     raw_body = body
     if isinstance(body, bytes) and not response.use_raw_body:
@@ -169,7 +166,6 @@ def _prepare(response: Any, operation_model: Any, request_dict: dict[str, Any], 
     response.current_account = response.get_current_account()
     mark_account_as_visited(account_id=response.current_account, access_key=response.access_key,
                             service=response.service_name, region=response.region)
-    del region  # moto derives the region from the URL, as on the usual path
 
 
 class _ParsedRequestView:
@@ -244,7 +240,7 @@ def _before_call(model: Any, params: dict[str, Any], request_signer: Any = None,
     api_params = (context or {}).get("localcloud_api_params", {})
     response = _response_class(service)()
     try:
-        _prepare(response, model, params, api_params, found.group(1),
+        _prepare(response, model, params, api_params,
                  _authorization(request_signer, found.group(1), model.service_model.signing_name or service))
     except _NotDirect:
         return None
@@ -259,19 +255,21 @@ def _before_call(model: Any, params: dict[str, Any], request_signer: Any = None,
         body = b""
     if isinstance(body, str):
         body = body.encode("utf-8")
-    if model.has_streaming_output:
-        body = io.BytesIO(body).read()
     return _answer(model, url, int(status), {str(k): str(v) for k, v in (headers or {}).items()}, body)
 
 
 _HANDLERS = (("before-parameter-build", _api_params_slot), (_EVENT, _before_call))
 
 
-def _default_session() -> Any:
+def _on_default_session(method: str) -> None:
+    """``register`` / ``unregister`` the handlers on boto3's default session, if it exists yet."""
     import boto3
 
-    session = boto3.DEFAULT_SESSION
-    return None if session is None else session._session
+    if boto3.DEFAULT_SESSION is None:
+        return
+    session = boto3.DEFAULT_SESSION._session
+    for event, handler in _HANDLERS:
+        getattr(session, method)(event, handler, unique_id=f"localcloud-{NAME}-{event}")
 
 
 def install() -> None:
@@ -284,12 +282,8 @@ def install() -> None:
 
     if _STATE["installed"]:
         return
-    for event, handler in _HANDLERS:
-        handlers.BUILTIN_HANDLERS.append((event, handler))
-    session = _default_session()
-    if session is not None:
-        for event, handler in _HANDLERS:
-            session.register(event, handler, unique_id=f"localcloud-{NAME}-{event}")
+    handlers.BUILTIN_HANDLERS.extend(_HANDLERS)
+    _on_default_session("register")
     _STATE["installed"] = True
 
 
@@ -300,10 +294,7 @@ def uninstall() -> None:
     for entry in _HANDLERS:
         while entry in handlers.BUILTIN_HANDLERS:
             handlers.BUILTIN_HANDLERS.remove(entry)
-    session = _default_session()
-    if session is not None:
-        for event, handler in _HANDLERS:
-            session.unregister(event, handler, unique_id=f"localcloud-{NAME}-{event}")
+    _on_default_session("unregister")
     _STATE["installed"] = False
 
 
