@@ -10,7 +10,8 @@ they change no result, only cost).
 | ``execution_name_index`` | ``StartExecution`` scans every earlier execution of the machine for a name clash (O(n) per start, O(n²) in all); look names up in a dict |
 | ``bulk_gc()`` | CPython's cyclic collector re-scans the deployed cloud (moto backends, parsed programs, clients) every time the old generation grows by a quarter; freeze what exists and collect the young generation less often while a bulk run creates objects |
 
-``install()`` / ``uninstall()`` are idempotent; ``LocalCloud`` installs them for its session.
+``install()`` / ``uninstall()`` are idempotent; ``LocalCloud`` installs them for its session. ``bulk_gc()`` is
+a context manager that ``bench`` enters after deploying (its time counts in the figures).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ class BulkGc:
 
 @contextmanager
 def bulk_gc(young_threshold: int = 20_000) -> Iterator[BulkGc]:
-    """For a bulk run (bench, demo) after deploying: collect once, freeze the survivors, collect less often.
+    """For a bulk run (the bench) after deploying: collect once, freeze the survivors, collect less often.
 
     Frozen objects (the deployed cloud) are not scanned again; the young generation is collected
     every ``young_threshold`` net allocations instead of 700, so cyclic garbage made in the block
