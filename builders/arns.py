@@ -30,6 +30,9 @@ def event_bus(region: str, account_id: str, name: str) -> str:
 
 
 def event_rule(region: str, account_id: str, bus_name: str, rule_name: str) -> str:
+    """A rule's ARN; rules of the account's default bus carry no bus name."""
+    if bus_name == "default":
+        return f"arn:aws:events:{region}:{account_id}:rule/{rule_name}"
     return f"arn:aws:events:{region}:{account_id}:rule/{bus_name}/{rule_name}"
 
 

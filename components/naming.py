@@ -68,6 +68,11 @@ class Names:
         return self("replication-dlq")
 
     @property
+    def failed_executions_rule(self) -> str:
+        """Default-bus rule moving failed replicate/decommission executions into the dead-letter queue."""
+        return self("failed-executions")
+
+    @property
     def replication_dead_letter_alarm(self) -> str:
         """In alarm while the replication dead-letter queue holds a message."""
         return self("replication-dead-letters")

@@ -1,9 +1,11 @@
 """Replication of devices into this region, and decommissioning, driven by this region's own
 replica stream of the inventory table (never another region's, and no cross-region call).
 
-Nothing the pipe or the two rule targets give up on is lost: it lands in one encrypted SQS
-dead-letter queue per region. The pipe sends there with its execution role; EventBridge sends
-for the rules through the queue's resource policy, which names exactly those two rules."""
+Nothing is lost: what the pipe or the two rule targets give up on, and every replicate/decommission
+execution that ends without succeeding, lands in one encrypted SQS dead-letter queue per region,
+watched by an alarm. The pipe sends there with its execution role; EventBridge sends for the two
+bus rules and the default-bus failed-executions rule through the queue's resource policy, which
+names exactly those three rules."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from builders import arns, iam, inventory
+from builders import arns, failures, iam, inventory
 from builders.asl import decommission, replication
 from components.naming import Names
 from components.roles import service_role
@@ -156,13 +158,35 @@ class Replication(pulumi.ComponentResource):
                 event_pattern=json.dumps(pattern),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        # A replicate/decommission execution that fails after its retries is work not done here too:
+        # Step Functions reports it on the default bus, and this rule puts that event in the queue.
+        failed_rule_name = n.failed_executions_rule
+        machine_arns = [arns.state_machine(region, account, m) for m in
+                        (n.replication_state_machine, n.decommission_state_machine)]
+        failed_rule = aws.cloudwatch.EventRule(
+            f"{name}-failed-executions-rule",
+            name=failed_rule_name,
+            event_bus_name="default",
+            description="Replicate/decommission executions that failed, timed out or were aborted, into the DLQ",
+            event_pattern=json.dumps(failures.failed_execution_pattern(machine_arns)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         rule_arns = [arns.event_rule(region, account, bus_name, n(purpose)) for purpose in rules]
+        rule_arns.append(arns.event_rule(region, account, "default", failed_rule_name))
         dlq_policy = aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",
             queue_url=self.dead_letter_queue.url,
             policy=dlq_arn.apply(
                 lambda arn: json.dumps(iam.dead_letter_queue_policy(arn, account, rule_arns), sort_keys=True)),
             opts=pulumi.ResourceOptions(parent=self.dead_letter_queue),
+        )
+
+        aws.cloudwatch.EventTarget(
+            f"{name}-failed-executions-target",
+            rule=failed_rule.name,
+            event_bus_name="default",
+            arn=dlq_arn,
+            opts=pulumi.ResourceOptions(parent=failed_rule, depends_on=[dlq_policy]),
         )
 
         input_paths, input_template = inventory.item_input_transformer()

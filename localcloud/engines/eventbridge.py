@@ -16,6 +16,11 @@ retries are exhausted (or at once for a missing target or missing permissions): 
 body, with the ``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE`` and ``ERROR_MESSAGE`` attributes. The
 engine does not wait out the retry policy (24 h by default): a delivery that fails here fails
 for a reason retries would not change (the target is gone, the handler raised).
+
+``execution_ended`` publishes Step Functions' "Execution Status Change" event on the region's
+default bus for an execution the engines started that ended FAILED, TIMED_OUT or ABORTED (AWS
+also publishes RUNNING and SUCCEEDED; the emulator leaves those out, they would only cost time),
+so rules on those events (the program's failed-executions rule) run as in AWS.
 """
 
 from __future__ import annotations
@@ -215,6 +220,7 @@ class EventBridgeStats:
     executions_started: int = 0
     lambdas_invoked: int = 0
     failed: int = 0
+    status_events: int = 0  # Step Functions status-change events published (failed executions)
 
 
 @dataclass
@@ -260,6 +266,17 @@ def dead_letter(delivery: Delivery, error: Exception) -> str | None:
         },
     )
     return arn
+
+
+def _epoch_ms(moment: Any) -> int | None:
+    if isinstance(moment, datetime.datetime):
+        return int(moment.timestamp() * 1000)
+    if isinstance(moment, str):
+        try:
+            return int(datetime.datetime.fromisoformat(moment).timestamp() * 1000)
+        except ValueError:
+            return None
+    return None
 
 
 def _iso(timestamp: Any) -> Any:
@@ -341,6 +358,32 @@ class EventBridgeEngine(ExclusiveEngine):
                     )
                 )
         return delivered
+
+    def execution_ended(self, execution: Any) -> None:
+        """Publish the status-change event of an execution that did not succeed (see the module docstring)."""
+        from moto.events.models import events_backends
+
+        status = getattr(getattr(execution, "exec_status", None), "value", None) or getattr(execution, "status", "")
+        if status not in ("FAILED", "TIMED_OUT", "ABORTED"):
+            return
+        arn = execution.execution_arn
+        detail = {
+            "executionArn": arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": _epoch_ms(execution.start_date),
+            "stopDate": _epoch_ms(execution.stop_date),
+            "input": execution.execution_input,
+            "output": None,
+            "error": execution.error,
+            "cause": execution.cause,
+        }
+        events_backends[execution.account_id][execution.region_name].put_events([{
+            "Source": "aws.states", "DetailType": "Step Functions Execution Status Change",
+            "Detail": json.dumps(detail), "Resources": [arn], "EventBusName": "default",
+        }])
+        self.stats.status_events += 1
 
     def _deliver(self, delivery: Delivery) -> None:
         target = delivery.target

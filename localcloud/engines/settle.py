@@ -69,20 +69,30 @@ class SettleReport:
 
 
 class ExecutionWaiter:
-    """Waits for executions started by the engines when moto runs them in worker threads."""
+    """Waits for executions started by the engines when moto runs them in worker threads, and
+    hands each one to ``on_end`` once it has ended (at once when moto ran it synchronously)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_end: Callable[[Any], None] | None = None) -> None:
         self.running: list[Any] = []
+        self.on_end = on_end
 
     def track(self, execution: Any) -> None:
-        if getattr(execution, "exec_worker", None) is not None:  # the executing backend
+        if getattr(execution, "exec_worker", None) is None:  # not the executing backend
+            return
+        if _is_running(execution):
             self.running.append(execution)
+        elif self.on_end is not None:
+            self.on_end(execution)
 
     def wait(self, timeout_s: float) -> int:
         """Block until tracked executions leave RUNNING; return how many are still running."""
         deadline = time.monotonic() + timeout_s
         while self.running:
-            self.running = [e for e in self.running if _is_running(e)]
+            still = [e for e in self.running if _is_running(e)]
+            if self.on_end is not None:
+                for ended in (e for e in self.running if e not in still):
+                    self.on_end(ended)
+            self.running = still
             if not self.running or time.monotonic() >= deadline:
                 break
             time.sleep(0.001)
@@ -127,7 +137,7 @@ class Engines:
         if self.clock_ms is not None:
             iot_kwargs["clock_ms"] = self.clock_ms
         self.iot = IotCore(self.account_id, **iot_kwargs)
-        self.waiter = ExecutionWaiter()
+        self.waiter = ExecutionWaiter(on_end=self.eventbridge.execution_ended)
         self.total = SettleReport()
         self.eventbridge.on_execution = self.waiter.track
         self.iot.on_execution = self.waiter.track

@@ -100,6 +100,10 @@ def test_each_region_dead_letters_its_pipe_and_rule_targets_into_its_own_encrypt
             (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"]
             assert target["DeadLetterConfig"] == {"Arn": queue_arn}, rule["Name"]
         assert len(rule_arns) == 2
+        (failed_rule,) = events.list_rules(EventBusName="default")["Rules"]  # failed executions into the queue
+        (target,) = events.list_targets_by_rule(Rule=failed_rule["Name"], EventBusName="default")["Targets"]
+        assert target["Arn"] == queue_arn
+        rule_arns.add(failed_rule["Arn"])
         (stmt,) = json.loads(attributes["Policy"])["Statement"]
         assert stmt["Principal"] == {"Service": "events.amazonaws.com"} and stmt["Resource"] == queue_arn
         # The ARNs the program pinned are the ones moto gave the rules.

@@ -14,6 +14,7 @@ from localcloud import observe
 from localcloud.cloud import LocalCloud
 from localcloud.engines import ConnectionRefused
 from localcloud.engines.iot_core import Connection
+from localcloud.patches import aws_calls
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
 REGIONS = (PRIMARY, SECONDARY)
@@ -132,15 +133,27 @@ def test_decommissioning_in_one_region_removes_the_device_everywhere(
 
 def test_every_execution_of_the_module_succeeded_or_failed_only_for_refused_devices(cloud: LocalCloud) -> None:
     failed = [(e.region, e.machine, e.input) for region in REGIONS for e in observe.executions(region)
-              if e.status != "SUCCEEDED"]
+              if e.status != "SUCCEEDED" and "dead-letter-" not in e.input]  # made to fail below
     assert all("jitr" in machine for _, machine, _ in failed), failed
     assert all(e.status != "RUNNING" for region in REGIONS for e in observe.executions(region))
 
 
-def test_queue_depth_counts_the_messages_of_a_region_s_dead_letter_queue(cloud: LocalCloud) -> None:
+def test_a_replication_that_fails_after_its_retries_lands_in_that_region_s_dead_letter_queue(
+        cloud: LocalCloud, ca: pki.CertificateAuthority) -> None:
     urls = {region: cloud.outputs(region)["replicationDeadLetterQueueUrl"] for region in REGIONS}
     before = {region: observe.queue_depth(region, url) for region, url in urls.items()}
-    boto3.client("sqs", region_name=SECONDARY).send_message(QueueUrl=urls[SECONDARY], MessageBody="{}")
+    device = ca.issue_device("dead-letter-0001")
+    aws_calls.inject("iot", "RegisterCertificate", region=SECONDARY, error_code="ServiceUnavailableException", times=50)
+    try:
+        cloud.connect(PRIMARY, device.certificate_pem, device.name)
+    finally:
+        aws_calls.clear()
+    (failed,) = [e for e in observe.executions(SECONDARY) if device.name in e.input]
+    assert failed.status == "FAILED"
     assert observe.queue_depth(SECONDARY, urls[SECONDARY]) == before[SECONDARY] + 1
-    assert observe.queue_depth(PRIMARY, urls[PRIMARY]) == before[PRIMARY]  # each region has its own queue
-    assert observe.queue_depth(SECONDARY, "no-such-queue") == 0
+    assert observe.queue_depth(PRIMARY, urls[PRIMARY]) == before[PRIMARY]  # the work left undone is US work
+    (message,) = boto3.client("sqs", region_name=SECONDARY).receive_message(QueueUrl=urls[SECONDARY])["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail"]["status"]) == ("aws.states", "FAILED")
+    assert event["detail"]["executionArn"] == failed.arn
+    assert json.loads(event["detail"]["input"])["ThingName"] == device.name  # enough to redrive it

@@ -129,3 +129,19 @@ def test_names_derive_from_the_application():
     assert n.certificate_store_bucket("eu-west-1", ACCOUNT) == "acme-iot-certs-eu-west-1-111122223333"
     assert n.telemetry_rule == "acme_iot_store_telemetry"
     assert n.replication_dead_letter_queue == "acme-iot-replication-dlq"
+
+
+def test_rules_of_the_default_bus_have_no_bus_in_their_arn():
+    assert arns.event_rule("eu-west-1", "123456789012", "default", "r") == "arn:aws:events:eu-west-1:123456789012:rule/r"
+
+
+def test_failed_execution_pattern_names_only_the_given_machines_and_the_given_up_statuses():
+    from builders import failures
+
+    machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:app-replicate-device"
+    pattern = failures.failed_execution_pattern([machine, machine])
+    assert pattern == {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+                       "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [machine]}}
+    for bad in ([], ["app-replicate-device"]):
+        with pytest.raises(ValueError, match="state machine ARNs"):
+            failures.failed_execution_pattern(bad)

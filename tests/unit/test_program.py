@@ -124,6 +124,8 @@ def test_rules_on_the_bus_start_the_right_machines(secondary_run):
     machines = {r.outputs["arn"]: r.inputs["name"] for r in secondary_run.of_type("aws:sfn/stateMachine:StateMachine")}
     started = {}
     for target in secondary_run.of_type("aws:cloudwatch/eventTarget:EventTarget"):
+        if target.inputs["eventBusName"] == "default":
+            continue  # failed executions into the dead-letter queue, tested below
         rule = next(r for r in rules.values() if r.inputs["name"] == target.inputs["rule"])
         started[rule.inputs["name"]] = machines[target.inputs["arn"]]
         assert target.inputs["inputTransformer"]["inputTemplate"]
@@ -330,14 +332,14 @@ def test_the_pipe_dead_letters_into_the_queue(request, run_name):
 @pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
 def test_both_rule_targets_dead_letter_into_the_queue(request, run_name):
     run = request.getfixturevalue(run_name)
-    targets = run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    targets = [t for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget") if t.inputs["eventBusName"] != "default"]
     assert sorted(t.inputs["rule"] for t in targets) == ["multi-region-iot-decommission", "multi-region-iot-replicate"]
     for target in targets:
         assert target.inputs["deadLetterConfig"] == {"arn": dead_letter_queue(run).outputs["arn"]}, target.name
 
 
 @pytest.mark.parametrize("run_name, region", [("primary_run", "eu-west-1"), ("secondary_run", "us-west-2")])
-def test_queue_policy_admits_eventbridge_for_exactly_the_two_rules_of_our_account(request, run_name, region):
+def test_queue_policy_admits_eventbridge_for_exactly_our_three_rules(request, run_name, region):
     run = request.getfixturevalue(run_name)
     queue = dead_letter_queue(run)
     (policy,) = run.of_type("aws:sqs/queuePolicy:QueuePolicy")
@@ -345,9 +347,11 @@ def test_queue_policy_admits_eventbridge_for_exactly_the_two_rules_of_our_accoun
     (stmt,) = json.loads(policy.inputs["policy"])["Statement"]
     assert stmt["Effect"] == "Allow" and stmt["Principal"] == {"Service": "events.amazonaws.com"}
     assert stmt["Action"] == "sqs:SendMessage" and stmt["Resource"] == queue.outputs["arn"]
-    bus = f"arn:aws:events:{region}:123456789012:rule/multi-region-iot-devices"
+    rules_arn = f"arn:aws:events:{region}:123456789012:rule"
     assert stmt["Condition"] == {
-        "ArnEquals": {"aws:SourceArn": [f"{bus}/multi-region-iot-decommission", f"{bus}/multi-region-iot-replicate"]},
+        "ArnEquals": {"aws:SourceArn": [f"{rules_arn}/multi-region-iot-devices/multi-region-iot-decommission",
+                                        f"{rules_arn}/multi-region-iot-devices/multi-region-iot-replicate",
+                                        f"{rules_arn}/multi-region-iot-failed-executions"]},  # default bus
         "StringEquals": {"aws:SourceAccount": "123456789012"}}
     rules = {r.inputs["name"] for r in run.of_type("aws:cloudwatch/eventRule:EventRule")}
     assert {arn.rsplit("/", 1)[1] for arn in stmt["Condition"]["ArnEquals"]["aws:SourceArn"]} == rules
@@ -382,3 +386,18 @@ def test_a_configured_topic_is_notified_when_dead_letters_arrive_and_when_they_a
     run = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "alarmTopicArn": topic})
     (alarm,) = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert alarm.inputs["alarmActions"] == [topic] and alarm.inputs["okActions"] == [topic]
+
+
+@pytest.mark.parametrize("run_name, region", [("primary_run", "eu-west-1"), ("secondary_run", "us-west-2")])
+def test_replicate_and_decommission_executions_that_fail_land_in_the_dead_letter_queue(request, run_name, region):
+    run = request.getfixturevalue(run_name)
+    (rule,) = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.inputs["eventBusName"] == "default"]
+    pattern = json.loads(rule.inputs["eventPattern"])
+    machines = {r.inputs["name"]: r.outputs["arn"] for r in run.of_type("aws:sfn/stateMachine:StateMachine")}
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    assert pattern["detail"]["stateMachineArn"] == sorted([machines["multi-region-iot-replicate-device"],
+                                                           machines["multi-region-iot-decommission-device"]])
+    (target,) = [t for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget") if t.inputs["rule"] == rule.inputs["name"]]
+    assert target.inputs["arn"] == dead_letter_queue(run).outputs["arn"] and target.inputs["eventBusName"] == "default"
+    assert "roleArn" not in target.inputs  # SQS targets are authorised by the queue policy
