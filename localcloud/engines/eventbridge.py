@@ -268,15 +268,8 @@ def dead_letter(delivery: Delivery, error: Exception) -> str | None:
     return arn
 
 
-def _epoch_ms(moment: Any) -> int | None:
-    if isinstance(moment, datetime.datetime):
-        return int(moment.timestamp() * 1000)
-    if isinstance(moment, str):
-        try:
-            return int(datetime.datetime.fromisoformat(moment).timestamp() * 1000)
-        except ValueError:
-            return None
-    return None
+def _epoch_ms(moment: datetime.datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
 
 
 def _iso(timestamp: Any) -> Any:

@@ -88,10 +88,12 @@ class ExecutionWaiter:
         """Block until tracked executions leave RUNNING; return how many are still running."""
         deadline = time.monotonic() + timeout_s
         while self.running:
-            still = [e for e in self.running if _is_running(e)]
+            still, ended = [], []
+            for execution in self.running:
+                (still if _is_running(execution) else ended).append(execution)
             if self.on_end is not None:
-                for ended in (e for e in self.running if e not in still):
-                    self.on_end(ended)
+                for execution in ended:
+                    self.on_end(execution)
             self.running = still
             if not self.running or time.monotonic() >= deadline:
                 break
