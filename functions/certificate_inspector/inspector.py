@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -29,9 +30,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+try:  # imported as functions.certificate_inspector.inspector (tests) or as top-level inspector (Lambda zip)
+    from . import checks
+except ImportError:  # pragma: no cover - Lambda runtime layout
+    import checks  # type: ignore[no-redef]
+
 # AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-] (botocore model, ThingName shape).
-THING_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
-CERTIFICATE_ID = re.compile(r"^[0-9a-f]{64}$")
+THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # always fullmatch: "$" would admit a trailing newline
+CERTIFICATE_ID = re.compile(r"[0-9a-f]{64}")
 INVENTORY_ATTRIBUTES = (
     "ThingName", "CertificateId", "CertificatePem", "CaCertificateId", "OriginRegion", "Status",
     "RegisteredAt", "PendingCertificateId", "PreviousCertificateId",
@@ -86,7 +92,7 @@ def thing_name_of(certificate: x509.Certificate) -> str:
     if len(names) != 1:
         raise InvalidThingName(f"certificate subject must have exactly one CN, found {len(names)}")
     name = str(names[0].value)
-    if not THING_NAME.match(name):
+    if not THING_NAME.fullmatch(name):
         raise InvalidThingName(f"CN {name!r} is not a valid thing name (1-128 characters of a-z A-Z 0-9 : _ -)")
     return name
 
@@ -112,7 +118,7 @@ def verdict_for(item: Mapping[str, Any] | None, certificate_id: str, thing_name:
 def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: InspectorConfig, now: str | None = None) -> dict[str, Any]:
     """Inspect the certificate of a JITR ``event``; see the module docstring for the result and errors."""
     certificate_id = event.get("certificateId") if isinstance(event, Mapping) else None
-    if not isinstance(certificate_id, str) or not CERTIFICATE_ID.match(certificate_id):
+    if not isinstance(certificate_id, str) or not CERTIFICATE_ID.fullmatch(certificate_id):
         raise InvalidJitrEvent(f"event.certificateId must be a 64-hex-digit certificate id, got {certificate_id!r}")
 
     description = iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
@@ -125,6 +131,7 @@ def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: Inspec
     der_id = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
     if der_id != certificate_id:
         raise InvalidJitrEvent(f"certificate id {certificate_id} is not the SHA-256 of the described certificate ({der_id})")
+    checks.check_certificate(certificate, now=checks.utc_now(), revocation_list=checks.revocation_list_from_environment(os.environ))
     thing_name = thing_name_of(certificate)
 
     item = dynamodb.get_item(TableName=config.inventory_table, Key={"ThingName": {"S": thing_name}}, ConsistentRead=True).get("Item")

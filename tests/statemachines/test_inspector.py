@@ -124,3 +124,8 @@ def test_malformed_events_and_configuration_are_named(ca):
         inspector.inspect({"certificateId": "nope"}, iot=None, dynamodb=None, config=config(ca))
     with pytest.raises(RuntimeError, match="INVENTORY_TABLE"):
         inspector.InspectorConfig.from_environment({"EXPECTED_CA_CERTIFICATE_ID": "x", "AWS_REGION": REGION})
+
+
+def test_a_thing_name_with_a_trailing_newline_is_refused(ca):
+    with pytest.raises(inspector.InvalidThingName, match=r"'dev-nl\\n'"):
+        inspect(ca, ca.device("dev-nl\n"))

@@ -14,6 +14,7 @@ from cryptography import x509 as _x509
 from cryptography.hazmat.primitives import hashes as _hashes
 from cryptography.hazmat.primitives import serialization as _serialization
 from cryptography.hazmat.primitives.asymmetric import ec as _ec
+from cryptography.x509.oid import ExtendedKeyUsageOID as _ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID as _NameOID
 
 
@@ -44,6 +45,8 @@ def _issue(subject_cn: str, issuer: Issued | None, *, ca: bool) -> Issued:
         .not_valid_after(now + _dt.timedelta(days=30))
         .add_extension(_x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
+    if not ca:  # a device certificate is a TLS client leaf (the inspector refuses any other)
+        builder = builder.add_extension(_x509.ExtendedKeyUsage([_ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
     certificate = builder.sign(issuer.key if issuer else key, _hashes.SHA256())
     pem = certificate.public_bytes(_serialization.Encoding.PEM).decode()
     return Issued(pem, key, certificate)
