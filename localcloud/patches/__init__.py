@@ -2,7 +2,8 @@
 
 Use ``localcloud.patches.apply()`` (idempotent) once per process, or ``with localcloud.patches.patched():`` to
 scope them. Each fix lives in its own module with ``NAME``, ``apply()`` and ``revert()`` and is tested in
-``tests/statemachines/test_patches.py``. Knobs (retry time scale, synchronous executions) are in ``settings``.
+``tests/statemachines/test_patches.py``. Knobs (retry time scale, synchronous executions, detach propagation delay) are in ``settings``;
+what each IoT fix models, and AWS's sources, are in ``docs/emulator.md``.
 
 | module | fixes |
 |---|---|
@@ -18,6 +19,11 @@ scope them. Each fix lives in its own module with ``NAME``, ``apply()`` and ``re
 | ``iot_ca_registration`` | RegisterCACertificate keeps certificateMode / allowAutoRegistration |
 | ``iot_event_configurations`` | Update/DescribeEventConfigurations implemented |
 | ``iot_create_thing`` | CreateThing is idempotent for identical configuration |
+| ``iot_detach_propagation`` | DetachThingPrincipal is asynchronous: the attachment lingers ``settings.detach_delay_calls`` IoT calls |
+| ``iot_delete_thing`` | DeleteThing of a thing still attached: ``InvalidRequestException`` with HTTP 400, as AWS |
+| ``iot_delete_certificate`` | DeleteCertificate refuses ACTIVE / attached certificates as AWS; forceDelete drops policy attachments |
+| ``iot_certificate_status`` | UpdateCertificate: REVOKED is final (REVOKED -> REVOKED is a no-op); PENDING_* cannot be set |
+| ``iot_detach_policy`` | DetachPolicy from a target not in the region: ``InvalidRequestException``, not ResourceNotFound |
 | ``aws_calls`` | records every call (service, operation, region); fault injection / interleaving hooks |
 """
 from __future__ import annotations
@@ -32,7 +38,12 @@ from . import (
     iot_ca_link,
     iot_ca_registration,
     iot_certificate_ids,
+    iot_certificate_status,
     iot_create_thing,
+    iot_delete_certificate,
+    iot_delete_thing,
+    iot_detach_policy,
+    iot_detach_propagation,
     iot_event_configurations,
     lambda_inprocess,
     sfn_definition_cache,
@@ -57,6 +68,11 @@ FIXES: tuple[ModuleType, ...] = (
     iot_ca_registration,
     iot_event_configurations,
     iot_create_thing,
+    iot_detach_propagation,
+    iot_delete_thing,
+    iot_delete_certificate,
+    iot_certificate_status,
+    iot_detach_policy,
     aws_calls,
 )
 _LOCK = threading.Lock()

@@ -245,3 +245,139 @@ def test_validated_definitions_are_not_parsed_again(aws):
 
     with pytest.raises(ClientError, match="ASLParserException"):  # invalid ones are still parsed and refused
         sfn.create_state_machine(name="bad", definition='{"StartAt": "x", "States": {}}', roleArn=ROLE)
+
+
+# ---- IoT as strict as AWS (docs/emulator.md) ----------------------------------------------------------------
+def _thing_with_certificate(iot, thing: str = "t", status: str = "INACTIVE") -> str:
+    arn = iot.create_keys_and_certificate(setAsActive=status == "ACTIVE")["certificateArn"]
+    iot.create_thing(thingName=thing)
+    iot.attach_thing_principal(thingName=thing, principal=arn)
+    return arn
+
+
+@pytest.fixture
+def detach_delay():
+    saved = patches.SETTINGS.detach_delay_calls
+    yield lambda calls: setattr(patches.SETTINGS, "detach_delay_calls", calls)
+    patches.SETTINGS.detach_delay_calls = saved
+
+
+def test_detach_thing_principal_propagates_only_after_further_iot_calls_in_its_region(aws, detach_delay):
+    from localcloud.patches import iot_detach_propagation
+
+    detach_delay(3)
+    iot, other = boto3.client("iot", region_name=REGION), boto3.client("iot", region_name="us-west-2")
+    arn = _thing_with_certificate(iot)
+    iot.detach_thing_principal(thingName="t", principal=arn)  # succeeds at once ...
+    assert iot_detach_propagation.pending_detaches() == [("123456789012", REGION, arn, "t")]
+    for _ in range(5):
+        other.list_things()  # calls in another region do not move this one
+    assert iot.list_thing_principals(thingName="t")["principals"] == [arn]  # ... but the attachment is still seen
+    assert iot.list_principal_things(principal=arn)["things"] == ["t"]
+    with pytest.raises(iot.exceptions.InvalidRequestException, match="still attached"):
+        iot.delete_thing(thingName="t")  # 3rd further call: still attached
+    assert iot.list_thing_principals(thingName="t")["principals"] == []  # 4th: propagated
+    iot.delete_thing(thingName="t")
+    assert iot_detach_propagation.pending_detaches() == []
+
+
+def test_detach_propagation_can_be_synchronous_forced_or_overtaken_by_a_new_attach(aws, detach_delay):
+    from localcloud.patches import iot_detach_propagation
+
+    iot = boto3.client("iot", region_name=REGION)
+    detach_delay(0)  # moto's own behaviour
+    arn = _thing_with_certificate(iot, "sync")
+    iot.detach_thing_principal(thingName="sync", principal=arn)
+    iot.delete_thing(thingName="sync")
+    detach_delay(100)
+    arn = _thing_with_certificate(iot, "forced")
+    iot.detach_thing_principal(thingName="forced", principal=arn)
+    assert iot_detach_propagation.complete_pending_detaches(region=REGION) == 1  # "several seconds later"
+    iot.delete_thing(thingName="forced")
+    arn = _thing_with_certificate(iot, "again")
+    iot.detach_thing_principal(thingName="again", principal=arn)
+    iot.attach_thing_principal(thingName="again", principal=arn)  # the later request wins
+    assert iot_detach_propagation.complete_pending_detaches() == 0
+    assert iot.list_thing_principals(thingName="again")["principals"] == [arn]
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):  # detaching what is not attached: as moto
+        iot.detach_thing_principal(thingName="forced", principal=arn)
+
+
+def test_a_machine_deleting_the_thing_right_after_the_detach_fails_unless_it_retries(aws, detach_delay):
+    detach_delay(3)
+    iot = boto3.client("iot", region_name=REGION)
+    detach = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:iot:detachThingPrincipal",
+              "Parameters": {"ThingName.$": "$.thing", "Principal.$": "$.arn"}, "ResultPath": None, "Next": "delete"}
+    delete = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:iot:deleteThing",
+              "Parameters": {"ThingName.$": "$.thing"}, "End": True}
+    arn = _thing_with_certificate(iot, "hasty")
+    hasty = run({"StartAt": "detach", "States": {"detach": detach, "delete": delete}}, {"thing": "hasty", "arn": arn})
+    assert (hasty["status"], hasty["error"]) == ("FAILED", "Iot.InvalidRequestException")
+    arn = _thing_with_certificate(iot, "patient")
+    retry = [{"ErrorEquals": ["Iot.InvalidRequestException"], "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": 5}]
+    patient = run({"StartAt": "detach", "States": {"detach": detach, "delete": {**delete, "Retry": retry}}},
+                  {"thing": "patient", "arn": arn})
+    assert patient["status"] == "SUCCEEDED"  # each retry is an IoT call: the detach propagates meanwhile
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):
+        iot.describe_thing(thingName="patient")
+
+
+def test_delete_thing_of_a_thing_still_attached_is_an_invalid_request_with_status_400(aws):
+    iot = boto3.client("iot", region_name=REGION)
+    _thing_with_certificate(iot)
+    with pytest.raises(iot.exceptions.InvalidRequestException) as refused:
+        iot.delete_thing(thingName="t")
+    assert refused.value.response["Error"]["Message"] == "Cannot delete. Thing t is still attached to one or more principals"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400  # botocore's model; moto sent 409
+
+
+def test_delete_certificate_refuses_active_or_attached_certificates_and_force_drops_policies(aws, detach_delay):
+    detach_delay(3)
+    iot = boto3.client("iot", region_name=REGION)
+    iot.create_policy(policyName="p", policyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    arn = _thing_with_certificate(iot, status="ACTIVE")
+    certificate_id = arn.rsplit("/", 1)[-1]
+    iot.attach_policy(policyName="p", target=arn)
+    with pytest.raises(iot.exceptions.CertificateStateException):
+        iot.delete_certificate(certificateId=certificate_id)
+    iot.update_certificate(certificateId=certificate_id, newStatus="INACTIVE")
+    iot.detach_thing_principal(thingName="t", principal=arn)
+    with pytest.raises(iot.exceptions.DeleteConflictException, match="Things must be detached"):  # still propagating
+        iot.delete_certificate(certificateId=certificate_id, forceDelete=True)
+    for _ in range(3):
+        iot.list_things()
+    with pytest.raises(iot.exceptions.DeleteConflictException, match="policies must be detached"):
+        iot.delete_certificate(certificateId=certificate_id)
+    iot.delete_certificate(certificateId=certificate_id, forceDelete=True)
+    assert iot.list_targets_for_policy(policyName="p")["targets"] == []  # moto kept naming the deleted certificate
+
+
+def test_a_revoked_certificate_stays_revoked_and_revoking_it_again_is_a_no_op(aws):
+    iot = boto3.client("iot", region_name=REGION)
+    certificate_id = iot.create_keys_and_certificate(setAsActive=True)["certificateId"]
+    iot.update_certificate(certificateId=certificate_id, newStatus="REVOKED")
+    iot.update_certificate(certificateId=certificate_id, newStatus="REVOKED")  # idempotent
+    for status in ("ACTIVE", "INACTIVE"):
+        with pytest.raises(iot.exceptions.CertificateStateException) as refused:
+            iot.update_certificate(certificateId=certificate_id, newStatus=status)
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 406
+    other = iot.create_keys_and_certificate(setAsActive=False)["certificateId"]
+    for status in ("PENDING_ACTIVATION", "PENDING_TRANSFER"):
+        with pytest.raises(iot.exceptions.InvalidRequestException):
+            iot.update_certificate(certificateId=other, newStatus=status)
+    assert iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]["status"] == "REVOKED"
+    assert iot.describe_certificate(certificateId=other)["certificateDescription"]["status"] == "INACTIVE"
+    revoke_again = run(one_task("arn:aws:states:::aws-sdk:iot:updateCertificate",
+                                {"CertificateId": certificate_id, "NewStatus": "REVOKED"}))
+    assert revoke_again["status"] == "SUCCEEDED"
+
+
+def test_detach_policy_from_a_certificate_not_in_the_region_is_an_invalid_request(aws):
+    iot = boto3.client("iot", region_name=REGION)
+    iot.create_policy(policyName="p", policyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    missing = f"arn:aws:iot:{REGION}:123456789012:cert/{'0' * 64}"
+    with pytest.raises(iot.exceptions.InvalidRequestException) as refused:
+        iot.detach_policy(policyName="p", target=missing)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    detached = run(one_task("arn:aws:states:::aws-sdk:iot:detachPolicy", {"PolicyName": "p", "Target": missing}))
+    assert detached["error"] == "Iot.InvalidRequestException"  # a Catch on Iot.ResourceNotFoundException misses it
