@@ -1,0 +1,149 @@
+"""``python -m ops COMMAND``: operator commands against AWS (or the local cloud), rich tables or ``--json``.
+
+- ``backfill REGION [--rate R] [--wait]``: replay ACTIVE inventory items into REGION (``ops.backfill``).
+- ``redrive REGION [--discard-batch-failures]``: empty REGION's dead-letter queue (``ops.redrive``).
+- ``reconcile REGION [--repair] [--retry-tag T]``: inventory vs IoT registry drift (``ops.reconcile``).
+- ``detach-all REGION [--yes]``: detach the device policy from every certificate (``ops.detach``).
+
+Common options (before or after COMMAND): ``--application`` (default ``multi-region-iot``),
+``--profile`` (a named AWS profile; default: boto3's default session), ``--json``.
+Exit status: 0 done, 1 done but something needs attention (failures, drift left, messages left),
+2 bad input or a missing resource/credentials (the message names the problem and the fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+
+from ops import render
+from ops.clients import APPLICATION_PATTERN, DEFAULT_APPLICATION, REGION_PATTERN, ClientFactory, client_factory
+from ops.errors import OpsError
+from ops.ratelimit import ATTACH_POLICY_TPS, DEFAULT_RATE
+
+
+def _region(text: str) -> str:
+    if not REGION_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS region name; pass one like eu-west-1 or us-west-2")
+    return text
+
+
+def _application(text: str) -> str:
+    if not APPLICATION_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an application name: use lowercase letters, digits and "
+                                         f"dashes, as in the stack's `application` config (default {DEFAULT_APPLICATION})")
+    return text
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of starts per second (e.g. 5)") from None
+    if not 0 < value <= ATTACH_POLICY_TPS:
+        raise argparse.ArgumentTypeError(
+            f"{value:g} is out of range: use more than 0 and at most {ATTACH_POLICY_TPS:g} per second (AttachPolicy's "
+            f"quota, shared with onboarding devices; default {DEFAULT_RATE:g})")
+    return value
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after COMMAND; after it they override (defaults suppressed there)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    parser.add_argument("--application", type=_application, default=default(DEFAULT_APPLICATION),
+                        help=f"the stacks' application name (default {DEFAULT_APPLICATION})")
+    parser.add_argument("--profile", default=default(None), help="AWS profile (default: boto3's default session)")
+    parser.add_argument("--json", action="store_true", default=default(False), help="print one JSON object")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ops", parents=[_common(False)],
+                                     description="Operator commands for the multi-region IoT system.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common(True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, parents=[common])
+        sub.add_argument("region", type=_region, metavar="REGION", help="the region to act on, e.g. us-west-2")
+        return sub
+
+    rate_help = f"starts per second (default {DEFAULT_RATE:g}, at most {ATTACH_POLICY_TPS:g})"
+    backfill = command("backfill", "start REGION's replicate machine for every ACTIVE inventory item")
+    backfill.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help=rate_help)
+    backfill.add_argument("--wait", action="store_true", help="wait for the executions and report their statuses")
+    redrive = command("redrive", "empty REGION's dead-letter queue back into the state machines")
+    redrive.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help=rate_help)
+    redrive.add_argument("--discard-batch-failures", action="store_true",
+                         help="delete pipe batch-failure messages (after running backfill or reconcile --repair)")
+    reconcile = command("reconcile", "report drift between REGION's inventory replica and IoT registry")
+    reconcile.add_argument("--repair", action="store_true", help="start the machine that converges each drifted thing")
+    reconcile.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help=rate_help)
+    reconcile.add_argument("--retry-tag", default="", help="new execution names for a drift already repaired once")
+    detach = command("detach-all", "detach the device policy from every certificate (before pulumi destroy)")
+    detach.add_argument("--yes", action="store_true", help="really detach (without it: list the targets only)")
+    detach.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help="detaches per second (default 5)")
+    return parser
+
+
+def _clients(profile: str | None) -> ClientFactory:
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    except ProfileNotFound:
+        raise OpsError(f"no AWS profile named {profile!r}: list yours with `aws configure list-profiles`") from None
+    return client_factory(session)
+
+
+def run(args: argparse.Namespace, clients: ClientFactory) -> Any:
+    """Run the parsed command; returns its report."""
+    from ops import backfill, detach, reconcile, redrive
+
+    common = {"application": args.application, "rate": args.rate}
+    if args.command == "backfill":
+        return backfill.backfill(clients, args.region, wait=args.wait, **common)
+    if args.command == "redrive":
+        return redrive.redrive(clients, args.region, discard_batch_failures=args.discard_batch_failures, **common)
+    if args.command == "reconcile":
+        return reconcile.reconcile(clients, args.region, repair=args.repair, retry_tag=args.retry_tag, **common)
+    if args.command == "detach-all":
+        return detach.detach_all(clients, args.region, confirm=args.yes, **common)
+    raise AssertionError(args.command)
+
+
+_RENDER = {"backfill": render.backfill, "redrive": render.redrive, "reconcile": render.reconcile,
+           "detach-all": render.detach}
+
+
+def main(argv: Sequence[str] | None = None, *, clients: ClientFactory | None = None,
+         console: Console | None = None) -> int:
+    """Entry point; ``clients`` lets tests pass a factory (else a session from ``--profile``)."""
+    from botocore.exceptions import NoCredentialsError, NoRegionError
+
+    args = build_parser().parse_args(argv)
+    console = console or Console()
+    try:
+        report = run(args, clients or _clients(args.profile))
+    except OpsError as error:
+        console.print(f"[red]error:[/red] {error}")
+        return 2
+    except NoCredentialsError:
+        console.print("[red]error:[/red] no AWS credentials found: configure them (`aws configure`, AWS_PROFILE) "
+                      "or pass --profile NAME")
+        return 2
+    except NoRegionError:  # pragma: no cover - every client gets the REGION argument
+        console.print("[red]error:[/red] no region: pass REGION")
+        return 2
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+    else:
+        _RENDER[args.command](console, report)
+    return 0 if report.ok else 1
