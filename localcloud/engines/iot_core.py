@@ -11,7 +11,13 @@ TLS + MQTT CONNECT handshake:
   ``$aws/events/certificates/registered/<caCertificateId>`` (unless the region's event
   configurations, when ``localcloud.patches`` records them, disable CERTIFICATE events);
   the connection is refused;
-* a known certificate must be ACTIVE (and its CA, if any, ACTIVE);
+* a known certificate still ``PENDING_ACTIVATION`` is refused and the same event is published
+  again ("When AWS IoT automatically registers a certificate or when a client presents a
+  certificate in the PENDING_ACTIVATION status, AWS IoT publishes a message", developer guide,
+  auto-register-device-cert.html), with the first registration's timestamp; a device that
+  reconnects before the JITR machine ran thus starts it again (the machine must be idempotent);
+* any other known certificate must be ACTIVE (and its CA, if any, ACTIVE): INACTIVE and
+  REVOKED certificates are refused without an event;
 * ``iot:Connect`` on ``client/<client id>`` must be allowed by the policies attached to the
   certificate, with ``${iot:Connection.Thing.ThingName}`` set when a thing named like the
   client id is attached to it.
@@ -38,6 +44,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timezone
 from decimal import Decimal
 from typing import Any
 
@@ -160,6 +167,7 @@ class IotCore:
         self.published_events: list[tuple[str, str, dict[str, Any]]] = []  # (region, topic, payload)
         self._certificates: dict[str, _ParsedCertificate] = {}
         self._queries: dict[tuple[str, str, str], iot_sql.Query] = {}
+        self._registered_ms: dict[tuple[str, str], int] = {}  # (region, certificate id) -> auto-registered at
 
     # registry access --------------------------------------------------------------
     def backend(self, region: str) -> IoTBackend:
@@ -224,6 +232,12 @@ class IotCore:
                 f"certificate {parsed.certificate_id} was unknown in {region}: registered "
                 "PENDING_ACTIVATION (just-in-time registration); reconnect once it is activated"
             )
+        if certificate.status == "PENDING_ACTIVATION":
+            self._publish_registered(region, backend, certificate, parsed)
+            raise ConnectionRefused(
+                f"certificate {certificate.certificate_id} is PENDING_ACTIVATION in {region}: "
+                "registration event published again; reconnect once it is activated"
+            )
         if certificate.status != "ACTIVE":
             raise ConnectionRefused(
                 f"certificate {certificate.certificate_id} is {certificate.status} in {region}"
@@ -274,19 +288,35 @@ class IotCore:
         if registered.ca_certificate_id is None:
             registered.ca_certificate_id = ca.certificate_id
         self.stats.auto_registered += 1
+        self._registered_ms[(region, registered.certificate_id)] = self.clock_ms()
+        self._publish_registered(region, backend, registered, parsed)
+
+    def _publish_registered(
+        self, region: str, backend: IoTBackend, certificate: FakeCertificate, parsed: _ParsedCertificate
+    ) -> None:
+        """The JITR event for a PENDING_ACTIVATION certificate, unless certificate events are off."""
         if not self._certificate_events_enabled(backend):
             return
+        ca_id = certificate.ca_certificate_id
+        if ca_id is None:
+            ca = signing_ca(backend, parsed.certificate)
+            if ca is None:
+                return  # no CA to publish under: AWS's topic is per CA
+            ca_id = ca.certificate_id
         now = self.clock_ms()
+        registered_ms = self._registered_ms.get((region, certificate.certificate_id))
+        if registered_ms is None:  # registered through the API, not by this data plane
+            registered_ms = int(certificate.creation_date.replace(tzinfo=timezone.utc).timestamp() * 1000)
         event = {
-            "certificateId": registered.certificate_id,
-            "caCertificateId": registered.ca_certificate_id,
+            "certificateId": certificate.certificate_id,
+            "caCertificateId": ca_id,
             "timestamp": now,
             "certificateStatus": "PENDING_ACTIVATION",
             "awsAccountId": self.account_id,
-            "certificateRegistrationTimestamp": str(now),
+            "certificateRegistrationTimestamp": str(registered_ms),
         }
         self.stats.jitr_events += 1
-        self.publish_internal(region, JITR_TOPIC.format(ca_id=registered.ca_certificate_id), event)
+        self.publish_internal(region, JITR_TOPIC.format(ca_id=ca_id), event)
 
     # publish ------------------------------------------------------------------------
     def _check_open(self, connection: Connection) -> FakeCertificate:
