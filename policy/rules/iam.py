@@ -26,9 +26,13 @@ from pulumi_policy import (
 
 from . import types as t
 from .common import (
+    SOURCE_PIN_CHECKS,
     UNKNOWN,
     Document,
+    condition_pins,
     get,
+    has_wildcard,
+    is_wildcard_resource,
     items,
     iter_allow,
     listed,
@@ -44,7 +48,6 @@ WILDCARD_ONLY_FILE = Path(__file__).resolve().parent.parent / "data" / "wildcard
 # send them; a condition can lock Lambda out of its own role) -- builders/iam.py makes the same
 # call in CONDITIONED_SERVICES. Overridable by pack config (servicesSupportingSourceConditions).
 DEFAULT_SOURCE_CONDITION_SERVICES = ("events", "iot", "pipes", "states")
-SOURCE_CONDITION_KEYS = ("aws:sourceaccount", "aws:sourcearn")
 
 # AWS managed policies a role may still attach. Only policies whose every action supports no
 # resource narrower than "*" belong here: AWSXrayWriteOnlyAccess grants the X-Ray trace upload
@@ -94,18 +97,6 @@ def _resources(stmt: Mapping) -> list[str]:
     return [r for r in listed(stmt.get("Resource")) if isinstance(r, str)]
 
 
-def has_wildcard(text: str) -> bool:
-    return "*" in text or "?" in text
-
-
-def is_wildcard_resource(resource: str) -> bool:
-    """``*`` itself, or an ARN whose service-specific part is ``*`` (``arn:aws:logs:*:*:*``)."""
-    if resource == "*":
-        return True
-    parts = resource.split(":", 5)
-    return len(parts) == 6 and parts[0] == "arn" and parts[5] == "*"
-
-
 @lru_cache(maxsize=1)
 def wildcard_only_actions() -> frozenset[str]:
     """Lower-cased ``service:Action`` names that support only ``Resource: "*"``."""
@@ -142,7 +133,7 @@ def validate_no_wildcard_actions(args: ResourceValidationArgs, report: ReportVio
         if doc.error:
             label = prefix.strip()
             label = label[:1].upper() + label[1:] if label else "The policy"
-            report(f"{label}: {doc.error}; give a JSON policy document so it can be reviewed.", None)
+            report(f"{label}: {doc.error}.", None)
             continue
         for index, stmt in iter_allow(doc):
             where = _where(prefix, index, stmt)
@@ -218,13 +209,17 @@ def _principals(stmt: Mapping) -> list[tuple[str, Any]]:
 
 
 def _has_source_condition(stmt: Mapping) -> bool:
-    condition = stmt.get("Condition")
-    if not isinstance(condition, Mapping):
-        return False
-    for block in condition.values():
-        if isinstance(block, Mapping) and any(str(k).lower() in SOURCE_CONDITION_KEYS for k in block):
-            return True
-    return False
+    """An aws:SourceAccount / aws:SourceArn condition that names one account or resource."""
+    return condition_pins(stmt, SOURCE_PIN_CHECKS)
+
+
+def account_of_principal(value: str) -> str | None:
+    """The account id of an AWS principal (bare id, account root or IAM/STS ARN), else None."""
+    match = ACCOUNT_ROOT.match(value)
+    if match:
+        return match.group("acct") or match.group("bare")
+    arn = re.match(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):", value)
+    return arn.group(2) if arn else None
 
 
 def validate_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -233,6 +228,7 @@ def validate_trust(args: ResourceValidationArgs, report: ReportViolation) -> Non
         return
     services = {s.lower() for s in _config_list(args, "servicesSupportingSourceConditions",
                                                  DEFAULT_SOURCE_CONDITION_SERVICES)}
+    trusted = set(_config_list(args, "trustedAccounts", ()))
     for index, stmt in iter_allow(doc):
         where = _where("trust policy ", index, stmt)
         if "NotPrincipal" in stmt:
@@ -245,7 +241,12 @@ def validate_trust(args: ResourceValidationArgs, report: ReportViolation) -> Non
                 report(f'{where} trusts every principal ("*"); trust only the AWS service that assumes this '
                        'role, e.g. {"Service": "states.amazonaws.com"}.', None)
             elif kind == "AWS" and isinstance(value, str) and ACCOUNT_ROOT.match(value):
-                if not stmt.get("Condition"):
+                if account_of_principal(value) not in trusted:
+                    report(f'{where} trusts the account "{value}", which is not in this rule\'s trustedAccounts '
+                           f"({', '.join(sorted(trusted)) or 'none configured'}); a Condition does not make another "
+                           "account's root safe to trust (that account decides who meets it): trust a service "
+                           "principal, or list the account in trustedAccounts after a review.", None)
+                elif not stmt.get("Condition"):
                     report(f'{where} trusts the whole account "{value}" without a Condition; trust a service '
                            "principal instead, or add conditions that name who in that account may assume "
                            "the role.", None)
@@ -253,7 +254,8 @@ def validate_trust(args: ResourceValidationArgs, report: ReportViolation) -> Non
                 service = value.lower().split(".", 1)[0]
                 if service in services and not _has_source_condition(stmt):
                     report(f"{where} lets {value} assume the role without an aws:SourceAccount or "
-                           'aws:SourceArn condition; add "Condition": {"StringEquals": {"aws:SourceAccount": '
+                           "aws:SourceArn condition that names one account or resource (a pattern such as \"*\" "
+                           'or arn:aws:iot:*:*:* pins nothing); add "Condition": {"StringEquals": {"aws:SourceAccount": '
                            '"<account id>"}} (and aws:SourceArn where known) against the confused-deputy '
                            "problem.", None)
             else:
@@ -261,14 +263,22 @@ def validate_trust(args: ResourceValidationArgs, report: ReportViolation) -> Non
                        "assumed by AWS service principals (or an account root with conditions).", None)
 
 
-def _managed_policy_arns(args: ResourceValidationArgs) -> list[str]:
-    if args.resource_type in t.IAM_ATTACHMENT_TYPES:
-        values = [get(args.props, "policyArn")]
-    elif args.resource_type == t.IAM_ROLE:
-        values = items(get(args.props, "managedPolicyArns"))
+def managed_policy_arns(resource_type: str, props: Any) -> list[str]:
+    """Known managed policy ARNs a resource attaches: ``policyArn`` of the attachments,
+    ``policyArns`` of the exclusive attachments, ``managedPolicyArns`` of a role."""
+    if resource_type in t.IAM_ATTACHMENT_TYPES:
+        values = [get(props, "policyArn")]
+    elif resource_type in t.IAM_EXCLUSIVE_ATTACHMENT_TYPES:
+        values = items(get(props, "policyArns"))
+    elif resource_type == t.IAM_ROLE:
+        values = items(get(props, "managedPolicyArns"))
     else:
         values = []
     return [v for v in values if isinstance(v, str)]
+
+
+def _managed_policy_arns(args: ResourceValidationArgs) -> list[str]:
+    return managed_policy_arns(args.resource_type, args.props)
 
 
 def validate_no_aws_managed_policies(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -327,6 +337,9 @@ def policies() -> list[ResourceValidationPolicy]:
             validate=validate_trust,
             enforcement_level=mandatory,
             config_schema=PolicyConfigSchema(properties={
+                "trustedAccounts": _list_schema(
+                    "Account ids whose root a trust policy may name (with a Condition); any other account's root "
+                    "is refused.", ()),
                 "servicesSupportingSourceConditions": _list_schema(
                     "Service principal prefixes (iot for iot.amazonaws.com) whose trust statements must carry "
                     "aws:SourceAccount or aws:SourceArn.", DEFAULT_SOURCE_CONDITION_SERVICES),

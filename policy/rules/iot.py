@@ -1,9 +1,15 @@
 """AWS IoT rules: TLS 1.3 on the custom domain, device policies scoped to the connecting thing,
-topic rules that do not drop failures silently."""
+topic rules that do not drop failures silently.
+
+Device policies are the documents of ``aws:iot/policy:Policy`` and the ``AWS::IoT::Policy``
+resources of a fleet provisioning template's body (the policy it attaches to every certificate
+it provisions): both get the same rules.
+"""
 
 from __future__ import annotations
 
-from typing import Mapping
+import json
+from typing import Any, Mapping
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -14,8 +20,20 @@ from pulumi_policy import (
 )
 
 from . import types as t
-from .common import MISSING, UNKNOWN, get, iter_allow, listed, parse_document, statement_label
-from .iam import action_matches, has_wildcard, is_wildcard_resource
+from .common import (
+    MISSING,
+    UNKNOWN,
+    Document,
+    get,
+    has_wildcard,
+    is_wildcard_resource,
+    iter_allow,
+    listed,
+    parse_document,
+    plain,
+    statement_label,
+)
+from .iam import action_matches
 
 # TLS 1.3 only. IoTSecurityPolicy_TLS13_1_2_2022_10 (the service default) also accepts TLS 1.2.
 DEFAULT_ALLOWED_SECURITY_POLICIES = ("IoTSecurityPolicy_TLS13_1_3_2022_10",)
@@ -28,11 +46,11 @@ DEVICE_ACTIONS = (
     "iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow",
 )
 ATTACHED_CONDITION_KEY = "iot:connection.thing.isattached"
-
-
-def _where(index: int, stmt: Mapping) -> str:
-    text = statement_label(index, stmt)
-    return text[0].upper() + text[1:]
+# IoT resource types that belong to one device: a device policy may name them only through the
+# thing-name variable (whatever the action: iot:GetRetainedMessage on topic/* reads every device's
+# retained messages, iot:UpdateJobExecution on thing/* updates every device's jobs).
+THING_SCOPED_TYPES = ("client", "topic", "topicfilter", "thing")
+TEMPLATE_POLICY_TYPE = "AWS::IoT::Policy"
 
 
 def validate_domain_tls(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -56,10 +74,39 @@ def validate_domain_tls(args: ResourceValidationArgs, report: ReportViolation) -
            f'({", ".join(allowed)}){hint}; set tls_config.security_policy to "{allowed[0]}".', None)
 
 
-def _iot_document(args: ResourceValidationArgs):
-    if args.resource_type != t.IOT_POLICY:
-        return None
-    return parse_document(get(args.props, "policy"))
+def _template_documents(body: Any) -> list[tuple[str, Document]]:
+    """The ``AWS::IoT::Policy`` documents of a provisioning template body (a JSON string)."""
+    if body is MISSING or body is UNKNOWN:
+        return []
+    try:
+        template = json.loads(body) if isinstance(body, str) else plain(body)
+    except json.JSONDecodeError as exc:
+        return [("provisioning template ", Document((), error=f"the template body is not valid JSON ({exc.msg}); "
+                                                                 "give a JSON template so its policy can be reviewed"))]
+    resources = template.get("Resources") if isinstance(template, dict) else None
+    docs = []
+    for logical_id, resource in (resources.items() if isinstance(resources, dict) else []):
+        if not isinstance(resource, dict) or resource.get("Type") != TEMPLATE_POLICY_TYPE:
+            continue
+        properties = resource.get("Properties")
+        document = properties.get("PolicyDocument", MISSING) if isinstance(properties, dict) else MISSING
+        docs.append((f'provisioning template policy "{logical_id}" ', parse_document(document)))
+    return docs
+
+
+def _iot_documents(args: ResourceValidationArgs) -> list[tuple[str, Document]]:
+    """(label prefix, document) for every device policy the resource declares."""
+    if args.resource_type == t.IOT_POLICY:
+        return [("", parse_document(get(args.props, "policy")))]
+    if args.resource_type == t.IOT_PROVISIONING_TEMPLATE:
+        return _template_documents(get(args.props, "templateBody"))
+    return []
+
+
+def _at(prefix: str, index: int, stmt: Mapping) -> str:
+    """"Statement 0" or 'Provisioning template policy "p" statement 0'."""
+    text = f"{prefix}{statement_label(index, stmt)}"
+    return text[0].upper() + text[1:]
 
 
 def _actions(stmt: Mapping) -> list[str]:
@@ -71,35 +118,34 @@ def _resources(stmt: Mapping) -> list[str]:
 
 
 def validate_iot_no_wildcard_actions(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    doc = _iot_document(args)
-    if doc is None:
-        return
-    if doc.error:
-        report(f"The IoT policy: {doc.error}; give a JSON policy document so it can be reviewed.", None)
-        return
-    for index, stmt in iter_allow(doc):
-        for action in _actions(stmt):
-            if has_wildcard(action):
-                report(f'{_where(index, stmt)} allows "{action}"; list the exact device actions '
-                       "(iot:Connect, iot:Publish, iot:Subscribe, iot:Receive).", None)
-        if "NotAction" in stmt:
-            report(f"{_where(index, stmt)} uses NotAction with Effect Allow; list the exact device actions "
-                   "in Action instead.", None)
+    for prefix, doc in _iot_documents(args):
+        if doc.error:
+            label = prefix.strip() or "the IoT policy"
+            report(f"{label[0].upper() + label[1:]}: {doc.error}.", None)
+            continue
+        for index, stmt in iter_allow(doc):
+            for action in _actions(stmt):
+                if has_wildcard(action):
+                    report(f'{_at(prefix, index, stmt)} allows "{action}"; list the exact device actions '
+                           "(iot:Connect, iot:Publish, iot:Subscribe, iot:Receive).", None)
+            if "NotAction" in stmt:
+                report(f"{_at(prefix, index, stmt)} uses NotAction with Effect Allow; list the exact device "
+                       "actions in Action instead.", None)
 
 
 def validate_iot_no_wildcard_resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    doc = _iot_document(args)
-    if doc is None:
-        return
-    for index, stmt in iter_allow(doc):
-        wild = [r for r in _resources(stmt) if is_wildcard_resource(r)]
-        if wild:
-            report(f'{_where(index, stmt)} allows {", ".join(_actions(stmt)) or "its actions"} on Resource '
-                   f'"{wild[0]}"; scope it to ARNs that contain {THING_NAME_VARIABLE}, e.g. '
-                   f"arn:aws:iot:<region>:<account>:client/{THING_NAME_VARIABLE}.", None)
-        if "NotResource" in stmt:
-            report(f"{_where(index, stmt)} uses NotResource with Effect Allow; list the device's own "
-                   "resources in Resource instead.", None)
+    for prefix, doc in _iot_documents(args):
+        for index, stmt in iter_allow(doc):
+            where = _at(prefix, index, stmt)
+            wild = [r for r in _resources(stmt) if is_wildcard_resource(r)]
+            if wild:
+                report(f'{where} allows {", ".join(_actions(stmt)) or "its actions"} on Resource '
+                       f'"{wild[0]}"; scope it to ARNs of this account and region that contain '
+                       f"{THING_NAME_VARIABLE}, e.g. arn:aws:iot:<region>:<account>:client/{THING_NAME_VARIABLE}.",
+                       None)
+            if "NotResource" in stmt:
+                report(f"{where} uses NotResource with Effect Allow; list the device's own resources in Resource "
+                       "instead.", None)
 
 
 def _is_device_action(action: str) -> bool:
@@ -119,33 +165,69 @@ def _has_attached_condition(stmt: Mapping) -> bool:
     return False
 
 
+def _resource_type(resource: str) -> str:
+    """``topic`` for ``arn:aws:iot:r:a:topic/x``; "" when the resource is not such an ARN."""
+    parts = resource.split(":", 5)
+    return parts[5].split("/", 1)[0] if len(parts) == 6 else ""
+
+
+def variable_well_placed(resource: str) -> bool:
+    """The thing-name variable is a whole path segment after a wildcard-free prefix
+    (``topic/i/${...}/*``, ``client/${...}``); ``topic/*${...}*`` or ``topic/i/${...}-*`` would
+    also match other things' resources (thing "a" reaching "ab"'s)."""
+    before, _, after = resource.partition(THING_NAME_VARIABLE)
+    return before.endswith("/") and not has_wildcard(before) and (after == "" or after.startswith("/"))
+
+
+def _check_resource(where: str, actions: list[str], resource: str, needs_variable: bool,
+                    report: ReportViolation) -> None:
+    """Report one resource of a device statement that is not confined to the connecting thing."""
+    shown = ", ".join(actions) or "its actions"
+    if THING_NAME_VARIABLE in resource:
+        if not variable_well_placed(resource):
+            report(f'{where} allows {shown} on "{resource}", where {THING_NAME_VARIABLE} is not a whole path '
+                   "segment after a fixed prefix, so the wildcards around it also match other things' resources; "
+                   f"write it as .../{THING_NAME_VARIABLE}/... with no wildcard before it.", None)
+    elif needs_variable or _resource_type(resource) in THING_SCOPED_TYPES:
+        report(f'{where} allows {shown} on "{resource}", which every device may use; include '
+               f"{THING_NAME_VARIABLE} in the resource (e.g. topic/i/{THING_NAME_VARIABLE}/*).", None)
+
+
 def validate_iot_device_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    doc = _iot_document(args)
-    if doc is None:
-        return
-    for index, stmt in iter_allow(doc):
-        actions = [a for a in _actions(stmt) if _is_device_action(a)]
-        if not actions:
-            continue
-        for resource in _resources(stmt):
-            # A bare "*" is reported by iot-policy-no-wildcard-resources.
-            if is_wildcard_resource(resource) or THING_NAME_VARIABLE in resource:
-                continue
-            report(f'{_where(index, stmt)} allows {", ".join(actions)} on "{resource}", which every device '
-                   f"may use; include {THING_NAME_VARIABLE} in the resource "
-                   f"(e.g. topic/i/{THING_NAME_VARIABLE}/*).", None)
-        if any(action_matches(a, "iot:Connect") for a in actions) and not _has_attached_condition(stmt):
-            report(f"{_where(index, stmt)} allows iot:Connect without the condition "
-                   '{"Bool": {"iot:Connection.Thing.IsAttached": "true"}}; add it so only a certificate '
-                   "attached to the thing can connect as that thing.", None)
+    for prefix, doc in _iot_documents(args):
+        for index, stmt in iter_allow(doc):
+            actions = _actions(stmt)
+            device_actions = [a for a in actions if _is_device_action(a)]
+            where = _at(prefix, index, stmt)
+            for resource in _resources(stmt):
+                # Wildcard resources are reported by iot-policy-no-wildcard-resources.
+                if not is_wildcard_resource(resource):
+                    _check_resource(where, actions, resource, bool(device_actions), report)
+            if any(action_matches(a, "iot:Connect") for a in device_actions) and not _has_attached_condition(stmt):
+                report(f"{where} allows iot:Connect without the condition "
+                       '{"Bool": {"iot:Connection.Thing.IsAttached": "true"}}; add it so only a certificate '
+                       "attached to the thing can connect as that thing.", None)
+
+
+def _sets_an_action(error_action: Any) -> bool:
+    """True if the error action configures some action (``{}`` or all-null members do not)."""
+    value = plain(error_action)
+    return isinstance(value, dict) and any(v not in (None, MISSING, {}, []) for v in value.values())
 
 
 def validate_topic_rule_error_action(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != t.IOT_TOPIC_RULE:
         return
-    if get(args.props, "errorAction") is MISSING:
+    error_action = get(args.props, "errorAction")
+    if error_action is UNKNOWN:
+        return
+    if error_action is MISSING:
         report("The topic rule has no error_action, so a failed action (e.g. starting the JITR state machine) "
                "is dropped without a trace; add error_action, e.g. cloudwatch_logs to a log group with "
+               "retention.", None)
+    elif not _sets_an_action(error_action):
+        report("The topic rule's error_action configures no action, so a failed action is dropped without a "
+               "trace as if there were none; set one action in it, e.g. cloudwatch_logs to a log group with "
                "retention.", None)
 
 
@@ -173,7 +255,7 @@ def policies() -> list[ResourceValidationPolicy]:
         ),
         ResourceValidationPolicy(
             name="iot-policy-no-wildcard-resources",
-            description="IoT policies never allow Resource \"*\".",
+            description="IoT policies never allow a wildcard resource (\"*\", another account's or every region's).",
             validate=validate_iot_no_wildcard_resources,
             enforcement_level=mandatory,
         ),
@@ -186,7 +268,7 @@ def policies() -> list[ResourceValidationPolicy]:
         ),
         ResourceValidationPolicy(
             name="iot-topic-rule-error-action",
-            description="IoT topic rules have an error action.",
+            description="IoT topic rules have an error action that sets an action.",
             validate=validate_topic_rule_error_action,
             enforcement_level=mandatory,
         ),

@@ -43,3 +43,33 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SFN_STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 SQS_QUEUE = "aws:sqs/queue:Queue"
+
+# Exclusive attachment resources (pulumi-aws v7): ``policyArns`` lists every managed policy of the
+# role/user/group.
+IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
+IAM_USER_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive"
+IAM_GROUP_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive"
+IAM_EXCLUSIVE_ATTACHMENT_TYPES = frozenset({
+    IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE, IAM_USER_POLICY_ATTACHMENTS_EXCLUSIVE, IAM_GROUP_POLICY_ATTACHMENTS_EXCLUSIVE,
+})
+
+IOT_PROVISIONING_TEMPLATE = "aws:iot/provisioningTemplate:ProvisioningTemplate"  # templateBody (JSON string)
+IOT_ROLE_ALIAS = "aws:iot/roleAlias:RoleAlias"  # alias, roleArn
+
+# Resource-based policies: type -> the property holding the document. Inline ``policy`` properties
+# of queues, topics, keys and buckets are the same documents as their separate policy resources.
+RESOURCE_POLICY_PROPERTIES = {
+    "aws:sqs/queuePolicy:QueuePolicy": "policy",
+    SQS_QUEUE: "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:sns/topic:Topic": "policy",
+    "aws:kms/key:Key": "policy",
+    "aws:kms/keyPolicy:KeyPolicy": "policy",
+    "aws:kms/replicaKey:ReplicaKey": "policy",
+    S3_BUCKET_POLICY: "policy",
+    S3_BUCKET: "policy",
+    S3_BUCKET_V2: "policy",
+    "aws:dynamodb/resourcePolicy:ResourcePolicy": "policy",
+}
+# principal, sourceArn, sourceAccount, principalOrgId
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"

@@ -131,11 +131,15 @@ def test_wildcards_in_deny_statements_and_wildcard_only_actions_pass() -> None:
     assert all_resource_messages("aws:iam/policy:Policy", props) == {}
 
 
-def test_account_root_with_condition_is_trusted() -> None:
-    role = {"assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+@pytest.mark.parametrize("principal", [f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT], ids=["arn", "bare-id"])
+def test_trusted_account_root_with_condition_is_trusted(principal: str) -> None:
+    """The foreign-root refusal must not over-reach: an account listed in trustedAccounts (ours)
+    may still be trusted through its root with a Condition."""
+    role = {"assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"AWS": principal},
                                      "Action": "sts:AssumeRole",
                                      "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/x"}}})}
-    assert run_resource("iam-trust-service-principals", "aws:iam/role:Role", role) == []
+    config = {"trustedAccounts": [ACCOUNT]}
+    assert run_resource("iam-trust-service-principals", "aws:iam/role:Role", role, config) == []
 
 
 def test_source_condition_services_come_from_pack_config() -> None:
@@ -237,3 +241,74 @@ def test_function_with_named_or_configured_log_group_passes() -> None:
         stack_resource("aws:cloudwatch/logGroup:LogGroup", "shared", {"name": "/iot/functions", "retentionInDays": 7}),
     ]
     assert run_stack("lambda-log-group-retention", resources) == []
+
+
+# --- issue 11: counterparts a naive fix would refuse --------------------------------------------
+
+THING = "${iot:Connection.Thing.ThingName}"
+
+
+@pytest.mark.parametrize("resource", [
+    iot_arn("thing/*"), iot_arn("cert/*"),                                  # our account and region: run-time names
+    f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/f:*",           # one log group's streams
+    f"arn:aws:dynamodb:*:{ACCOUNT}:table/inventory",                        # one global table, every region
+    "arn:aws:s3:::store-1/*",                                               # one bucket's objects
+    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f:*",                      # one function's versions
+])
+def test_least_privilege_resources_with_wildcards_are_not_wildcard_resources(resource: str) -> None:
+    props = {"role": "r", "policy": doc(allow(["iot:DescribeThing", "dynamodb:GetItem", "s3:GetObject",
+                                                "logs:PutLogEvents", "lambda:InvokeFunction"], resource))}
+    assert all_resource_messages("aws:iam/rolePolicy:RolePolicy", props) == {}
+
+
+@pytest.mark.parametrize("condition", [
+    {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    {"StringLike": {"aws:SourceAccount": [ACCOUNT]}},
+    {"ArnLike": {"aws:SourceArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/*"}},
+    {"ArnEquals": {"aws:SourceArn": [f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/a", f"arn:aws:iot:*:{ACCOUNT}:rule/b"]}},
+], ids=["account", "account-like", "rules-of-our-account", "named-rules"])
+def test_source_conditions_that_pin_an_account_pass(condition: dict) -> None:
+    role = {"assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"},
+                                     "Action": "sts:AssumeRole", "Condition": condition})}
+    assert all_resource_messages("aws:iam/role:Role", role) == {}
+
+
+@pytest.mark.parametrize("resource_type,props", [
+    ("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+     {"roleName": "r", "policyArns": ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+                                      f"arn:aws:iam::{ACCOUNT}:policy/ours"]}),
+    ("aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive", {"userName": "u", "policyArns": []}),
+], ids=["role", "user"])
+def test_exclusive_attachments_of_allowed_policies_pass(resource_type: str, props: dict) -> None:
+    assert all_resource_messages(resource_type, props) == {}
+
+
+def test_device_policy_with_jobs_retained_messages_shadow_and_role_alias_passes() -> None:
+    props = {"policy": doc(
+        allow("iot:GetRetainedMessage", iot_arn(f"topic/e/{THING}/*")),
+        allow(["iot:DescribeJobExecution", "iot:UpdateJobExecution"], iot_arn(f"thing/{THING}")),
+        allow("iot:Publish", iot_arn(f"topic/$aws/things/{THING}/shadow/update")),
+        allow("iot:AssumeRoleWithCertificate", iot_arn("rolealias/device-uploads")),
+    )}
+    assert {n: run_resource(n, "aws:iot/policy:Policy", props) for n in IOT_POLICY_RULES} == {
+        n: [] for n in IOT_POLICY_RULES}
+
+
+def test_provisioning_template_with_the_device_policy_passes() -> None:
+    from builders.iot_policy import device_policy
+
+    template = {"Parameters": {"SerialNumber": {"Type": "String"}}, "Resources": {
+        "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "SerialNumber"}}},
+        "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": json.dumps(
+            device_policy(REGION, ACCOUNT))}},
+        "named": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "existing-device-policy"}}}}
+    props = {"name": "fleet", "templateBody": json.dumps(template)}
+    assert all_resource_messages("aws:iot/provisioningTemplate:ProvisioningTemplate", props) == {}
+
+
+def test_exact_effects_and_repeated_keys_in_different_objects_pass() -> None:
+    text = ('{"Version": "2012-10-17", "Statement": ['
+            '{"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},'
+            '{"Sid": "B", "Effect": "Deny", "Action": "s3:*", "Resource": "*",'
+            ' "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}')
+    assert all_resource_messages("aws:iam/policy:Policy", {"policy": text}) == {}

@@ -49,6 +49,28 @@ class Bad:
     config: dict = field(default_factory=dict)
 
 
+SOURCE_CONDITION_TAIL = ('aws:SourceArn condition that names one account or resource (a pattern such as "*" or '
+                         'arn:aws:iot:*:*:* pins nothing); add "Condition": {"StringEquals": {"aws:SourceAccount": '
+                         '"<account id>"}} (and aws:SourceArn where known) against the confused-deputy problem.')
+FOREIGN = "999988887777"
+TEMPLATE = "aws:iot/provisioningTemplate:ProvisioningTemplate"
+FOREIGN_ROOT_TAIL = (f"which is not in this rule's trustedAccounts ({ACCOUNT}); a Condition does not make another "
+                     "account's root safe to trust (that account decides who meets it): trust a service principal, "
+                     "or list the account in trustedAccounts after a review.")
+AWS_MANAGED_TAIL = ("write a customer managed or inline policy with the exact actions and resources instead (AWS "
+                    "managed policies are broad and change without review).")
+
+
+def template_body(*statements: Any) -> str:
+    """A fleet provisioning template whose AWS::IoT::Policy has these statements (a JSON string)."""
+    import json
+
+    policy = {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": doc(*statements)}}
+    thing = {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "SerialNumber"}}}
+    return json.dumps({"Parameters": {"SerialNumber": {"Type": "String"}},
+                       "Resources": {"thing": thing, "DevicePolicy": policy}})
+
+
 WILDCARD_RESOURCE_TAIL = ("(they are not in policy/data/wildcard_only_actions.json); name the resource ARNs and keep "
                           '"*" only for actions that support nothing narrower.')
 
@@ -84,12 +106,12 @@ CATALOG = [
          "iot:Subscribe, iot:Receive)."]),
     Bad("iot-resource-star", "iot-policy-no-wildcard-resources", IOT_POLICY,
         {"policy": doc(allow(["iot:Connect", "iot:Publish"], "*"))},
-        ['Statement 0 allows iot:Connect, iot:Publish on Resource "*"; scope it to ARNs that contain '
-         f"{THING}, e.g. arn:aws:iot:<region>:<account>:client/{THING}."]),
+        ['Statement 0 allows iot:Connect, iot:Publish on Resource "*"; scope it to ARNs of this account and region '
+         f"that contain {THING}, e.g. arn:aws:iot:<region>:<account>:client/{THING}."]),
     Bad("iot-resource-arn-star", "iot-policy-no-wildcard-resources", IOT_POLICY,
         {"policy": doc(allow("iot:Receive", f"arn:aws:iot:eu-west-1:{ACCOUNT}:*"))},
         [f'Statement 0 allows iot:Receive on Resource "arn:aws:iot:eu-west-1:{ACCOUNT}:*"; scope it to ARNs '
-         f"that contain {THING}, e.g. arn:aws:iot:<region>:<account>:client/{THING}."]),
+         f"of this account and region that contain {THING}, e.g. arn:aws:iot:<region>:<account>:client/{THING}."]),
     Bad("unscoped-device-publish", "iot-policy-device-scoped", IOT_POLICY,
         {"policy": doc(allow("iot:Publish", iot_arn("topic/i/*")))},
         [f'Statement 0 allows iot:Publish on "{iot_arn("topic/i/*")}", which every device may use; include '
@@ -178,23 +200,22 @@ CATALOG = [
         trust({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}),
         [f'Trust policy statement 0 trusts the whole account "arn:aws:iam::{ACCOUNT}:root" without a Condition; '
          "trust a service principal instead, or add conditions that name who in that account may assume the "
-         "role."]),
+         "role."], config={"trustedAccounts": [ACCOUNT]}),
     Bad("trust-bare-account-id", "iam-trust-service-principals", ROLE,
         trust({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}),
         [f'Trust policy statement 0 trusts the whole account "{ACCOUNT}" without a Condition; trust a service '
-         "principal instead, or add conditions that name who in that account may assume the role."]),
+         "principal instead, or add conditions that name who in that account may assume the role."],
+        config={"trustedAccounts": [ACCOUNT]}),
     Bad("trust-service-without-source-condition", "iam-trust-service-principals", ROLE,
         trust({"Effect": "Allow", "Principal": {"Service": ["states.amazonaws.com", "ec2.amazonaws.com"]},
                "Action": "sts:AssumeRole"}),
         ["Trust policy statement 0 lets states.amazonaws.com assume the role without an aws:SourceAccount or "
-         'aws:SourceArn condition; add "Condition": {"StringEquals": {"aws:SourceAccount": "<account id>"}} '
-         "(and aws:SourceArn where known) against the confused-deputy problem."]),
+         + SOURCE_CONDITION_TAIL]),
     Bad("trust-iot-with-unrelated-condition", "iam-trust-service-principals", ROLE,
         trust({"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole",
                "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}),
         ["Trust policy statement 0 lets iot.amazonaws.com assume the role without an aws:SourceAccount or "
-         'aws:SourceArn condition; add "Condition": {"StringEquals": {"aws:SourceAccount": "<account id>"}} '
-         "(and aws:SourceArn where known) against the confused-deputy problem."]),
+         + SOURCE_CONDITION_TAIL]),
     Bad("trust-role-principal", "iam-trust-service-principals", ROLE,
         trust({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ci"},
                "Action": "sts:AssumeRole"}),
@@ -263,6 +284,120 @@ CATALOG = [
     Bad("express-state-machine", "sfn-standard-workflow", SFN, {"type": "EXPRESS"},
         ['The state machine is an EXPRESS workflow, which runs at-least-once when started asynchronously; use '
          'type "STANDARD" (exactly-once), as the design requires.']),
+    # --- Issue 11: wildcard resources beyond "*" and "...:*" ------------------------------------------
+    Bad("iot-resource-any-account-any-path", "iot-policy-no-wildcard-resources", IOT_POLICY,
+        {"policy": doc(allow("iot:Publish", "arn:aws:iot:*:*:*/*"))},
+        ['Statement 0 allows iot:Publish on Resource "arn:aws:iot:*:*:*/*"; scope it to ARNs of this account and '
+         f"region that contain {THING}, e.g. arn:aws:iot:<region>:<account>:client/{THING}."]),
+    Bad("iot-resource-double-star", "iot-policy-no-wildcard-resources", IOT_POLICY,
+        {"policy": doc(allow("iot:Subscribe", "arn:aws:iot:*:*:**"))},
+        ['Statement 0 allows iot:Subscribe on Resource "arn:aws:iot:*:*:**"; scope it to ARNs of this account and '
+         f"region that contain {THING}, e.g. arn:aws:iot:<region>:<account>:client/{THING}."]),
+    Bad("iam-resource-iot-any-account-any-path", "iam-wildcard-resource-only-when-required", ROLE_POLICY,
+        {"policy": doc(allow("iot:DescribeThing", "arn:aws:iot:*:*:*/*"))},
+        ['Statement 0 grants iot:DescribeThing on Resource "arn:aws:iot:*:*:*/*", but this action supports '
+         "resource-level permissions " + WILDCARD_RESOURCE_TAIL]),
+    Bad("iam-resource-iot-double-star", "iam-wildcard-resource-only-when-required", ROLE_POLICY,
+        {"policy": doc(allow("iot:DescribeThing", "arn:aws:iot:*:*:**"))},
+        ['Statement 0 grants iot:DescribeThing on Resource "arn:aws:iot:*:*:**", but this action supports '
+         "resource-level permissions " + WILDCARD_RESOURCE_TAIL]),
+    Bad("iam-resource-every-table-of-every-account", "iam-wildcard-resource-only-when-required", ROLE_POLICY,
+        {"policy": doc(allow("dynamodb:GetItem", "arn:aws:dynamodb:*:*:table/*"))},
+        ['Statement 0 grants dynamodb:GetItem on Resource "arn:aws:dynamodb:*:*:table/*", but this action supports '
+         "resource-level permissions " + WILDCARD_RESOURCE_TAIL]),
+    Bad("iam-resource-every-object-of-every-bucket", "iam-wildcard-resource-only-when-required", MANAGED,
+        {"policy": doc(allow("s3:GetObject", "arn:aws:s3:::*/*"))},
+        ['Statement 0 grants s3:GetObject on Resource "arn:aws:s3:::*/*", but this action supports '
+         "resource-level permissions " + WILDCARD_RESOURCE_TAIL]),
+    # --- Issue 11: trust policies -------------------------------------------------------------------
+    Bad("trust-foreign-root-with-condition", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"}, "Action": "sts:AssumeRole",
+               "Condition": {"StringEquals": {"sts:ExternalId": "shared-secret"}}}),
+        [f'Trust policy statement 0 trusts the account "arn:aws:iam::{FOREIGN}:root", ' + FOREIGN_ROOT_TAIL],
+        config={"trustedAccounts": [ACCOUNT]}),
+    Bad("trust-foreign-bare-id-with-condition", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"AWS": [FOREIGN]}, "Action": "sts:AssumeRole",
+               "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}),
+        [f'Trust policy statement 0 trusts the account "{FOREIGN}", ' + FOREIGN_ROOT_TAIL],
+        config={"trustedAccounts": [ACCOUNT]}),
+    Bad("trust-source-account-pattern-star", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole",
+               "Condition": {"StringLike": {"aws:SourceAccount": "*"}}}),
+        ["Trust policy statement 0 lets iot.amazonaws.com assume the role without an aws:SourceAccount or "
+         + SOURCE_CONDITION_TAIL]),
+    Bad("trust-source-arn-any-account", "iam-trust-service-principals", ROLE,
+        trust({"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole",
+               "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:iot:*:*:*"}}}),
+        ["Trust policy statement 0 lets iot.amazonaws.com assume the role without an aws:SourceAccount or "
+         + SOURCE_CONDITION_TAIL]),
+    # --- Issue 11: AdministratorAccess through the exclusive attachments ---------------------------------
+    Bad("admin-through-role-policy-attachments-exclusive", "iam-no-aws-managed-policies",
+        "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        {"roleName": "r", "policyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+        ['Attaches the AWS managed policy "arn:aws:iam::aws:policy/AdministratorAccess"; ' + AWS_MANAGED_TAIL]),
+    Bad("admin-through-user-policy-attachments-exclusive", "iam-no-aws-managed-policies",
+        "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive",
+        {"userName": "u", "policyArns": [f"arn:aws:iam::{ACCOUNT}:policy/ours",
+                                         "arn:aws:iam::aws:policy/AdministratorAccess"]},
+        ['Attaches the AWS managed policy "arn:aws:iam::aws:policy/AdministratorAccess"; ' + AWS_MANAGED_TAIL]),
+    # --- Issue 11: device policies ----------------------------------------------------------------------
+    Bad("thing-variable-inside-wildcard", "iot-policy-device-scoped", IOT_POLICY,
+        {"policy": doc(allow("iot:Publish", iot_arn(f"topic/*{THING}*")))},
+        [f'Statement 0 allows iot:Publish on "{iot_arn(f"topic/*{THING}*")}", where {THING} is not a whole path '
+         "segment after a fixed prefix, so the wildcards around it also match other things' resources; write it as "
+         f".../{THING}/... with no wildcard before it."]),
+    Bad("thing-variable-as-name-prefix", "iot-policy-device-scoped", IOT_POLICY,
+        {"policy": doc(allow("iot:Receive", iot_arn(f"topic/e/{THING}-*")))},
+        [f'Statement 0 allows iot:Receive on "{iot_arn(f"topic/e/{THING}-*")}", where {THING} is not a whole path '
+         "segment after a fixed prefix, so the wildcards around it also match other things' resources; write it as "
+         f".../{THING}/... with no wildcard before it."]),
+    Bad("retained-messages-of-every-topic", "iot-policy-device-scoped", IOT_POLICY,
+        {"policy": doc(allow("iot:GetRetainedMessage", iot_arn("topic/*")))},
+        [f'Statement 0 allows iot:GetRetainedMessage on "{iot_arn("topic/*")}", which every device may use; include '
+         f"{THING} in the resource (e.g. topic/i/{THING}/*)."]),
+    Bad("job-executions-of-every-thing", "iot-policy-device-scoped", IOT_POLICY,
+        {"policy": doc(allow(["iot:DescribeJobExecution", "iot:UpdateJobExecution"], iot_arn("thing/*")))},
+        [f'Statement 0 allows iot:DescribeJobExecution, iot:UpdateJobExecution on "{iot_arn("thing/*")}", which '
+         f"every device may use; include {THING} in the resource (e.g. topic/i/{THING}/*)."]),
+    Bad("provisioning-template-iot-star", "iot-policy-no-wildcard-actions", TEMPLATE,
+        {"name": "fleet", "provisioningRoleArn": f"arn:aws:iam::{ACCOUNT}:role/prov",
+         "templateBody": template_body(allow("iot:*", iot_arn(f"client/{THING}")))},
+        ['Provisioning template policy "DevicePolicy" statement 0 allows "iot:*"; list the exact device actions '
+         "(iot:Connect, iot:Publish, iot:Subscribe, iot:Receive)."]),
+    Bad("provisioning-template-unscoped-publish", "iot-policy-device-scoped", TEMPLATE,
+        {"name": "fleet", "templateBody": template_body(allow("iot:Publish", iot_arn("topic/i/*")))},
+        [f'Provisioning template policy "DevicePolicy" statement 0 allows iot:Publish on "{iot_arn("topic/i/*")}", '
+         f"which every device may use; include {THING} in the resource (e.g. topic/i/{THING}/*)."]),
+    # --- Issue 11: documents AWS would not read as the pack did ------------------------------------------
+    Bad("lower-case-allow-effect", "iam-no-wildcard-actions", ROLE_POLICY,
+        {"role": "r", "policy": doc({"Effect": "allow", "Action": "*", "Resource": "*"})},
+        ['The policy: statement 0 has Effect "allow"; AWS accepts only "Allow" or "Deny" (the value is '
+         "case-sensitive)."]),
+    Bad("iot-lower-case-allow-effect", "iot-policy-no-wildcard-actions", IOT_POLICY,
+        {"policy": doc({"Effect": "allow", "Action": "iot:*", "Resource": "*"})},
+        ['The IoT policy: statement 0 has Effect "allow"; AWS accepts only "Allow" or "Deny" (the value is '
+         "case-sensitive)."]),
+    Bad("duplicate-condition-key", "iam-no-wildcard-actions", ROLE,
+        {"assumeRolePolicy": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": '
+                             '"iot.amazonaws.com"}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": '
+                             f'{{"aws:SourceAccount": "{ACCOUNT}", "aws:SourceAccount": "*"}}}}}}]}}'},
+        ['Trust policy: the policy document repeats the key "aws:SourceAccount" in one object; JSON parsers disagree '
+         "on which copy wins, so the document reviewed may not be the one AWS enforces: keep one copy of each "
+         "key."]),
+    Bad("duplicate-effect-key", "iam-no-wildcard-actions", ROLE_POLICY,
+        {"policy": '{"Statement": [{"Effect": "Deny", "Effect": "Allow", "Action": "*", "Resource": "*"}]}'},
+        ['The policy: the policy document repeats the key "Effect" in one object; JSON parsers disagree on which '
+         "copy wins, so the document reviewed may not be the one AWS enforces: keep one copy of each key."]),
+    Bad("duplicate-key-differing-in-case", "iam-no-wildcard-actions", ROLE_POLICY,
+        {"policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", '
+                   '"Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1", "AWS:SourceVPC": "vpc-2"}}}]}'},
+        ['The policy: the policy document repeats the key "aws:SourceVpc" (again as "AWS:SourceVPC") in one '
+         "object; JSON parsers disagree on which copy wins, so the document reviewed may not be the one AWS enforces: keep one "
+         "copy of each key."]),
+    Bad("topic-rule-empty-error-action", "iot-topic-rule-error-action", "aws:iot/topicRule:TopicRule",
+        {"enabled": True, "sql": "SELECT * FROM 'x'", "sqlVersion": "2016-03-23", "errorAction": {}},
+        ["The topic rule's error_action configures no action, so a failed action is dropped without a trace as if "
+         "there were none; set one action in it, e.g. cloudwatch_logs to a log group with retention."]),
 ]
 
 
