@@ -36,19 +36,23 @@ On disk (the ``--out DIR`` layout, see pki.layout)::
     pki.sign_csr_file(out_dir, csr_bytes, *, days=365, force=False) -> (pki.IssuedCertificate, Path)
     pki.verify_directory(pki_dir, certificates=(), *, now=None) -> report (.ok, .findings[].problems)
     pki.list_certificates(pki_dir) -> list of rows (.kind .name .serial .not_after .status)
+    pki.revoke_device(out_dir, name) -> pki.Revocation (.serial .revoked_at .already .crl_path)
+                                                 # adds devices/NAME.crt's serial to DIR/crl.pem
+    pki.check_pki_domain(pki_dir, domain, start_over=...)   # refuse a PKI made for another domain
 
 CA key passphrases come from the environment variable ``PKI_CA_PASSPHRASE`` (``passphrase=None``
 means "read it from there"), never from the command line.
 """
 
 from pki.authority import DEFAULT_ORG, CertificateAuthority, IssuedCertificate, expired_validity
-from pki.endpoint import EndpointMaterial, load_endpoint_material
+from pki.endpoint import EndpointMaterial, check_pki_domain, load_endpoint_material
 from pki.errors import PkiError
 from pki.keys import KEY_TYPES, PASSPHRASE_ENV
 from pki.layout import Layout
 from pki.listing import list_certificates
 from pki.pem import certificate_id
 from pki.profiles import Validity
+from pki.revocation import Revocation, revoke_device
 from pki.store import (
     InitResult,
     init_pki,
@@ -69,8 +73,10 @@ __all__ = [
     "IssuedCertificate",
     "Layout",
     "PkiError",
+    "Revocation",
     "Validity",
     "certificate_id",
+    "check_pki_domain",
     "expired_validity",
     "init_pki",
     "issue_device_certificates",
@@ -78,6 +84,7 @@ __all__ = [
     "list_certificates",
     "load_ca",
     "load_endpoint_material",
+    "revoke_device",
     "sign_csr_file",
     "verify_directory",
 ]

@@ -14,6 +14,7 @@ from pathlib import Path
 TEMP_MARK = ".tmp-"
 KEY_MODE = 0o600
 PUBLIC_MODE = 0o644
+DIR_MODE = 0o700
 
 
 def temp_path_for(path: Path) -> Path:
@@ -79,3 +80,21 @@ def remove_stale_temps(directory: Path) -> list[Path]:
                 entry.unlink(missing_ok=True)
                 removed.append(entry)
     return removed
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` with mode 0700 whatever the umask (under ``umask 000`` ``mkdir`` would make it 0777).
+
+    Missing parents are created as ``mkdir`` would (they are outside the PKI folder); an existing
+    directory is left as it is.
+    """
+    if path.is_dir():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        if not path.is_dir():
+            raise
+        return
+    os.chmod(path, DIR_MODE)  # mkdir's mode is filtered by the umask; set exactly 0700

@@ -22,6 +22,7 @@ from pki.keys import DEFAULT_KEY_TYPE, KEY_TYPES, PASSPHRASE_ENV
 from pki.listing import list_certificates
 from pki.names import device_names
 from pki.pem import certificate_id
+from pki.revocation import revoke_device
 from pki.store import init_pki, issue_device_certificates, issue_server_certificate, sign_csr_file
 from pki.verify import verify_directory
 
@@ -137,6 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--quiet", action="store_true", help="print only the certificates with problems")
     _add_passphrase_env(verify)
 
+    revoke = commands.add_parser(
+        "revoke", help="revoke a device's certificate: add its serial to DIR/crl.pem",
+        description="Add the serial of DIR/devices/NAME.crt to the certificate revocation list DIR/crl.pem "
+                    "(created if absent), signed by the intermediate CA and replaced atomically. Revoking a "
+                    "certificate already listed changes nothing. Publish crl.pem to every region (pulumi up) so "
+                    "that the certificate inspector refuses the certificate when the device first connects.",
+    )
+    revoke.add_argument("name", metavar="NAME", help="the device's thing name")
+    _add_out(revoke)
+    _add_passphrase_env(revoke)
+
     listing = commands.add_parser(
         "list", help="list issued certificates (name, serial, not-after, status)",
         description="List what has been issued: kind, name, serial, not-after and status (valid, expired, "
@@ -223,6 +235,17 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_revoke(args: argparse.Namespace) -> int:
+    result = revoke_device(args.out, args.name, passphrase_env=args.passphrase_env)
+    when = f"{result.revoked_at:%Y-%m-%d %H:%M:%SZ}"
+    if result.already:
+        print(f"device {result.name} (serial {result.serial}) was already revoked on {when}; {result.crl_path} unchanged")
+    else:
+        print(f"revoked device {result.name} (serial {result.serial}) on {when}; publish {result.crl_path} to every "
+              "region (pulumi up)")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     rows = list_certificates(args.out)
     if args.json:
@@ -236,7 +259,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign, "verify": _cmd_verify, "list": _cmd_list}
+COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign, "verify": _cmd_verify, "revoke": _cmd_revoke, "list": _cmd_list}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,3 +45,35 @@ def load_endpoint_material(pki_dir: Path, domain: str) -> EndpointMaterial:
     if "PRIVATE KEY" not in server_key or "ENCRYPTED" in server_key:
         raise PkiError(f"{layout.server_key(fqdn)} is not an unencrypted PEM private key: re-run {layout.init_hint()} --force")
     return EndpointMaterial(server_certificate, server_key, chain, ca_certificate)
+
+
+def pki_domains(pki_dir: Path) -> list[str]:
+    """The domains ``pki_dir`` holds server certificates for (``server/<FQDN>.crt``), sorted."""
+    layout = Layout(Path(pki_dir))
+    if not layout.server_dir.is_dir():
+        return []
+    return sorted(p.stem for p in layout.server_dir.glob("*.crt"))
+
+
+def check_pki_domain(pki_dir: Path, domain: str, *, start_over: str = "") -> None:
+    """Refuse a PKI folder that holds a CA made for other domains than ``domain``.
+
+    Replacing its CA would orphan every device certificate it issued, so nothing is replaced silently:
+    the error names the domains the folder was made for, how to keep the CA and add ``domain``
+    (``issue-server``), and ``start_over`` (e.g. the command that removes the folder) if given.
+    A folder without a CA passes (there is nothing to replace).
+    """
+    layout = Layout(Path(pki_dir))
+    fqdn = validate_fqdn(domain)
+    if not layout.root_cert.exists():
+        return
+    domains = pki_domains(layout.root)
+    if fqdn in domains:
+        return
+    made_for = ", ".join(domains) or "no domain (it has no server certificate)"
+    restart = f"; to start over with a new CA, {start_over}" if start_over else ""
+    raise PkiError(
+        f"the PKI in {layout.root} was made for {made_for}, not {fqdn}, and is not replaced (its CA signed the "
+        f"device certificates issued from it): to keep the CA and add the domain, run `python -m pki issue-server "
+        f"{fqdn} --out {layout.root}`{restart}"
+    )

@@ -5,6 +5,7 @@
     DIR/server/FQDN.crt  FQDN.key
     DIR/devices/NAME.crt NAME.key    (no NAME.key when signed from the device's CSR)
     DIR/index.json                   serials and issued certificates (see pki.index)
+    DIR/crl.pem                      revoked serials, signed by the intermediate (see pki.revocation)
     DIR/.pki.lock                    serialises commands that write
     DIR/archive/<UTC time>/          what init --force moved aside
 """
@@ -46,6 +47,10 @@ class Layout:
     @property
     def index(self) -> Path:
         return self.root / "index.json"
+
+    @property
+    def crl(self) -> Path:
+        return self.root / "crl.pem"
 
     @property
     def lock(self) -> Path:

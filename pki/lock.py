@@ -9,6 +9,7 @@ import os
 import time
 from typing import Iterator
 
+from pki import atomic
 from pki.errors import PkiError
 from pki.layout import Layout
 
@@ -18,7 +19,7 @@ LOCK_TIMEOUT_SECONDS = 30.0
 @contextlib.contextmanager
 def locked(layout: Layout, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
     """Hold the directory's exclusive write lock (waits up to ``timeout`` seconds)."""
-    layout.root.mkdir(parents=True, exist_ok=True)
+    atomic.make_private_dir(layout.root)
     fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + timeout

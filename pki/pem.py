@@ -19,14 +19,25 @@ def certificate_pem(certificate: x509.Certificate) -> str:
 
 
 def load_certificate(data: bytes | str, *, source: str = "certificate") -> x509.Certificate:
-    """Parse one PEM (or DER) certificate; ``source`` names it in the error message."""
+    """Parse exactly one PEM (or DER) certificate; ``source`` names it in the error message.
+
+    Every PEM block is read: a file that must hold one certificate and holds more (say a foreign
+    certificate appended to the trust anchor) is refused, never silently cut to its first block.
+    """
     raw = data.encode("ascii") if isinstance(data, str) else data
     try:
         if raw.lstrip().startswith(b"-----"):
-            return x509.load_pem_x509_certificate(raw)
-        return x509.load_der_x509_certificate(raw)
+            certificates = x509.load_pem_x509_certificates(raw)
+        else:
+            return x509.load_der_x509_certificate(raw)
     except ValueError as exc:
         raise PkiError(f"{source} is not a readable X.509 certificate ({exc})") from exc
+    if len(certificates) != 1:
+        raise PkiError(
+            f"{source} holds {len(certificates)} certificates but must hold exactly one: remove the extra "
+            "PEM block(s) (a certificate appended to it is not one this PKI issued) or restore the file"
+        )
+    return certificates[0]
 
 
 def load_certificates(data: bytes | str, *, source: str = "bundle") -> list[x509.Certificate]:

@@ -80,14 +80,16 @@ def _existing_ca_files(layout: Layout) -> list[Path]:
 
 
 def _archive(layout: Layout) -> Path | None:
-    """Move the current CA, server, devices and index aside into archive/<UTC time>/."""
-    movable = [*layout.ca_files(), layout.index, layout.server_dir, layout.devices_dir]
+    """Move the current CA, its CRL, server, devices and index aside into archive/<UTC time>/."""
+    movable = [*layout.ca_files(), layout.index, layout.crl, layout.server_dir, layout.devices_dir]
     present = [p for p in movable if p.exists()]
     if not present:
         return None
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     target = layout.archive_dir / stamp
-    target.mkdir(parents=True)
+    atomic.make_private_dir(layout.archive_dir)
+    os.mkdir(target, atomic.DIR_MODE)
+    os.chmod(target, atomic.DIR_MODE)
     for path in present:
         os.replace(path, target / path.name)
     atomic.fsync_dir(layout.root)
@@ -135,8 +137,8 @@ def init_pki(
         server = authority.issue_server(fqdn, key_type=key_type, days=server_days)
         if force:
             archived = _archive(layout)
-        layout.server_dir.mkdir(parents=True, exist_ok=True)
-        layout.devices_dir.mkdir(parents=True, exist_ok=True)
+        atomic.make_private_dir(layout.server_dir)
+        atomic.make_private_dir(layout.devices_dir)
         assert authority.root_key is not None
         writes = [
             (layout.root_key, private_key_pem(authority.root_key, secret), atomic.KEY_MODE),
@@ -250,7 +252,7 @@ def issue_device_certificates(
         index = Index.load(layout.index)
         recover(layout, index, ca)
         _check_free(layout, names, force)
-        layout.devices_dir.mkdir(parents=True, exist_ok=True)
+        atomic.make_private_dir(layout.devices_dir)
         pending = 0
         batch: list[Staged] = []
         try:
@@ -308,7 +310,7 @@ def issue_server_certificate(
                 f"{layout.server_cert(fqdn)} already exists: use --force to renew it (the old one moves out of use)"
             )
         server = _issue_unique(index, lambda: ca.issue_server(fqdn, key_type=key_type, days=days))
-        layout.server_dir.mkdir(parents=True, exist_ok=True)
+        atomic.make_private_dir(layout.server_dir)
         layout.server_cert(fqdn).unlink(missing_ok=True)  # withdraw the old certificate before its key
         layout.server_key(fqdn).unlink(missing_ok=True)
         publish_pair(layout.server_key(fqdn), layout.server_cert(fqdn), server)
@@ -339,7 +341,7 @@ def sign_csr_file(
         recover(layout, index, ca)
         device = _issue_unique(index, lambda: ca.sign_csr(csr_data, days=days))
         _check_free(layout, [device.name], force)
-        layout.devices_dir.mkdir(parents=True, exist_ok=True)
+        atomic.make_private_dir(layout.devices_dir)
         if force:
             _remove_previous(layout, device.name)
         publish_pair(layout.device_key(device.name), layout.device_cert(device.name), device)

@@ -25,6 +25,7 @@ from pki.keys import PASSPHRASE_ENV, is_encrypted_pem, keys_match, load_private_
 from pki.layout import Layout
 from pki.names import validate_thing_name
 from pki.pem import common_name_of, load_certificate, load_certificates
+from pki.revocation import load_crl
 
 
 @dataclass
@@ -164,6 +165,7 @@ class _Verifier:
                  now: dt.datetime, passphrase: bytes | None, index: Index | None) -> None:
         self.layout, self.root, self.intermediate = layout, root, intermediate
         self.now, self.passphrase, self.index = now, passphrase, index
+        self.revoked: dict[int, dt.datetime] = {}
         builder = verification.PolicyBuilder().store(verification.Store([root])).time(now)
         self.server_builder = builder
         ee_policy = verification.ExtensionPolicy.webpki_defaults_ee().may_be_present(
@@ -229,6 +231,9 @@ class _Verifier:
         _check_validity(certificate, self.now, finding)
         _check_serial(certificate, finding)
         self._key_checks(certificate, cert_path, finding, in_devices or in_server)
+        revoked_at = self.revoked.get(certificate.serial_number)
+        if revoked_at is not None:
+            finding.notes.append(f"revoked on {revoked_at:%Y-%m-%d %H:%M:%SZ} ({self.layout.crl.name})")
         if finding.ok:
             self._path_validation(certificate, cn, finding)
         return finding
@@ -276,6 +281,32 @@ class _Verifier:
             finding.problems.append(f"path validation failed: {exc}")
 
 
+def _crl_finding(layout: Layout, intermediate: x509.Certificate, verifier: "_Verifier") -> Finding:
+    """Check crl.pem: one CRL, issued and signed by the intermediate, not past its next update."""
+    finding = Finding(layout.relative(layout.crl), "revocation list")
+    try:
+        crl = load_crl(layout.crl, intermediate)
+    except PkiError as exc:
+        finding.problems.append(str(exc))
+        return finding
+    verifier.revoked = {entry.serial_number: entry.revocation_date_utc for entry in crl}
+    if crl.next_update_utc is not None and verifier.now > crl.next_update_utc:
+        finding.problems.append(f"past its next update {crl.next_update_utc:%Y-%m-%d %H:%M:%SZ}: renew the "
+                                "intermediate CA")
+    finding.notes.append(f"{len(verifier.revoked)} certificate(s) revoked; signature by the intermediate CA verified")
+    return finding
+
+
+def _load_ca_certificate(path: Path) -> tuple[x509.Certificate, int]:
+    """The first certificate of a CA file and how many it holds (more than one is reported as a problem,
+    so that the rest of the directory is still verified against the first)."""
+    data = path.read_bytes()
+    if not data.lstrip().startswith(b"-----"):
+        return load_certificate(data, source=str(path)), 1
+    certificates = load_certificates(data, source=str(path))
+    return certificates[0], len(certificates)
+
+
 def verify_directory(
     pki_dir: Path,
     certificates: Sequence[Path] = (),
@@ -293,16 +324,22 @@ def verify_directory(
     missing = [p for p in (layout.root_cert, layout.intermediate_cert) if not p.exists()]
     if missing:
         raise PkiError(f"{missing[0]} is missing: run {layout.init_hint()}")
-    root = load_certificate(layout.root_cert.read_bytes(), source=str(layout.root_cert))
-    intermediate = load_certificate(layout.intermediate_cert.read_bytes(), source=str(layout.intermediate_cert))
+    root, root_count = _load_ca_certificate(layout.root_cert)
+    intermediate, intermediate_count = _load_ca_certificate(layout.intermediate_cert)
     try:
         index: Index | None = Index.load(layout.index)
     except PkiError:
         index = None
     verifier = _Verifier(layout, root, intermediate, now or dt.datetime.now(dt.timezone.utc), secret, index)
     report = Report(verifier.ca_findings())
+    for finding, count in zip(report.findings, (root_count, intermediate_count)):
+        if count != 1:
+            finding.problems.insert(0, f"holds {count} certificates but must hold exactly one: remove the extra "
+                                       "PEM block(s) (a certificate appended to it is not one this PKI issued)")
     if index is None:
         report.findings.append(Finding(layout.relative(layout.index), "index", problems=["not a valid PKI index"]))
+    if layout.crl.exists():
+        report.findings.append(_crl_finding(layout, intermediate, verifier))
     if certificates:
         targets = [Path(c) for c in certificates]
     else:
