@@ -6,6 +6,7 @@ Every error names the config key and says how to set it, and is raised as ``Conf
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,18 +19,20 @@ PROJECT = "multi-region-iot"
 DEFAULT_TLS_POLICY = "IoTSecurityPolicy_TLS13_1_3_2022_10"
 ROUTING_POLICIES = ("latency", "geolocation")
 ARCHITECTURES = ("arm64", "x86_64")
-LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+# OFF is not offered: the mandatory policy rule sfn-logging-enabled (policy/rules/workflows.py) refuses it.
+LOG_LEVELS = ("ALL", "ERROR", "FATAL")
+LOGGING_RULE = "sfn-logging-enabled"
 # CloudWatch Logs accepts only these retention periods (days).
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                   2192, 2557, 2922, 3288, 3653)
 CONTINENTS = ("AF", "AN", "AS", "EU", "OC", "NA", "SA")
 
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_APPLICATION = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+# Every pattern below is used with fullmatch: "$" would also accept a trailing newline.
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
+_APPLICATION = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
+_STACK_NAME = re.compile(r"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)")
+_SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
 
 
 class ConfigError(pulumi.RunError):
@@ -122,7 +125,7 @@ def validate_alarm_topic(value: Any, region: str) -> str | None:
     if value in (None, ""):
         return None
     example = f"arn:aws:sns:{region}:123456789012:iot-alarms"
-    found = _SNS_TOPIC_ARN.match(value) if isinstance(value, str) else None
+    found = _SNS_TOPIC_ARN.fullmatch(value) if isinstance(value, str) else None
     if found is None:
         raise ConfigError(f"alarmTopicArn = {value!r} is not an SNS topic ARN; {_set_hint('alarmTopicArn', example)}, "
                           "or remove it to deploy the alarm without notifications.")
@@ -132,10 +135,23 @@ def validate_alarm_topic(value: Any, region: str) -> str | None:
     return value
 
 
+@functools.lru_cache(maxsize=1)
+def known_regions() -> frozenset[str]:
+    """The regions of every partition botocore ships (its ``partitions`` data), without the ``*-global``
+    pseudo-regions: a name outside it is a typo, or a region newer than the installed botocore."""
+    from botocore.loaders import Loader
+
+    partitions = Loader().load_data("partitions")["partitions"]
+    return frozenset(r for p in partitions for r in p.get("regions", {}) if not r.endswith("-global"))
+
+
 def validate_region(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not _REGION.match(value):
-        raise ConfigError(f"{key} = {value!r} is not an AWS region name (like eu-west-1); "
-                          f"{_set_hint(key, 'eu-west-1')}.")
+    if not isinstance(value, str) or value not in known_regions():
+        import botocore
+
+        raise ConfigError(f"{key} = {value!r} is not an AWS region that botocore {botocore.__version__} knows "
+                          f"(like eu-west-1); {_set_hint(key, 'eu-west-1')}. If AWS opened the region after this "
+                          "botocore was released, upgrade it (`pip install -U botocore boto3`).")
     return value
 
 
@@ -145,7 +161,7 @@ def validate_hostname(value: Any, key: str) -> str:
                           f"{_set_hint(key, 'iot.example.com')}.")
     name = value.rstrip(".").lower()
     labels = name.split(".")
-    if len(name) > 253 or len(labels) < 2 or not all(_HOST_LABEL.match(lab) for lab in labels) \
+    if len(name) > 253 or len(labels) < 2 or not all(_HOST_LABEL.fullmatch(lab) for lab in labels) \
             or labels[-1].isdigit():
         raise ConfigError(f"{key} = {value!r} is not a hostname (letters, digits and hyphens in "
                           f"dot-separated labels, like iot.example.com); {_set_hint(key, 'iot.example.com')}.")
@@ -157,7 +173,7 @@ def validate_hosted_zone_id(value: Any, key: str) -> str:
         raise ConfigError(f"{key} is not set: it is the id of the Route 53 public hosted zone that "
                           f"serves the domain; {_set_hint(key, 'Z0123456789ABCDEFGHIJ')} "
                           "(find it with `aws route53 list-hosted-zones`).")
-    if not isinstance(value, str) or not _ZONE_ID.match(value.removeprefix("/hostedzone/")):
+    if not isinstance(value, str) or not _ZONE_ID.fullmatch(value.removeprefix("/hostedzone/")):
         raise ConfigError(f"{key} = {value!r} is not a Route 53 hosted zone id (Z followed by "
                           f"letters and digits); {_set_hint(key, 'Z0123456789ABCDEFGHIJ')}.")
     return value.removeprefix("/hostedzone/")
@@ -170,6 +186,15 @@ def validate_choice(value: Any, key: str, choices: tuple, default: Any) -> Any:
         raise ConfigError(f"{key} = {value!r} is not one of {', '.join(map(str, choices))}; "
                           f"{_set_hint(key, str(choices[0]))}.")
     return value
+
+
+def validate_log_level(value: Any, key: str = "stateMachineLogLevel") -> str:
+    """ALL, ERROR (default) or FATAL; OFF gets its own message because the policy pack refuses it."""
+    if isinstance(value, str) and value.upper() == "OFF":
+        raise ConfigError(f"{key} = {value!r} turns Step Functions execution logging off, which the mandatory policy "
+                          f"rule {LOGGING_RULE} refuses; use ERROR (the default), ALL or FATAL: "
+                          f"{_set_hint(key, 'ERROR')}.")
+    return validate_choice(value, key, LOG_LEVELS, "ERROR")
 
 
 def _parse_json(raw: Any, key: str, kind: type, example: str) -> Any:
@@ -284,9 +309,15 @@ def parse_shared(get: Callable[[str], Any], region: str) -> SharedSettings:
 
 def shared_from_exports(outputs: Mapping[str, Any], own_region: str, primary_stack: str) -> SharedSettings:
     """Rebuild the shared settings from the primary stack's outputs, checking them again."""
+    if outputs and "primaryStack" in outputs:
+        raise ConfigError(f"primaryStack = {primary_stack!r} names a secondary stack (it exports primaryStack "
+                          f"{outputs['primaryStack']!r}): expected this project's primary stack, "
+                          f"`pulumi config set primaryStack {outputs['primaryStack']}`.")
     if not outputs or "regions" not in outputs:
-        raise ConfigError(f"the primary stack {primary_stack} has no outputs (or not this program's): "
-                          "deploy it first with `pulumi up --stack <primary>`, and check primaryStack.")
+        raise ConfigError(f"the primary stack {primary_stack} has no outputs (or not this program's): expected the "
+                          f"fully qualified name (org/{PROJECT}/<stack>) of this project's primary stack, deployed; "
+                          "deploy it first with `pulumi up --stack <primary>`, and check primaryStack "
+                          "(`pulumi stack ls --all` lists the stacks).")
     regions = tuple(outputs["regions"])
     if own_region not in regions:
         raise ConfigError(f"this stack's region {own_region} is not in the primary stack's regions "
@@ -301,15 +332,20 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
     """Validate one stack's config. ``get(key)`` returns the raw value or None."""
     region = validate_region(region, "aws:region")
     application = get("application") or PROJECT
-    if not _APPLICATION.match(application):
+    if not isinstance(application, str) or not _APPLICATION.fullmatch(application):
         raise ConfigError(f"application = {application!r} must be 3-32 lower-case letters, digits and "
                           f"hyphens, starting with a letter (it prefixes every resource name); "
                           f"{_set_hint('application', PROJECT)}.")
     primary_stack = get("primaryStack") or None
     if primary_stack is not None:
-        if not _STACK_NAME.match(primary_stack):
+        parts = _STACK_NAME.fullmatch(primary_stack) if isinstance(primary_stack, str) else None
+        if parts is None:
             raise ConfigError(f"primaryStack = {primary_stack!r} must be a fully qualified stack name "
                               f"org/project/stack; {_set_hint('primaryStack', 'my-org/multi-region-iot/eu-west-1')}.")
+        if parts.group(2) != PROJECT:
+            raise ConfigError(f"primaryStack = {primary_stack!r} names a stack of project {parts.group(2)!r}; expected "
+                              f"a stack of this project, {parts.group(1)}/{PROJECT}/<primary stack>; "
+                              f"{_set_hint('primaryStack', f'{parts.group(1)}/{PROJECT}/{parts.group(3)}')}.")
         for key in ("regions", "domainName", "hostedZoneId", "routingPolicy", "geolocation"):
             if get(key) not in (None, ""):
                 raise ConfigError(f"{key} is set on a secondary stack (primaryStack is set); shared "
@@ -350,7 +386,7 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
         tls_security_policy=tls,
         lambda_architecture=validate_choice(get("lambdaArchitecture"), "lambdaArchitecture", ARCHITECTURES, "arm64"),
         log_retention_days=_int_choice(get("logRetentionDays"), "logRetentionDays", RETENTION_DAYS, 30),
-        state_machine_log_level=validate_choice(get("stateMachineLogLevel"), "stateMachineLogLevel", LOG_LEVELS, "ERROR"),
+        state_machine_log_level=validate_log_level(get("stateMachineLogLevel")),
         test_resources=_bool(get("testResources"), "testResources", True),
         alarm_topic_arn=validate_alarm_topic(get("alarmTopicArn"), region),
         primary_stack=primary_stack,

@@ -124,3 +124,61 @@ def test_secondary_region_must_be_in_the_primarys_list():
 def test_secondary_before_the_primary_is_deployed():
     with pytest.raises(ConfigError, match="deploy it first"):
         shared_from_exports({}, "us-west-2", "o/p/eu-west-1")
+
+
+# --- issue 11: configuration errors ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("region", ["eu-west-9", "us-east-7", "eu-west-1\n"])
+def test_a_region_no_partition_lists_is_refused(region):
+    with pytest.raises(ConfigError, match=r"is not an AWS region that botocore .* knows.*upgrade it"):
+        settings(regions=f'["eu-west-1", {region!r}]'.replace("'", '"').replace("\n", "\\n"))
+    with pytest.raises(ConfigError, match="aws:region = "):
+        settings(region=region)
+
+
+def test_regions_of_every_partition_botocore_ships_are_accepted():
+    from components.config import known_regions
+
+    assert {"eu-west-1", "us-gov-west-1", "cn-north-1", "us-isob-east-1"} <= known_regions()
+    assert not any(r.endswith("-global") for r in known_regions())
+    assert settings("cn-north-1", regions='["cn-north-1", "cn-northwest-1"]').region == "cn-north-1"
+
+
+@pytest.mark.parametrize("level", ["OFF", "off"])
+def test_log_level_off_is_refused_naming_the_mandatory_rule(level):
+    with pytest.raises(ConfigError, match=r"stateMachineLogLevel = '(OFF|off)'.*sfn-logging-enabled.*ERROR"):
+        settings(stateMachineLogLevel=level)
+
+
+def test_every_log_level_config_accepts_passes_the_policy_rule():
+    from components.config import LOG_LEVELS
+    from policy.rules.workflows import LOGGING_LEVELS
+
+    assert set(LOG_LEVELS) == set(LOGGING_LEVELS)
+    assert settings(stateMachineLogLevel="FATAL").state_machine_log_level == "FATAL"
+
+
+@pytest.mark.parametrize("stack", ["acme/other-project/eu-west-1", "acme/multi-region-iot-old/eu-west-1"])
+def test_primary_stack_of_another_project_is_refused(stack):
+    with pytest.raises(ConfigError, match=r"names a stack of project .*expected a stack of this project, "
+                                          r"acme/multi-region-iot/<primary stack>"):
+        parse_settings({"primaryStack": stack}.get, "us-west-2", Path("/p"))
+
+
+def test_primary_stack_that_is_a_secondary_or_has_no_outputs_says_what_was_expected():
+    with pytest.raises(ConfigError, match="names a secondary stack.*pulumi config set primaryStack acme/multi-region-iot/eu-west-1"):
+        shared_from_exports({"primaryStack": "acme/multi-region-iot/eu-west-1", "region": "ap-south-1"},
+                            "us-west-2", "acme/multi-region-iot/ap-south-1")
+    with pytest.raises(ConfigError, match=r"expected the fully qualified name \(org/multi-region-iot/<stack>\)"):
+        shared_from_exports({}, "us-west-2", "acme/multi-region-iot/nonexistent")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("application", "my-app\n"), ("hostedZoneId", "Z0123456789EXAMPLE\n"), ("domainName", "iot.example.com\n"),
+    ("alarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:iot-alarms\n"),
+])
+def test_names_with_a_trailing_newline_are_refused(key, value):
+    with pytest.raises(ConfigError, match=key):
+        settings(**{key: value})
+    with pytest.raises(ConfigError, match="primaryStack = .* must be a fully qualified stack name"):
+        parse_settings({"primaryStack": "acme/multi-region-iot/eu-west-1\n"}.get, "us-west-2", Path("/p"))
