@@ -9,12 +9,13 @@ under ``.localcloud/previews/``; if there is none, the referenced stack is previ
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from components.config import ConfigError
+from components.config import ConfigError, validate_hostname
 from localcloud.mockrun import PROJECT_DIR, StackRun, run_stack, stack_config
 
 STATE_DIR = PROJECT_DIR / ".localcloud"
@@ -34,11 +35,15 @@ def _pki_override(stack: str, pki_dir: Path | None, overrides: Mapping[str, Any]
     configured = configured if configured.is_absolute() else PROJECT_DIR / configured
     if any(k in config for k in ("multi-region-iot:serverCertificate",)) or (configured / "intermediate-ca.crt").exists():
         return {}
-    domain = _domain_for(stack, config)
+    domain = validate_hostname(_domain_for(stack, config), "domainName")
     import pki
 
-    if not (GENERATED_PKI / "server" / f"{domain}.crt").exists():
-        pki.init_pki(GENERATED_PKI, domain, force=(GENERATED_PKI / "root-ca.crt").exists())
+    try:  # a PKI made for another domain is refused, never replaced: its CA may have signed devices
+        pki.check_pki_domain(GENERATED_PKI, domain, start_over=f"remove it (`rm -rf {GENERATED_PKI}`) and preview again")
+        if not (GENERATED_PKI / "root-ca.crt").exists():
+            pki.init_pki(GENERATED_PKI, domain)
+    except pki.PkiError as error:
+        raise ConfigError(f"domainName = {domain!r}: {error}") from None
     out.write(f"note: pkiDir {configured} has no PKI; planning with a generated one in {GENERATED_PKI}\n")
     return {"pkiDir": str(GENERATED_PKI)}
 
@@ -55,21 +60,35 @@ def _domain_for(stack: str, config: Mapping[str, str]) -> str:
     return "iot.example.com"
 
 
-def _referenced_outputs(stack: str, pki_dir: Path | None, out: TextIO) -> dict[str, Mapping[str, Any]]:
-    ref = stack_config(stack).get("multi-region-iot:primaryStack")
+def _primary_stacks() -> list[str]:
+    """The project's stacks that are primaries (no primaryStack in their Pulumi.<stack>.yaml)."""
+    names = [p.name[len("Pulumi."):-len(".yaml")] for p in sorted(PROJECT_DIR.glob("Pulumi.*.yaml"))]
+    return [n for n in names if not stack_config(n).get("multi-region-iot:primaryStack")]
+
+
+def _referenced_outputs(stack: str, pki_dir: Path | None, out: TextIO,
+                        overrides: Mapping[str, Any] | None = None) -> dict[str, Mapping[str, Any]]:
+    """The exports of the stack ``primaryStack`` names (previewed first if never previewed); a name that
+    is no stack of this project, or a secondary, is a ConfigError saying what was expected."""
+    ref = stack_config(stack, overrides=overrides).get("multi-region-iot:primaryStack")
     if not ref:
         return {}
     ref_stack = ref.rsplit("/", 1)[-1]
+    expected = (f"expected org/multi-region-iot/<stack> naming this project's primary stack "
+                f"({', '.join(_primary_stacks()) or 'none found'})")
+    if not (PROJECT_DIR / f"Pulumi.{ref_stack}.yaml").exists():
+        raise ConfigError(f"primaryStack = {ref!r} names stack {ref_stack}, which does not exist (no "
+                          f"Pulumi.{ref_stack}.yaml, no preview): {expected}.")
+    if stack_config(ref_stack).get("multi-region-iot:primaryStack"):
+        raise ConfigError(f"primaryStack = {ref!r} names a secondary stack (it sets primaryStack itself): {expected}.")
     saved = PREVIEWS / f"{ref_stack}.json"
     if not saved.exists():
         out.write(f"note: no earlier preview of {ref}; previewing {ref_stack} first\n")
-        preview(ref_stack, pki_dir=pki_dir, out=_Null())
+        log = io.StringIO()
+        if preview(ref_stack, pki_dir=pki_dir, out=log) == EXIT_ERROR or not saved.exists():
+            raise ConfigError(f"primaryStack = {ref!r}: the primary stack {ref_stack} could not be previewed "
+                              f"({log.getvalue().strip()}); fix it first.")
     return {ref: json.loads(saved.read_text())}
-
-
-class _Null:
-    def write(self, _text: str) -> int:
-        return 0
 
 
 def plan_tree(run: StackRun) -> list[str]:
@@ -103,8 +122,8 @@ def preview(stack: str, *, policy_pack: str | None = None, policy_config: Mappin
     try:
         overrides = {**(config_overrides or {}), **_pki_override(stack, pki_dir, config_overrides, out)}
         run = run_stack(stack, config_overrides=overrides,
-                        stack_outputs=_referenced_outputs(stack, pki_dir, out))
-    except (ConfigError, FileNotFoundError) as exc:
+                        stack_outputs=_referenced_outputs(stack, pki_dir, out, config_overrides))
+    except (ConfigError, FileNotFoundError) as exc:  # PkiError is turned into ConfigError where it can arise
         out.write(f"error: {exc}\n")
         return EXIT_ERROR
     PREVIEWS.mkdir(parents=True, exist_ok=True)

@@ -59,3 +59,36 @@ def test_without_a_pki_folder_a_generated_one_is_used():
     code, text = run("eu-west-1", policy_pack="policy", config_overrides={"pkiDir": "/nonexistent"})
     assert code == EXIT_OK, text
     assert "planning with a generated one" in text
+
+
+# --- issue 11: preview errors ------------------------------------------------------------------------------
+
+def test_a_bad_domain_without_a_pki_folder_is_a_config_error_naming_the_key():
+    code, text = run("eu-west-1", config_overrides={"pkiDir": "/nonexistent", "domainName": "not a domain"})
+    assert code == EXIT_ERROR
+    assert text.startswith("error: domainName = 'not a domain' is not a hostname"), text
+
+
+def test_a_generated_pki_made_for_another_domain_is_refused_not_replaced():
+    assert run("eu-west-1", config_overrides={"pkiDir": "/nonexistent"})[0] == EXIT_OK
+    root = (preview_module.GENERATED_PKI / "root-ca.crt").read_bytes()
+    code, text = run("eu-west-1", config_overrides={"pkiDir": "/nonexistent", "domainName": "iot.other.example"})
+    assert code == EXIT_ERROR
+    assert "was made for iot.example.com, not iot.other.example" in text
+    assert "python -m pki issue-server iot.other.example" in text and "rm -rf" in text
+    assert (preview_module.GENERATED_PKI / "root-ca.crt").read_bytes() == root  # the CA is untouched
+
+
+@pytest.mark.parametrize("reference, message", [
+    ("organization/multi-region-iot/ap-south-1", "names stack ap-south-1, which does not exist"),
+    ("organization/multi-region-iot/us-west-2", "names a secondary stack"),
+])
+def test_a_primary_stack_that_is_no_primary_of_this_project_says_what_was_expected(pki_dir, reference, message):
+    code, text = run("us-west-2", pki_dir=pki_dir, config_overrides={"primaryStack": reference})
+    assert code == EXIT_ERROR
+    assert message in text and "expected org/multi-region-iot/<stack> naming this project's primary stack (eu-west-1)" in text
+
+
+def test_a_primary_stack_of_another_project_is_refused(pki_dir):
+    code, text = run("us-west-2", pki_dir=pki_dir, config_overrides={"primaryStack": "organization/other/eu-west-1"})
+    assert code == EXIT_ERROR and "names a stack of project 'other'" in text
