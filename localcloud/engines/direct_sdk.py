@@ -59,7 +59,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("dynamodb", "DeleteItem"),
     ("lambda", "Invoke"),
 })
-_AWS_HOST = re.compile(r"^[a-z0-9-]+\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com$")
+_AWS_HOST = re.compile(r"[a-z0-9-]+\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")  # fullmatch
 _EVENT = "before-call"
 _STATE: dict[str, Any] = {"installed": False}
 _CLASSES: dict[str, type] = {}
@@ -229,7 +229,7 @@ def _before_call(model: Any, params: dict[str, Any], request_signer: Any = None,
     if not botocore_stubber.enabled:
         return None
     url = params["url"]
-    found = _AWS_HOST.match(urlsplit(url).netloc)
+    found = _AWS_HOST.fullmatch(urlsplit(url).netloc)
     if found is None:
         return None
     from localcloud.patches import aws_calls
