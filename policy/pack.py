@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from .rules import data, iam, iot, stack, workflows
+from .rules import data, iam, iot, resource_policies, stack, workflows
 
 PACK_NAME = "multi-region-iot-policies"
 PACK_DIR = Path(__file__).resolve().parent
@@ -30,6 +30,7 @@ def build_policies() -> list[Policy]:
     policies: list[Policy] = [
         *iot.policies(),
         *iam.policies(),
+        *resource_policies.policies(),
         *data.policies(),
         *workflows.policies(),
         *stack.policies(),

@@ -16,11 +16,13 @@ If a bucket has no companion but some companion of that kind has an unknown, unr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     StackValidationArgs,
@@ -28,7 +30,17 @@ from pulumi_policy import (
 )
 
 from . import types as t
-from .common import MISSING, UNKNOWN, get, items, listed, parse_document
+from .common import MISSING, UNKNOWN, get, is_wildcard_resource, items, iter_allow, listed, parse_document
+from .iam import AWS_MANAGED_POLICY_ARN, managed_policy_arns
+
+CUSTOMER_MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/(?:.*/)?(?P<name>[^/]+)$")
+ADMIN_POLICY_NAMES = ("AdministratorAccess",)
+# Attachment property that holds the policy ARN(s), per attaching resource type.
+POLICY_ARN_PROPERTIES = {
+    **{kind: "policyArn" for kind in t.IAM_ATTACHMENT_TYPES},
+    **{kind: "policyArns" for kind in t.IAM_EXCLUSIVE_ATTACHMENT_TYPES},
+    t.IAM_ROLE: "managedPolicyArns",
+}
 
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 PUBLIC_CANNED_ACLS = ("public-read", "public-read-write", "authenticated-read")
@@ -228,6 +240,94 @@ def validate_lambda_log_group(args: StackValidationArgs, report: ReportViolation
                "logging_config.log_group at one).", function.urn)
 
 
+# --------------------------------------------------------------------------------------------
+# IAM: managed policies the pack can read; IoT role aliases
+# --------------------------------------------------------------------------------------------
+
+def _depends_on_type(resource: PolicyResource, prop: str, types: Iterable[str]) -> bool:
+    """The engine recorded that ``prop`` was computed from a resource of one of ``types``."""
+    wanted = set(types)
+    return any(getattr(dep, "resource_type", None) in wanted for dep in resource.property_dependencies.get(prop) or [])
+
+
+def _stack_policy_arns(resources: Sequence[PolicyResource]) -> tuple[set[str], set[str]]:
+    """(ARNs, names) by which the stack's own ``aws:iam/policy:Policy`` resources are referenced."""
+    arns, names = set(), set()
+    for policy in of_types(resources, [t.IAM_POLICY]):
+        arns |= {i for i in identifiers(policy, "arn") if i.startswith("arn:")}
+        names |= {i for i in identifiers(policy, "name") if not i.startswith("arn:")}
+    return arns, names
+
+
+def validate_managed_policies_in_stack(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every customer managed policy attached is one the stack defines (so its document was reviewed)."""
+    allowed = {str(a) for a in (args.get_config() or {}).get("allowedExternalPolicies") or []}
+    arns, names = _stack_policy_arns(args.resources)
+    for resource in args.resources:
+        prop = POLICY_ARN_PROPERTIES.get(resource.resource_type)
+        if prop is None or _depends_on_type(resource, prop, [t.IAM_POLICY]):
+            continue
+        for arn in managed_policy_arns(resource.resource_type, resource.props):
+            match = CUSTOMER_MANAGED_POLICY_ARN.match(arn)
+            if not match or arn in arns or match.group("name") in names or arn in allowed:
+                continue
+            report(f'{resource.name} attaches the customer managed policy "{arn}", which this stack does not '
+                   "define, so the pack can not review its document; define it in the program (aws.iam.Policy) "
+                   "or, after a review, list the ARN in allowedExternalPolicies.", resource.urn)
+
+
+def _statement_is_admin(stmt: Mapping) -> bool:
+    actions = [a for a in listed(stmt.get("Action")) if isinstance(a, str)]
+    resources = [r for r in listed(stmt.get("Resource")) if isinstance(r, str)]
+    return any(a in ("*", "*:*") for a in actions) and any(is_wildcard_resource(r) for r in resources)
+
+
+def _admin_documents(role: PolicyResource, resources: Sequence[PolicyResource]) -> list[Any]:
+    """The permission documents the stack gives ``role``: inline, RolePolicy, attached stack Policy."""
+    docs = [get(inline, "policy") for inline in items(get(role.props, "inlinePolicies")) if inline is not UNKNOWN]
+    docs += [get(r.props, "policy") for r in join(role, of_types(resources, [t.IAM_ROLE_POLICY]), "role", "name").matches]
+    return docs
+
+
+def _attached_arns(role: PolicyResource, resources: Sequence[PolicyResource]) -> list[str]:
+    arns = managed_policy_arns(t.IAM_ROLE, role.props)
+    for kind, prop in ((t.IAM_ROLE_POLICY_ATTACHMENT, "role"), (t.IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE, "roleName")):
+        for attachment in join(role, of_types(resources, [kind]), prop, "name").matches:
+            arns += managed_policy_arns(kind, attachment.props)
+    return arns
+
+
+def admin_reason(role: PolicyResource, resources: Sequence[PolicyResource]) -> str:
+    """Why the stack makes ``role`` an administrator, or ""."""
+    for arn in _attached_arns(role, resources):
+        match = AWS_MANAGED_POLICY_ARN.match(arn)
+        if match and match.group("path").rsplit("/", 1)[-1] in ADMIN_POLICY_NAMES:
+            return f'it attaches "{arn}"'
+    for value in _admin_documents(role, resources):
+        if any(_statement_is_admin(stmt) for _, stmt in iter_allow(parse_document(value))):
+            return 'a policy of it allows "*" on every resource'
+    return ""
+
+
+def validate_role_alias_not_admin(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A role alias hands its role's credentials to every device allowed to assume it."""
+    roles = of_types(args.resources, [t.IAM_ROLE])
+    for alias in of_types(args.resources, [t.IOT_ROLE_ALIAS]):
+        arn = get(alias.props, "roleArn")
+        for role in roles:
+            deps = alias.property_dependencies.get("roleArn") or []
+            by_dependency = any(dep is role or getattr(dep, "urn", None) == role.urn for dep in deps)
+            by_value = isinstance(arn, str) and (arn in identifiers(role, "arn")
+                                                 or arn.rsplit("/", 1)[-1] in identifiers(role, "name"))
+            reason = admin_reason(role, args.resources) if by_dependency or by_value else ""
+            if reason:
+                name = get(alias.props, "alias")
+                shown = name if isinstance(name, str) else alias.name
+                report(f'Role alias "{shown}" hands devices the temporary credentials of role "{role.name}", '
+                       f"which is an administrator ({reason}); point the alias at a role with only the actions "
+                       "the devices need.", alias.urn)
+
+
 def policies() -> list[StackValidationPolicy]:
     mandatory = EnforcementLevel.MANDATORY
     return [
@@ -247,6 +347,26 @@ def policies() -> list[StackValidationPolicy]:
             name="s3-bucket-tls-only",
             description="S3 bucket policies deny requests that do not use TLS.",
             validate=validate_s3_tls_only,
+            enforcement_level=mandatory,
+        ),
+        StackValidationPolicy(
+            name="iam-managed-policies-in-stack",
+            description="Customer managed policies attached in the stack are defined in the stack, so the pack "
+                        "reviews their documents.",
+            validate=validate_managed_policies_in_stack,
+            enforcement_level=mandatory,
+            config_schema=PolicyConfigSchema(properties={
+                "allowedExternalPolicies": {
+                    "type": "array", "items": {"type": "string"}, "default": [],
+                    "description": "Customer managed policy ARNs defined outside the stack that may be attached "
+                                   "(reviewed by hand).",
+                },
+            }),
+        ),
+        StackValidationPolicy(
+            name="iot-role-alias-not-admin",
+            description="IoT role aliases do not point at a role with administrator access.",
+            validate=validate_role_alias_not_admin,
             enforcement_level=mandatory,
         ),
         StackValidationPolicy(

@@ -312,3 +312,63 @@ def test_exact_effects_and_repeated_keys_in_different_objects_pass() -> None:
             '{"Sid": "B", "Effect": "Deny", "Action": "s3:*", "Resource": "*",'
             ' "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}')
     assert all_resource_messages("aws:iam/policy:Policy", {"policy": text}) == {}
+
+
+def test_the_programs_queue_policy_shape_and_tls_deny_pass_the_resource_policy_rule() -> None:
+    rules = [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/bus/r1", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/bus/r2"]
+    queue = {"policy": doc({"Sid": "EventBridgeRulesDeadLetter", "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                            "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq",
+                            "Condition": {"ArnEquals": {"aws:SourceArn": rules},
+                                          "StringEquals": {"aws:SourceAccount": ACCOUNT}}})}
+    assert run_resource("resource-policy-principals", "aws:sqs/queuePolicy:QueuePolicy", queue) == []
+    assert run_resource("resource-policy-principals", "aws:s3/bucketPolicy:BucketPolicy", {"policy": TLS_DENY}) == []
+
+
+@pytest.mark.parametrize("statement", [
+    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
+    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
+     "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}},
+    {"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "kms:Decrypt", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}},
+], ids=["trusted-account-key-policy", "star-pinned-to-organization", "pinned-service"])
+def test_resource_policies_that_name_their_callers_pass(statement: dict) -> None:
+    props = {"policy": doc(statement)}
+    config = {"trustedAccounts": [ACCOUNT]}
+    assert run_resource("resource-policy-principals", "aws:kms/key:Key", props, config) == []
+
+
+@pytest.mark.parametrize("props", [
+    {"principal": "iot.amazonaws.com", "sourceArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/r"},
+    {"principal": "events.amazonaws.com", "sourceAccount": ACCOUNT},
+    {"principal": "*", "principalOrgId": "o-abc123"},
+], ids=["source-arn", "source-account", "organization"])
+def test_pinned_lambda_permissions_pass(props: dict) -> None:
+    props = dict(props, action="lambda:InvokeFunction", function="f")
+    assert run_resource("resource-policy-principals", "aws:lambda/permission:Permission", props) == []
+
+
+def test_attached_customer_policies_defined_in_the_stack_or_allowed_pass() -> None:
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE as U
+
+    ours = stack_resource("aws:iam/policy:Policy", "ours", {"name": "ours", "policy": doc(allow("s3:GetObject", "*"))})
+    by_name = stack_resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+                             {"role": "r", "policyArn": f"arn:aws:iam::{ACCOUNT}:policy/team/ours"})
+    by_dependency = stack_resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "b", {"role": "r", "policyArn": U})
+    by_dependency.property_dependencies = {"policyArn": [ours]}
+    reviewed = stack_resource("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive", "c",
+                              {"roleName": "r", "policyArns": ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+                                                               f"arn:aws:iam::{ACCOUNT}:policy/reviewed"]})
+    config = {"allowedExternalPolicies": [f"arn:aws:iam::{ACCOUNT}:policy/reviewed"]}
+    assert run_stack("iam-managed-policies-in-stack", [ours, by_name, by_dependency, reviewed], config) == []
+
+
+def test_role_alias_to_a_least_privilege_role_passes() -> None:
+    role = stack_resource("aws:iam/role:Role", "device-creds", {"name": "device-creds"})
+    inline = stack_resource("aws:iam/rolePolicy:RolePolicy", "p", {"role": "device-creds", "policy": doc(
+        allow("s3:PutObject", "arn:aws:s3:::uploads/*"), allow("*", "arn:aws:s3:::uploads"))})
+    admin = stack_resource("aws:iam/role:Role", "admin", {"name": "admin", "managedPolicyArns": [
+        "arn:aws:iam::aws:policy/AdministratorAccess"]})
+    alias = stack_resource("aws:iot/roleAlias:RoleAlias", "alias", {"alias": "uploads",
+                                                                    "roleArn": f"arn:aws:iam::{ACCOUNT}:role/device-creds"})
+    assert run_stack("iot-role-alias-not-admin", [role, inline, admin, alias]) == []

@@ -26,6 +26,8 @@ ALL_TYPES = sorted({
     t.IOT_DOMAIN_CONFIGURATION, t.IOT_POLICY, t.IOT_TOPIC_RULE, t.IAM_ROLE, *t.IAM_POLICY_DOCUMENT_TYPES,
     *t.IAM_ATTACHMENT_TYPES, *t.S3_BUCKET_TYPES, t.S3_PUBLIC_ACCESS_BLOCK, t.S3_BUCKET_POLICY,
     *t.S3_SSE_CONFIGURATION_TYPES, t.DYNAMODB_TABLE, t.LOG_GROUP, t.SFN_STATE_MACHINE, t.LAMBDA_FUNCTION, t.SQS_QUEUE,
+    *t.IAM_EXCLUSIVE_ATTACHMENT_TYPES, t.IOT_PROVISIONING_TEMPLATE, t.IOT_ROLE_ALIAS, *t.RESOURCE_POLICY_PROPERTIES,
+    t.LAMBDA_PERMISSION,
 })
 RESOURCE_POLICIES = sorted(n for n, p in POLICIES.items() if isinstance(p, ResourceValidationPolicy))
 STACK_POLICIES = sorted(n for n, p in POLICIES.items() if isinstance(p, StackValidationPolicy))
@@ -71,6 +73,15 @@ UNKNOWN_CASES = [
     ("sfn-logging-enabled", t.SFN_STATE_MACHINE, {"loggingConfiguration": UNKNOWN_OBJECT_VALUE}),
     ("sfn-logging-enabled", t.SFN_STATE_MACHINE,
      {"loggingConfiguration": {"level": "ALL", "logDestination": UNKNOWN_STRING_VALUE}}),
+    ("iot-policy-no-wildcard-actions", t.IOT_PROVISIONING_TEMPLATE, {"templateBody": UNKNOWN_STRING_VALUE}),
+    ("iam-no-aws-managed-policies", t.IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE, {"policyArns": UNKNOWN_ARRAY_VALUE}),
+    ("resource-policy-principals", "aws:sqs/queuePolicy:QueuePolicy", {"policy": UNKNOWN_STRING_VALUE}),
+    ("resource-policy-principals", t.LAMBDA_PERMISSION, {"principal": UNKNOWN_STRING_VALUE}),
+    ("resource-policy-principals", t.LAMBDA_PERMISSION,
+     {"principal": "iot.amazonaws.com", "sourceArn": UNKNOWN_STRING_VALUE}),
+    ("iam-trust-service-principals", t.IAM_ROLE, {"assumeRolePolicy": {"Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": UNKNOWN_STRING_VALUE}}}]}}),
 ]
 
 

@@ -71,6 +71,14 @@ def template_body(*statements: Any) -> str:
                        "Resources": {"thing": thing, "DevicePolicy": policy}})
 
 
+PUBLIC_TAIL = ('grants every principal ("*") with no condition naming the caller\'s account, organization or '
+               "source; name the service or account, or add aws:SourceArn / aws:PrincipalAccount conditions.")
+SERVICE_TAIL = ("an aws:SourceArn or aws:SourceAccount condition that names one resource or account, so the service "
+                'acting for another account could use it; add "Condition": {"ArnEquals": {"aws:SourceArn": "<the '
+                'resource that sends>"}} or {"StringEquals": {"aws:SourceAccount": "<account id>"}} naming one '
+                "resource or account.")
+UNTRUSTED_TAIL = (f"whose account is not in this rule's trustedAccounts ({ACCOUNT}); grant a service principal "
+                  "pinned to its source, or list the account after a review.")
 WILDCARD_RESOURCE_TAIL = ("(they are not in policy/data/wildcard_only_actions.json); name the resource ARNs and keep "
                           '"*" only for actions that support nothing narrower.')
 
@@ -398,6 +406,54 @@ CATALOG = [
         {"enabled": True, "sql": "SELECT * FROM 'x'", "sqlVersion": "2016-03-23", "errorAction": {}},
         ["The topic rule's error_action configures no action, so a failed action is dropped without a trace as if "
          "there were none; set one action in it, e.g. cloudwatch_logs to a log group with retention."]),
+    # --- Issue 11: resource policies (closed limits) -------------------------------------------------
+    Bad("sqs-queue-policy-public", "resource-policy-principals", "aws:sqs/queuePolicy:QueuePolicy",
+        {"queueUrl": "q", "policy": doc({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+                                         "Resource": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:dlq"})},
+        ["Statement 0 " + PUBLIC_TAIL]),
+    Bad("sqs-queue-policy-service-any-rule", "resource-policy-principals", QUEUE,
+        {"name": "dlq", "policy": doc({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                                       "Action": "sqs:SendMessage", "Resource": "*",
+                                       "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:events:*:*:rule/*"}}})},
+        ["Statement 0 lets events.amazonaws.com act without " + SERVICE_TAIL]),
+    Bad("kms-key-policy-foreign-account", "resource-policy-principals", "aws:kms/keyPolicy:KeyPolicy",
+        {"keyId": "k", "policy": doc({"Sid": "Use", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"},
+                                      "Action": "kms:Decrypt", "Resource": "*"})},
+        [f'Statement 0 ("Use") grants the AWS principal "arn:aws:iam::{FOREIGN}:root", ' + UNTRUSTED_TAIL],
+        config={"trustedAccounts": [ACCOUNT]}),
+    Bad("s3-bucket-policy-public-read", "resource-policy-principals", BUCKET_POLICY,
+        {"bucket": "b", "policy": doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
+                                       "Resource": "arn:aws:s3:::b/*"})},
+        ["Statement 0 " + PUBLIC_TAIL]),
+    Bad("dynamodb-resource-policy-any-account", "resource-policy-principals",
+        "aws:dynamodb/resourcePolicy:ResourcePolicy",
+        {"resourceArn": "t", "policy": doc({"Effect": "Allow", "Principal": "*", "Action": "dynamodb:GetItem",
+                                            "Resource": "*",
+                                            "Condition": {"StringLike": {"aws:PrincipalAccount": "*"}}})},
+        ["Statement 0 " + PUBLIC_TAIL]),
+    Bad("sns-topic-policy-service-unpinned", "resource-policy-principals", "aws:sns/topicPolicy:TopicPolicy",
+        {"arn": "t", "policy": doc({"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                    "Action": "sns:Publish", "Resource": "*"})},
+        ["Statement 0 lets cloudwatch.amazonaws.com act without " + SERVICE_TAIL]),
+    Bad("sns-topic-inline-not-principal", "resource-policy-principals", "aws:sns/topic:Topic",
+        {"name": "alarms", "policy": doc({"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                          "Action": "sns:Publish", "Resource": "*"})},
+        ["Statement 0 uses NotPrincipal with Effect Allow, which grants everyone except the listed principals; "
+         "name the principals in Principal instead."]),
+    Bad("lambda-permission-public", "resource-policy-principals", "aws:lambda/permission:Permission",
+        {"action": "lambda:InvokeFunction", "function": "f", "principal": "*"},
+        ["The permission " + PUBLIC_TAIL]),
+    Bad("lambda-permission-service-without-source", "resource-policy-principals", "aws:lambda/permission:Permission",
+        {"action": "lambda:InvokeFunction", "function": "f", "principal": "iot.amazonaws.com"},
+        ["The permission lets iot.amazonaws.com act without a source_arn or source_account that names one resource "
+         "or account, so the service acting for another account could use it; set source_arn to the resource that "
+         "invokes the function."]),
+    Bad("lambda-permission-source-arn-any-account", "resource-policy-principals", "aws:lambda/permission:Permission",
+        {"action": "lambda:InvokeFunction", "function": "f", "principal": "s3.amazonaws.com",
+         "sourceArn": "arn:aws:s3:::*"},
+        ["The permission lets s3.amazonaws.com act without a source_arn or source_account that names one resource "
+         "or account, so the service acting for another account could use it; set source_arn to the resource that "
+         "invokes the function."]),
 ]
 
 
@@ -473,7 +529,61 @@ def _function_without_log_group():
     ]
 
 
+def _external_customer_policy():
+    role = stack_resource(ROLE, "worker", {"name": "worker", "assumeRolePolicy": doc(SERVICE_TRUST)})
+    ours = stack_resource(MANAGED, "ours", {"name": "ours", "policy": doc(allow("s3:GetObject", "arn:aws:s3:::b/*"))})
+    attach = stack_resource(ATTACH, "worker-ops", {"role": "worker",
+                                                   "policyArn": f"arn:aws:iam::{ACCOUNT}:policy/ops-everything"})
+    own = stack_resource(ATTACH, "worker-ours", {"role": "worker", "policyArn": f"arn:aws:iam::{ACCOUNT}:policy/ours"})
+    return [role, ours, attach, own], [
+        (f'worker-ops attaches the customer managed policy "arn:aws:iam::{ACCOUNT}:policy/ops-everything", which this '
+         "stack does not define, so the pack can not review its document; define it in the program "
+         "(aws.iam.Policy) or, after a review, list the ARN in allowedExternalPolicies.", attach.urn),
+    ]
+
+
+def _external_policy_in_exclusive_attachments():
+    exclusive = stack_resource("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive", "worker-all",
+                               {"roleName": "worker", "policyArns": [f"arn:aws:iam::{FOREIGN}:policy/shared"]})
+    return [exclusive], [
+        (f'worker-all attaches the customer managed policy "arn:aws:iam::{FOREIGN}:policy/shared", which this stack '
+         "does not define, so the pack can not review its document; define it in the program (aws.iam.Policy) or, "
+         "after a review, list the ARN in allowedExternalPolicies.", exclusive.urn),
+    ]
+
+
+def _role_alias_to_administrator():
+    role = stack_resource(ROLE, "device-creds", {"name": "device-creds", "assumeRolePolicy": doc(SERVICE_TRUST)})
+    attach = stack_resource(ATTACH, "device-creds-admin", {"role": "device-creds",
+                                                           "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
+    alias = stack_resource("aws:iot/roleAlias:RoleAlias", "alias", {
+        "alias": "device-uploads", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/device-creds"})
+    return [role, attach, alias], [
+        ('Role alias "device-uploads" hands devices the temporary credentials of role "device-creds", which is an '
+         'administrator (it attaches "arn:aws:iam::aws:policy/AdministratorAccess"); point the alias at a role with '
+         "only the actions the devices need.", alias.urn),
+    ]
+
+
+def _role_alias_to_star_star_role():
+    role = stack_resource(ROLE, "device-creds", {"name": "device-creds", "assumeRolePolicy": doc(SERVICE_TRUST)})
+    inline = stack_resource(ROLE_POLICY, "device-creds-policy", {"role": "device-creds",
+                                                                 "policy": doc(allow("*:*", "*"))})
+    alias = stack_resource("aws:iot/roleAlias:RoleAlias", "alias", {"alias": "device-uploads", "roleArn": "x"})
+    alias.property_dependencies = {"roleArn": [role]}
+    return [role, inline, alias], [
+        ('Role alias "device-uploads" hands devices the temporary credentials of role "device-creds", which is an '
+         'administrator (a policy of it allows "*" on every resource); point the alias at a role with only the '
+         "actions the devices need.", alias.urn),
+    ]
+
+
 STACK_CATALOG = [
+    ("iam-managed-policies-in-stack", "external-customer-policy", _external_customer_policy),
+    ("iam-managed-policies-in-stack", "external-policy-in-exclusive-attachments",
+     _external_policy_in_exclusive_attachments),
+    ("iot-role-alias-not-admin", "role-alias-to-administrator", _role_alias_to_administrator),
+    ("iot-role-alias-not-admin", "role-alias-to-star-star-role", _role_alias_to_star_star_role),
     ("s3-bucket-public-access-blocked", "public-bucket", _public_bucket),
     ("s3-bucket-public-access-blocked", "half-blocked-bucket", _half_blocked_bucket),
     ("s3-bucket-encrypted", "unencrypted-bucket", _unencrypted_bucket),
