@@ -71,6 +71,27 @@ def _batch_info(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _path(document: Any, path: str) -> Any:
+    """A ``$.a.b.c`` JSONPath (the only shape the item transformer uses); None when any step is missing."""
+    value = document
+    for step in path.removeprefix("$.").split("."):
+        if not isinstance(value, dict) or step not in value:
+            return None
+        value = value[step]
+    return value
+
+
+def transformed_input(event: dict[str, Any]) -> dict[str, Any]:
+    """What the bus rule's ``builders.inventory.item_input_transformer()`` gives its machine for ``event``.
+
+    The template is ``{"<name>": <name>, ...}`` with unquoted placeholders, so each value is inserted as
+    JSON (a missing path as ``null``): the result is the input paths, each resolved against the event.
+    Computed from the builder itself, so redrive follows the machines' input contract as it evolves.
+    """
+    paths, _template = inv.item_input_transformer()
+    return {name: _path(event, path) for name, path in paths.items()}
+
+
 def classify(message: dict[str, Any]) -> DeadLetter:
     """Classify one SQS message as ``ReceiveMessage`` returns it (with ``MessageAttributes``)."""
     message_id = str(message.get("MessageId", ""))
@@ -95,7 +116,7 @@ def classify(message: dict[str, Any]) -> DeadLetter:
         event_name = detail.get("eventName") if isinstance(detail, dict) else None
         if not isinstance(image, dict) or not (image.get(inv.THING_NAME) or {}).get("S") or not isinstance(event_name, str):
             return unknown("an undelivered event without detail.dynamodb.NewImage.ThingName or detail.eventName")
-        return DeadLetter(message_id, receipt, Kind.UNDELIVERED_EVENT, target_arn, inv.flat_item(image, event_name),
+        return DeadLetter(message_id, receipt, Kind.UNDELIVERED_EVENT, target_arn, transformed_input(body),
                           detail=f"{_attribute(message, 'ERROR_CODE')}: {_attribute(message, 'ERROR_MESSAGE')}")
 
     if body.get("source") == EXECUTION_STATUS_SOURCE:

@@ -132,7 +132,8 @@ def _status_change(machine: str = REPLICATE, payload: object = None) -> dict:
 def _bus_event(event_name: str = "INSERT") -> dict:
     return {"version": "0", "source": "multi-region-iot.devices", "detail-type": inv.DETAIL_TYPE,
             "detail": {"eventName": event_name, "dynamodb": {"Keys": {"ThingName": {"S": "dev-1"}},
-                                                             "NewImage": an_item()}}}
+                                                             "NewImage": an_item(),
+                                                             "OldImage": an_item(certificate=OTHER)}}}
 
 
 def test_a_status_change_event_redrives_its_machine_with_its_input() -> None:
