@@ -126,7 +126,7 @@ _RENDER = {"backfill": render.backfill, "redrive": render.redrive, "reconcile": 
 def main(argv: Sequence[str] | None = None, *, clients: ClientFactory | None = None,
          console: Console | None = None) -> int:
     """Entry point; ``clients`` lets tests pass a factory (else a session from ``--profile``)."""
-    from botocore.exceptions import NoCredentialsError, NoRegionError
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
     args = build_parser().parse_args(argv)
     console = console or Console()
@@ -141,6 +141,15 @@ def main(argv: Sequence[str] | None = None, *, clients: ClientFactory | None = N
         return 2
     except NoRegionError:  # pragma: no cover - every client gets the REGION argument
         console.print("[red]error:[/red] no region: pass REGION")
+        return 2
+    except EndpointConnectionError as error:
+        console.print(f"[red]error:[/red] cannot reach AWS ({error}): check the network and that REGION exists")
+        return 2
+    except ClientError as error:  # a refusal that stops the whole command (per-item errors are in the report)
+        details = error.response.get("Error", {})
+        console.print(f"[red]error:[/red] AWS refused {error.operation_name}: {details.get('Code')}: "
+                      f"{details.get('Message')}; check the credentials (--profile) and their permissions in "
+                      f"{args.region}")
         return 2
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")

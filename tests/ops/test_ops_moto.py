@@ -364,3 +364,15 @@ def test_bad_cli_input_exits_2_naming_the_problem(argv: list[str], complaint: st
 def test_an_unknown_profile_exits_2_naming_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["reconcile", "eu-west-1", "--profile", "no-such-profile-here"]) == 2
     assert "no AWS profile named 'no-such-profile-here'" in capsys.readouterr().out
+
+
+def test_a_refusal_that_stops_a_command_exits_2_naming_the_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    from botocore.exceptions import ClientError
+
+    class Sts:
+        def get_caller_identity(self) -> dict:
+            raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "The security token expired"}},
+                              "GetCallerIdentity")
+
+    assert cli.main(["reconcile", "eu-west-1"], clients=lambda service, region: Sts()) == 2
+    assert "AWS refused GetCallerIdentity: ExpiredToken" in capsys.readouterr().out
