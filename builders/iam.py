@@ -95,6 +95,7 @@ def _sfn_resources(action: str, r: StateMachineResources) -> list[str]:
         "iot:CreateThing": [iot("thing/*")],
         "iot:DeleteThing": [iot("thing/*")],
         "iot:DescribeThing": [iot("thing/*")],
+        "iot:UpdateThing": [iot("thing/*")],
         "iot:ListThingPrincipals": [iot("thing/*")],
         "iot:AttachThingPrincipal": [iot("cert/*"), iot("thing/*")],
         "iot:DetachThingPrincipal": [iot("cert/*"), iot("thing/*")],
@@ -148,12 +149,12 @@ def log_writer_statement(log_group_arn: str) -> dict:
 
 def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: str,
                             log_group_arn: str) -> dict:
-    """The certificate inspector reads one certificate, one thing and one inventory item."""
+    """The certificate inspector reads one certificate and claims its thing name in the inventory (read, then a
+    conditional write: functions/certificate_inspector/claim.py)."""
     return document([
         statement(["iot:DescribeCertificate"], [arns.iot(region, account_id, "cert/*")], sid="ReadCertificate"),
-        statement(["iot:DescribeThing"], [arns.iot(region, account_id, "thing/*")], sid="ReadThing"),
-        statement(["dynamodb:GetItem"], [arns.dynamodb_table(region, account_id, inventory_table_name)],
-                  sid="ReadInventory"),
+        statement(["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                  [arns.dynamodb_table(region, account_id, inventory_table_name)], sid="ClaimThingName"),
         log_writer_statement(log_group_arn),
     ])
 

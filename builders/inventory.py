@@ -45,6 +45,9 @@ STATUSES = (ACTIVE, REVOKED)
 DETAIL_TYPE = "DeviceInventoryChange"
 #: The flat item carries the stream record's event name too.
 EVENT_NAME = "EventName"
+#: ... and the certificate the item named before this change (``OldImage``; null for an INSERT): the certificate a
+#: rotation retired or a concurrent registration in another region lost to this one (docs/design.md, "One owner").
+OLD_CERTIFICATE_ID = "OldCertificateId"
 
 MAX_FILTERS = 5
 MAX_PATTERN_CHARS = 4096
@@ -112,12 +115,14 @@ def decommission_rule_pattern(source: str) -> dict:
 
 
 def item_input_transformer() -> tuple[dict, str]:
-    """(input_paths, input_template) turning ``detail.dynamodb.NewImage`` into the flat item plus ``EventName``.
+    """(input_paths, input_template) turning ``detail.dynamodb.NewImage`` into the flat item plus ``EventName`` and
+    ``OldCertificateId`` (``OldImage``'s certificate; EventBridge renders a missing path as ``null``).
 
     Placeholders are unquoted so EventBridge inserts each string JSON-escaped (PEMs contain newlines).
     """
     paths = {name: f"$.detail.dynamodb.NewImage.{name}.S" for name in ATTRIBUTES}
     paths[EVENT_NAME] = "$.detail.eventName"
+    paths[OLD_CERTIFICATE_ID] = f"$.detail.dynamodb.OldImage.{CERTIFICATE_ID}.S"
     template = "{" + ", ".join(f'"{name}": <{name}>' for name in paths) + "}"
     return paths, template
 
@@ -135,8 +140,10 @@ def item(*, thing_name: str, certificate_id: str, certificate_pem: str, ca_certi
     return {name: {"S": value} for name, value in values.items()}
 
 
-def flat_item(dynamodb_item: dict, event_name: str = "INSERT") -> dict:
-    """What ``item_input_transformer`` yields for a stream record whose NewImage is ``dynamodb_item``."""
-    flat = {name: dynamodb_item.get(name, {}).get("S", "") for name in ATTRIBUTES}
+def flat_item(dynamodb_item: dict, event_name: str = "INSERT", old_certificate_id: str | None = None) -> dict:
+    """What ``item_input_transformer`` yields for a stream record whose NewImage is ``dynamodb_item`` (and whose
+    OldImage named ``old_certificate_id``; ``None`` for an INSERT, rendered as JSON null like EventBridge does)."""
+    flat: dict[str, Any] = {name: dynamodb_item.get(name, {}).get("S", "") for name in ATTRIBUTES}
     flat[EVENT_NAME] = event_name
+    flat[OLD_CERTIFICATE_ID] = old_certificate_id
     return flat

@@ -123,7 +123,8 @@ class Replication(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=pipe_role.ready()),
         )
 
-        machine_resources = iam.StateMachineResources(region, account, n.device_policy, event_bus_name=bus_name)
+        machine_resources = iam.StateMachineResources(region, account, n.device_policy,
+                                                      inventory_table_name=n.inventory_table, event_bus_name=bus_name)
         machines = {}
         for purpose, machine_name, builder, description in (
             ("replicate", n.replication_state_machine, replication.definition,
@@ -135,8 +136,8 @@ class Replication(pulumi.ComponentResource):
                 f"{name}-{purpose}",
                 StateMachineArgs(
                     machine_name=machine_name,
-                    definition=builder(device_policy_name=n.device_policy, event_bus_name=bus_name,
-                                       source=n.event_source),
+                    definition=builder(inventory_table=n.inventory_table, device_policy_name=n.device_policy,
+                                       event_bus_name=bus_name, source=n.event_source),
                     resources=machine_resources,
                     log_retention_days=args.log_retention_days,
                     log_level=args.state_machine_log_level,

@@ -42,6 +42,14 @@ TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
 
 ERROR_PATH = "$.Error"
 
+# Error names the machines branch on (Step Functions' names for the IoT / DynamoDB exceptions).
+ALREADY_EXISTS = "Iot.ResourceAlreadyExistsException"
+NOT_FOUND = "Iot.ResourceNotFoundException"
+#: AWS IoT refuses any status change of a REVOKED certificate ("Once a certificate is revoked, its status can't be
+#: changed": developer guide, revoke-ca-cert.html); the machines use that as a fence.
+CERTIFICATE_STATE = "Iot.CertificateStateException"
+CONDITION_FAILED = "DynamoDb.ConditionalCheckFailedException"
+
 
 def retry(service: str, *, interval: int = 1, attempts: int = 4, backoff: float = 2.0, max_delay: int = 20) -> list[dict[str, Any]]:
     """Retry transient errors of ``service`` (a ``TRANSIENT_ERRORS`` key) with exponential backoff and full jitter."""
@@ -105,6 +113,39 @@ def put_event(*, event_bus_name: str, source: str, detail_type: str, detail: dic
     else:
         state["Next"] = next_state
     return state
+
+
+def tolerant(errors: list[str], next_state: str, *, otherwise: str) -> list[dict[str, Any]]:
+    """Catchers that treat ``errors`` as "already done" (continue to ``next_state``) and send anything else to
+    ``otherwise`` with the error under ``$.Error``."""
+    return [catch(errors, next_state, result_path=None), catch(["States.ALL"], otherwise)]
+
+
+def read_item(inventory_table: str, thing_name_path: str, *, next_state: str, catches: list[dict[str, Any]],
+              result_path: str = "$.Current") -> dict[str, Any]:
+    """A consistent GetItem of the thing's inventory item into ``result_path`` (its ``Item`` absent when there is
+    none): every machine decides from the item as it is now, never from the (possibly stale or replayed) event."""
+    return sdk_task(
+        "dynamodb", "getItem",
+        {"TableName": inventory_table, "Key": {"ThingName": {"S.$": thing_name_path}}, "ConsistentRead": True},
+        result_path=result_path, next_state=next_state, catches=catches,
+        comment="Act on the inventory as it is now (consistent read of this region's replica)",
+    )
+
+
+# arn:<partition>:iot:<region>:<account>:cert/<id>, partition/region/account from the running state machine's ARN.
+_ARN_PART = "States.ArrayGetItem(States.StringSplit($$.StateMachine.Id, ':'), {})"
+
+
+def certificate_arn(certificate_id_path: str) -> str:
+    """Intrinsic expression: this region's ARN of the certificate whose id is at ``certificate_id_path``."""
+    return (f"States.Format('arn:{{}}:iot:{{}}:{{}}:cert/{{}}', {_ARN_PART.format(1)}, {_ARN_PART.format(3)}, "
+            f"{_ARN_PART.format(4)}, {certificate_id_path})")
+
+
+def certificate_id_of(certificate_arn_path: str) -> str:
+    """Intrinsic expression: the certificate id at the end of the certificate ARN at ``certificate_arn_path``."""
+    return f"States.ArrayGetItem(States.StringSplit({certificate_arn_path}, '/'), 1)"
 
 
 def require(name: str, value: str) -> str:

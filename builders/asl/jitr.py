@@ -1,28 +1,34 @@
 """Just-in-time registration (JITR) state machine: activates a device certificate the first time IoT sees it.
 
 Input: the IoT JITR event (``certificateId``, ``caCertificateId``, ``timestamp``, ``certificateStatus``,
-``awsAccountId``, ``certificateRegistrationTimestamp``). Happy path, 6 state transitions, one Lambda invocation:
+``awsAccountId``, ``certificateRegistrationTimestamp``). Happy path, 5 state transitions, one Lambda invocation:
 
-    Inspect certificate -> Create thing -> Attach certificate to thing -> Attach device policy
-    -> Activate certificate -> Record device in inventory (end)
+    Inspect and record -> Create thing -> Attach certificate to thing -> Attach device policy -> Activate certificate
 
-The inventory write is last, so replication never starts for a device that is not active here. Its condition
-admits a new thing name, this same certificate (KNOWN: the values written equal the item's, so nothing changes
-and no stream record is emitted) or the certificate the operator authorised as ``PendingCertificateId``
-(ROTATION); it never admits a REVOKED item.
+The inspector Lambda validates the certificate and claims the thing name in the inventory with a conditional write
+(the commit point: docs/design.md, "One owner per thing name"); everything after it is idempotent and converges on
+what the inventory says, so the machine needs no rollback and concurrent executions for one certificate (IoT
+repeats the registration event while the certificate is PENDING_ACTIVATION) can never undo each other.
 
-Failures:
+Failures, and why each one converges:
 
-- impostor (the inspector raises ``ThingNameClaimedByAnotherCertificate``, or the inventory condition fails
-  because another certificate won the name meanwhile): the certificate is REVOKED, an
-  ``ImpostorCertificateRejected`` event goes to the bus, the execution fails with ``ImpostorCertificateRejected``;
-- invalid certificate (``InvalidThingName``, ``UnexpectedIssuer``) or decommissioned device
-  (``DeviceDecommissioned``): certificate REVOKED, execution fails with that error;
-- any other failure after the first write rolls back what this execution created, each step tolerant of its own
-  failure, then fails with the original error and cause (``$.Error``). The certificate ends INACTIVE and deleted
-  so that the device's next connection auto-registers it again and re-triggers JITR (a retry). Nothing is undone
-  for a KNOWN device (its resources may be the replication machine's), and a thing that existed before this
-  execution is never deleted.
+- any failure before activation (inspector down or throttled, an IoT step failing after its retries) leaves the
+  certificate PENDING_ACTIVATION: it cannot connect, and AWS IoT publishes the registration event again on the
+  device's next connection, which runs this machine again. Nothing created so far needs undoing: a thing and
+  attachments of a PENDING certificate grant nothing, and the re-run reuses them;
+- impostor (the inspector raises ``ThingNameClaimedByAnotherCertificate``: the inventory names another certificate,
+  or its conditional write lost to one; or the thing here already belongs to another certificate): the
+  certificate is quarantined INACTIVE (refused at connection, no new event), an ``ImpostorCertificateRejected``
+  event goes to the bus and the execution fails with ``ImpostorCertificateRejected``. INACTIVE, not REVOKED: in a
+  cross-region race the certificate judged an impostor here may be the one the global table keeps, and then the
+  replication machine activates it (a revoked certificate could never be activated again). Because replication
+  may have done so just before the quarantine, the machine re-reads the inventory afterwards and re-activates the
+  certificate if it now owns the thing;
+- invalid certificate (``InvalidThingName``, ``UnexpectedIssuer``, the checks of ``checks.py``) or decommissioned
+  device (``DeviceDecommissioned``): certificate REVOKED (final), execution fails with that error;
+- activation refused because the certificate was revoked meanwhile (a decommission, or the replication machine
+  fencing the loser of a race): the execution fails with ``Iot.CertificateStateException``; the certificate
+  stays REVOKED.
 """
 from __future__ import annotations
 
@@ -30,26 +36,25 @@ from typing import Any
 
 from builders import inventory as inv
 
-from .common import LAMBDA_INVOKE, catch, put_event, require, retry, rollback_task, sdk_task
+from .common import (ALREADY_EXISTS, LAMBDA_INVOKE, catch, put_event, read_item, require, retry,
+                     rollback_task, sdk_task)
 
-INSPECT = "Inspect certificate"
+INSPECT = "Inspect and record"
 CREATE_THING = "Create thing"
 ATTACH_THING = "Attach certificate to thing"
 ATTACH_POLICY = "Attach device policy"
 ACTIVATE = "Activate certificate"
-RECORD = "Record device in inventory"
-
-UNDO_KNOWN = "Undo: was the device already known?"
-UNDO_DEACTIVATE = "Undo: deactivate certificate"
-UNDO_DETACH_POLICY = "Undo: detach device policy"
-UNDO_DETACH_THING = "Undo: detach certificate from thing"
-UNDO_THING_CHOICE = "Undo: did this execution create the thing?"
-UNDO_DELETE_THING = "Undo: delete thing"
-UNDO_IMPOSTOR_CHOICE = "Undo: was the name taken by another certificate?"
-UNDO_DELETE_CERTIFICATE = "Undo: delete certificate"
 REGISTRATION_FAILED = "Registration failed"
 
-REVOKE_IMPOSTOR = "Revoke impostor certificate"
+DESCRIBE_EXISTING_THING = "Describe existing thing"
+THING_OWNER = "Does the thing belong to another certificate?"
+OWNED_ELSEWHERE = "Thing owned by another certificate"
+THING_OWNED_ERROR = "ThingOwnedByAnotherCertificate"
+
+QUARANTINE = "Quarantine impostor certificate"
+RECHECK = "Re-read inventory"
+WON_MEANWHILE = "Has the certificate won the thing name meanwhile?"
+REACTIVATE = "Re-activate certificate"
 REPORT_IMPOSTOR = "Report impostor"
 IMPOSTOR_REJECTED = "Impostor rejected"
 REVOKE_REJECTED = "Revoke rejected certificate"
@@ -58,23 +63,18 @@ CERTIFICATE_REJECTED = "Certificate rejected"
 IMPOSTOR_ERROR = "ImpostorCertificateRejected"
 IMPOSTOR_DETAIL_TYPE = "ImpostorCertificateRejected"
 IMPOSTOR_ERRORS = ["ThingNameClaimedByAnotherCertificate"]
-REJECTED_ERRORS = ["InvalidThingName", "UnexpectedIssuer", "DeviceDecommissioned"]
-CONDITION_FAILED = "DynamoDb.ConditionalCheckFailedException"
+#: Certificates that can never be registered (the inspector's and its checks' named errors).
+REJECTED_ERRORS = [
+    "InvalidThingName", "UnexpectedIssuer", "DeviceDecommissioned",
+    "CertificateNotValidNow", "NotAClientCertificate", "CertificateRevokedByCa",
+]
+#: The thing attribute naming the certificate that owns the thing (docs/design.md, "One owner per thing name").
+OWNER_ATTRIBUTE = "certificateId"
 
 #: What the inspector returns (``$.Payload``) and the machine keeps under ``$.Device``.
 DEVICE_FIELDS = (
-    "ThingName", "CertificateId", "CertificateArn", "CertificatePem", "CaCertificateId", "Verdict", "ThingExists",
+    "ThingName", "CertificateId", "CertificateArn", "CertificatePem", "CaCertificateId", "Verdict",
     inv.ORIGIN_REGION, inv.REGISTERED_AT, inv.PENDING_CERTIFICATE_ID, inv.PREVIOUS_CERTIFICATE_ID,
-)
-
-UPDATE_EXPRESSION = (
-    f"SET {inv.CERTIFICATE_ID} = :cid, {inv.CERTIFICATE_PEM} = :pem, {inv.CA_CERTIFICATE_ID} = :ca, "
-    f"{inv.ORIGIN_REGION} = :origin, #status = :active, {inv.REGISTERED_AT} = :at, "
-    f"{inv.PENDING_CERTIFICATE_ID} = :pending, {inv.PREVIOUS_CERTIFICATE_ID} = :previous"
-)
-CONDITION_EXPRESSION = (
-    f"attribute_not_exists({inv.THING_NAME}) OR "
-    f"(#status <> :revoked AND ({inv.CERTIFICATE_ID} = :cid OR {inv.PENDING_CERTIFICATE_ID} = :cid))"
 )
 
 
@@ -82,50 +82,30 @@ def _device(field: str) -> str:
     return f"$.Device.{field}"
 
 
+def owned_thing(thing_name_path: str, certificate_id_path: str) -> dict[str, Any]:
+    """CreateThing parameters of a thing that records its owner certificate: creating it again for the same owner
+    succeeds (same configuration), for another owner fails with ResourceAlreadyExistsException (the conflict
+    detector of both machines, at no extra state on the happy path)."""
+    return {"ThingName.$": thing_name_path,
+            "AttributePayload": {"Attributes": {f"{OWNER_ATTRIBUTE}.$": certificate_id_path}}}
+
+
 def _inspect(inspector_function_arn: str) -> dict[str, Any]:
     return {
         "Type": "Task",
-        "Comment": "Describe the certificate, read its CN, look the thing up in the local inventory replica",
+        "Comment": "Validate the certificate, read its CN and claim the thing name in the inventory (conditional write)",
         "Resource": LAMBDA_INVOKE,
         "Parameters": {"FunctionName": inspector_function_arn, "Payload.$": "$"},
         "ResultSelector": {f"{field}.$": f"$.Payload.{field}" for field in DEVICE_FIELDS},
         "ResultPath": "$.Device",
         "Retry": retry("lambda"),
         "Catch": [
-            catch(IMPOSTOR_ERRORS, REVOKE_IMPOSTOR),
+            catch(IMPOSTOR_ERRORS, QUARANTINE),
             catch(REJECTED_ERRORS, REVOKE_REJECTED),
-            catch(["States.ALL"], REGISTRATION_FAILED),  # nothing was created yet (incl. InvalidJitrEvent)
+            catch(["States.ALL"], REGISTRATION_FAILED),  # still PENDING_ACTIVATION: the next connection retries
         ],
         "Next": CREATE_THING,
     }
-
-
-def _record(inventory_table: str) -> dict[str, Any]:
-    values = {
-        ":cid": {"S.$": _device("CertificateId")},
-        ":pem": {"S.$": _device("CertificatePem")},
-        ":ca": {"S.$": _device("CaCertificateId")},
-        ":origin": {"S.$": _device(inv.ORIGIN_REGION)},
-        ":at": {"S.$": _device(inv.REGISTERED_AT)},
-        ":pending": {"S.$": _device(inv.PENDING_CERTIFICATE_ID)},
-        ":previous": {"S.$": _device(inv.PREVIOUS_CERTIFICATE_ID)},
-        ":active": {"S": inv.ACTIVE},
-        ":revoked": {"S": inv.REVOKED},
-    }
-    return sdk_task(
-        "dynamodb", "updateItem",
-        {
-            "TableName": inventory_table,
-            "Key": {inv.THING_NAME: {"S.$": _device("ThingName")}},
-            "UpdateExpression": UPDATE_EXPRESSION,
-            "ConditionExpression": CONDITION_EXPRESSION,
-            "ExpressionAttributeNames": {"#status": inv.STATUS},
-            "ExpressionAttributeValues": values,
-        },
-        next_state=None,
-        catches=[catch(["States.ALL"], UNDO_KNOWN)],
-        comment="Last: the write that starts replication in the other regions",
-    )
 
 
 def definition(*, inspector_function_arn: str, inventory_table: str, device_policy_name: str, event_bus_name: str,
@@ -136,50 +116,61 @@ def definition(*, inspector_function_arn: str, inventory_table: str, device_poli
     require("device_policy_name", device_policy_name)
     require("event_bus_name", event_bus_name)
     require("source", source)
-    undo = [catch(["States.ALL"], UNDO_KNOWN)]
+    retry_later = [catch(["States.ALL"], REGISTRATION_FAILED)]
     thing = {"ThingName.$": _device("ThingName")}
+    certificate_id = {"CertificateId.$": "$.certificateId"}
     states: dict[str, Any] = {
         INSPECT: _inspect(inspector_function_arn),
-        CREATE_THING: sdk_task("iot", "createThing", thing, next_state=ATTACH_THING, catches=undo),
+        CREATE_THING: sdk_task("iot", "createThing", owned_thing(_device("ThingName"), _device("CertificateId")),
+                               next_state=ATTACH_THING,
+                               catches=[catch([ALREADY_EXISTS], DESCRIBE_EXISTING_THING), *retry_later]),
         ATTACH_THING: sdk_task("iot", "attachThingPrincipal", {**thing, "Principal.$": _device("CertificateArn")},
-                               next_state=ATTACH_POLICY, catches=undo),
+                               next_state=ATTACH_POLICY, catches=retry_later),
         ATTACH_POLICY: sdk_task("iot", "attachPolicy", {"PolicyName": device_policy_name, "Target.$": _device("CertificateArn")},
-                                next_state=ACTIVATE, catches=undo),
+                                next_state=ACTIVATE, catches=retry_later),
         ACTIVATE: sdk_task("iot", "updateCertificate", {"CertificateId.$": _device("CertificateId"), "NewStatus": "ACTIVE"},
-                           next_state=RECORD, catches=undo),
-        RECORD: _record(inventory_table),
-        # ---- rollback: undo only what this execution created -------------------------------------------
-        UNDO_KNOWN: {
-            "Type": "Choice",
-            "Comment": "A KNOWN device's resources may belong to the replication machine: touch nothing",
-            "Choices": [{"Variable": _device("Verdict"), "StringEquals": "KNOWN", "Next": REGISTRATION_FAILED}],
-            "Default": UNDO_DEACTIVATE,
-        },
-        UNDO_DEACTIVATE: rollback_task("iot", "updateCertificate",
-                                       {"CertificateId.$": _device("CertificateId"), "NewStatus": "INACTIVE"}, UNDO_DETACH_POLICY),
-        UNDO_DETACH_POLICY: rollback_task("iot", "detachPolicy",
-                                          {"PolicyName": device_policy_name, "Target.$": _device("CertificateArn")}, UNDO_DETACH_THING),
-        UNDO_DETACH_THING: rollback_task("iot", "detachThingPrincipal", {**thing, "Principal.$": _device("CertificateArn")},
-                                         UNDO_THING_CHOICE),
-        UNDO_THING_CHOICE: {
-            "Type": "Choice",
-            "Choices": [{"Variable": _device("ThingExists"), "BooleanEquals": False, "Next": UNDO_DELETE_THING}],
-            "Default": UNDO_IMPOSTOR_CHOICE,
-        },
-        UNDO_DELETE_THING: rollback_task("iot", "deleteThing", thing, UNDO_IMPOSTOR_CHOICE),
-        UNDO_IMPOSTOR_CHOICE: {
-            "Type": "Choice",
-            "Comment": "The inventory condition failed: another certificate owns the thing name",
-            "Choices": [{"Variable": "$.Error.Error", "StringEquals": CONDITION_FAILED, "Next": REVOKE_IMPOSTOR}],
-            "Default": UNDO_DELETE_CERTIFICATE,
-        },
-        UNDO_DELETE_CERTIFICATE: rollback_task("iot", "deleteCertificate", {"CertificateId.$": _device("CertificateId")},
-                                               REGISTRATION_FAILED,
-                                               comment="Deleted, so the device's next connection re-triggers JITR"),
+                           next_state=None, catches=retry_later,
+                           comment="Refused with CertificateStateException if the certificate was revoked meanwhile"),
         REGISTRATION_FAILED: {"Type": "Fail", "ErrorPath": "$.Error.Error", "CausePath": "$.Error.Cause"},
-        # ---- impostor: revoke, report, fail -------------------------------------------------------------
-        REVOKE_IMPOSTOR: rollback_task("iot", "updateCertificate", {"CertificateId.$": "$.certificateId", "NewStatus": "REVOKED"},
-                                       REPORT_IMPOSTOR),
+        # ---- the thing exists with another configuration: a rotation, a pre-existing thing, or another owner -----
+        DESCRIBE_EXISTING_THING: sdk_task(
+            "iot", "describeThing", thing, result_selector={"Attributes.$": "$.Attributes"}, result_path="$.Thing",
+            next_state=THING_OWNER, catches=retry_later),
+        THING_OWNER: {
+            "Type": "Choice",
+            "Comment": "A rotation attaches its successor beside the old certificate (replication then retires the old one)",
+            "Choices": [
+                {"Variable": _device("Verdict"), "StringEquals": "ROTATION", "Next": ATTACH_THING},
+                {"Variable": f"$.Thing.Attributes.{OWNER_ATTRIBUTE}", "IsPresent": False, "Next": ATTACH_THING},
+                {"Variable": f"$.Thing.Attributes.{OWNER_ATTRIBUTE}", "StringEqualsPath": _device("CertificateId"),
+                 "Next": ATTACH_THING},
+            ],
+            "Default": OWNED_ELSEWHERE,
+        },
+        OWNED_ELSEWHERE: {
+            "Type": "Pass",
+            "Result": {"Error": THING_OWNED_ERROR,
+                       "Cause": "The thing already exists here with another certificate as its owner"},
+            "ResultPath": "$.Error",
+            "Next": QUARANTINE,
+        },
+        # ---- impostor: quarantine (INACTIVE), re-check ownership, report, fail --------------------------------
+        QUARANTINE: rollback_task("iot", "updateCertificate", {**certificate_id, "NewStatus": "INACTIVE"}, RECHECK,
+                                  comment="INACTIVE: refused at connection without a new registration event"),
+        RECHECK: read_item(inventory_table, "$.Device.ThingName", next_state=WON_MEANWHILE,
+                           catches=[catch(["States.ALL"], REPORT_IMPOSTOR, result_path=None)]),
+        WON_MEANWHILE: {
+            "Type": "Choice",
+            "Choices": [{"And": [
+                {"Variable": "$.Current.Item.CertificateId.S", "IsPresent": True},
+                {"Variable": "$.Current.Item.CertificateId.S", "StringEqualsPath": "$.certificateId"},
+                {"Variable": "$.Current.Item.Status.S", "StringEquals": inv.ACTIVE},
+            ], "Next": REACTIVATE}],
+            "Default": REPORT_IMPOSTOR,
+        },
+        REACTIVATE: sdk_task("iot", "updateCertificate", {**certificate_id, "NewStatus": "ACTIVE"}, next_state=None,
+                             catches=[catch(["States.ALL"], REPORT_IMPOSTOR)],
+                             comment="The global table kept this certificate: replication owns the rest"),
         REPORT_IMPOSTOR: put_event(
             event_bus_name=event_bus_name, source=source, detail_type=IMPOSTOR_DETAIL_TYPE,
             detail={
@@ -194,7 +185,7 @@ def definition(*, inspector_function_arn: str, inventory_table: str, device_poli
         ),
         IMPOSTOR_REJECTED: {"Type": "Fail", "Error": IMPOSTOR_ERROR, "CausePath": "$.Error.Cause"},
         # ---- certificate that can never be registered: revoke, fail -------------------------------------
-        REVOKE_REJECTED: rollback_task("iot", "updateCertificate", {"CertificateId.$": "$.certificateId", "NewStatus": "REVOKED"},
+        REVOKE_REJECTED: rollback_task("iot", "updateCertificate", {**certificate_id, "NewStatus": "REVOKED"},
                                        CERTIFICATE_REJECTED),
         CERTIFICATE_REJECTED: {"Type": "Fail", "ErrorPath": "$.Error.Error", "CausePath": "$.Error.Cause"},
     }
@@ -203,3 +194,4 @@ def definition(*, inspector_function_arn: str, inventory_table: str, device_poli
         "StartAt": INSPECT,
         "States": states,
     }
+

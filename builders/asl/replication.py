@@ -1,21 +1,33 @@
-"""Replication state machine: registers in this region a device that another region's JITR registered.
+"""Replication state machine: makes this region's registry match a thing's inventory item as it is now.
 
-Runs in every region except the item's origin. Input: the flat inventory item (``builders.inventory``). Every value
-comes from the item, so no call leaves this region. Happy path, 5 state transitions, no Lambda:
+Runs for every change of an ACTIVE item that another region wrote (and for this region's own rotations). Input: the
+flat item (``builders.inventory``) plus ``EventName`` and ``OldCertificateId`` (the certificate the item named
+before this change). The event only says *which* thing changed: the machine first re-reads the item (consistent
+read of this region's replica) and acts on that, so a stale, replayed or redriven event can never activate a
+decommissioned device nor bring back a retired certificate. No call leaves this region. Happy path, 6 transitions,
+no Lambda:
 
-    Register certificate (ACTIVE) -> Create thing -> Attach certificate to thing -> Rotation? -> Attach device policy
+    Read current item -> What does the inventory say now? -> Register certificate (ACTIVE) -> Create thing
+    -> Attach certificate to thing -> Attach device policy
 
-The certificate is registered ACTIVE (the thing and policy follow within the same execution; a certificate with
-no policy can do nothing), which saves the separate activation task. If the certificate already exists here
-(the device reached this region first and was auto-registered PENDING_ACTIVATION, or this is a replay), the
-machine describes it, refuses to re-activate a REVOKED certificate (revocation is final), and activates it.
+One owner per thing name (docs/design.md): the certificate the item names is the thing's only certificate.
 
-Rotation (``PreviousCertificateId`` set): after attaching the new certificate, the previous one is revoked,
-its policy detached and it is detached from the thing; each of those steps tolerates "not found".
+- ``OldCertificateId`` set and different from the item's current (and pending) certificate: that certificate lost
+  the name (a rotation's predecessor, or the loser of two registrations racing in two regions, which global tables
+  resolve last-writer-wins). It is revoked here first, a fence: AWS IoT refuses any later status change of a revoked
+  certificate, so no slower execution anywhere can activate it again. A loser that is not the item's
+  ``PreviousCertificateId`` is reported on the bus as ``DeviceOwnershipConflict``.
+- The thing records its owner in the attribute ``certificateId``; creating it for the current owner succeeds
+  (same configuration), so the happy path costs nothing extra. It fails with ResourceAlreadyExistsException when
+  the thing records another owner; then, after re-reading that the item still names this certificate, every
+  other certificate attached to the thing is revoked and detached, the attribute is updated, and the machine
+  carries on (``ThingOwnershipEnforced`` on the bus).
+- The certificate may already exist here: auto-registered PENDING_ACTIVATION by the device's own first connection,
+  or quarantined INACTIVE by a JITR that judged it an impostor during a race it then won. Both are activated.
+  A REVOKED one cannot be (revocation is final): the execution fails (``CertificateRevoked``), reaching the
+  dead-letter queue and its alarm; the device needs a new certificate.
 
-Idempotent: replaying the same item re-runs harmless operations (CreateThing with the same configuration, attach
-operations that are no-ops when attached). A failure is reported on the bus (``DeviceReplicationFailed``) and
-the execution fails with the original error.
+A failure is reported on the bus (``DeviceReplicationFailed``) and the execution fails with the original error.
 """
 from __future__ import annotations
 
@@ -23,32 +35,76 @@ from typing import Any
 
 from builders import inventory as inv
 
-from .common import catch, put_event, require, sdk_task
+from .common import (ALREADY_EXISTS, CERTIFICATE_STATE, NOT_FOUND, catch, put_event, read_item, require, sdk_task,
+                     tolerant)
+from .jitr import OWNER_ATTRIBUTE, owned_thing
+from .retire import retire_principals
 
+READ = "Read current item"
+DECIDE = "What does the inventory say now?"
+SUPERSEDED = "Nothing to replicate"
+REVOKE_PREVIOUS = "Revoke previous certificate"
+REVOKE_LOSER = "Revoke losing certificate"
+REPORT_CONFLICT = "Report ownership conflict"
 REGISTER = "Register certificate"
 DESCRIBE_EXISTING = "Describe existing certificate"
 EXISTING_REVOKED = "Is the existing certificate revoked?"
 ACTIVATE_EXISTING = "Activate existing certificate"
 CREATE_THING = "Create thing"
+LIST_PRINCIPALS = "List the thing's certificates"
+RECHECK = "Re-read current item"
+STILL_OWNER = "Does the item still name this certificate?"
+RETIRE_OTHERS = "Retire every other certificate"
+RECORD_OWNER = "Record the thing's owner"
+REPORT_ENFORCED = "Report ownership enforced"
 ATTACH_THING = "Attach certificate to thing"
-ROTATION = "Is this a rotation?"
-REVOKE_PREVIOUS = "Revoke previous certificate"
-DETACH_PREVIOUS_POLICY = "Detach policy from previous certificate"
-DETACH_PREVIOUS_THING = "Detach previous certificate from thing"
 ATTACH_POLICY = "Attach device policy"
 REPORT_FAILURE = "Report replication failure"
 FAILED = "Replication failed"
 REFUSED = "Certificate revoked here"
 
 FAILURE_DETAIL_TYPE = "DeviceReplicationFailed"
-ALREADY_EXISTS = "Iot.ResourceAlreadyExistsException"
-NOT_FOUND = ["Iot.ResourceNotFoundException"]
+CONFLICT_DETAIL_TYPE = "DeviceOwnershipConflict"
+ENFORCED_DETAIL_TYPE = "ThingOwnershipEnforced"
 
-# ARN of the previous certificate in this region: the new certificate's ARN with the id replaced.
-PREVIOUS_CERTIFICATE_ARN = (
-    "States.Format('{}/{}', States.ArrayGetItem(States.StringSplit($.Certificate.CertificateArn, '/'), 0), "
-    f"$.{inv.PREVIOUS_CERTIFICATE_ID})"
-)
+CURRENT = "$.Current.Item"
+
+
+def current(attribute: str) -> str:
+    """Path of an attribute's string value in the item just read."""
+    return f"{CURRENT}.{attribute}.S"
+
+
+OLD = f"$.{inv.OLD_CERTIFICATE_ID}"
+
+
+def _lost_name(*extra: dict[str, Any]) -> dict[str, Any]:
+    """Choice rule: the event's old certificate is set and is neither the current nor the pending certificate."""
+    return {"And": [
+        {"Variable": OLD, "IsPresent": True},
+        {"Variable": OLD, "IsString": True},
+        {"Not": {"Variable": OLD, "StringEquals": ""}},
+        {"Not": {"Variable": OLD, "StringEqualsPath": current(inv.CERTIFICATE_ID)}},
+        {"Not": {"Variable": OLD, "StringEqualsPath": current(inv.PENDING_CERTIFICATE_ID)}},
+        *extra,
+    ]}
+
+
+def decide(next_state: str, superseded: str, *, fences: tuple[str, str] | None) -> dict[str, Any]:
+    """The one Choice after the read: stop when the item is gone or not ACTIVE; fence a certificate that lost the name
+    (``fences`` = (previous-certificate state, loser state)); else carry on to ``next_state``."""
+    choices: list[dict[str, Any]] = [
+        {"Variable": CURRENT, "IsPresent": False, "Next": superseded},
+        {"Not": {"Variable": current(inv.STATUS), "StringEquals": inv.ACTIVE}, "Next": superseded},
+    ]
+    if fences is not None:
+        previous_state, loser_state = fences
+        choices += [
+            {**_lost_name({"Variable": OLD, "StringEqualsPath": current(inv.PREVIOUS_CERTIFICATE_ID)}), "Next": previous_state},
+            {**_lost_name(), "Next": loser_state},
+        ]
+    return {"Type": "Choice", "Comment": "Decide from the item as it is now, not from the event", "Choices": choices,
+            "Default": next_state}
 
 
 def failure_report(event_bus_name: str, source: str, detail_type: str, next_state: str) -> dict[str, Any]:
@@ -67,23 +123,40 @@ def failure_report(event_bus_name: str, source: str, detail_type: str, next_stat
     )
 
 
-def definition(*, device_policy_name: str, event_bus_name: str, source: str) -> dict:
+def definition(*, inventory_table: str, device_policy_name: str, event_bus_name: str, source: str) -> dict:
     """The replication state machine (Standard) for one region; see the module docstring."""
+    require("inventory_table", inventory_table)
     require("device_policy_name", device_policy_name)
     require("event_bus_name", event_bus_name)
     require("source", source)
     fail = [catch(["States.ALL"], REPORT_FAILURE)]
-    thing = {"ThingName.$": f"$.{inv.THING_NAME}"}
-    tolerant = lambda next_state: [catch(NOT_FOUND, next_state, result_path=None), *fail]  # noqa: E731
+    thing_name = f"$.{inv.THING_NAME}"
+    thing = {"ThingName.$": thing_name}
+    owner_arn = "$.Certificate.CertificateArn"
+    revoke_old = {"CertificateId.$": OLD, "NewStatus": "REVOKED"}
     states: dict[str, Any] = {
+        READ: read_item(inventory_table, thing_name, next_state=DECIDE, catches=fail),
+        DECIDE: decide(REGISTER, SUPERSEDED, fences=(REVOKE_PREVIOUS, REVOKE_LOSER)),
+        SUPERSEDED: {"Type": "Succeed", "Comment": "Gone or decommissioned: the decommission machine owns that"},
+        REVOKE_PREVIOUS: sdk_task("iot", "updateCertificate", revoke_old, next_state=REGISTER,
+                                  catches=tolerant([NOT_FOUND, CERTIFICATE_STATE], REGISTER, otherwise=REPORT_FAILURE),
+                                  comment="A rotation: the predecessor is retired in every region"),
+        REVOKE_LOSER: sdk_task("iot", "updateCertificate", revoke_old, next_state=REPORT_CONFLICT,
+                               catches=tolerant([NOT_FOUND, CERTIFICATE_STATE], REPORT_CONFLICT, otherwise=REPORT_FAILURE),
+                               comment="Two certificates claimed the name; the global table kept the current one"),
+        REPORT_CONFLICT: put_event(
+            event_bus_name=event_bus_name, source=source, detail_type=CONFLICT_DETAIL_TYPE,
+            detail={"thingName.$": thing_name, "certificateId.$": current(inv.CERTIFICATE_ID),
+                    "revokedCertificateId.$": OLD, "execution.$": "$$.Execution.Id"},
+            next_state=REGISTER, catches=[catch(["States.ALL"], REGISTER, result_path=None)]),
         REGISTER: sdk_task(
-            "iot", "registerCertificate", {"CertificatePem.$": f"$.{inv.CERTIFICATE_PEM}", "Status": "ACTIVE"},
+            "iot", "registerCertificate", {"CertificatePem.$": current(inv.CERTIFICATE_PEM), "Status": "ACTIVE"},
             result_selector={"CertificateArn.$": "$.CertificateArn"}, result_path="$.Certificate",
             next_state=CREATE_THING, catches=[catch([ALREADY_EXISTS], DESCRIBE_EXISTING, result_path=None), *fail],
             comment="The registered CA (SNI_ONLY) signs it, so no CaCertificatePem is needed",
         ),
         DESCRIBE_EXISTING: sdk_task(
-            "iot", "describeCertificate", {"CertificateId.$": f"$.{inv.CERTIFICATE_ID}"},
+            "iot", "describeCertificate", {"CertificateId.$": current(inv.CERTIFICATE_ID)},
             result_selector={"CertificateArn.$": "$.CertificateDescription.CertificateArn",
                              "Status.$": "$.CertificateDescription.Status"},
             result_path="$.Certificate", next_state=EXISTING_REVOKED, catches=fail,
@@ -93,33 +166,52 @@ def definition(*, device_policy_name: str, event_bus_name: str, source: str) -> 
             "Choices": [{"Variable": "$.Certificate.Status", "StringEquals": "REVOKED", "Next": REFUSED}],
             "Default": ACTIVATE_EXISTING,
         },
-        ACTIVATE_EXISTING: sdk_task("iot", "updateCertificate", {"CertificateId.$": f"$.{inv.CERTIFICATE_ID}", "NewStatus": "ACTIVE"},
+        ACTIVATE_EXISTING: sdk_task("iot", "updateCertificate", {"CertificateId.$": current(inv.CERTIFICATE_ID), "NewStatus": "ACTIVE"},
                                     next_state=CREATE_THING, catches=fail),
-        CREATE_THING: sdk_task("iot", "createThing", thing, next_state=ATTACH_THING, catches=fail),
-        ATTACH_THING: sdk_task("iot", "attachThingPrincipal", {**thing, "Principal.$": "$.Certificate.CertificateArn"},
-                               next_state=ROTATION, catches=fail),
-        ROTATION: {
+        CREATE_THING: sdk_task("iot", "createThing", owned_thing(thing_name, current(inv.CERTIFICATE_ID)),
+                               next_state=ATTACH_THING,
+                               catches=[catch([ALREADY_EXISTS], LIST_PRINCIPALS, result_path=None), *fail]),
+        # ---- the thing records another owner: enforce the item's ----------------------------------------------
+        LIST_PRINCIPALS: sdk_task("iot", "listThingPrincipals", thing,
+                                  result_selector={"Arns.$": "$.Principals"}, result_path="$.Principals",
+                                  next_state=RECHECK, catches=fail),
+        RECHECK: read_item(inventory_table, thing_name, next_state=STILL_OWNER, catches=fail, result_path="$.Fresh"),
+        STILL_OWNER: {
             "Type": "Choice",
-            "Choices": [{"Not": {"Variable": f"$.{inv.PREVIOUS_CERTIFICATE_ID}", "StringEquals": ""}, "Next": REVOKE_PREVIOUS}],
-            "Default": ATTACH_POLICY,
+            "Comment": "Only an execution acting on the newest item may take certificates away",
+            "Choices": [{"And": [
+                {"Variable": "$.Fresh.Item", "IsPresent": True},
+                {"Variable": f"$.Fresh.Item.{inv.STATUS}.S", "StringEquals": inv.ACTIVE},
+                {"Variable": f"$.Fresh.Item.{inv.CERTIFICATE_ID}.S", "StringEqualsPath": current(inv.CERTIFICATE_ID)},
+            ], "Next": RETIRE_OTHERS}],
+            "Default": SUPERSEDED,
         },
-        REVOKE_PREVIOUS: sdk_task("iot", "updateCertificate",
-                                  {"CertificateId.$": f"$.{inv.PREVIOUS_CERTIFICATE_ID}", "NewStatus": "REVOKED"},
-                                  next_state=DETACH_PREVIOUS_POLICY, catches=tolerant(DETACH_PREVIOUS_POLICY)),
-        DETACH_PREVIOUS_POLICY: sdk_task("iot", "detachPolicy",
-                                         {"PolicyName": device_policy_name, "Target.$": PREVIOUS_CERTIFICATE_ARN},
-                                         next_state=DETACH_PREVIOUS_THING, catches=tolerant(DETACH_PREVIOUS_THING)),
-        DETACH_PREVIOUS_THING: sdk_task("iot", "detachThingPrincipal", {**thing, "Principal.$": PREVIOUS_CERTIFICATE_ARN},
-                                        next_state=ATTACH_POLICY, catches=tolerant(ATTACH_POLICY)),
-        ATTACH_POLICY: sdk_task("iot", "attachPolicy", {"PolicyName": device_policy_name, "Target.$": "$.Certificate.CertificateArn"},
+        RETIRE_OTHERS: retire_principals(
+            prefix=RETIRE_OTHERS,
+            principals_path="$.Principals.Arns", owner_arn_path=owner_arn, thing_name_path=thing_name,
+            device_policy_name=device_policy_name, next_state=RECORD_OWNER, catches=fail,
+            comment="Revoke and detach every certificate of the thing but the item's"),
+        RECORD_OWNER: sdk_task("iot", "updateThing", {
+            **thing, "AttributePayload": {"Attributes": {f"{OWNER_ATTRIBUTE}.$": current(inv.CERTIFICATE_ID)}, "Merge": True}},
+            next_state=REPORT_ENFORCED, catches=fail),
+        REPORT_ENFORCED: put_event(
+            event_bus_name=event_bus_name, source=source, detail_type=ENFORCED_DETAIL_TYPE,
+            detail={"thingName.$": thing_name, "certificateId.$": current(inv.CERTIFICATE_ID),
+                    "attachedBefore.$": "$.Principals.Arns", "execution.$": "$$.Execution.Id"},
+            next_state=ATTACH_THING, catches=[catch(["States.ALL"], ATTACH_THING, result_path=None)]),
+        # ---- common tail ---------------------------------------------------------------------------------------
+        ATTACH_THING: sdk_task("iot", "attachThingPrincipal", {**thing, "Principal.$": owner_arn},
+                               next_state=ATTACH_POLICY, catches=fail),
+        ATTACH_POLICY: sdk_task("iot", "attachPolicy", {"PolicyName": device_policy_name, "Target.$": owner_arn},
                                 next_state=None, catches=fail),
         REPORT_FAILURE: failure_report(event_bus_name, source, FAILURE_DETAIL_TYPE, FAILED),
         FAILED: {"Type": "Fail", "ErrorPath": "$.Error.Error", "CausePath": "$.Error.Cause"},
         REFUSED: {"Type": "Fail", "Error": "CertificateRevoked",
-                  "Cause": "The certificate is REVOKED in this region; replication never re-activates a revoked certificate"},
+                  "Cause": "The inventory's certificate is REVOKED in this region and revocation is final; issue the "
+                           "device a new certificate (rotation)"},
     }
     return {
         "Comment": "Replicates a device registered in another region (see builders/asl/replication.py)",
-        "StartAt": REGISTER,
+        "StartAt": READ,
         "States": states,
     }

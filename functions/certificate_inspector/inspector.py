@@ -5,17 +5,20 @@ Given the IoT JITR event, with injected boto3 clients (``iot``, ``dynamodb``) of
 1. describes the certificate (PEM, ARN, issuing CA) and checks the CA is the one we registered,
 2. reads the certificate's CN, which must be a valid thing name,
 3. reads the device inventory item of that thing name from the local replica (consistent read),
-4. returns a verdict and the exact attribute values the JITR machine writes to the inventory:
+4. decides a verdict and claims the thing name with a conditional write (``claim.py``, the commit point of JITR),
+5. returns the verdict and the item's values as written:
 
 - ``NEW``: no item; the device is registered here first (``OriginRegion`` = this region).
-- ``KNOWN``: the item already holds this certificate (the device reached this region before replication): the
-  returned values equal the item's, so the JITR machine's write changes nothing and DynamoDB emits no stream record.
+- ``KNOWN``: the item already holds this certificate (the device reached this region before replication, or a
+  repeated registration event): nothing is written, so DynamoDB emits no stream record.
 - ``ROTATION``: the item's ``PendingCertificateId`` is this certificate (an operator authorised a successor):
   the write makes it current and moves the old id to ``PreviousCertificateId``.
 
 or raises a named error that the state machine catches by name:
 ``ThingNameClaimedByAnotherCertificate`` (impostor), ``InvalidThingName``, ``UnexpectedIssuer``,
-``DeviceDecommissioned`` (the item is REVOKED), ``InvalidJitrEvent``.
+``DeviceDecommissioned`` (the item is REVOKED), ``InvalidJitrEvent``; ``claim.ClaimLost`` when the item changed
+under the write in a way only a fresh registration event can decide (the machine leaves the certificate
+PENDING_ACTIVATION, so the device's next connection retries).
 """
 from __future__ import annotations
 
@@ -29,6 +32,11 @@ from typing import Any, Mapping
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
+
+try:  # a package in tests, top-level modules in the Lambda zip
+    from . import claim
+except ImportError:  # pragma: no cover - Lambda runtime layout
+    import claim  # type: ignore[no-redef]
 
 try:  # imported as functions.certificate_inspector.inspector (tests) or as top-level inspector (Lambda zip)
     from . import checks
@@ -134,34 +142,30 @@ def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: Inspec
     checks.check_certificate(certificate, now=checks.utc_now(), revocation_list=checks.revocation_list_from_environment(os.environ))
     thing_name = thing_name_of(certificate)
 
-    item = dynamodb.get_item(TableName=config.inventory_table, Key={"ThingName": {"S": thing_name}}, ConsistentRead=True).get("Item")
-    verdict = verdict_for(item, certificate_id, thing_name)
-
-    try:
-        iot.describe_thing(thingName=thing_name)
-        thing_exists = True
-    except iot.exceptions.ResourceNotFoundException:
-        thing_exists = False
-
+    read = lambda: dynamodb.get_item(  # noqa: E731
+        TableName=config.inventory_table, Key={"ThingName": {"S": thing_name}}, ConsistentRead=True).get("Item")
     written_at = now or _utc_now()
-    if verdict == "KNOWN":  # identical values: the conditional write is a no-op, no stream record
-        origin, registered_at = _string(item, "OriginRegion"), _string(item, "RegisteredAt")
-        pending, previous = _string(item, "PendingCertificateId"), _string(item, "PreviousCertificateId")
-    elif verdict == "ROTATION":
-        origin, registered_at, pending, previous = config.region, written_at, "", _string(item, "CertificateId")
-    else:
-        origin, registered_at, pending, previous = config.region, written_at, "", ""
 
-    return {
-        "ThingName": thing_name,
-        "CertificateId": certificate_id,
-        "CertificateArn": description["certificateArn"],
-        "CertificatePem": pem,
-        "CaCertificateId": ca_certificate_id,
-        "Verdict": verdict,
-        "ThingExists": thing_exists,
-        "OriginRegion": origin,
-        "RegisteredAt": registered_at,
-        "PendingCertificateId": pending,
-        "PreviousCertificateId": previous,
-    }
+    def decide(item: Mapping[str, Any] | None) -> dict[str, Any]:
+        verdict = verdict_for(item, certificate_id, thing_name)
+        if verdict == "KNOWN":  # the item's own values: nothing to write
+            origin, registered_at = _string(item, "OriginRegion"), _string(item, "RegisteredAt")
+            pending, previous = _string(item, "PendingCertificateId"), _string(item, "PreviousCertificateId")
+        elif verdict == "ROTATION":
+            origin, registered_at, pending, previous = config.region, written_at, "", _string(item, "CertificateId")
+        else:
+            origin, registered_at, pending, previous = config.region, written_at, "", ""
+        return {
+            "ThingName": thing_name,
+            "CertificateId": certificate_id,
+            "CertificateArn": description["certificateArn"],
+            "CertificatePem": pem,
+            "CaCertificateId": ca_certificate_id,
+            "Verdict": verdict,
+            "OriginRegion": origin,
+            "RegisteredAt": registered_at,
+            "PendingCertificateId": pending,
+            "PreviousCertificateId": previous,
+        }
+
+    return claim.claim(dynamodb, config.inventory_table, decide(read()), decide)

@@ -136,8 +136,8 @@ class Cloud:
         region.definitions = {
             "jitr": jitr.definition(inspector_function_arn=function_arn, inventory_table=TABLE,
                                     device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
-            "replication": replication.definition(device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
-            "decommission": decommission.definition(device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+            "replication": replication.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+            "decommission": decommission.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
         }
         return region
 
@@ -200,9 +200,17 @@ class Cloud:
     def put_item(self, region: str, item: dict[str, Any]) -> None:
         self.regions[region].client("dynamodb").put_item(TableName=TABLE, Item=item)
 
-    def replicate(self, target: str, item: dict[str, Any], event_name: str = "INSERT") -> Run:
-        """What the pipe + rule would do in ``target`` for this item: run the replication machine with the flat item."""
-        return self.run(target, "replication", inv.flat_item(item, event_name))
+    def replicate(self, target: str, item: dict[str, Any], event_name: str = "INSERT",
+                  old_certificate_id: str | None = None, *, arrive: bool = True) -> Run:
+        """What global tables + the pipe + the rule do in ``target`` for this item: the item arrives in ``target``'s
+        replica (unless ``arrive`` is False: a stale or redriven event), then the replication machine runs."""
+        if arrive:
+            self.put_item(target, item)
+        return self.run(target, "replication", inv.flat_item(item, event_name, old_certificate_id))
+
+    def decommission(self, region: str, item: dict[str, Any]) -> Run:
+        """The operator's REVOKED item as the decommission rule delivers it in ``region`` (the item is there)."""
+        return self.run(region, "decommission", inv.flat_item(item, "MODIFY", item[inv.CERTIFICATE_ID]["S"]))
 
     # ---- observations -------------------------------------------------------------------------------------
     def certificate(self, region: str, certificate_id: str) -> dict[str, Any] | None:
@@ -239,10 +247,11 @@ def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
     return EventPattern.load(json.dumps(pattern)).matches_event(event)
 
 
-def stream_record(region: str, item: dict[str, Any], event_name: str) -> dict[str, Any]:
-    """A DynamoDB stream record (as a pipe sees it, not base64) for a write that left ``item``."""
+def stream_record(region: str, item: dict[str, Any], event_name: str, old: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A DynamoDB stream record (as a pipe sees it, not base64) for a write that turned ``old`` into ``item``."""
+    images = {"NewImage": item} if old is None else {"NewImage": item, "OldImage": old}
     return {"eventName": event_name, "eventSource": "aws:dynamodb", "awsRegion": region,
-            "dynamodb": {"Keys": {inv.HASH_KEY: item[inv.HASH_KEY]}, "NewImage": item, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+            "dynamodb": {"Keys": {inv.HASH_KEY: item[inv.HASH_KEY]}, **images, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
 
 
 def render_input(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Impostors and certificates that can never be registered: revoked, reported, never activated anywhere."""
+"""Impostors are quarantined (INACTIVE) and reported; certificates that can never be registered are revoked;
+neither is ever activated."""
 from __future__ import annotations
 
 from builders import inventory as inv
@@ -15,7 +16,7 @@ def assert_never_active(cloud, device):
         assert certificate is None or certificate["status"] != "ACTIVE", region
 
 
-def test_an_impostor_found_in_the_inventory_is_revoked_reported_and_fails(cloud, ca):
+def test_an_impostor_found_in_the_inventory_is_quarantined_reported_and_fails(cloud, ca):
     owner, impostor = ca.device("meter-1"), ca.device("meter-1")
     assert cloud.jitr(EU, owner).status == "SUCCEEDED"
     owner_item = cloud.item(EU, "meter-1")
@@ -25,7 +26,7 @@ def test_an_impostor_found_in_the_inventory_is_revoked_reported_and_fails(cloud,
 
     assert (run.status, run.error) == ("FAILED", "ImpostorCertificateRejected")
     assert "meter-1" in run.cause and owner.certificate_id in run.cause
-    assert cloud.certificate(EU, impostor.certificate_id)["status"] == "REVOKED"
+    assert cloud.certificate(EU, impostor.certificate_id)["status"] == "INACTIVE"  # refused, no new event
     assert_never_active(cloud, impostor)
     assert cloud.item(EU, "meter-1") == owner_item
     owner_arn = cloud.certificate(EU, owner.certificate_id)["certificateArn"]
@@ -41,15 +42,15 @@ def test_an_impostor_racing_the_owner_loses_at_the_inventory_condition(cloud, ca
     assert cloud.jitr(US, owner).status == "SUCCEEDED"
     owner_item = cloud.item(US, "meter-2")
     event = cloud.connect(EU, impostor)
-    # the owner's item reaches the EU replica after the inspector looked (NEW) and before the write
+    # the owner's item reaches the EU replica after the inspector looked (NEW) and before its conditional write
     aws_calls.inject("dynamodb", "UpdateItem", region=EU, before=lambda: cloud.put_item(EU, owner_item))
 
     run = cloud.run(EU, "jitr", event)
 
     assert (run.status, run.error) == ("FAILED", "ImpostorCertificateRejected")
-    assert "Undo: delete thing" in run.states  # the thing this execution created is gone again
+    assert "Create thing" not in run.states  # the claim is the first write: nothing was created
     assert not cloud.thing_exists(EU, "meter-2")
-    assert cloud.certificate(EU, impostor.certificate_id)["status"] == "REVOKED"
+    assert cloud.certificate(EU, impostor.certificate_id)["status"] == "INACTIVE"
     assert_never_active(cloud, impostor)
     assert cloud.item(EU, "meter-2") == owner_item
     assert any(e["detail-type"] == "ImpostorCertificateRejected" for e in cloud.bus_events(EU))

@@ -32,13 +32,28 @@ class StubIot:
         return {"thingName": thingName}
 
 
+class ConditionFailed(Exception):
+    pass
+
+
 class StubDynamoDb:
-    def __init__(self, item=None):
-        self.item, self.requests = item, []
+    """One item; ``written_meanwhile`` is what another writer put there between the read and the conditional write."""
+
+    class exceptions:
+        ConditionalCheckFailedException = ConditionFailed
+
+    def __init__(self, item=None, written_meanwhile=None):
+        self.item, self.written_meanwhile, self.requests, self.writes = item, written_meanwhile, [], []
 
     def get_item(self, **request):
         self.requests.append(request)
         return {"Item": self.item} if self.item else {}
+
+    def update_item(self, **request):
+        self.writes.append(request)
+        if self.written_meanwhile is not None:
+            self.item, self.written_meanwhile = self.written_meanwhile, None
+            raise ConditionFailed("The conditional request failed")
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +65,8 @@ def config(ca):
     return inspector.InspectorConfig("inventory", ca.certificate_id, REGION)
 
 
-def inspect(ca, device, item=None, things=frozenset(), ca_id=None):
-    dynamodb = StubDynamoDb(item)
+def inspect(ca, device, item=None, things=frozenset(), ca_id=None, written_meanwhile=None):
+    dynamodb = StubDynamoDb(item, written_meanwhile)
     result = inspector.inspect({"certificateId": device.certificate_id, "caCertificateId": ca.certificate_id},
                                iot=StubIot(device.pem, ca_id or ca.certificate_id, things), dynamodb=dynamodb,
                                config=config(ca), now="2025-06-01T00:00:00Z")
@@ -65,30 +80,62 @@ def stored(ca, device, **overrides):
     return inv.item(**values)
 
 
-def test_a_new_device_is_written_as_originating_here(ca):
+def written_values(write: dict) -> dict:
+    return {name: value["S"] for name, value in write["ExpressionAttributeValues"].items()}
+
+
+def test_a_new_device_claims_its_name_with_a_write_that_only_succeeds_if_no_item_exists(ca):
     device = ca.device("dev-1")
     result, dynamodb = inspect(ca, device)
-    assert result["Verdict"] == "NEW" and result["ThingExists"] is False
+    assert result["Verdict"] == "NEW"
     assert (result["OriginRegion"], result["RegisteredAt"], result["PendingCertificateId"], result["PreviousCertificateId"]) == (
         REGION, "2025-06-01T00:00:00Z", "", "")
     assert dynamodb.requests == [{"TableName": "inventory", "Key": {"ThingName": {"S": "dev-1"}}, "ConsistentRead": True}]
+    (write,) = dynamodb.writes
+    assert write["ConditionExpression"] == "attribute_not_exists(ThingName)"
+    assert written_values(write)[":cid"] == device.certificate_id and written_values(write)[":origin"] == REGION
 
 
-def test_a_known_device_gets_back_exactly_the_stored_values(ca):
+def test_a_known_device_gets_back_exactly_the_stored_values_and_writes_nothing(ca):
     device = ca.device("dev-2")
     item = stored(ca, device, pending_certificate_id="", previous_certificate_id="b" * 64)
-    result, _ = inspect(ca, device, item, things={"dev-2"})
-    assert result["Verdict"] == "KNOWN" and result["ThingExists"] is True
+    result, dynamodb = inspect(ca, device, item, things={"dev-2"})
+    assert result["Verdict"] == "KNOWN"
     for attribute in inv.ATTRIBUTES:
         if attribute != "Status":
             assert result[attribute] == item[attribute]["S"], attribute
+    assert dynamodb.writes == []
 
 
-def test_the_authorised_successor_is_a_rotation(ca):
+def test_the_authorised_successor_is_a_rotation_written_only_while_still_authorised(ca):
     old, new = ca.device("dev-3"), ca.device("dev-3")
-    result, _ = inspect(ca, new, stored(ca, old, pending_certificate_id=new.certificate_id), things={"dev-3"})
+    result, dynamodb = inspect(ca, new, stored(ca, old, pending_certificate_id=new.certificate_id), things={"dev-3"})
     assert result["Verdict"] == "ROTATION"
     assert (result["PreviousCertificateId"], result["PendingCertificateId"], result["OriginRegion"]) == (old.certificate_id, "", REGION)
+    (write,) = dynamodb.writes
+    assert write["ConditionExpression"] == "#status = :active AND PendingCertificateId = :cid"
+
+
+def test_a_repeated_registration_event_that_loses_the_write_to_itself_carries_on_as_known(ca):
+    device = ca.device("dev-7")
+    first = stored(ca, device, origin_region=REGION)  # the other execution for the same certificate wrote first
+
+    result, dynamodb = inspect(ca, device, written_meanwhile=first)
+
+    assert result["Verdict"] == "KNOWN" and result["RegisteredAt"] == first["RegisteredAt"]["S"]
+    assert len(dynamodb.writes) == 1  # no second write, so no second stream record
+
+
+def test_a_certificate_that_loses_the_write_to_another_certificate_is_an_impostor(ca):
+    owner, late = ca.device("dev-8"), ca.device("dev-8")
+    with pytest.raises(inspector.ThingNameClaimedByAnotherCertificate, match=owner.certificate_id):
+        inspect(ca, late, written_meanwhile=stored(ca, owner))
+
+
+def test_a_device_decommissioned_between_the_read_and_the_write_stays_decommissioned(ca):
+    device = ca.device("dev-9")
+    with pytest.raises(inspector.DeviceDecommissioned):
+        inspect(ca, device, written_meanwhile=stored(ca, device, status="REVOKED"))
 
 
 def test_another_certificate_for_a_taken_name_is_an_impostor(ca):

@@ -29,7 +29,7 @@ def test_happy_path_activates_the_device_and_records_one_complete_item(cloud, ca
     assert item["Status"]["S"] == "ACTIVE"
     assert item["RegisteredAt"]["S"].endswith("Z")
     assert item["PendingCertificateId"]["S"] == "" and item["PreviousCertificateId"]["S"] == ""
-    assert run.transitions == 6
+    assert run.transitions == 5  # inspect+claim, create thing, attach, attach policy, activate
 
 
 def test_inspector_runs_once_in_its_own_region_and_nothing_else_is_called_elsewhere(cloud, ca):

@@ -28,7 +28,7 @@ def test_a_new_item_registers_and_activates_the_device_in_another_region(cloud, 
 
     assert run.status == "SUCCEEDED", (run.error, run.cause)
     assert_active(cloud, US, device)
-    assert run.transitions == 5
+    assert run.transitions == 6  # read, decide, register, create thing, attach, attach policy
     assert lambda_inprocess.INVOCATIONS == []
 
 

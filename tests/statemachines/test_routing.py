@@ -65,11 +65,14 @@ def test_pipe_filters_respect_the_pipes_limits(region):
 
 def test_the_input_transformer_yields_the_flat_item_with_pem_newlines_intact():
     paths, template = inv.item_input_transformer()
-    assert set(paths) == set(inv.ATTRIBUTES) | {"EventName"}
+    assert set(paths) == set(inv.ATTRIBUTES) | {"EventName", "OldCertificateId"}
     assert '"<' not in template  # placeholders unquoted: EventBridge inserts JSON-escaped strings
     flat = render_input({"detail": stream_record(EU, item(), "INSERT")})
     assert flat["CertificatePem"] == PEM
+    assert flat.pop("OldCertificateId") is None  # an INSERT has no old image: EventBridge renders null
     assert all(isinstance(value, str) for value in flat.values())
+    modified = render_input({"detail": stream_record(EU, item(), "MODIFY", old=item(certificate_id="c" * 64))})
+    assert modified["OldCertificateId"] == "c" * 64
 
 
 def test_bad_arguments_name_the_problem():

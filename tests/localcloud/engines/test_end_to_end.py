@@ -60,8 +60,8 @@ def deploy_region(region: str, ca: Issued, engines: Engines) -> None:
     definitions = {
         "jitr": jitr.definition(inspector_function_arn=function_arn, inventory_table=TABLE,
                                 device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
-        "replication": replication.definition(device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
-        "decommission": decommission.definition(device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+        "replication": replication.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+        "decommission": decommission.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
     }  # fmt: skip
     machines = {
         key: sfn.create_state_machine(name=f"app-{key}", definition=json.dumps(d), roleArn=ROLE)["stateMachineArn"]

@@ -1,0 +1,112 @@
+"""JITR under faults: any failure leaves the certificate PENDING_ACTIVATION (it cannot connect), nothing is undone,
+and the device's next connection (IoT publishes the registration event again) completes the registration."""
+from __future__ import annotations
+
+import pytest
+
+from builders.asl.common import retry
+from localcloud.patches import aws_calls
+
+EU, US = "eu-west-1", "us-west-2"
+
+FAILING_STEPS = [
+    ("lambda", "Invoke", "ServiceException", "Lambda.ServiceException"),
+    ("iot", "DescribeCertificate", "ThrottlingException", None),  # inside the inspector: a named Lambda error
+    ("dynamodb", "GetItem", "InternalServerError", None),
+    ("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException", None),
+    ("iot", "CreateThing", "InvalidRequestException", "Iot.InvalidRequestException"),
+    ("iot", "AttachThingPrincipal", "InvalidRequestException", "Iot.InvalidRequestException"),
+    ("iot", "AttachPolicy", "LimitExceededException", "Iot.LimitExceededException"),
+    ("iot", "UpdateCertificate", "InternalFailureException", "Iot.InternalFailureException"),
+]
+
+
+def assert_registered(cloud, device, region=EU):
+    certificate = cloud.certificate(region, device.certificate_id)
+    assert certificate["status"] == "ACTIVE"
+    assert cloud.principals(region, device.name) == [certificate["certificateArn"]]
+    assert cloud.policies(region, certificate["certificateArn"]) == ["iotmr-device"]
+    assert cloud.item(region, device.name)["CertificateId"]["S"] == device.certificate_id
+
+
+@pytest.mark.parametrize("service, operation, code, error", FAILING_STEPS, ids=[s[1] for s in FAILING_STEPS])
+def test_a_fault_at_any_step_leaves_the_certificate_pending_and_the_next_connection_recovers(
+        cloud, ca, service, operation, code, error):
+    device = ca.device(f"fault-{operation.lower()}")
+    event = cloud.connect(EU, device)
+    aws_calls.inject(service, operation, error_code=code, region=EU, times=100)  # down for good, retries exhausted
+
+    run = cloud.run(EU, "jitr", event)
+
+    assert run.status == "FAILED" and run.states[-1] == "Registration failed"
+    if error:
+        assert run.error == error
+    aws_calls.clear()  # the fault clears; the device reconnects and IoT publishes the event again
+    assert cloud.certificate(EU, device.certificate_id)["status"] == "PENDING_ACTIVATION"  # cannot connect meanwhile
+    rerun = cloud.run(EU, "jitr", event)
+    assert rerun.status == "SUCCEEDED", (rerun.error, rerun.cause)
+    assert_registered(cloud, device)
+
+
+def test_throttling_is_retried_within_the_execution(cloud, ca):
+    from localcloud.patches import sfn_retry_sleep
+
+    device = ca.device("throttled-once")
+    aws_calls.inject("iot", "AttachPolicy", error_code="ThrottlingException", region=EU, times=2)
+    sfn_retry_sleep.SLEPT.clear()
+
+    assert cloud.jitr(EU, device).status == "SUCCEEDED"
+    assert len(sfn_retry_sleep.SLEPT) == 2
+    assert_registered(cloud, device)
+
+
+def test_an_inspector_that_keeps_failing_is_retried_then_creates_nothing(cloud, ca):
+    device = ca.device("no-lambda")
+    event = cloud.connect(EU, device)
+    aws_calls.inject("lambda", "Invoke", error_code="ServiceException", region=EU, times=100)
+
+    run = cloud.run(EU, "jitr", event)
+
+    assert (run.status, run.error) == ("FAILED", "Lambda.ServiceException")
+    assert len(aws_calls.calls("lambda", "Invoke", EU)) == 1 + retry("lambda")[0]["MaxAttempts"]  # first try + retries
+    assert cloud.certificate(EU, device.certificate_id)["status"] == "PENDING_ACTIVATION"
+    assert not cloud.thing_exists(EU, "no-lambda") and cloud.items(EU) == []
+
+
+def test_a_thing_that_existed_before_is_adopted_not_deleted(cloud, ca):
+    cloud.regions[EU].client("iot").create_thing(thingName="pre-existing")  # made by hand, no owner attribute
+    device = ca.device("pre-existing")
+
+    run = cloud.jitr(EU, device)
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert_registered(cloud, device)
+
+
+@pytest.mark.parametrize("executions", [2, 5])
+def test_duplicate_registration_events_never_undo_each_other(cloud, ca, executions):
+    device = ca.device(f"duplicated-{executions}")
+    event = cloud.connect(EU, device)
+    runs = []
+    # every other execution runs entirely between the first one's claim and its first IoT step
+    aws_calls.inject("iot", "CreateThing", region=EU,
+                     before=lambda: runs.extend(cloud.run(EU, "jitr", event) for _ in range(executions - 1)))
+
+    runs.insert(0, cloud.run(EU, "jitr", event))
+
+    assert [r.status for r in runs] == ["SUCCEEDED"] * executions
+    assert_registered(cloud, device)
+    assert len(aws_calls.calls("dynamodb", "UpdateItem", EU)) == 1  # one claim; the others found it and wrote nothing
+
+
+def test_a_device_revoked_while_its_registration_runs_is_never_activated(cloud, ca):
+    device = ca.device("revoked-meanwhile")
+    event = cloud.connect(EU, device)
+    iot = cloud.regions[EU].client("iot")
+    aws_calls.inject("iot", "AttachPolicy", region=EU,
+                     before=lambda: iot.update_certificate(certificateId=device.certificate_id, newStatus="REVOKED"))
+
+    run = cloud.run(EU, "jitr", event)
+
+    assert (run.status, run.error) == ("FAILED", "Iot.CertificateStateException")
+    assert cloud.certificate(EU, device.certificate_id)["status"] == "REVOKED"
