@@ -147,6 +147,17 @@ def log_writer_statement(log_group_arn: str) -> dict:
                      sid="WriteOwnLogs")
 
 
+def rule_error_log_statement(log_group_arn: str) -> dict:
+    """What an IoT rule's CloudWatch Logs (error) action needs on its one log group.
+
+    The AWS IoT developer guide lists logs:CreateLogStream, logs:DescribeLogStreams and logs:PutLogEvents for
+    the CloudWatch Logs rule action; without DescribeLogStreams the error action itself fails and the failed
+    message is lost. All three are granted on ``<log group ARN>:*`` (the group and its streams), as the
+    CloudWatch Logs permissions reference scopes them."""
+    return statement(["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                     [f"{log_group_arn}:*"], sid="WriteRuleErrorLogs")
+
+
 def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: str,
                             log_group_arn: str) -> dict:
     """The certificate inspector reads one certificate and claims its thing name in the inventory (read, then a

@@ -30,7 +30,7 @@ def topic_rule(name: str, *, rule_name: str, region: str, account_id: str, descr
         account_id=account_id,
         source_arn=arns.topic_rule(region, account_id, rule_name),
         policy=pulumi.Output.all(action_statement, errors.arn).apply(
-            lambda v: iam.document([v[0], iam.log_writer_statement(v[1])])),
+            lambda v: iam.document([v[0], iam.rule_error_log_statement(v[1])])),
         parent=parent,
         description=f"Lets the {rule_name} topic rule run its actions",
     )
