@@ -1,4 +1,4 @@
-"""Just-in-time registration in one region: the CA, certificate events, the device policy, the
+"""Just-in-time registration in one region: the CA (auto-registration on), the device policy, the
 topic rule on certificate-registered events, the certificate inspector and the JITR machine."""
 
 from __future__ import annotations
@@ -57,17 +57,10 @@ class Registration(pulumi.ComponentResource):
             allow_auto_registration=True,
             opts=child,
         )
-        # Certificate events are off by default; without them no registration event is published.
-        # This resource owns the account/region's whole event configuration: every type is stated.
-        events = aws.iot.EventConfigurations(
-            f"{name}-event-configurations",
-            event_configurations={
-                "CA_CERTIFICATE": False, "CERTIFICATE": True, "JOB": False, "JOB_EXECUTION": False,
-                "POLICY": False, "THING": False, "THING_GROUP": False, "THING_GROUP_HIERARCHY": False,
-                "THING_GROUP_MEMBERSHIP": False, "THING_TYPE": False, "THING_TYPE_ASSOCIATION": False,
-            },
-            opts=child,
-        )
+        # No aws.iot.EventConfigurations: the JITR event ($aws/events/certificates/registered/<caId>) is published
+        # whenever a certificate is auto-registered or presented PENDING_ACTIVATION (AWS IoT developer guide, JITR);
+        # the event configurations govern the registry events, and setting them would overwrite the whole
+        # account-and-region setting on every `pulumi up` (docs/design.md, "Events and inputs").
         self.device_policy = aws.iot.Policy(
             f"{name}-device-policy",
             name=n.device_policy,
@@ -134,7 +127,6 @@ class Registration(pulumi.ComponentResource):
             )]},
             log_retention_days=args.log_retention_days,
             parent=self,
-            depends_on=[events],
         )
         self.register_outputs({
             "caCertificateId": self.ca_certificate.id,

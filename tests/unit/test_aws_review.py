@@ -34,3 +34,16 @@ def test_every_rules_error_action_role_may_describe_the_log_streams_of_its_log_g
         (granted,) = [s for s in document["Statement"] if any(a.startswith("logs:") for a in s["Action"])]
         assert granted["Action"] == ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
         assert granted["Resource"] == [f"{groups[action['logGroupName']]}:*"], rule.inputs["name"]
+
+
+# -- 2. The JITR event needs no account-wide event configuration ---------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/developerguide/auto-register-device-cert.html: AWS IoT publishes the
+# registration event when it auto-registers a certificate or a PENDING_ACTIVATION certificate connects; the event
+# configurations (https://docs.aws.amazon.com/iot/latest/developerguide/iot-events.html) are account-and-region wide.
+
+@pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
+def test_no_stack_owns_the_accounts_event_configurations(request, run_name):
+    run = request.getfixturevalue(run_name)
+    assert not run.of_type("aws:iot/eventConfigurations:EventConfigurations")
+    (rule,) = [r for r in run.of_type("aws:iot/topicRule:TopicRule") if r.inputs["name"] == "multi_region_iot_jitr"]
+    assert "$aws/events/certificates/registered/" in rule.inputs["sql"]

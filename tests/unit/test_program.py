@@ -114,11 +114,6 @@ def test_jitr_rule_starts_the_jitr_machine_for_our_ca_only(primary_run):
     assert ca.inputs["certificateMode"] == "SNI_ONLY" and ca.inputs["allowAutoRegistration"] is True
 
 
-def test_certificate_events_are_enabled(primary_run):
-    (events,) = primary_run.of_type("aws:iot/eventConfigurations:EventConfigurations")
-    assert events.inputs["eventConfigurations"]["CERTIFICATE"] is True
-
-
 def test_rules_on_the_bus_start_the_right_machines(secondary_run):
     rules = {r.urn: r for r in secondary_run.of_type("aws:cloudwatch/eventRule:EventRule")}
     machines = {r.outputs["arn"]: r.inputs["name"] for r in secondary_run.of_type("aws:sfn/stateMachine:StateMachine")}
