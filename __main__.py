@@ -25,7 +25,8 @@ if settings.is_primary:
     material = load_material(settings, shared.domain_name)
     tables = GlobalTables("global", GlobalTablesArgs(
         names=Names(settings.application), primary_region=settings.region,
-        replica_regions=[r for r in shared.regions if r != settings.region]))
+        replica_regions=[r for r in shared.regions if r != settings.region],
+        removable_regions=settings.removable_regions))
     inventory_table, data_table = tables.inventory.name, tables.data.name
     stream_arn = tables.inventory_stream_arns.apply(lambda arns: arns[settings.region])
     for key, value in shared.to_exports().items():

@@ -109,6 +109,8 @@ class StackSettings:
     state_machine_log_level: str = "ERROR"
     test_resources: bool = True
     alarm_topic_arn: str | None = None  # SNS topic the dead-letter alarm notifies (None: alarm only)
+    # Primary only: regions whose table replicas are not deletion-protected (the first step of removing a region).
+    removable_regions: tuple[str, ...] = ()
     primary_stack: str | None = None  # None: this stack is the primary
     shared: SharedSettings | None = None  # given on the primary; read from it on secondaries
     pem_overrides: PemOverrides | None = None
@@ -273,6 +275,24 @@ def validate_geolocation(raw: Any, key: str, regions: tuple[str, ...]) -> dict[s
     return result
 
 
+def validate_removable_regions(raw: Any, key: str, own_region: str) -> tuple[str, ...]:
+    """Regions whose replicas of the global tables may be deleted: deletion protection off for them only.
+
+    Any known region may be named, in ``regions`` or no longer (the last step of a removal); never the primary's
+    own region, whose tables carry the data of every region."""
+    if raw is None or raw == "" or raw == []:
+        return ()
+    regions = _parse_json(raw, key, list, '["us-west-2"]')
+    regions = tuple(validate_region(r, f"{key}[{i}]") for i, r in enumerate(regions))
+    if len(set(regions)) != len(regions):
+        raise ConfigError(f"{key} lists a region twice: {list(regions)}; list each region once.")
+    if own_region in regions:
+        raise ConfigError(f"{key} names the primary region {own_region}: the primary's tables stay deletion-protected "
+                          "(they hold every region's data); turn their protection off deliberately with "
+                          "`aws dynamodb update-table --no-deletion-protection-enabled` before destroying the primary.")
+    return regions
+
+
 def _bool(value: Any, key: str, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -346,7 +366,7 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
             raise ConfigError(f"primaryStack = {primary_stack!r} names a stack of project {parts.group(2)!r}; expected "
                               f"a stack of this project, {parts.group(1)}/{PROJECT}/<primary stack>; "
                               f"{_set_hint('primaryStack', f'{parts.group(1)}/{PROJECT}/{parts.group(3)}')}.")
-        for key in ("regions", "domainName", "hostedZoneId", "routingPolicy", "geolocation"):
+        for key in ("regions", "domainName", "hostedZoneId", "routingPolicy", "geolocation", "removableRegions"):
             if get(key) not in (None, ""):
                 raise ConfigError(f"{key} is set on a secondary stack (primaryStack is set); shared "
                                   f"settings live on the primary only: `pulumi config rm {key}`.")
@@ -389,6 +409,8 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
         state_machine_log_level=validate_log_level(get("stateMachineLogLevel")),
         test_resources=_bool(get("testResources"), "testResources", True),
         alarm_topic_arn=validate_alarm_topic(get("alarmTopicArn"), region),
+        removable_regions=validate_removable_regions(get("removableRegions"), "removableRegions", region)
+        if primary_stack is None else (),
         primary_stack=primary_stack,
         shared=shared,
         pem_overrides=overrides,

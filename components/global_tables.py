@@ -16,6 +16,8 @@ class GlobalTablesArgs:
     names: Names
     primary_region: str
     replica_regions: Sequence[str]
+    # Replicas in these regions are not deletion-protected (config `removableRegions`); every other one is.
+    removable_regions: Sequence[str] = ()
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -34,7 +36,8 @@ def stream_arns_by_region(primary_region: str, primary_stream_arn: str, replicas
 
 class GlobalTables(pulumi.ComponentResource):
     """Device inventory (with a stream of old and new images) and telemetry data, on-demand,
-    with a replica in every other region, point-in-time recovery and encryption on."""
+    with a replica in every other region, point-in-time recovery, encryption and deletion protection on
+    (tables and replicas)."""
 
     inventory: aws.dynamodb.Table
     data: aws.dynamodb.Table
@@ -42,8 +45,15 @@ class GlobalTables(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GlobalTablesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:global:Tables", name, None, opts)
-        replicas = [aws.dynamodb.TableReplicaArgs(region_name=r, point_in_time_recovery=True, propagate_tags=True)
+        # Deletion protection on every replica: without it, dropping a region from `regions` would silently delete
+        # that replica and its data. Removing a region takes `removableRegions` first (README, "Removing a region").
+        replicas = [aws.dynamodb.TableReplicaArgs(region_name=r, point_in_time_recovery=True, propagate_tags=True,
+                                                  deletion_protection_enabled=r not in args.removable_regions)
                     for r in args.replica_regions]
+        for region in args.removable_regions:
+            if region in args.replica_regions:
+                pulumi.log.warn(f"removableRegions: the table replicas in {region} are not deletion-protected; remove "
+                                f"{region} from `regions` to delete them, or remove it from removableRegions.", self)
         common = dict(
             billing_mode="PAY_PER_REQUEST",
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),

@@ -359,7 +359,10 @@ class Deployer(CloudMocks):
                  "streamLabel": table.get("LatestStreamLabel", "")}
         state["replicas"] = []
         for replica in replicas:
-            described = self._client("dynamodb", replica["regionName"]).describe_table(TableName=name)["Table"]
+            replica_client = self._client("dynamodb", replica["regionName"])
+            if replica.get("deletionProtectionEnabled"):
+                replica_client.update_table(TableName=name, DeletionProtectionEnabled=True)
+            described = replica_client.describe_table(TableName=name)["Table"]
             state["replicas"].append({**replica, "arn": described["TableArn"],
                                       "streamArn": described.get("LatestStreamArn", ""),
                                       "streamLabel": described.get("LatestStreamLabel", "")})

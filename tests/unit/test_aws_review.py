@@ -5,10 +5,14 @@ Each test names the AWS page that settles the expected behaviour."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from localcloud.mockrun import StackRun
+from components.config import ConfigError
+from localcloud.mockrun import StackRun, run_stack
+
+PRIMARY_REF = "organization/multi-region-iot/eu-west-1"
 
 
 def role_policy_by_role_arn(run: StackRun) -> dict[str, dict]:
@@ -47,3 +51,53 @@ def test_no_stack_owns_the_accounts_event_configurations(request, run_name):
     assert not run.of_type("aws:iot/eventConfigurations:EventConfigurations")
     (rule,) = [r for r in run.of_type("aws:iot/topicRule:TopicRule") if r.inputs["name"] == "multi_region_iot_jitr"]
     assert "$aws/events/certificates/registered/" in rule.inputs["sql"]
+
+
+# -- 3. Replicas are deletion-protected: dropping a region from `regions` must not delete its data -----------
+# TableReplicaArgs.deletion_protection_enabled (pulumi-aws): "Default is `false`".
+
+def tables(run: StackRun) -> list:
+    found = run.of_type("aws:dynamodb/table:Table")
+    assert len(found) == 2
+    return found
+
+
+def test_tables_and_every_replica_are_deletion_protected(primary_run):
+    for table in tables(primary_run):
+        assert table.inputs["deletionProtectionEnabled"] is True
+        assert [(r["regionName"], r["deletionProtectionEnabled"]) for r in table.inputs["replicas"]] == \
+            [("us-west-2", True)], table.inputs["name"]
+
+
+def test_removable_regions_turns_protection_off_for_those_replicas_only(pki_dir):
+    run = run_stack("eu-west-1", config_overrides={
+        "pkiDir": str(pki_dir), "regions": ["eu-west-1", "us-west-2", "ap-south-1"],
+        "removableRegions": ["ap-south-1"]})
+    for table in tables(run):
+        assert table.inputs["deletionProtectionEnabled"] is True
+        assert {r["regionName"]: r["deletionProtectionEnabled"] for r in table.inputs["replicas"]} == \
+            {"us-west-2": True, "ap-south-1": False}
+
+
+def test_removable_regions_may_name_a_region_already_removed(pki_dir):
+    run = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "removableRegions": ["ap-south-1"]})
+    for table in tables(run):
+        assert [(r["regionName"], r["deletionProtectionEnabled"]) for r in table.inputs["replicas"]] == \
+            [("us-west-2", True)]
+
+
+@pytest.mark.parametrize("value, message", [
+    (["eu-west-1"], "names the primary region eu-west-1"),
+    (["us-west-9"], "removableRegions[0] = 'us-west-9' is not an AWS region"),
+    (["us-west-2", "us-west-2"], "lists a region twice"),
+    ("us-west-2", "must be a list"),
+])
+def test_bad_removable_regions_are_refused(pki_dir, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "removableRegions": value})
+
+
+def test_removable_regions_is_a_primary_setting(pki_dir, primary_run):
+    with pytest.raises(ConfigError, match=re.escape("removableRegions is set on a secondary stack")):
+        run_stack("us-west-2", config_overrides={"pkiDir": str(pki_dir), "removableRegions": ["us-west-2"]},
+                  stack_outputs={PRIMARY_REF: primary_run.outputs})
