@@ -27,7 +27,7 @@ def test_the_demo_onboards_its_cast_and_refuses_the_impostor_and_the_foreign_dev
     for region in result.regions:
         assert f"{region}: state machine executions" in text
         assert f"hello from sensor-roaming-01 via {region}" in text
-    assert "REVOKED" in text  # the impostor's certificate, turned down by the JITR machine
+    assert "INACTIVE" in text  # the impostor's certificate, quarantined by the JITR machine
     assert result.dead_letters == {region: 0 for region in result.regions}  # nothing given up on
     assert text.count("replication dead-letter queue: 0 message(s) waiting") == len(result.regions)
 
