@@ -29,6 +29,7 @@ if settings.is_primary:
         removable_regions=settings.removable_regions))
     inventory_table, data_table = tables.inventory.name, tables.data.name
     stream_arn = tables.inventory_stream_arns.apply(lambda arns: arns[settings.region])
+    validation_record_fqdns = None  # the primary writes the ACM validation record
     for key, value in shared.to_exports().items():
         pulumi.export(key, value)
     pulumi.export("inventoryTableName", inventory_table)
@@ -40,12 +41,14 @@ else:
     material = load_material(settings, shared.domain_name)
     inventory_table, data_table = primary.outputs["inventoryTableName"], primary.outputs["dataTableName"]
     stream_arn = primary.stream_arn_for(settings.region)
+    validation_record_fqdns = primary.validation_record_fqdns()
     pulumi.export("primaryStack", settings.primary_stack)
 
 account_id = aws.get_caller_identity().account_id
 region = Region(settings.region, RegionArgs(
     settings=settings, shared=shared, account_id=account_id, material=material,
     inventory_table_name=inventory_table, data_table_name=data_table, inventory_stream_arn=stream_arn,
-    functions_dir=PROJECT_DIR / "functions", build_cache_dir=PROJECT_DIR / ".build" / "lambda"))
+    functions_dir=PROJECT_DIR / "functions", build_cache_dir=PROJECT_DIR / ".build" / "lambda",
+    validation_record_fqdns=validation_record_fqdns))
 for key, value in region.outputs.items():
     pulumi.export(key, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -22,14 +23,20 @@ class EndpointArgs:
     geolocation: GeoLocation | None
     tls_security_policy: str
     material: EndpointMaterial
+    # None: this stack (the primary) owns the ACM validation record. Otherwise the record FQDNs the primary
+    # exports (`validationRecordFqdns`): ACM asks for the same CNAME in every region of the account, so a
+    # secondary only waits for its certificate to be validated through the primary's record.
+    validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
 
 
 class Endpoint(pulumi.ComponentResource):
-    """ACM import of the server certificate, an ACM validation certificate proven through Route 53,
+    """ACM import of the server certificate, an ACM validation certificate proven through Route 53 (the
+    primary writes the validation record; secondaries wait on it),
     the IoT domain configuration (DATA, TLS policy from config), and this region's CNAME
     (TTL 60, set identifier = region) with latency or geolocation routing."""
 
     domain_configuration: aws.iot.DomainConfiguration
+    validation_record_fqdns: pulumi.Output[list[str]]
     record: aws.route53.Record
     iot_endpoint: pulumi.Output[str]
 
@@ -53,22 +60,16 @@ class Endpoint(pulumi.ComponentResource):
             validation_method="DNS",
             opts=child,
         )
-        option = validation.domain_validation_options.apply(lambda opts: opts[0])
-        validation_record = aws.route53.Record(
-            f"{name}-validation-record",
-            zone_id=args.hosted_zone_id,
-            name=option.apply(lambda o: o.resource_record_name),
-            type=option.apply(lambda o: o.resource_record_type),
-            records=[option.apply(lambda o: o.resource_record_value)],
-            ttl=300,
-            # ACM asks for the same record in every region: each regional stack may write it.
-            allow_overwrite=True,
-            opts=child,
-        )
+        if args.validation_record_fqdns is None:
+            self.validation_record_fqdns = self._validation_records(name, args.hosted_zone_id, validation)
+        else:
+            self.validation_record_fqdns = pulumi.Output.from_input(args.validation_record_fqdns)
+        # Waits until ACM has issued the certificate; the provider also checks that the FQDNs are the
+        # certificate's validation records.
         validated = aws.acm.CertificateValidation(
             f"{name}-validation",
             certificate_arn=validation.arn,
-            validation_record_fqdns=[validation_record.fqdn],
+            validation_record_fqdns=self.validation_record_fqdns,
             opts=child,
         )
 
@@ -108,7 +109,28 @@ class Endpoint(pulumi.ComponentResource):
             **routing,
         )
         self.register_outputs({
+            "validationRecordFqdns": self.validation_record_fqdns,
             "domainConfigurationName": self.domain_configuration.name,
             "iotEndpoint": self.iot_endpoint,
             "recordFqdn": self.record.fqdn,
         })
+
+    def _validation_records(self, name: str, hosted_zone_id: str,
+                            validation: aws.acm.Certificate) -> pulumi.Output[list[str]]:
+        """The primary's CNAME record(s) proving the domain to ACM, one per validation option.
+
+        One owner, no ``allow_overwrite``: every region's certificate renews through these records
+        (https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html: the record is created for the
+        domain and the account, and "the CNAME validation token works for any AWS Region"), so only the primary,
+        destroyed last, may delete them. Our certificate names one domain, hence one record."""
+        option = validation.domain_validation_options.apply(lambda opts: opts[0])
+        record = aws.route53.Record(
+            f"{name}-validation-record",
+            zone_id=hosted_zone_id,
+            name=option.apply(lambda o: o.resource_record_name),
+            type=option.apply(lambda o: o.resource_record_type),
+            records=[option.apply(lambda o: o.resource_record_value)],
+            ttl=300,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.all(record.fqdn).apply(list)

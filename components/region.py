@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -29,6 +30,8 @@ class RegionArgs:
     inventory_stream_arn: pulumi.Input[str]  # this region's own replica stream
     functions_dir: Path
     build_cache_dir: Path
+    # Secondaries: the primary's ACM validation record FQDNs (None on the primary, which writes the record).
+    validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
 
 
 class Region(pulumi.ComponentResource):
@@ -43,7 +46,8 @@ class Region(pulumi.ComponentResource):
         endpoint = Endpoint(f"{name}-endpoint", EndpointArgs(
             names=names, region=s.region, domain_name=shared.domain_name, hosted_zone_id=shared.hosted_zone_id,
             routing_policy=shared.routing_policy, geolocation=shared.geolocation.get(s.region),
-            tls_security_policy=s.tls_security_policy, material=args.material), opts=child)
+            tls_security_policy=s.tls_security_policy, material=args.material,
+            validation_record_fqdns=args.validation_record_fqdns), opts=child)
 
         bus = aws.cloudwatch.EventBus(f"{name}-bus", name=names.event_bus, opts=child)
 
@@ -83,4 +87,6 @@ class Region(pulumi.ComponentResource):
             "eventBusName": bus.name,
             "certificateStoreBucket": test_bucket,
         }
+        if s.is_primary:  # the stack reference contract: secondaries validate through the primary's record
+            self.outputs["validationRecordFqdns"] = endpoint.validation_record_fqdns
         self.register_outputs(self.outputs)

@@ -33,6 +33,17 @@ class PrimaryOutputs:
         return arn
 
 
+    def validation_record_fqdns(self) -> list[str]:
+        """The ACM validation record(s) the primary owns; this region's certificate validates through them."""
+        fqdns = self.outputs.get("validationRecordFqdns")
+        if not fqdns:
+            raise ConfigError(
+                f"the primary stack {self.stack_name} exports no validationRecordFqdns (it was deployed by an older "
+                "version of this program, which had every stack write the ACM validation record): run `pulumi up` "
+                "on the primary first, then this stack.")
+        return list(fqdns)
+
+
 def read_primary_outputs(stack_name: str) -> PrimaryOutputs:
     reference = pulumi.StackReference(stack_name)
     outputs = _sync_await(reference.outputs.future()) or {}

@@ -101,3 +101,42 @@ def test_removable_regions_is_a_primary_setting(pki_dir, primary_run):
     with pytest.raises(ConfigError, match=re.escape("removableRegions is set on a secondary stack")):
         run_stack("us-west-2", config_overrides={"pkiDir": str(pki_dir), "removableRegions": ["us-west-2"]},
                   stack_outputs={PRIMARY_REF: primary_run.outputs})
+
+
+# -- 4. One owner for the ACM validation record ------------------------------------------------------------
+# https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html: the CNAME is "created specifically for your
+# domain and your account" and "the CNAME validation token works for any AWS Region".
+
+def validation_records(run: StackRun) -> list:
+    return [r for r in run.of_type("aws:route53/record:Record") if r.inputs["name"] != "iot.example.com"]
+
+
+def test_the_primary_alone_writes_the_validation_record_and_exports_it(primary_run):
+    (record,) = validation_records(primary_run)
+    assert record.inputs["type"] == "CNAME" and record.inputs["zoneId"] == "Z0123456789EXAMPLE"
+    assert not record.inputs.get("allowOverwrite")  # never takes over a record someone else wrote
+    (certificate,) = [c for c in primary_run.of_type("aws:acm/certificate:Certificate") if c.inputs.get("domainName")]
+    (option,) = certificate.outputs["domainValidationOptions"]
+    assert record.inputs["name"] == option["resourceRecordName"]
+    assert record.inputs["records"] == [option["resourceRecordValue"]]
+    (validation,) = primary_run.of_type("aws:acm/certificateValidation:CertificateValidation")
+    assert validation.inputs["validationRecordFqdns"] == [record.outputs["fqdn"]]
+    assert primary_run.outputs["validationRecordFqdns"] == [record.outputs["fqdn"]]
+
+
+def test_a_secondary_writes_no_validation_record_and_waits_on_the_primarys(secondary_run, primary_run):
+    assert validation_records(secondary_run) == []
+    (validation,) = secondary_run.of_type("aws:acm/certificateValidation:CertificateValidation")
+    (certificate,) = [c for c in secondary_run.of_type("aws:acm/certificate:Certificate") if c.inputs.get("domainName")]
+    assert validation.inputs["certificateArn"] == certificate.outputs["arn"]
+    assert validation.inputs["validationRecordFqdns"] == primary_run.outputs["validationRecordFqdns"]
+    # ACM gives the same record in every region of the account: the primary's record is this certificate's.
+    (option,) = certificate.outputs["domainValidationOptions"]
+    assert [option["resourceRecordName"].rstrip(".")] == primary_run.outputs["validationRecordFqdns"]
+    assert "validationRecordFqdns" not in secondary_run.outputs
+
+
+def test_a_secondary_of_a_primary_without_the_export_says_to_update_the_primary(pki_dir, primary_run):
+    outputs = {k: v for k, v in primary_run.outputs.items() if k != "validationRecordFqdns"}
+    with pytest.raises(ConfigError, match="exports no validationRecordFqdns.*`pulumi up` on the primary first"):
+        run_stack("us-west-2", config_overrides={"pkiDir": str(pki_dir)}, stack_outputs={PRIMARY_REF: outputs})

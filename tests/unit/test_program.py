@@ -149,11 +149,6 @@ def test_latency_record_points_at_this_regions_endpoint(request, run_name, regio
     assert run.outputs["iotEndpoint"] == record.inputs["records"][0]
 
 
-def test_validation_record_may_be_written_by_every_region(primary_run):
-    (record,) = [r for r in primary_run.of_type("aws:route53/record:Record") if r.inputs["name"] != "iot.example.com"]
-    assert record.inputs["allowOverwrite"] is True
-
-
 def test_geolocation_routing(pki_dir):
     geo = {"eu-west-1": {"country": "*"}, "us-west-2": {"continent": "NA"}}
     primary = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "routingPolicy": "geolocation",
