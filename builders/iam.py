@@ -159,15 +159,19 @@ def rule_error_log_statement(log_group_arn: str) -> dict:
 
 
 def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: str,
-                            log_group_arn: str) -> dict:
+                            log_group_arn: str, crl_object_arn: str | None = None) -> dict:
     """The certificate inspector reads one certificate and claims its thing name in the inventory (read, then a
-    conditional write: functions/certificate_inspector/claim.py)."""
-    return document([
+    conditional write: functions/certificate_inspector/claim.py); with a published revocation list it also reads
+    that one object (``arn:aws:s3:::<bucket>/crl.pem``), nothing else of its bucket."""
+    statements = [
         statement(["iot:DescribeCertificate"], [arns.iot(region, account_id, "cert/*")], sid="ReadCertificate"),
         statement(["dynamodb:GetItem", "dynamodb:UpdateItem"],
                   [arns.dynamodb_table(region, account_id, inventory_table_name)], sid="ClaimThingName"),
         log_writer_statement(log_group_arn),
-    ])
+    ]
+    if crl_object_arn:
+        statements.append(statement(["s3:GetObject"], [crl_object_arn], sid="ReadRevocationList"))
+    return document(statements)
 
 
 def start_execution_policy(state_machine_arns: Sequence[str]) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -31,6 +31,8 @@ class FunctionArgs:
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     timeout: int = 10
     memory_size: int = 256
+    # Resources the function must not exist before (e.g. the object an environment variable names).
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class Function(pulumi.ComponentResource):
@@ -70,7 +72,7 @@ class Function(pulumi.ComponentResource):
             memory_size=args.memory_size,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=role.ready() + [log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=role.ready() + [log_group, *args.depends_on]),
         )
         self.arn = self.function.arn
         self.register_outputs({"arn": self.arn, "name": self.function.name})

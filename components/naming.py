@@ -89,6 +89,10 @@ class Names:
         """S3 names are global: region and account make it unique."""
         return f"{self.application}-certs-{region}-{account_id}"[:63]
 
+    def crl_bucket(self, region: str, account_id: str) -> str:
+        """The region's certificate revocation list bucket (S3 names are global)."""
+        return f"{self.application}-crl-{region}-{account_id}"[:63]
+
     @staticmethod
     def state_machine_log_group(machine: str) -> str:
         return f"/aws/vendedlogs/states/{machine}"

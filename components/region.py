@@ -15,6 +15,7 @@ from components.material import EndpointMaterial
 from components.naming import Names
 from components.registration import Registration, RegistrationArgs
 from components.replication import Replication, ReplicationArgs
+from components.revocation_list import find_revocation_list
 from components.telemetry import Telemetry, TelemetryArgs
 from components.test_resources import TestResources, TestResourcesArgs
 
@@ -56,7 +57,9 @@ class Region(pulumi.ComponentResource):
             ca_certificate_pem=args.material.ca_certificate_pem, inventory_table_name=args.inventory_table_name,
             event_bus_name=names.event_bus, functions_dir=args.functions_dir, build_cache_dir=args.build_cache_dir,
             lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
-            state_machine_log_level=s.state_machine_log_level), opts=pulumi.ResourceOptions(parent=self, depends_on=[bus]))
+            state_machine_log_level=s.state_machine_log_level,
+            crl_file=find_revocation_list(s.pki_dir, args.material.ca_certificate_pem)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bus]))
 
         replication = Replication(f"{name}-replication", ReplicationArgs(
             names=names, region=s.region, account_id=args.account_id, event_bus=bus,
@@ -86,6 +89,7 @@ class Region(pulumi.ComponentResource):
             "replicationDeadLetterQueueArn": replication.dead_letter_queue.arn,
             "eventBusName": bus.name,
             "certificateStoreBucket": test_bucket,
+            "crlBucket": registration.revocation_list.bucket.bucket,
         }
         if s.is_primary:  # the stack reference contract: secondaries validate through the primary's record
             self.outputs["validationRecordFqdns"] = endpoint.validation_record_fqdns

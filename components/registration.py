@@ -1,5 +1,6 @@
 """Just-in-time registration in one region: the CA (auto-registration on), the device policy, the
-topic rule on certificate-registered events, the certificate inspector and the JITR machine."""
+topic rule on certificate-registered events, the certificate revocation list, the certificate inspector and the
+JITR machine."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from builders.iot_policy import device_policy
 from builders.iot_rules import jitr_sql
 from components.function import Function, FunctionArgs
 from components.naming import Names
+from components.revocation_list import RevocationList, RevocationListArgs
 from components.state_machine import StateMachine, StateMachineArgs
 from components.topic_rule import topic_rule
 
@@ -33,6 +35,7 @@ class RegistrationArgs:
     lambda_architecture: str
     log_retention_days: int
     state_machine_log_level: str
+    crl_file: Path | None = None  # <pkiDir>/crl.pem when `pki revoke` wrote one (components/revocation_list.py)
 
 
 class Registration(pulumi.ComponentResource):
@@ -40,6 +43,7 @@ class Registration(pulumi.ComponentResource):
     device_policy: aws.iot.Policy
     state_machine: StateMachine
     topic_rule: aws.iot.TopicRule
+    revocation_list: RevocationList
 
     def __init__(self, name: str, args: RegistrationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Registration", name, None, opts)
@@ -68,6 +72,11 @@ class Registration(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.revocation_list = RevocationList(f"{name}-crl", RevocationListArgs(
+            names=n, region=region, account_id=account, ca_certificate_pem=args.ca_certificate_pem,
+            crl_file=args.crl_file), opts=child)
+        crl = self.revocation_list
+
         inspector = Function(
             f"{name}-inspector",
             FunctionArgs(
@@ -81,11 +90,14 @@ class Registration(pulumi.ComponentResource):
                 functions_dir=args.functions_dir,
                 cache_dir=args.build_cache_dir,
                 policy=lambda log_group_arn: pulumi.Output.from_input(args.inventory_table_name).apply(
-                    lambda t: iam.lambda_inspector_policy(region, account, t, log_group_arn)),
+                    lambda t: iam.lambda_inspector_policy(region, account, t, log_group_arn, crl.object_arn)),
                 environment={
                     "INVENTORY_TABLE": args.inventory_table_name,
                     "EXPECTED_CA_CERTIFICATE_ID": self.ca_certificate.id,
+                    **crl.environment,
                 },
+                # The inspector fails closed while its configured CRL cannot be read: upload it first.
+                depends_on=[crl.object] if crl.object is not None else [],
             ),
             opts=child,
         )
@@ -133,4 +145,5 @@ class Registration(pulumi.ComponentResource):
             "devicePolicyName": self.device_policy.name,
             "jitrStateMachineArn": self.state_machine.arn,
             "inspectorFunctionArn": inspector.arn,
+            "crlBucket": self.revocation_list.bucket.bucket,
         })

@@ -44,6 +44,7 @@ class Resource:
     inputs: dict[str, Any]
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)  # URNs it explicitly depends on (depends_on)
 
     def as_policy_dict(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "urn": self.urn, "props": self.inputs,
@@ -201,7 +202,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.records.append(Resource(
             type=request.type, name=request.name, urn=response.urn,
             parent=request.parent or None, custom=bool(request.custom), inputs=_plain(inputs),
-            id=registration.id if registration else "", outputs=_plain(registration.state) if registration else {}))
+            id=registration.id if registration else "", outputs=_plain(registration.state) if registration else {},
+            dependencies=list(request.dependencies)))
         return response
 
     def RegisterResourceOutputs(self, request):

@@ -214,13 +214,19 @@ def test_telemetry_goes_straight_to_the_local_data_table(secondary_run):
     assert "stepFunctions" not in rule.inputs
 
 
+def certificate_store(run, type_):
+    """The test kit's resources of one type (the CRL bucket has its own, tested in test_revocation_list.py)."""
+    return [r for r in run.of_type(type_) if "certificate-store" in r.name]
+
+
 def test_test_resources_are_private_encrypted_and_tls_only(primary_run):
-    (bucket,) = primary_run.of_type("aws:s3/bucket:Bucket")
-    (pab,) = primary_run.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    (bucket,) = certificate_store(primary_run, "aws:s3/bucket:Bucket")
+    (pab,) = certificate_store(primary_run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert all(pab.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-    (policy,) = primary_run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    (policy,) = certificate_store(primary_run, "aws:s3/bucketPolicy:BucketPolicy")
     assert json.loads(policy.inputs["policy"])["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    (sse,) = primary_run.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    (sse,) = certificate_store(
+        primary_run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     reader = next(doc for name, doc in policy_docs(primary_run).items() if "instance" in name)
     assert {a for s in reader["Statement"] for a in s["Action"]} == {"s3:GetObject", "s3:ListBucket"}
@@ -229,7 +235,8 @@ def test_test_resources_are_private_encrypted_and_tls_only(primary_run):
 
 def test_test_resources_can_be_switched_off(pki_dir):
     run = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "testResources": "false"})
-    assert not run.of_type("aws:s3/bucket:Bucket") and not run.of_type("aws:iam/instanceProfile:InstanceProfile")
+    assert not certificate_store(run, "aws:s3/bucket:Bucket")
+    assert not run.of_type("aws:iam/instanceProfile:InstanceProfile")
     assert run.outputs["certificateStoreBucket"] == ""
 
 
