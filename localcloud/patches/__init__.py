@@ -24,6 +24,7 @@ what each IoT fix models, and AWS's sources, are in ``docs/emulator.md``.
 | ``iot_delete_certificate`` | DeleteCertificate refuses ACTIVE / attached certificates as AWS; forceDelete drops policy attachments |
 | ``iot_certificate_status`` | UpdateCertificate: REVOKED is final (REVOKED -> REVOKED is a no-op); PENDING_* cannot be set |
 | ``iot_detach_policy`` | DetachPolicy from a target not in the region: ``InvalidRequestException``, not ResourceNotFound |
+| ``s3_secure_transport`` | bucket policies: ``Bool aws:SecureTransport`` evaluated, requests count as TLS (moto ignores the operator) |
 | ``aws_calls`` | records every call (service, operation, region); fault injection / interleaving hooks |
 """
 from __future__ import annotations
@@ -46,6 +47,7 @@ from . import (
     iot_detach_propagation,
     iot_event_configurations,
     lambda_inprocess,
+    s3_secure_transport,
     sfn_definition_cache,
     sfn_error_names,
     sfn_execution_names,
@@ -73,6 +75,7 @@ FIXES: tuple[ModuleType, ...] = (
     iot_delete_certificate,
     iot_certificate_status,
     iot_detach_policy,
+    s3_secure_transport,
     aws_calls,
 )
 _LOCK = threading.Lock()

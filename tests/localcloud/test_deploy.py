@@ -139,3 +139,50 @@ def test_a_program_with_an_unknown_resource_type_fails_the_deploy(cloud: LocalCl
     with pytest.raises(UnsupportedResource, match=r"aws:sns/topic:Topic"):
         run_stack("tiny", mocks=Deployer(), project_dir=tmp_path)
     assert boto3.client("sns", region_name="eu-west-1").list_topics().get("Topics", []) == []
+
+
+def test_each_region_has_its_private_crl_bucket_and_no_crl_until_one_is_revoked(cloud: LocalCloud) -> None:
+    for region in (PRIMARY, SECONDARY):
+        bucket = cloud.outputs(region)["crlBucket"]
+        s3 = boto3.client("s3", region_name=region)
+        assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == region
+        assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+        rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        (deny,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0  # the local PKI revoked nothing
+
+
+def test_the_deployer_uploads_a_bucket_object_from_a_file_asset(cloud: LocalCloud, tmp_path: Path) -> None:
+    source = tmp_path / "crl.pem"
+    source.write_text("-----BEGIN X509 CRL-----\n...\n")
+    bucket = cloud.outputs(SECONDARY)["crlBucket"]
+    deployer = Deployer()
+    deployer.region = SECONDARY
+    args = pulumi.runtime.MockResourceArgs(
+        typ="aws:s3/bucketObjectv2:BucketObjectv2", name="uploaded", provider="", resource_id="", custom=True,
+        inputs={"bucket": bucket, "key": "probe/crl.pem", "source": pulumi.FileAsset(str(source)),
+                "contentType": "application/x-pem-file", "serverSideEncryption": "AES256"})
+    key, state = deployer.create(args)
+    assert (key, state["arn"]) == ("probe/crl.pem", f"arn:aws:s3:::{bucket}/probe/crl.pem")
+    s3 = boto3.client("s3", region_name=SECONDARY)
+    stored = s3.get_object(Bucket=bucket, Key="probe/crl.pem")
+    assert stored["Body"].read() == source.read_bytes()
+    assert (stored["ContentType"], stored["ServerSideEncryption"]) == ("application/x-pem-file", "AES256")
+    s3.delete_object(Bucket=bucket, Key="probe/crl.pem")
+
+
+def test_the_acm_validation_record_is_written_once_by_the_primary(cloud: LocalCloud) -> None:
+    records = boto3.client("route53", region_name="us-east-1").list_resource_record_sets(
+        HostedZoneId=cloud.hosted_zone_id)["ResourceRecordSets"]
+    validation = [r for r in records if r["Type"] == "CNAME" and r["Name"].rstrip(".") != cloud.domain]
+    assert [r["Name"].rstrip(".") for r in validation] == cloud.primary_outputs["validationRecordFqdns"]
+    assert "validationRecordFqdns" not in cloud.outputs(SECONDARY)
+
+
+def test_every_replica_of_the_global_tables_is_deletion_protected(cloud: LocalCloud) -> None:
+    for name in (cloud.primary_outputs["inventoryTableName"], cloud.primary_outputs["dataTableName"]):
+        for region in (PRIMARY, SECONDARY):
+            table = boto3.client("dynamodb", region_name=region).describe_table(TableName=name)["Table"]
+            assert table.get("DeletionProtectionEnabled") is True, (name, region)
