@@ -138,6 +138,31 @@ def test_cross_region_race_the_winner_replicates_before_the_loser_activates(clou
     assert connects(cloud, EU, winner.certificate_pem, name) and not connects(cloud, EU, loser.certificate_pem, name)
 
 
+def test_cross_region_race_the_winner_replicates_between_the_losers_thing_and_its_attachment(cloud, ca):
+    name = "race-fence-needed"
+    loser, winner = ca.issue_device(name), ca.issue_device(name)
+    refused_once(cloud, EU, loser.certificate_pem, name)
+    refused_once(cloud, US, winner.certificate_pem, name)
+    engines = cloud.engines
+
+    def replicate_everything() -> None:
+        engines.global_tables.settle()
+        engines.pipes.settle()
+        engines.eventbridge.settle()
+
+    # EU created the thing for the loser; before it attaches the loser, the winner's item arrives and EU's
+    # replication enforces it: the thing holds no certificate yet, so only the fence stops the loser's activation
+    aws_calls.inject("iot", "AttachThingPrincipal", region=EU, before=replicate_everything)
+    aws_calls.inject("iot", "CreateThing", region=EU, before=lambda: engines.iot.settle())
+
+    settle(cloud)
+
+    snap = snapshot(cloud, name, [loser.certificate_id, winner.certificate_id])
+    assert assert_converged(snap) == winner.certificate_id
+    assert snap[EU].statuses[loser.certificate_id] == "REVOKED"
+    assert connects(cloud, EU, winner.certificate_pem, name) and not connects(cloud, EU, loser.certificate_pem, name)
+
+
 # -- replays, redrives --------------------------------------------------------------------------------------------
 def test_a_dead_letter_redriven_after_decommission_does_not_resurrect_the_device(cloud, ca):
     from ops import redrive
@@ -159,6 +184,17 @@ def test_a_dead_letter_redriven_after_decommission_does_not_resurrect_the_device
     assert report.rows and all(row.action in ("started", "already done") for row in report.rows), report.rows
     assert dead_letters(cloud)[US] == 0
     assert_decommissioned_everywhere(cloud, device.name, device)
+
+
+def test_a_device_decommissioned_before_it_ever_reached_a_region_is_refused_there(cloud, ca):
+    device = ca.issue_device("decommissioned-before-arrival")
+    refused_once(cloud, EU, device.certificate_pem, device.name)
+    cloud.engines.iot.settle()  # registered in EU; its item has not replicated anywhere yet
+    decommission(cloud, EU, device.name)
+    settle(cloud)
+    assert observe_status(US, device) in (None, "REVOKED")
+
+    assert_decommissioned_everywhere(cloud, device.name, device)  # its first connection to US included
 
 
 def test_a_stale_replication_event_cannot_bring_back_a_retired_certificate(cloud, ca):
