@@ -10,6 +10,8 @@ rerunning against the same drift is a no-op ("already done"), a new drift gets a
 whose drift cannot be repaired (a REVOKED certificate under an ACTIVE item) starts nothing: the
 replicate machine refuses revoked certificates, so the report says the device needs a new certificate.
 If the very same drift comes back after a repair, ``retry_tag`` (``--retry-tag``) gives it a new name.
+A thing holding certificates besides the item's first has its owner attribute cleared (``forget_owner``): the
+replicate machine takes certificates away only when the thing records another owner (docs/design.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builders import inventory as inv
+from builders.asl.jitr import OWNER_ATTRIBUTE
 from ops import executions, inventory, registry
 from ops.clients import DEFAULT_APPLICATION, SessionOrFactory, scope as resolve_scope
 from ops.drift import UNREPAIRABLE, Code, Drift, item_drift, orphan_things
@@ -81,6 +84,14 @@ class ReconcileReport:
                 "repaired": self.repaired, "counts": self.counts, "things": [row.__dict__ for row in self.rows]}
 
 
+def forget_owner(iot: Any, thing_name: str) -> None:
+    """Clear the thing's owner attribute, so the replicate machine's CreateThing finds another configuration and takes
+    its one path that takes certificates away from a thing (revoke and detach all but the item's, record the owner).
+    An empty value removes the attribute in AWS IoT (UpdateThing, ``merge``)."""
+    iot.update_thing(thingName=thing_name,
+                     attributePayload={"attributes": {OWNER_ATTRIBUTE: ""}, "merge": True})
+
+
 def reconcile(source: SessionOrFactory, region: str, *, application: str = DEFAULT_APPLICATION, repair: bool = False,
               rate: float = DEFAULT_RATE, bucket: TokenBucket | None = None, retry_tag: str = "") -> ReconcileReport:
     """Report drift in ``region`` (see the module docstring); with ``repair`` start the converging machines."""
@@ -110,6 +121,8 @@ def reconcile(source: SessionOrFactory, region: str, *, application: str = DEFAU
             continue
         if not repair:
             continue
+        if status == inv.ACTIVE and any(d.code == Code.OTHER_PRINCIPALS for d in drifts):
+            forget_owner(iot, name)
         machine, event = ((where.replicate_arn, "INSERT") if status == inv.ACTIVE
                           else (where.decommission_arn, "MODIFY"))
         started = executions.start(sfn, machine, repair_name(flat, drifts, retry_tag), inv.flat_item(item, event), bucket)

@@ -206,7 +206,7 @@ def test_reconcile_repairs_a_revoked_item_the_region_still_holds(cloud: LocalClo
     assert observe.certificate_status(SECONDARY, device.certificate_id) == "REVOKED"
 
 
-def test_repair_detaches_other_principals_from_a_thing__needs_the_new_machines(
+def test_repair_detaches_other_principals_from_a_thing(
         cloud: LocalCloud, ca: pki.CertificateAuthority) -> None:
     """Depends on the rewritten replicate machine (it converges the thing's principals to the item)."""
     device = onboard(cloud, ca, "op-0001")["op-0001"]
@@ -221,7 +221,7 @@ def test_repair_detaches_other_principals_from_a_thing__needs_the_new_machines(
     assert rows_for(reconcile.reconcile(None, SECONDARY), "op-") == {}
 
 
-def test_repair_rewrites_a_stale_certificate_id_attribute__needs_the_new_machines(
+def test_repair_rewrites_a_stale_certificate_id_attribute(
         cloud: LocalCloud, ca: pki.CertificateAuthority) -> None:
     """Depends on the rewritten replicate machine (it creates/updates things with attribute certificateId)."""
     device = onboard(cloud, ca, "at-0001")["at-0001"]
