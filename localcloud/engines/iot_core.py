@@ -57,7 +57,7 @@ from moto.moto_api._internal import mock_random
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from ..patches.iot_ca_link import signing_ca
-from . import iot_sql
+from . import iot_sql, tls_checks
 from .iot_policy_eval import RequestContext, is_allowed
 
 LambdaInvoker = Callable[[str, str, Any], Any]
@@ -225,6 +225,7 @@ class IotCore:
             raise ConnectionRefused("MQTT CONNECT without a client id")
         backend = self.backend(region)
         parsed = self._parse(certificate_pem)
+        tls_checks.check_client_certificate(parsed.certificate, error=ConnectionRefused)  # validity: wall-clock time
         certificate = self._find_certificate(backend, parsed)
         if certificate is None:
             self._auto_register(region, backend, certificate_pem, parsed)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from engine_support import ACCOUNT, PRIMARY, SECONDARY, Issued, make_ca, make_device
 from moto import mock_aws
 from moto.iot.models import iot_backends
@@ -161,7 +164,7 @@ def test_the_jitr_rule_starts_the_machine_with_the_event_when_settled(
     assert json.loads(described["input"]) == core.published_events[0][2]
 
 
-def test_a_pending_certificate_is_refused_again_without_a_second_event(
+def test_a_pending_certificate_is_refused_again_and_its_registration_event_republished(
     world: tuple[IotCore, Region], ca: Issued
 ) -> None:
     core, _ = world
@@ -169,8 +172,24 @@ def test_a_pending_certificate_is_refused_again_without_a_second_event(
     for _ in range(2):
         with pytest.raises(ConnectionRefused):
             core.connect(PRIMARY, device.pem, "dev-1")
-    assert len(core.published_events) == 1
+    assert len(core.published_events) == 2  # AWS's JITR guide: PENDING_ACTIVATION presented again publishes again
     assert core.stats.refused == 2
+
+
+def test_a_certificate_outside_its_validity_window_is_refused_at_the_handshake_without_registration(
+    world: tuple[IotCore, Region], ca: Issued
+) -> None:
+    core, _ = world
+    device = make_device(ca, "dev-late")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    expired = (x509.CertificateBuilder().subject_name(device.certificate.subject)
+               .issuer_name(ca.certificate.subject).public_key(device.key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
+               .sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
+    with pytest.raises(ConnectionRefused, match="expired"):
+        core.connect(PRIMARY, expired, "dev-late")
+    assert core.published_events == [] and core.stats.auto_registered == 0
 
 
 def test_an_activated_device_connects_as_its_thing_only(world: tuple[IotCore, Region], ca: Issued) -> None:
