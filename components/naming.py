@@ -73,6 +73,11 @@ class Names:
         return self("failed-executions")
 
     @property
+    def jitr_failure_alarm(self) -> str:
+        """In alarm while just-in-time registrations fail (their devices retry; someone should look)."""
+        return self("jitr-failures")
+
+    @property
     def replication_dead_letter_alarm(self) -> str:
         """In alarm while the replication dead-letter queue holds a message."""
         return self("replication-dead-letters")

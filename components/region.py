@@ -58,7 +58,8 @@ class Region(pulumi.ComponentResource):
             event_bus_name=names.event_bus, functions_dir=args.functions_dir, build_cache_dir=args.build_cache_dir,
             lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
             state_machine_log_level=s.state_machine_log_level,
-            crl_file=find_revocation_list(s.pki_dir, args.material.ca_certificate_pem)),
+            crl_file=find_revocation_list(s.pki_dir, args.material.ca_certificate_pem),
+            alarm_topic_arn=s.alarm_topic_arn),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bus]))
 
         replication = Replication(f"{name}-replication", ReplicationArgs(

@@ -36,6 +36,11 @@ class RegistrationArgs:
     log_retention_days: int
     state_machine_log_level: str
     crl_file: Path | None = None  # <pkiDir>/crl.pem when `pki revoke` wrote one (components/revocation_list.py)
+    alarm_topic_arn: str | None = None  # notified while registrations fail
+
+
+#: AWS/States ExecutionsFailed of the JITR machine, summed over this many seconds, above 0 raises the alarm.
+JITR_FAILURE_PERIOD_SECONDS = 300
 
 
 class Registration(pulumi.ComponentResource):
@@ -44,6 +49,7 @@ class Registration(pulumi.ComponentResource):
     state_machine: StateMachine
     topic_rule: aws.iot.TopicRule
     revocation_list: RevocationList
+    failure_alarm: aws.cloudwatch.MetricAlarm
 
     def __init__(self, name: str, args: RegistrationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Registration", name, None, opts)
@@ -139,6 +145,28 @@ class Registration(pulumi.ComponentResource):
             )]},
             log_retention_days=args.log_retention_days,
             parent=self,
+        )
+        # A failed registration is retried by the device's next connection (docs/design.md), so it needs no
+        # dead-letter queue; but registrations that keep failing (a broken inspector, throttling, impostors) are
+        # for someone to look at.
+        alarm_actions = [args.alarm_topic_arn] if args.alarm_topic_arn else []
+        self.failure_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-jitr-failures",
+            name=n.jitr_failure_alarm,
+            alarm_description=(f"Just-in-time registrations failed in {region}: impostors, certificates refused, or "
+                               "faults the devices' reconnections retry; see the JITR machine's failed executions."),
+            namespace="AWS/States",
+            metric_name="ExecutionsFailed",
+            dimensions={"StateMachineArn": self.state_machine.arn},
+            statistic="Sum",
+            period=JITR_FAILURE_PERIOD_SECONDS,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=alarm_actions,
+            ok_actions=alarm_actions,
+            opts=pulumi.ResourceOptions(parent=self.state_machine),
         )
         self.register_outputs({
             "caCertificateId": self.ca_certificate.id,

@@ -109,7 +109,8 @@ def test_each_region_dead_letters_its_pipe_and_rule_targets_into_its_own_encrypt
         # The ARNs the program pinned are the ones moto gave the rules.
         assert set(stmt["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_arns
 
-        (alarm,) = boto3.client("cloudwatch", region_name=region).describe_alarms()["MetricAlarms"]
+        (alarm,) = boto3.client("cloudwatch", region_name=region).describe_alarms(
+            AlarmNamePrefix="multi-region-iot-replication")["MetricAlarms"]
         assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_arn.rsplit(":", 1)[1]}]
         assert (alarm["MetricName"], alarm["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0.0)
 

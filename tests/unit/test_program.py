@@ -369,7 +369,7 @@ def test_only_the_pipe_role_may_send_and_only_to_the_dead_letter_queue(request, 
 @pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
 def test_an_alarm_watches_the_dead_letter_queue(request, run_name):
     run = request.getfixturevalue(run_name)
-    (alarm,) = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    (alarm,) = [a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["namespace"] == "AWS/SQS"]
     assert alarm.inputs["name"] == "multi-region-iot-replication-dead-letters"
     assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert alarm.inputs["dimensions"] == {"QueueName": dead_letter_queue(run).outputs["name"]}
@@ -381,8 +381,22 @@ def test_an_alarm_watches_the_dead_letter_queue(request, run_name):
 def test_a_configured_topic_is_notified_when_dead_letters_arrive_and_when_they_are_gone(pki_dir):
     topic = "arn:aws:sns:eu-west-1:123456789012:iot-alarms"
     run = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "alarmTopicArn": topic})
-    (alarm,) = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert alarm.inputs["alarmActions"] == [topic] and alarm.inputs["okActions"] == [topic]
+    alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert {a.inputs["name"] for a in alarms} == {"multi-region-iot-replication-dead-letters", "multi-region-iot-jitr-failures"}
+    for alarm in alarms:
+        assert alarm.inputs["alarmActions"] == [topic] and alarm.inputs["okActions"] == [topic]
+
+
+@pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
+def test_an_alarm_watches_failed_registrations_of_its_own_jitr_machine(request, run_name):
+    run = request.getfixturevalue(run_name)
+    (alarm,) = [a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["namespace"] == "AWS/States"]
+    machines = {r.inputs["name"]: r.outputs["arn"] for r in run.of_type("aws:sfn/stateMachine:StateMachine")}
+    assert alarm.inputs["name"] == "multi-region-iot-jitr-failures"
+    assert alarm.inputs["metricName"] == "ExecutionsFailed"
+    assert alarm.inputs["dimensions"] == {"StateMachineArn": machines["multi-region-iot-jitr"]}
+    assert (alarm.inputs["statistic"], alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == (
+        "Sum", "GreaterThanThreshold", 0)
 
 
 @pytest.mark.parametrize("run_name, region", [("primary_run", "eu-west-1"), ("secondary_run", "us-west-2")])
