@@ -353,10 +353,25 @@ class IotCore:
         return self._run_rules(connection.region, topic, payload, connection.client_id)
 
     def subscribe(self, connection: Connection, topic_filter: str) -> None:
-        """A device subscribe: ``iot:Subscribe`` on ``topicfilter/<filter>`` (no delivery emulated)."""
+        """A device subscribe: ``iot:Subscribe`` on ``topicfilter/<filter>`` (delivery: ``localcloud.mqtt``)."""
         self._check_open(connection)
         iot_sql.validate_topic_filter(topic_filter)
         self._authorize(connection, "iot:Subscribe", f"topicfilter/{topic_filter}")
+
+    def may_receive(self, connection: Connection, topic: str) -> bool:
+        """``iot:Receive`` on ``topic/<topic>`` for a subscribed connection: deliver only when allowed.
+
+        IoT Core checks Receive every time it delivers a message to a client (so revoking it stops a current
+        subscriber; https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-actions.html); a refusal drops that
+        message for that client and keeps it connected. A connection whose certificate is no longer ACTIVE
+        receives nothing."""
+        backend = self.backend(connection.region)
+        certificate = backend.certificates.get(connection.certificate_id)
+        if not connection.open or certificate is None or certificate.status != "ACTIVE":
+            return False
+        resource = f"arn:aws:iot:{connection.region}:{self.account_id}:topic/{topic}"
+        context = RequestContext(connection.client_id, connection.thing_name)
+        return is_allowed(self._policies(backend, connection.certificate_arn), "iot:Receive", resource, context)
 
     def publish_internal(self, region: str, topic: str, payload: dict[str, Any]) -> int:
         """The service publishing its own event (no policy applies); returns rules matched."""
