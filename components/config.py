@@ -114,10 +114,55 @@ class StackSettings:
     primary_stack: str | None = None  # None: this stack is the primary
     shared: SharedSettings | None = None  # given on the primary; read from it on secondaries
     pem_overrides: PemOverrides | None = None
+    provisioning: "Provisioning" = field(default_factory=lambda: Provisioning())
 
     @property
     def is_primary(self) -> bool:
         return self.primary_stack is None
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    """How devices arrive (config ``provisioning``): exactly one of JITR / JITP for certificates our CA signed at
+    the factory, plus fleet provisioning by claim when ``fleet`` is on (docs/design.md, "Provisioning modes")."""
+
+    certificate_path: str = "jitr"  # "jitr" or "jitp": what the CA's auto-registration starts
+    fleet: bool = False
+
+    @property
+    def jitr(self) -> bool:
+        return self.certificate_path == "jitr"
+
+    @property
+    def jitp(self) -> bool:
+        return self.certificate_path == "jitp"
+
+
+PROVISIONING_MODES = ("jitr", "jitp", "fleet")
+
+
+def validate_provisioning(raw: Any, key: str = "provisioning") -> Provisioning:
+    """``jitr`` (default), ``jitp``, ``fleet``, or ``fleet`` with one of the others (``"fleet,jitp"`` or a YAML list);
+    ``fleet`` alone keeps JITR for devices with factory certificates. ``jitr`` and ``jitp`` together are refused: both
+    would act on the same auto-registration of the same CA."""
+    if raw is None or raw == "" or raw == []:
+        return Provisioning()
+    if isinstance(raw, str) and raw.lstrip().startswith("["):
+        raw = _parse_json(raw, key, list, '["fleet", "jitp"]')
+    values = raw if isinstance(raw, list) else str(raw).replace("+", ",").split(",")
+    modes = [str(v).strip().lower() for v in values if str(v).strip()]
+    unknown = [m for m in modes if m not in PROVISIONING_MODES]
+    if unknown or not modes:
+        raise ConfigError(f"{key} = {raw!r} names {unknown or 'nothing'}; use jitr (the default), jitp, fleet, or fleet "
+                          f"with one of the others: {_set_hint(key, 'fleet,jitp')}.")
+    if len(set(modes)) != len(modes):
+        raise ConfigError(f"{key} = {raw!r} names a mode twice; name each once, e.g. {_set_hint(key, 'fleet,jitr')}.")
+    if "jitr" in modes and "jitp" in modes:
+        raise ConfigError(f"{key} = {raw!r} turns on both jitr and jitp: one CA has one auto-registration, and JITP "
+                          "would activate every certificate JITR is meant to inspect first (issuer, validity, revocation "
+                          "list, one owner per thing name); pick one: "
+                          f"{_set_hint(key, 'jitr')} or {_set_hint(key, 'jitp')}.")
+    return Provisioning("jitp" if "jitp" in modes else "jitr", "fleet" in modes)
 
 
 # --- validation of single values ------------------------------------------------------------
@@ -414,6 +459,7 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
         primary_stack=primary_stack,
         shared=shared,
         pem_overrides=overrides,
+        provisioning=validate_provisioning(get("provisioning")),
     )
 
 
