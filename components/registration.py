@@ -15,6 +15,7 @@ from builders import iam
 from builders.asl import jitr
 from builders.iot_policy import device_policy
 from builders.iot_rules import jitr_sql
+from components.alarms import above_zero_alarm
 from components.function import Function, FunctionArgs
 from components.naming import Names
 from components.revocation_list import RevocationList, RevocationListArgs
@@ -149,23 +150,17 @@ class Registration(pulumi.ComponentResource):
         # A failed registration is retried by the device's next connection (docs/design.md), so it needs no
         # dead-letter queue; but registrations that keep failing (a broken inspector, throttling, impostors) are
         # for someone to look at.
-        alarm_actions = [args.alarm_topic_arn] if args.alarm_topic_arn else []
-        self.failure_alarm = aws.cloudwatch.MetricAlarm(
+        self.failure_alarm = above_zero_alarm(
             f"{name}-jitr-failures",
-            name=n.jitr_failure_alarm,
-            alarm_description=(f"Just-in-time registrations failed in {region}: impostors, certificates refused, or "
-                               "faults the devices' reconnections retry; see the JITR machine's failed executions."),
+            alarm_name=n.jitr_failure_alarm,
+            description=(f"Just-in-time registrations failed in {region}: impostors, certificates refused, or "
+                         "faults the devices' reconnections retry; see the JITR machine's failed executions."),
             namespace="AWS/States",
             metric_name="ExecutionsFailed",
             dimensions={"StateMachineArn": self.state_machine.arn},
             statistic="Sum",
-            period=JITR_FAILURE_PERIOD_SECONDS,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=alarm_actions,
-            ok_actions=alarm_actions,
+            topic_arn=args.alarm_topic_arn,
+            period_seconds=JITR_FAILURE_PERIOD_SECONDS,
             opts=pulumi.ResourceOptions(parent=self.state_machine),
         )
         self.register_outputs({

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from builders import arns, failures, iam, inventory
 from builders.asl import decommission, replication
+from components.alarms import above_zero_alarm
 from components.naming import Names
 from components.roles import service_role
 from components.state_machine import StateMachine, StateMachineArgs
@@ -61,23 +62,16 @@ class Replication(pulumi.ComponentResource):
         )
         dlq_arn = self.dead_letter_queue.arn
         # A dead letter is replication work not done in this region: someone must look at it.
-        actions = [args.alarm_topic_arn] if args.alarm_topic_arn else []
-        self.dead_letter_alarm = aws.cloudwatch.MetricAlarm(
+        self.dead_letter_alarm = above_zero_alarm(
             f"{name}-dlq-alarm",
-            name=n.replication_dead_letter_alarm,
-            alarm_description=(f"Replication or decommissioning work in {region} was given up on and waits in "
-                               f"{n.replication_dead_letter_queue}; fix the cause, then redrive (docs/design.md)."),
+            alarm_name=n.replication_dead_letter_alarm,
+            description=(f"Replication or decommissioning work in {region} was given up on and waits in "
+                         f"{n.replication_dead_letter_queue}; fix the cause, then redrive (docs/design.md)."),
             namespace="AWS/SQS",
             metric_name="ApproximateNumberOfMessagesVisible",
             dimensions={"QueueName": self.dead_letter_queue.name},
             statistic="Maximum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=actions,
-            ok_actions=actions,
+            topic_arn=args.alarm_topic_arn,
             opts=pulumi.ResourceOptions(parent=self.dead_letter_queue),
         )
 

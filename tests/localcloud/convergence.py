@@ -103,3 +103,11 @@ def refused_once(cloud: LocalCloud, region: str, pem: str, thing: str) -> None:
 def dead_letters(cloud: LocalCloud) -> dict[str, int]:
     return {region: observe.queue_depth(region, cloud.outputs(region)["replicationDeadLetterQueueUrl"])
             for region in cloud.regions}
+
+
+def replicate_everything(engines: Any) -> None:
+    """Global-table replication, pipe polls and bus deliveries run to the end (executions they start included),
+    without running queued IoT rule actions: used inside another execution to stage a race."""
+    engines.global_tables.settle()
+    engines.pipes.settle()
+    engines.eventbridge.settle()

@@ -17,7 +17,7 @@ import pki
 from localcloud.cloud import LocalCloud
 from localcloud.patches import aws_calls
 
-from convergence import assert_converged, connects, dead_letters, refused_once, snapshot
+from convergence import assert_converged, connects, dead_letters, refused_once, replicate_everything, snapshot
 
 EU, US = "eu-west-1", "us-west-2"
 OTHER = {EU: US, US: EU}
@@ -121,13 +121,7 @@ def test_cross_region_race_the_winner_replicates_before_the_loser_activates(clou
     refused_once(cloud, US, winner.certificate_pem, name)
     engines = cloud.engines
     # EU's execution is about to activate the loser when the US item arrives and EU's replication runs to the end
-
-    def replicate_everything() -> None:
-        engines.global_tables.settle()
-        engines.pipes.settle()
-        engines.eventbridge.settle()
-
-    aws_calls.inject("iot", "UpdateCertificate", region=EU, before=replicate_everything)
+    aws_calls.inject("iot", "UpdateCertificate", region=EU, before=lambda: replicate_everything(engines))
     aws_calls.inject("iot", "CreateThing", region=EU, before=lambda: engines.iot.settle())
 
     settle(cloud)
@@ -144,15 +138,9 @@ def test_cross_region_race_the_winner_replicates_between_the_losers_thing_and_it
     refused_once(cloud, EU, loser.certificate_pem, name)
     refused_once(cloud, US, winner.certificate_pem, name)
     engines = cloud.engines
-
-    def replicate_everything() -> None:
-        engines.global_tables.settle()
-        engines.pipes.settle()
-        engines.eventbridge.settle()
-
     # EU created the thing for the loser; before it attaches the loser, the winner's item arrives and EU's
     # replication enforces it: the thing holds no certificate yet, so only the fence stops the loser's activation
-    aws_calls.inject("iot", "AttachThingPrincipal", region=EU, before=replicate_everything)
+    aws_calls.inject("iot", "AttachThingPrincipal", region=EU, before=lambda: replicate_everything(engines))
     aws_calls.inject("iot", "CreateThing", region=EU, before=lambda: engines.iot.settle())
 
     settle(cloud)
