@@ -67,6 +67,9 @@ class Fault:
 
 CALLS: list[Call] = []
 _FAULTS: list[Fault] = []
+# Gates decide per call whether it is refused (a throttle on a simulated clock, ``localcloud.storm.throttle``):
+# ``covers(call) -> bool`` (such calls take moto's stubber path) and ``decide(call) -> error code or None``.
+_GATES: list[Any] = []
 _OBSERVERS: list[Callable[[Call], Any]] = []
 _LOCK = threading.RLock()
 
@@ -83,10 +86,23 @@ def remove_observer(observer: Callable[[Call], Any]) -> None:
             _OBSERVERS.remove(observer)
 
 
-def fault_armed(call: Call) -> bool:
-    """Whether a fault that has not fired all its times matches ``call`` (it must take moto's stubber path)."""
+def add_gate(gate: Any) -> None:
+    """Let ``gate`` refuse calls: ``gate.decide(call)`` returns an error code (e.g. ``ThrottlingException``) or None."""
     with _LOCK:
-        return any(fault.fired < fault.times and fault.matches(call) for fault in _FAULTS)
+        _GATES.append(gate)
+
+
+def remove_gate(gate: Any) -> None:
+    with _LOCK:
+        if gate in _GATES:
+            _GATES.remove(gate)
+
+
+def fault_armed(call: Call) -> bool:
+    """Whether a fault that has not fired all its times, or a gate, matches ``call`` (it must take moto's stubber path)."""
+    with _LOCK:
+        return any(fault.fired < fault.times and fault.matches(call) for fault in _FAULTS) or \
+            any(gate.covers(call) for gate in _GATES)
 
 
 def seen(call: Call) -> None:
@@ -186,6 +202,11 @@ def apply() -> None:
                 fault.before()
             if fault.error_code is not None:
                 return _error_response(call, fault, request)
+        for gate in list(_GATES):
+            code = gate.decide(call)
+            if code is not None:
+                refusal = Fault(call.service, call.operation, call.region, error_code=code, message="Rate exceeded")
+                return _error_response(call, refusal, request)
         return original(self, event_name, request, **kwargs)
 
     LEDGER.set(BotocoreStubber, "__call__", __call__)

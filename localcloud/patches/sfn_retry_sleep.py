@@ -14,6 +14,8 @@ NAME = "sfn_retry_sleep"
 LEDGER = Ledger(NAME)
 
 SLEPT: list[float] = []  # unscaled intervals requested, newest last (lets tests check the backoff)
+#: When set (``localcloud.storm``: simulated time), retry waits go to it instead of ``time.sleep``.
+SLEEPER: list = []
 
 
 class _ScaledTime:
@@ -25,6 +27,9 @@ class _ScaledTime:
     @staticmethod
     def sleep(seconds: float) -> None:
         SLEPT.append(seconds)
+        if SLEEPER:
+            SLEEPER[-1](seconds)
+            return
         _time.sleep(max(0.0, seconds * SETTINGS.retry_time_scale))
 
 
