@@ -158,6 +158,14 @@ def rule_error_log_statement(log_group_arn: str) -> dict:
                      [f"{log_group_arn}:*"], sid="WriteRuleErrorLogs")
 
 
+def rule_error_queue_statement(queue_arn: str) -> dict:
+    """What an IoT rule's SQS (error) action needs: sqs:SendMessage on its one queue, nothing else.
+
+    The SQS rule action sends with the rule's role (https://docs.aws.amazon.com/iot/latest/developerguide/sqs-rule-action.html,
+    Requirements), so the queue needs no resource policy."""
+    return statement(["sqs:SendMessage"], [queue_arn], sid="SendFailedMessages")
+
+
 def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: str,
                             log_group_arn: str, crl_object_arn: str | None = None) -> dict:
     """The certificate inspector reads one certificate and claims its thing name in the inventory (read, then a

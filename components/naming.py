@@ -83,6 +83,16 @@ class Names:
         return self("replication-dead-letters")
 
     @property
+    def telemetry_error_queue(self) -> str:
+        """The telemetry rule's error action sends every message it could not store here."""
+        return self("telemetry-errors")
+
+    @property
+    def telemetry_error_alarm(self) -> str:
+        """In alarm while the telemetry error queue holds a message."""
+        return self("telemetry-errors")
+
+    @property
     def jitr_rule(self) -> str:
         return rule_name(self.application, "jitr")
 

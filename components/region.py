@@ -68,9 +68,9 @@ class Region(pulumi.ComponentResource):
             state_machine_log_level=s.state_machine_log_level, alarm_topic_arn=s.alarm_topic_arn),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy]))
 
-        Telemetry(f"{name}-telemetry", TelemetryArgs(
+        telemetry = Telemetry(f"{name}-telemetry", TelemetryArgs(
             names=names, region=s.region, account_id=args.account_id, data_table_name=args.data_table_name,
-            log_retention_days=s.log_retention_days), opts=child)
+            log_retention_days=s.log_retention_days, alarm_topic_arn=s.alarm_topic_arn), opts=child)
 
         test_bucket: pulumi.Input[str] = ""
         if s.test_resources:
@@ -88,6 +88,8 @@ class Region(pulumi.ComponentResource):
             "decommissionStateMachineArn": replication.decommission.arn,
             "replicationDeadLetterQueueUrl": replication.dead_letter_queue.url,
             "replicationDeadLetterQueueArn": replication.dead_letter_queue.arn,
+            "telemetryErrorQueueUrl": telemetry.error_queue.url,
+            "telemetryErrorQueueArn": telemetry.error_queue.arn,
             "eventBusName": bus.name,
             "certificateStoreBucket": test_bucket,
             "crlBucket": registration.revocation_list.bucket.bucket,

@@ -37,6 +37,10 @@ class RegistrationArgs:
     log_retention_days: int
     state_machine_log_level: str
     crl_file: Path | None = None  # <pkiDir>/crl.pem when `pki revoke` wrote one (components/revocation_list.py)
+    # provisioning = jitp: the CA carries the JITP template and role (components/provisioning_role.py), and no JITR
+    # rule listens to its registrations (both would act on the same auto-registration: docs/design.md).
+    registration_config: aws.iot.CaCertificateRegistrationConfigArgs | None = None
+    jitr: bool = True
     alarm_topic_arn: str | None = None  # notified while registrations fail
 
 
@@ -66,6 +70,7 @@ class Registration(pulumi.ComponentResource):
             certificate_mode="SNI_ONLY",
             active=True,
             allow_auto_registration=True,
+            registration_config=args.registration_config,
             opts=child,
         )
         # No aws.iot.EventConfigurations: the JITR event ($aws/events/certificates/registered/<caId>) is published
@@ -130,7 +135,7 @@ class Registration(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.device_policy]),
         )
 
-        self.topic_rule = topic_rule(
+        self.topic_rule = None if not args.jitr else topic_rule(
             f"{name}-jitr-rule",
             rule_name=n.jitr_rule,
             region=region,

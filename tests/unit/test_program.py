@@ -300,7 +300,7 @@ def test_certificate_material_from_secret_config(pki_dir):
 # -- Dead letters: nothing the pipe or the rule targets give up on is lost -----------------------
 
 def dead_letter_queue(run):
-    (queue,) = run.of_type("aws:sqs/queue:Queue")
+    (queue,) = [q for q in run.of_type("aws:sqs/queue:Queue") if q.inputs["name"] == "multi-region-iot-replication-dlq"]
     return queue
 
 
@@ -361,7 +361,7 @@ def test_only_the_pipe_role_may_send_and_only_to_the_dead_letter_queue(request, 
     senders = {}
     for name, doc in policy_docs(run).items():
         for stmt in doc["Statement"]:
-            if any(a.startswith("sqs:") for a in stmt["Action"]):
+            if any(a.startswith("sqs:") for a in stmt["Action"]) and queue_arn in stmt["Resource"]:
                 senders[name] = (stmt["Action"], stmt["Resource"])
     assert senders == {f"{run.outputs['region']}-replication-pipe-policy": (["sqs:SendMessage"], [queue_arn])}
 
@@ -369,8 +369,8 @@ def test_only_the_pipe_role_may_send_and_only_to_the_dead_letter_queue(request, 
 @pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
 def test_an_alarm_watches_the_dead_letter_queue(request, run_name):
     run = request.getfixturevalue(run_name)
-    (alarm,) = [a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["namespace"] == "AWS/SQS"]
-    assert alarm.inputs["name"] == "multi-region-iot-replication-dead-letters"
+    (alarm,) = [a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                if a.inputs["name"] == "multi-region-iot-replication-dead-letters"]
     assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert alarm.inputs["dimensions"] == {"QueueName": dead_letter_queue(run).outputs["name"]}
     assert (alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == ("GreaterThanThreshold", 0)
@@ -382,7 +382,8 @@ def test_a_configured_topic_is_notified_when_dead_letters_arrive_and_when_they_a
     topic = "arn:aws:sns:eu-west-1:123456789012:iot-alarms"
     run = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "alarmTopicArn": topic})
     alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert {a.inputs["name"] for a in alarms} == {"multi-region-iot-replication-dead-letters", "multi-region-iot-jitr-failures"}
+    assert {a.inputs["name"] for a in alarms} == {"multi-region-iot-replication-dead-letters", "multi-region-iot-jitr-failures",
+                                                  "multi-region-iot-telemetry-errors"}
     for alarm in alarms:
         assert alarm.inputs["alarmActions"] == [topic] and alarm.inputs["okActions"] == [topic]
 
