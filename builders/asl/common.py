@@ -90,7 +90,8 @@ def sdk_task(service: str, action: str, parameters: dict[str, Any], *, next_stat
 
 
 def rollback_task(service: str, action: str, parameters: dict[str, Any], next_state: str, comment: str | None = None) -> dict[str, Any]:
-    """A compensation step: retried like any task, never stops the rollback (any error continues to ``next_state``)."""
+    """A best-effort step (a quarantine, a revocation on the way to a Fail): retried like any task, and any error still
+    continues to ``next_state``, so it never keeps the execution from reporting what happened."""
     state = sdk_task(service, action, parameters, next_state=next_state, result_path=None,
                      catches=[catch(["States.ALL"], next_state, result_path=None)], comment=comment)
     return state
