@@ -13,6 +13,8 @@ from components.config import SharedSettings, StackSettings
 from components.endpoint import Endpoint, EndpointArgs
 from components.material import EndpointMaterial
 from components.naming import Names
+from components.provisioned_recorder import ProvisionedRecorder, ProvisionedRecorderArgs
+from components.provisioning_role import ProvisioningRole, ProvisioningRoleArgs
 from components.registration import Registration, RegistrationArgs
 from components.replication import Replication, ReplicationArgs
 from components.revocation_list import find_revocation_list
@@ -52,6 +54,10 @@ class Region(pulumi.ComponentResource):
 
         bus = aws.cloudwatch.EventBus(f"{name}-bus", name=names.event_bus, opts=child)
 
+        provisioning = s.provisioning  # docs/design.md, "Provisioning modes"
+        provisioning_role = ProvisioningRole(f"{name}-provisioning", ProvisioningRoleArgs(
+            names, s.region, args.account_id), opts=child) if provisioning.jitp or provisioning.fleet else None
+
         registration = Registration(f"{name}-registration", RegistrationArgs(
             names=names, region=s.region, account_id=args.account_id,
             ca_certificate_pem=args.material.ca_certificate_pem, inventory_table_name=args.inventory_table_name,
@@ -59,8 +65,16 @@ class Region(pulumi.ComponentResource):
             lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
             state_machine_log_level=s.state_machine_log_level,
             crl_file=find_revocation_list(s.pki_dir, args.material.ca_certificate_pem),
-            alarm_topic_arn=s.alarm_topic_arn),
+            alarm_topic_arn=s.alarm_topic_arn,
+            registration_config=provisioning_role.jitp_registration_config() if provisioning.jitp else None,
+            jitr=provisioning.jitr),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bus]))
+        recorder = ProvisionedRecorder(f"{name}-jitp", ProvisionedRecorderArgs(
+            names=names, region=s.region, account_id=args.account_id, ca_certificate_id=registration.ca_certificate.id,
+            inventory_table_name=args.inventory_table_name, event_bus_name=names.event_bus,
+            log_retention_days=s.log_retention_days, state_machine_log_level=s.state_machine_log_level),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bus, registration.device_policy])) \
+            if provisioning.jitp else None
 
         replication = Replication(f"{name}-replication", ReplicationArgs(
             names=names, region=s.region, account_id=args.account_id, event_bus=bus,
@@ -94,6 +108,8 @@ class Region(pulumi.ComponentResource):
             "certificateStoreBucket": test_bucket,
             "crlBucket": registration.revocation_list.bucket.bucket,
         }
+        if recorder is not None:
+            self.outputs["jitpRecorderStateMachineArn"] = recorder.state_machine.arn
         if s.is_primary:  # the stack reference contract: secondaries validate through the primary's record
             self.outputs["validationRecordFqdns"] = endpoint.validation_record_fqdns
         self.register_outputs(self.outputs)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from builders.asl import common, decommission, jitr, replication
+from builders.asl import common, decommission, jitr, provisioned, replication
 from functions.certificate_inspector import checks, inspector
 from localcloud.patches.botocore_models import operation_model, service_model
 from localcloud.patches.sfn_error_names import service_prefix
@@ -18,6 +18,8 @@ DEFINITIONS = {
     "jitr": jitr.definition(inspector_function_arn=FUNCTION_ARN, **COMMON),
     "replication": replication.definition(**COMMON),
     "decommission": decommission.definition(**COMMON),
+    "provisioned": provisioned.definition(inventory_table=COMMON["inventory_table"],
+                                          event_bus_name=COMMON["event_bus_name"], source=COMMON["source"]),
 }
 STATES_ERRORS = {"States.ALL", "States.TaskFailed", "States.Timeout", "States.HeartbeatTimeout", "States.Permissions",
                  "States.ResultPathMatchFailure", "States.ParameterPathFailure", "States.BranchFailed",

@@ -1,0 +1,79 @@
+"""Provisioning templates and the provisioning role's policy (pure builders, see docs/design.md "Provisioning modes").
+
+``jitp_template`` is the template the CA registration carries for just-in-time provisioning (JITP): AWS IoT runs it
+on a device's first connection with a certificate our CA signed. It names the thing after the certificate's CN,
+records the owner certificate in the thing attribute ``certificateId`` (the owner attribute of "One owner per thing
+name"; an existing thing keeps its attributes: ``DO_NOTHING``), attaches the device policy and activates the
+certificate. Template syntax: https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html and
+https://docs.aws.amazon.com/iot/latest/developerguide/jit-provisioning.html.
+
+``provisioning_role_policy`` is what AWS IoT may do with the provisioning role while it runs our templates, and
+nothing else: written by us instead of the managed ``AWSIoTThingsRegistration`` (which allows some 30 actions on
+``*``; the policy pack refuses AWS managed policies).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from builders import arns, iam
+
+#: The thing attribute naming the certificate that owns the thing (the same as builders.asl.jitr.OWNER_ATTRIBUTE).
+OWNER_ATTRIBUTE = "certificateId"
+COMMON_NAME = "AWS::IoT::Certificate::CommonName"
+CERTIFICATE_ID = "AWS::IoT::Certificate::Id"
+
+
+def _require(name: str, value: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def jitp_template(device_policy_name: str) -> dict[str, Any]:
+    """The JITP template body (a dict; the component JSON-encodes it into the CA's registration config)."""
+    _require("device_policy_name", device_policy_name)
+    return {
+        "Parameters": {COMMON_NAME: {"Type": "String"}, CERTIFICATE_ID: {"Type": "String"}},
+        "Resources": {
+            "thing": {
+                "Type": "AWS::IoT::Thing",
+                "Properties": {
+                    "ThingName": {"Ref": COMMON_NAME},
+                    "AttributePayload": {OWNER_ATTRIBUTE: {"Ref": CERTIFICATE_ID}},
+                },
+                # A thing that exists already (replicated here, or another certificate's) keeps its owner attribute:
+                # the recorder then finds the name claimed and quarantines this certificate.
+                "OverrideSettings": {"AttributePayload": "DO_NOTHING", "ThingTypeName": "DO_NOTHING",
+                                     "ThingGroups": "DO_NOTHING"},
+            },
+            "certificate": {
+                "Type": "AWS::IoT::Certificate",
+                "Properties": {"CertificateId": {"Ref": CERTIFICATE_ID}, "Status": "ACTIVE"},
+            },
+            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": device_policy_name}},
+        },
+    }
+
+
+#: What running a template that creates a thing, attaches a certificate and an existing policy, and sets the
+#: certificate's status asks of the provisioning role (resource types: Service Authorization Reference, AWS IoT).
+TEMPLATE_ACTIONS = {
+    "thing": ("iot:CreateThing", "iot:DescribeThing", "iot:UpdateThing"),
+    "attach": ("iot:AttachThingPrincipal",),
+    "certificate": ("iot:DescribeCertificate", "iot:UpdateCertificate"),
+    "policy": ("iot:AttachPolicy", "iot:GetPolicy"),
+}
+
+
+def provisioning_role_policy(region: str, account_id: str, device_policy_name: str) -> dict[str, Any]:
+    """Least privilege for AWS IoT running our templates in ``region``: things, certificates, the device policy."""
+    for name, value in (("region", region), ("account_id", account_id), ("device_policy_name", device_policy_name)):
+        _require(name, value)
+    iot = lambda resource: arns.iot(region, account_id, resource)  # noqa: E731
+    return iam.document([
+        iam.statement(TEMPLATE_ACTIONS["thing"], [iot("thing/*")], sid="Things"),
+        iam.statement(TEMPLATE_ACTIONS["attach"], [iot("thing/*"), iot("cert/*")], sid="AttachCertificateToThing"),
+        iam.statement(TEMPLATE_ACTIONS["certificate"], [iot("cert/*")], sid="Certificates"),
+        iam.statement(["iot:AttachPolicy"], [iot(f"policy/{device_policy_name}"), iot("cert/*")], sid="AttachDevicePolicy"),
+        iam.statement(["iot:GetPolicy"], [iot(f"policy/{device_policy_name}")], sid="ReadDevicePolicy"),
+    ])
