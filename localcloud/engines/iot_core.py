@@ -57,7 +57,7 @@ from moto.moto_api._internal import mock_random
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from ..patches.iot_ca_link import signing_ca
-from . import iot_sql, tls_checks
+from . import iot_sql, provisioning, tls_checks
 from .iot_policy_eval import RequestContext, is_allowed
 
 LambdaInvoker = Callable[[str, str, Any], Any]
@@ -106,6 +106,7 @@ class IotStats:
     connects: int = 0
     refused: int = 0
     auto_registered: int = 0
+    jitp_provisioned: int = 0
     jitr_events: int = 0
     published: int = 0
     rule_matches: int = 0
@@ -291,6 +292,9 @@ class IotCore:
         self.stats.auto_registered += 1
         self._registered_ms[(region, registered.certificate_id)] = self.clock_ms()
         self._publish_registered(region, backend, registered, parsed)
+        # JITP: a CA whose registration config carries a template provisions the device now (engines/provisioning.py)
+        if provisioning.provision_jitp(backend, ca, registered, parsed.certificate) is not None:
+            self.stats.jitp_provisioned += 1
 
     def _publish_registered(
         self, region: str, backend: IoTBackend, certificate: FakeCertificate, parsed: _ParsedCertificate

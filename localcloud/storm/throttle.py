@@ -1,0 +1,64 @@
+"""AWS API throttling on a simulated clock: a token bucket per (service, operation, region) from the quota data.
+
+Installed as an ``aws_calls`` gate, so it sees every SDK call that reaches moto: Step Functions aws-sdk tasks, the
+inspector Lambda's own boto3 clients, calls ``engines.direct_sdk`` would answer in-process (a covered call takes
+moto's stubber path instead). A refused call gets the service's modelled ``ThrottlingException`` (for IoT: HTTP 400,
+``x-amzn-ErrorType: ThrottlingException``): boto3 raises ``client.exceptions.ThrottlingException`` and Step Functions
+names it ``Iot.ThrottlingException``, as in AWS.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from localcloud.patches import aws_calls
+from localcloud.quotas import Quotas
+
+from .bucket import TokenBucket
+
+ERROR_CODE = {"iot": "ThrottlingException", "sfn": "ThrottlingException"}
+
+
+class Throttle:
+    """``covers``/``decide`` for ``aws_calls``; ``admitted`` and ``throttled`` count calls per (service, op, region)."""
+
+    def __init__(self, quotas: Quotas, now: Callable[[], float]) -> None:
+        self.quotas = quotas
+        self.now = now
+        self.buckets: dict[tuple[str, str, str], TokenBucket | None] = {}
+        self.admitted: Counter[tuple[str, str, str]] = Counter()
+        self.throttled: Counter[tuple[str, str, str]] = Counter()
+        self.services = {service for service, _ in quotas.apis}
+
+    def _bucket(self, key: tuple[str, str, str]) -> TokenBucket | None:
+        if key not in self.buckets:
+            found = self.quotas.bucket(*key)
+            self.buckets[key] = None if found is None else TokenBucket(found.burst, found.rate, updated=self.now())
+        return self.buckets[key]
+
+    def covers(self, call: aws_calls.Call) -> bool:
+        return call.service in self.services and (call.service, call.operation) in self.quotas.apis
+
+    def decide(self, call: aws_calls.Call) -> str | None:
+        key = (call.service, call.operation, call.region)
+        bucket = self._bucket(key)
+        if bucket is None:
+            return None
+        if bucket.take(self.now()):
+            self.admitted[key] += 1
+            return None
+        self.throttled[key] += 1
+        return ERROR_CODE.get(call.service, "ThrottlingException")
+
+    def install(self) -> Throttle:
+        aws_calls.add_gate(self)
+        return self
+
+    def uninstall(self) -> None:
+        aws_calls.remove_gate(self)
+
+    def __enter__(self) -> Throttle:
+        return self.install()
+
+    def __exit__(self, *exc: object) -> None:
+        self.uninstall()
