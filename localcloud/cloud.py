@@ -104,6 +104,7 @@ class LocalCloud:
     execution_timeout_s: float = 60.0
     speedups: bool = True  # localcloud.speedups: cached clients, indexed execution names
     quiet_moto: bool = True  # moto logs every failed execution at ERROR; failures are data here
+    config_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"provisioning": "jitp"}, every stack
     engines: Engines = field(init=False)
     deployments: dict[str, Deployment] = field(default_factory=dict, init=False)
     hosted_zone_id: str = field(default="", init=False)
@@ -242,7 +243,7 @@ class LocalCloud:
         for shipped in self.stacks:
             if shipped.name in self.deployments:
                 continue
-            overrides: dict[str, Any] = {"pkiDir": str(self.pki_dir)}
+            overrides: dict[str, Any] = {"pkiDir": str(self.pki_dir), **self.config_overrides}
             references: dict[str, dict[str, Any]] = {}
             if shipped.is_primary:
                 overrides["hostedZoneId"] = self.hosted_zone_id

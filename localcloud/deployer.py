@@ -403,6 +403,10 @@ class Deployer(CloudMocks):
         }
         if inputs.get("verificationCertificatePem"):
             request["verificationCertificate"] = inputs["verificationCertificatePem"]
+        if inputs.get("registrationConfig"):  # JITP: the template and the role AWS IoT runs it with
+            config = inputs["registrationConfig"]
+            request["registrationConfig"] = {k: config[k] for k in ("templateBody", "roleArn", "templateName")
+                                             if config.get(k)}
         response = self._client("iot", region).register_ca_certificate(**request)
         return response["certificateId"], {**inputs, "arn": response["certificateArn"]}
 

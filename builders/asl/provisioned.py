@@ -68,7 +68,7 @@ def claim_parameters(inventory_table: str) -> dict[str, Any]:
         ":pem": {"S.$": "$.Certificate.Pem"},
         ":ca": {"S.$": "$.Certificate.CaCertificateId"},
         ":origin": {"S.$": _REGION},
-        ":at": {"S.$": "$$.Execution.StartTime"},
+        ":at": {"S.$": "$$.State.EnteredTime"},
         ":pending": {"S": ""},
         ":previous": {"S": ""},
         ":active": {"S": inv.ACTIVE},
