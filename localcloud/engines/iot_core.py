@@ -22,13 +22,19 @@ TLS + MQTT CONNECT handshake:
   certificate, with ``${iot:Connection.Thing.ThingName}`` set when a thing named like the
   client id is attached to it.
 
-``publish`` checks ``iot:Publish`` on ``topic/<topic>``, then matches every enabled topic rule
+``publish`` refuses a payload over AWS's 128 KB message size limit (and disconnects, as the broker does
+with ``CLIENT_ERROR`` / ``PAYLOAD_LIMIT_EXCEEDED``), checks ``iot:Publish`` on ``topic/<topic>``, then matches every enabled topic rule
 of the region (SQL read from moto's ``create_topic_rule`` store, evaluated by ``iot_sql``)
 and queues their actions; ``settle()`` runs them: ``stepFunctions`` (StartExecution with the
 SELECT result as input and ``executionNamePrefix``), ``dynamoDBv2`` (PutItem of the result)
 and ``lambda`` (through an in-process invoker). Rule actions are asynchronous in AWS, so
 they are here too: a refused first connection leaves the JITR execution queued until the
-cloud settles. ``publish_internal`` is the service's own publish for ``$aws/...`` events
+cloud settles. A failed action (the exception is the service's error) runs the rule's ``errorAction``
+(``sqs`` or ``cloudwatchLogs``) once per rule and message, with AWS's error-action message: ``ruleName``,
+``topic``, ``cloudwatchTraceId``, ``clientId``, ``base64OriginalPayload`` and ``failures[]`` of
+``failedAction`` / ``failedResource`` / ``errorMessage`` (developer guide, rule-error-handling.html). No payload
+makes ``publish`` raise: one the emulator cannot decode (JSON nested deeper than Python's parser goes) fails the
+matched rules' actions instead. ``publish_internal`` is the service's own publish for ``$aws/...`` events
 (no policy). ``connect_with_backoff`` is the device side: refused, back off (let the cloud
 settle), retry.
 
@@ -38,12 +44,14 @@ attachment by (ARN, policy)), never scans of every certificate or thing.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timezone
 from decimal import Decimal
 from typing import Any
@@ -53,7 +61,9 @@ from cryptography.hazmat.primitives import serialization
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.iot.models import FakeCertificate, IoTBackend, iot_backends
+from moto.logs.models import logs_backends
 from moto.moto_api._internal import mock_random
+from moto.sqs.models import sqs_backends
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from ..patches.iot_ca_link import signing_ca
@@ -63,6 +73,20 @@ from .iot_policy_eval import RequestContext, is_allowed
 LambdaInvoker = Callable[[str, str, Any], Any]
 
 JITR_TOPIC = "$aws/events/certificates/registered/{ca_id}"
+
+# Message size quota: 128 KB per publish payload (https://docs.aws.amazon.com/general/latest/gr/iot-core.html,
+# message broker limits). Over it AWS refuses the publish with CLIENT_ERROR / PAYLOAD_LIMIT_EXCEEDED
+# (https://docs.aws.amazon.com/iot/latest/developerguide/topicdata.html), a disconnect reason
+# (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html).
+MQTT_MAX_PAYLOAD_BYTES = 128 * 1024
+
+# "DynamoDB supports nested attributes up to 32 levels deep", the top-level attribute being level 1
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html): 31 lists/maps in a chain.
+DYNAMODB_MAX_CONTAINER_NESTING = 31
+
+# The error action's failedAction names, after the developer guide's example ("S3Action").
+FAILED_ACTION_NAMES = {"dynamoDBv2": "DynamoDBv2Action", "stepFunctions": "StepFunctionsAction",
+                       "lambda": "LambdaAction"}
 
 
 class ConnectionRefused(Exception):
@@ -75,6 +99,10 @@ class ConnectionRefused(Exception):
 
 class PublishRefused(Exception):
     """The broker refused a publish (and, like IoT Core, disconnected the client)."""
+
+
+class DynamoDBValidationError(ValueError):
+    """DynamoDB's ValidationException for an item it will not store (what moto does not check itself)."""
 
 
 @dataclass
@@ -91,14 +119,30 @@ class Connection:
 
 
 @dataclass
+class RuleInvocation:
+    """One rule matched by one message: what its error action needs once every action has run."""
+
+    region: str
+    rule_name: str
+    topic: str
+    client_id: str | None
+    payload: bytes
+    error_action: dict[str, Any]
+    remaining: int
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
 class RuleAction:
-    """A matched rule action waiting to run."""
+    """A matched rule action waiting to run (``error`` set: it fails with that reason when run)."""
 
     region: str
     rule_name: str
     action_type: str
     action: dict[str, Any]
-    result: dict[str, Any]
+    result: dict[str, Any] | None
+    invocation: RuleInvocation | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -114,6 +158,9 @@ class IotStats:
     items_written: int = 0
     lambdas_invoked: int = 0
     failed_actions: int = 0
+    refused_oversized: int = 0
+    error_actions: int = 0
+    failed_error_actions: int = 0
 
 
 @dataclass
@@ -130,8 +177,17 @@ class _ParsedCertificate:
     pem_hash: str
 
 
-def to_dynamodb_json(value: Any) -> dict[str, Any]:
-    """A JSON value as a DynamoDB attribute value (what the dynamoDBv2 rule action writes)."""
+def to_dynamodb_json(value: Any, _containers: int = 0) -> dict[str, Any]:
+    """A JSON value as a DynamoDB attribute value (what the dynamoDBv2 rule action writes); lists and maps
+    nested deeper than DynamoDB stores raise its ValidationException (moto does not check nesting)."""
+    if isinstance(value, (list, dict)):
+        if _containers >= DYNAMODB_MAX_CONTAINER_NESTING:
+            raise DynamoDBValidationError(
+                "ValidationException: Nesting Levels have exceeded supported limits: "
+                "Attributes in the item have nested levels beyond supported limit")
+        if isinstance(value, list):
+            return {"L": [to_dynamodb_json(v, _containers + 1) for v in value]}
+        return {"M": {k: to_dynamodb_json(v, _containers + 1) for k, v in value.items()}}
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, (int, float, Decimal)):
@@ -140,10 +196,6 @@ def to_dynamodb_json(value: Any) -> dict[str, Any]:
         return {"S": value}
     if value is None:
         return {"NULL": True}
-    if isinstance(value, list):
-        return {"L": [to_dynamodb_json(v) for v in value]}
-    if isinstance(value, dict):
-        return {"M": {k: to_dynamodb_json(v) for k, v in value.items()}}
     raise TypeError(f"cannot store {type(value).__name__} in DynamoDB")
 
 
@@ -345,16 +397,24 @@ class IotCore:
             raise PublishRefused(f"not authorized: {action} on {resource}; disconnected")
 
     def publish(self, connection: Connection, topic: str, payload: bytes | str | dict[str, Any]) -> int:
-        """A device publish: policy check, then the region's rules; returns rules matched."""
+        """A device publish: size limit, policy check, then the region's rules; returns rules matched."""
         self._check_open(connection)
         if not topic or "+" in topic or "#" in topic:
             raise PublishRefused(f"invalid topic {topic!r} for PUBLISH")
         if topic.startswith("$aws/events/"):
             connection.open = False
             raise PublishRefused(f"{topic!r} is reserved for AWS IoT; disconnected")
+        raw = payload_bytes(payload)
+        if len(raw) > MQTT_MAX_PAYLOAD_BYTES:
+            connection.open = False
+            self.stats.refused_oversized += 1
+            raise PublishRefused(
+                f"CLIENT_ERROR PAYLOAD_LIMIT_EXCEEDED: Message payload exceeds size limit for message type "
+                f"({len(raw)} bytes > {MQTT_MAX_PAYLOAD_BYTES}, AWS IoT's 128 KB); disconnected. Send smaller "
+                "messages (split the data, or store large data in S3 and publish its key)")
         self._authorize(connection, "iot:Publish", f"topic/{topic}")
         self.stats.published += 1
-        return self._run_rules(connection.region, topic, payload, connection.client_id)
+        return self._run_rules(connection.region, topic, payload, connection.client_id, raw)
 
     def subscribe(self, connection: Connection, topic_filter: str) -> None:
         """A device subscribe: ``iot:Subscribe`` on ``topicfilter/<filter>`` (delivery: ``localcloud.mqtt``)."""
@@ -380,7 +440,7 @@ class IotCore:
     def publish_internal(self, region: str, topic: str, payload: dict[str, Any]) -> int:
         """The service publishing its own event (no policy applies); returns rules matched."""
         self.published_events.append((region, topic, payload))
-        return self._run_rules(region, topic, payload, client_id=None)
+        return self._run_rules(region, topic, payload, client_id=None, raw=payload_bytes(payload))
 
     def _query(self, region: str, rule: Any) -> iot_sql.Query:
         key = (region, rule.rule_name, rule.sql)
@@ -389,8 +449,12 @@ class IotCore:
             query = self._queries[key] = iot_sql.parse(rule.sql, rule.aws_iot_sql_version)
         return query
 
-    def _run_rules(self, region: str, topic: str, payload: Any, client_id: str | None) -> int:
-        document = iot_sql.decode_payload(payload)
+    def _run_rules(self, region: str, topic: str, payload: Any, client_id: str | None, raw: bytes) -> int:
+        undecodable: str | None = None
+        try:
+            document = iot_sql.decode_payload(payload)
+        except (RecursionError, MemoryError) as error:  # JSON nested deeper than Python's parser goes
+            document, undecodable = None, f"payload could not be evaluated: {type(error).__name__}: {error}"
         matched = 0
         timestamp = self.clock_ms()
         for rule in list(self.backend(region).rules.values()):
@@ -399,20 +463,29 @@ class IotCore:
             query = self._query(region, rule)
             if not query.matches_topic(topic):
                 continue
-            result = query.evaluate(
-                document,
-                topic,
-                client_id=client_id,
-                timestamp_ms=timestamp,
-                new_uuid=lambda: str(mock_random.uuid4()),
-            )
-            if result is None:
-                continue
+            error = undecodable
+            result = None
+            if error is None:
+                try:
+                    result = query.evaluate(
+                        document,
+                        topic,
+                        client_id=client_id,
+                        timestamp_ms=timestamp,
+                        new_uuid=lambda: str(mock_random.uuid4()),
+                    )
+                except (RecursionError, MemoryError) as failure:
+                    error = f"payload could not be evaluated: {type(failure).__name__}: {failure}"
+                if error is None and result is None:
+                    continue
             matched += 1
             self.stats.rule_matches += 1
-            for action in rule.actions:
-                for action_type, parameters in action.items():
-                    self.queue.append(RuleAction(region, rule.rule_name, action_type, parameters, result))
+            actions = [(t, p) for action in rule.actions for t, p in action.items()]
+            invocation = RuleInvocation(region, rule.rule_name, topic, client_id, raw,
+                                        dict(rule.error_action or {}), remaining=len(actions))
+            for action_type, parameters in actions:
+                self.queue.append(RuleAction(region, rule.rule_name, action_type, parameters, result,
+                                             invocation, error))
         return matched
 
     # actions ------------------------------------------------------------------------
@@ -425,14 +498,68 @@ class IotCore:
         while self.queue and (limit is None or done < limit):
             action = self.queue.popleft()
             try:
+                if action.error is not None:
+                    raise ActionError(action.error)
                 self._run_action(action)
                 done += 1
-            except Exception as error:  # noqa: BLE001 - IoT would call the errorAction
+            except Exception as error:  # noqa: BLE001 - every failure goes to the rule's errorAction
+                reason = f"{type(error).__name__}: {error}"
                 self.stats.failed_actions += 1
-                self.failures.append(
-                    ActionFailure(action.rule_name, action.action_type, f"{type(error).__name__}: {error}")
-                )
+                self.failures.append(ActionFailure(action.rule_name, action.action_type, reason))
+                if action.invocation is not None:
+                    action.invocation.failures.append({
+                        "failedAction": FAILED_ACTION_NAMES.get(
+                            action.action_type, action.action_type[:1].upper() + action.action_type[1:] + "Action"),
+                        "failedResource": _failed_resource(action),
+                        "errorMessage": reason,
+                    })
+            invocation = action.invocation
+            if invocation is not None:
+                invocation.remaining -= 1
+                if invocation.remaining == 0 and invocation.failures:
+                    self._run_error_action(invocation)
         return done
+
+    def error_message(self, invocation: RuleInvocation) -> dict[str, Any]:
+        """AWS's error-action message for one rule and one message (rule-error-handling.html)."""
+        message: dict[str, Any] = {
+            "ruleName": invocation.rule_name,
+            "topic": invocation.topic,
+            "cloudwatchTraceId": str(mock_random.uuid4()),
+            "clientId": invocation.client_id or "",
+            "base64OriginalPayload": base64.b64encode(invocation.payload).decode("ascii"),
+            "failures": list(invocation.failures),
+        }
+        return message
+
+    def _run_error_action(self, invocation: RuleInvocation) -> None:
+        """Deliver the error message; a failing (or missing) error action leaves only the in-memory record."""
+        if not invocation.error_action:
+            return
+        ((action_type, parameters),) = invocation.error_action.items()
+        body = json.dumps(self.error_message(invocation))
+        try:
+            if action_type == "sqs":
+                url = parameters["queueUrl"]
+                if parameters.get("useBase64"):
+                    body = base64.b64encode(body.encode("utf-8")).decode("ascii")
+                region = _url_region(url) or invocation.region
+                sqs_backends[self.account_id][region].send_message(url.rstrip("/").rsplit("/", 1)[1], body)
+            elif action_type == "cloudwatchLogs":
+                logs = logs_backends[self.account_id][invocation.region]
+                group = parameters["logGroupName"]
+                stream = f"{invocation.rule_name}-errors"
+                if stream not in logs.groups[group].streams:
+                    logs.create_log_stream(group, stream)
+                logs.put_log_events(group, stream, [{"timestamp": self.clock_ms(), "message": body}])
+            else:
+                raise NotImplementedError(f"error action {action_type!r} is not emulated; supported: sqs, "
+                                          "cloudwatchLogs")
+            self.stats.error_actions += 1
+        except Exception as error:  # noqa: BLE001 - AWS drops the message (it logs when IoT logging is on)
+            self.stats.failed_error_actions += 1
+            self.failures.append(ActionFailure(invocation.rule_name, f"errorAction:{action_type}",
+                                               f"{type(error).__name__}: {error}"))
 
     def _run_action(self, action: RuleAction) -> None:
         region = action.region
@@ -465,6 +592,36 @@ class IotCore:
                 f"rule action {action.action_type!r} is not emulated; supported: stepFunctions, "
                 "dynamoDBv2, lambda"
             )
+
+
+class ActionError(Exception):
+    """A rule action that could not run because its message could not be evaluated."""
+
+
+def payload_bytes(payload: bytes | str | dict[str, Any] | list[Any]) -> bytes:
+    """The bytes on the wire: what the size limit counts and the error message carries (base64)."""
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    return json.dumps(payload).encode("utf-8")
+
+
+def _failed_resource(action: RuleAction) -> str:
+    parameters = action.action
+    if action.action_type == "dynamoDBv2":
+        return str(parameters.get("putItem", {}).get("tableName", ""))
+    if action.action_type == "stepFunctions":
+        return str(parameters.get("stateMachineName", ""))
+    if action.action_type == "lambda":
+        return str(parameters.get("functionArn", ""))
+    return str(next(iter(parameters.values()), "")) if parameters else ""
+
+
+def _url_region(url: str) -> str | None:
+    """The region of an SQS queue URL (``https://sqs.<region>.amazonaws.com/<account>/<name>``)."""
+    found = re.search(r"sqs\.([a-z0-9-]+)\.amazonaws", url)
+    return found.group(1) if found else None
 
 
 def connect_with_backoff(
@@ -506,5 +663,7 @@ __all__ = [
     "Connection",
     "IotCore",
     "connect_with_backoff",
+    "payload_bytes",
     "to_dynamodb_json",
+    "MQTT_MAX_PAYLOAD_BYTES",
 ]
