@@ -26,7 +26,7 @@ from builders import inventory as inv
 
 from .common import NOT_FOUND, catch, certificate_arn, read_item, require, sdk_task
 from .replication import CURRENT, current, failure_report
-from .retire import retire_principals
+from .retire import delete_thing, retire_principals
 
 READ = "Read current item"
 DECIDE = "Is the device decommissioned now?"
@@ -41,10 +41,6 @@ REPORT_FAILURE = "Report decommission failure"
 FAILED = "Decommission failed"
 
 FAILURE_DETAIL_TYPE = "DeviceDecommissionFailed"
-#: DeleteThing's refusal while a (possibly still detaching) principal is attached; see docs/emulator.md.
-STILL_ATTACHED = ["Iot.InvalidRequestException"]
-#: About two minutes of waiting for asynchronous detaches: 2 + 4 + 8 + 16 + 30 + 30 + 30 s (full jitter).
-DETACH_WAIT = {"IntervalSeconds": 2, "MaxAttempts": 7, "BackoffRate": 2.0, "MaxDelaySeconds": 30, "JitterStrategy": "FULL"}
 
 
 def _recorded_arns() -> dict[str, Any]:
@@ -62,10 +58,6 @@ def definition(*, inventory_table: str, device_policy_name: str, event_bus_name:
     require("source", source)
     fail = [catch(["States.ALL"], REPORT_FAILURE)]
     thing_name = f"$.{inv.THING_NAME}"
-    delete = sdk_task("iot", "deleteThing", {"ThingName.$": thing_name}, next_state=None,
-                      catches=[catch([NOT_FOUND], DONE, result_path=None), *fail],
-                      comment="Retried while the asynchronous detaches propagate")
-    delete["Retry"] = [{"ErrorEquals": STILL_ATTACHED, **DETACH_WAIT}, *delete["Retry"]]
     states: dict[str, Any] = {
         READ: read_item(inventory_table, thing_name, next_state=DECIDE, catches=fail),
         DECIDE: {
@@ -90,7 +82,7 @@ def definition(*, inventory_table: str, device_policy_name: str, event_bus_name:
             principals_path="$.Principals.Arns", owner_arn_path=None, thing_name_path=thing_name,
             device_policy_name=device_policy_name, next_state=DELETE_THING, catches=fail,
             comment="Revoke and detach every certificate still attached, whatever the item says"),
-        DELETE_THING: delete,
+        DELETE_THING: delete_thing(thing_name, next_state=None, gone=DONE, catches=fail),
         DONE: {"Type": "Succeed"},
         REPORT_FAILURE: failure_report(event_bus_name, source, FAILURE_DETAIL_TYPE, FAILED),
         FAILED: {"Type": "Fail", "ErrorPath": "$.Error.Error", "CausePath": "$.Error.Cause"},

@@ -27,8 +27,9 @@ Failures, and why each one converges:
 - invalid certificate (``InvalidThingName``, ``UnexpectedIssuer``, the checks of ``checks.py``) or decommissioned
   device (``DeviceDecommissioned``): certificate REVOKED (final), execution fails with that error;
 - activation refused because the certificate was revoked meanwhile (a decommission, or the replication machine
-  fencing the loser of a race): the execution fails with ``Iot.CertificateStateException``; the certificate
-  stays REVOKED.
+  fencing the loser of a race): what this execution attached to it is detached again, and if the item is REVOKED
+  (a decommission that deleted the thing before this execution created it again) the thing is deleted again; the
+  execution fails with ``Iot.CertificateStateException``; the certificate stays REVOKED.
 """
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ from typing import Any
 
 from builders import inventory as inv
 
-from .common import (ALREADY_EXISTS, LAMBDA_INVOKE, catch, put_event, read_item, require, retry,
+from .common import (ALREADY_EXISTS, CERTIFICATE_STATE, LAMBDA_INVOKE, catch, put_event, read_item, require, retry,
                      rollback_task, sdk_task)
+from .retire import delete_thing, retire_principals
 
 INSPECT = "Inspect and record"
 CREATE_THING = "Create thing"
@@ -45,6 +47,11 @@ ATTACH_THING = "Attach certificate to thing"
 ATTACH_POLICY = "Attach device policy"
 ACTIVATE = "Activate certificate"
 REGISTRATION_FAILED = "Registration failed"
+REFUSED_ARNS = "Activation refused"
+DETACH_REFUSED = "Detach the revoked certificate"
+REREAD_REFUSED = "Re-read inventory after the refusal"
+DECOMMISSIONED_MEANWHILE = "Was the device decommissioned meanwhile?"
+DELETE_AGAIN = "Delete the decommissioned thing again"
 
 DESCRIBE_EXISTING_THING = "Describe existing thing"
 THING_OWNER = "Does the thing belong to another certificate?"
@@ -129,8 +136,28 @@ def definition(*, inspector_function_arn: str, inventory_table: str, device_poli
         ATTACH_POLICY: sdk_task("iot", "attachPolicy", {"PolicyName": device_policy_name, "Target.$": _device("CertificateArn")},
                                 next_state=ACTIVATE, catches=retry_later),
         ACTIVATE: sdk_task("iot", "updateCertificate", {"CertificateId.$": _device("CertificateId"), "NewStatus": "ACTIVE"},
-                           next_state=None, catches=retry_later,
+                           next_state=None, catches=[catch([CERTIFICATE_STATE], REFUSED_ARNS), *retry_later],
                            comment="Refused with CertificateStateException if the certificate was revoked meanwhile"),
+        # ---- activation refused: revoked meanwhile (decommission, or the fence of a race this one lost) ----------
+        REFUSED_ARNS: {"Type": "Pass", "Parameters": {"Arns.$": f"States.Array({_device('CertificateArn')})"},
+                       "ResultPath": "$.Refused", "Next": DETACH_REFUSED},
+        DETACH_REFUSED: retire_principals(
+            prefix=DETACH_REFUSED, principals_path="$.Refused.Arns", owner_arn_path=None,
+            thing_name_path=_device("ThingName"), device_policy_name=device_policy_name, next_state=REREAD_REFUSED,
+            catches=[catch(["States.ALL"], REGISTRATION_FAILED, result_path=None)],
+            comment="What this execution attached to a revoked certificate, detached again"),
+        REREAD_REFUSED: read_item(inventory_table, _device("ThingName"), next_state=DECOMMISSIONED_MEANWHILE,
+                                  catches=[catch(["States.ALL"], REGISTRATION_FAILED, result_path=None)]),
+        DECOMMISSIONED_MEANWHILE: {
+            "Type": "Choice",
+            "Comment": "A decommission may have deleted the thing before this execution created it again",
+            "Choices": [{"And": [{"Variable": "$.Current.Item.Status.S", "IsPresent": True},
+                                 {"Variable": "$.Current.Item.Status.S", "StringEquals": inv.REVOKED}],
+                         "Next": DELETE_AGAIN}],
+            "Default": REGISTRATION_FAILED,
+        },
+        DELETE_AGAIN: delete_thing(_device("ThingName"), next_state=REGISTRATION_FAILED, gone=REGISTRATION_FAILED,
+                                   catches=[catch(["States.ALL"], REGISTRATION_FAILED, result_path=None)]),
         REGISTRATION_FAILED: {"Type": "Fail", "ErrorPath": "$.Error.Error", "CausePath": "$.Error.Cause"},
         # ---- the thing exists with another configuration: a rotation, a pre-existing thing, or another owner -----
         DESCRIBE_EXISTING_THING: sdk_task(

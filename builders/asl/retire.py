@@ -63,3 +63,20 @@ def retire_principals(*, prefix: str, principals_path: str, owner_arn_path: str 
         "Next": next_state,
         "Catch": catches,
     }
+
+
+#: DeleteThing's refusal while a (possibly still detaching) principal is attached (docs/emulator.md).
+STILL_ATTACHED = ["Iot.InvalidRequestException"]
+#: About two minutes of waiting for asynchronous detaches: 2 + 4 + 8 + 16 + 30 + 30 + 30 s (full jitter).
+DETACH_WAIT = {"IntervalSeconds": 2, "MaxAttempts": 7, "BackoffRate": 2.0, "MaxDelaySeconds": 30, "JitterStrategy": "FULL"}
+
+
+def delete_thing(thing_name_path: str, *, next_state: str | None, gone: str, catches: list[dict[str, Any]]) -> dict[str, Any]:
+    """DeleteThing, retried while detaches propagate (DetachThingPrincipal is asynchronous: "It might take several
+    seconds for the detachment to propagate"); then ``next_state`` (None: the end), or ``gone`` when the thing
+    already was."""
+    state = sdk_task("iot", "deleteThing", {"ThingName.$": thing_name_path}, next_state=next_state,
+                     catches=[catch([NOT_FOUND], gone, result_path=None), *catches],
+                     comment="Retried while the asynchronous detaches propagate")
+    state["Retry"] = [{"ErrorEquals": STILL_ATTACHED, **DETACH_WAIT}, *state["Retry"]]
+    return state

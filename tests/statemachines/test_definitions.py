@@ -161,7 +161,8 @@ def test_moto_parses_the_definition_and_it_is_small(name):
 def test_sdk_actions_are_exactly_the_calls_each_machine_makes():
     assert common.sdk_actions(DEFINITIONS["jitr"]) == {
         "lambda:InvokeFunction", "iot:CreateThing", "iot:DescribeThing", "iot:AttachThingPrincipal", "iot:AttachPolicy",
-        "iot:UpdateCertificate", "dynamodb:GetItem", "events:PutEvents"}
+        "iot:UpdateCertificate", "dynamodb:GetItem", "events:PutEvents",
+        "iot:DetachPolicy", "iot:DetachThingPrincipal", "iot:DeleteThing"}  # activation refused: clean up
     assert common.sdk_actions(DEFINITIONS["replication"]) == {
         "dynamodb:GetItem", "iot:RegisterCertificate", "iot:DescribeCertificate", "iot:UpdateCertificate",
         "iot:CreateThing", "iot:ListThingPrincipals", "iot:UpdateThing", "iot:AttachThingPrincipal", "iot:AttachPolicy",

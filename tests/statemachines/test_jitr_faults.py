@@ -110,3 +110,28 @@ def test_a_device_revoked_while_its_registration_runs_is_never_activated(cloud, 
 
     assert (run.status, run.error) == ("FAILED", "Iot.CertificateStateException")
     assert cloud.certificate(EU, device.certificate_id)["status"] == "REVOKED"
+
+
+def test_a_device_decommissioned_while_its_registration_runs_leaves_no_thing_behind(cloud, ca):
+    from builders import inventory as inv
+
+    device = ca.device("decommissioned-meanwhile")
+    known = inv.item(thing_name=device.name, certificate_id=device.certificate_id, certificate_pem=device.pem,
+                     ca_certificate_id=ca.certificate_id, origin_region=US, registered_at="2025-01-01T00:00:00Z")
+    cloud.put_item(EU, known)  # onboarded in US; replicated here; its EU replication has not run
+    event = cloud.connect(EU, device)  # the device reaches EU: PENDING_ACTIVATION, JITR (KNOWN)
+
+    def decommission_runs_to_the_end() -> None:
+        item = {**known, "Status": {"S": "REVOKED"}}
+        cloud.put_item(EU, item)
+        assert cloud.decommission(EU, item).status == "SUCCEEDED"
+        assert not cloud.thing_exists(EU, device.name)
+
+    # after this execution's claim check and before it creates the thing
+    aws_calls.inject("iot", "CreateThing", region=EU, before=decommission_runs_to_the_end)
+
+    run = cloud.run(EU, "jitr", event)
+
+    assert (run.status, run.error) == ("FAILED", "Iot.CertificateStateException")
+    assert cloud.certificate(EU, device.certificate_id)["status"] == "REVOKED"
+    assert not cloud.thing_exists(EU, device.name)  # the thing it created again is gone again
