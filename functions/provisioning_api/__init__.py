@@ -1,0 +1,1 @@
+"""The provisioning API: a device asks, signed with its own enrolled key, for a certificate (docs/design.md)."""
