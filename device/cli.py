@@ -1,0 +1,39 @@
+"""``python -m device COMMAND``: argparse over the subcommand modules listed in :data:`SUBCOMMANDS`.
+
+A new subcommand (e.g. ``provision``) is a module with ``register(subparsers)`` and one line here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from device import commands
+from device.endpoint import EndpointError
+from device.session import Refused
+
+SUBCOMMANDS = [
+    commands.register,  # connect, publish, listen, run
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m device", description="A device: MQTT over TLS 1.3 to the custom "
+                                     "domain, against AWS IoT Core or the local cloud.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in SUBCOMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except EndpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Refused as refused:
+        print(f"error: the endpoint refused the device: {refused.reason}", file=sys.stderr)
+        return 1

@@ -1,0 +1,168 @@
+"""One region's MQTT endpoint: amqtt's broker, with every decision taken by the emulated IoT Core.
+
+``amqtt`` (https://github.com/Yakifo/amqtt) parses MQTT 3.1.1, keeps sessions and subscriptions, delivers
+QoS 0/1 and does client-id take-over. :class:`RegionBroker` subclasses its ``Broker`` at four documented
+points of its control flow and asks :class:`localcloud.engines.iot_core.IotCore` (through the
+:class:`~localcloud.mqtt.gate.EngineGate`) every time:
+
+* after the TLS handshake and the CONNECT packet: ``IotCore.connect(region, peer certificate, client id)``,
+  i.e. auto-registration and the JITR event, certificate status, ``iot:Connect`` with policy variables. A
+  refusal closes the connection without a CONNACK, as AWS IoT closes the TLS session;
+* each incoming PUBLISH, before its PUBACK: ``IotCore.publish`` (``iot:Publish``, then the region's topic
+  rules, queued as AWS runs them asynchronously). A refused publish disconnects the client and is never
+  acknowledged, so a QoS 1 message is acknowledged only once the rules engine has it. QoS 2 is refused
+  (AWS IoT Core supports QoS 0 and 1);
+* each SUBSCRIBE filter: ``IotCore.subscribe`` (``iot:Subscribe`` on ``topicfilter/...``), failure code 0x80;
+* each delivery to a subscriber: ``IotCore.may_receive`` (``iot:Receive`` on ``topic/...``).
+
+Which amqtt internals this relies on (amqtt 0.12.1, pinned): ``Broker._create_ssl_context``,
+``Broker._handle_client_session``, ``Broker._authenticate``, ``Broker._topic_filtering`` and the handler's
+``_handle_qos{0,1,2}_message_flow``; ``tests/localcloud/mqtt`` fails if they change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any
+
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.mqtt.constants import QOS_1
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.session import INCOMING
+
+from localcloud.engines import iot_sql
+from localcloud.engines.iot_core import Connection, ConnectionRefused, IotCore, PublishRefused
+from localcloud.mqtt.gate import EngineGate
+
+LOG = logging.getLogger("localcloud.mqtt")
+_CONNECTION = "_localcloud_connection"
+
+
+class _IotHandler(BrokerProtocolHandler):
+    """amqtt's broker-side protocol handler, asking IoT Core about each incoming PUBLISH before acknowledging it."""
+
+    iot_gate: EngineGate
+    iot_core: IotCore
+    iot_connection: Connection
+    iot_order: asyncio.Lock  # publishes of one connection reach the rules engine in the order they arrived
+
+    async def _accept(self, app_message: Any) -> bool:
+        if app_message.direction != INCOMING:
+            return True
+        async with self.iot_order:
+            try:
+                await self.iot_gate.call(self.iot_core.publish, self.iot_connection, app_message.topic,
+                                         bytes(app_message.data or b""))
+                return True
+            except PublishRefused as refused:
+                reason = str(refused)
+        LOG.info("%s: publish to %s refused, disconnecting: %s", self.iot_connection.client_id,
+                 app_message.topic, reason)
+        if self.writer is not None:
+            await self.writer.close()
+        return False
+
+    async def _handle_qos0_message_flow(self, app_message: Any) -> None:
+        if await self._accept(app_message):
+            await super()._handle_qos0_message_flow(app_message)
+
+    async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+        if await self._accept(app_message):
+            await super()._handle_qos1_message_flow(app_message)
+
+    async def _handle_qos2_message_flow(self, app_message: Any) -> None:
+        if app_message.direction == INCOMING:
+            LOG.info("%s: QoS 2 publish refused (IoT Core supports QoS 0 and 1), disconnecting",
+                     self.iot_connection.client_id)
+            if self.writer is not None:
+                await self.writer.close()
+            return
+        await super()._handle_qos2_message_flow(app_message)
+
+
+class RegionBroker(Broker):
+    """amqtt's broker for one region's endpoint; see the module docstring for what it asks IoT Core."""
+
+    def __init__(self, *, region: str, port: int, ssl_context: ssl.SSLContext, core: IotCore, gate: EngineGate,
+                 host: str = "127.0.0.1") -> None:
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "ssl": True}},
+            "plugins": {},  # no amqtt plugins: IoT Core decides (and no $SYS topics, which IoT Core lacks)
+        }
+        super().__init__(config)
+        self.region = region
+        self.ssl_context = ssl_context
+        self.core = core
+        self.gate = gate
+        self.refusals: list[tuple[str, str]] = []  # (client id, reason), newest last
+        self.down = False  # the region is marked down: every connection is closed at once
+
+    def _create_ssl_context(self, listener: Any) -> ssl.SSLContext:  # type: ignore[override]
+        return self.ssl_context
+
+    async def _handle_client_session(self, reader: Any, writer: Any, client_session: Any, handler: Any,
+                                     server: Any, listener_name: str) -> None:
+        ssl_object = writer.get_ssl_info()
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        client_id = client_session.client_id or ""
+        try:
+            if self.down:
+                raise ConnectionRefused(f"{self.region} is down")
+            if not der:
+                raise ConnectionRefused("TLS handshake without a client certificate")
+            connection = await self.gate.call(self.core.connect, self.region, ssl.DER_cert_to_PEM_cert(der),
+                                              client_id)
+        except ConnectionRefused as refused:
+            self.refusals.append((client_id, refused.reason))
+            LOG.info("%s in %s: connection closed: %s", client_id, self.region, refused.reason)
+            await writer.close()
+            return
+        setattr(client_session, _CONNECTION, connection)
+        handler.__class__ = _IotHandler
+        handler.iot_gate, handler.iot_core, handler.iot_connection = self.gate, self.core, connection
+        handler.iot_order = asyncio.Lock()
+        await super()._handle_client_session(reader, writer, client_session, handler, server, listener_name)
+
+    async def _authenticate(self, session: Any, _: Any) -> bool:
+        return getattr(session, _CONNECTION, None) is not None
+
+    async def add_subscription(self, subscription: tuple[str, int], session: Any) -> int:
+        topic_filter, qos = subscription
+        return await super().add_subscription((topic_filter, min(qos, QOS_1)), session)
+
+    async def _topic_filtering(self, session: Any, topic: str, action: Action) -> bool:
+        connection: Connection | None = getattr(session, _CONNECTION, None)
+        if connection is None:
+            return False
+        if action == Action.PUBLISH:
+            return True  # decided (rules included) before the PUBACK, in _IotHandler
+        if action == Action.SUBSCRIBE:
+            try:
+                await self.gate.call(self.core.subscribe, connection, topic)
+                return True
+            except PublishRefused as refused:
+                LOG.info("%s: subscribe to %s refused: %s", connection.client_id, topic, refused)
+                connection.open = True  # IoT Core answers SUBACK 0x80 and keeps the client connected
+                return False
+            except iot_sql.IotSqlError as invalid:
+                LOG.info("%s: invalid topic filter %s: %s", connection.client_id, topic, invalid)
+                return False
+        return await self.gate.call(self.core.may_receive, connection, topic)
+
+    def connections(self) -> list[Connection]:
+        """Open connections (connected sessions) of this endpoint."""
+        found = []
+        for session, _ in self._sessions.values():
+            connection = getattr(session, _CONNECTION, None)
+            if connection is not None and session.transitions.is_connected():
+                found.append(connection)
+        return found
+
+    async def disconnect_all(self) -> None:
+        """Close every client's network connection (the region going down)."""
+        for session, handler in list(self._sessions.values()):
+            if handler is not None and handler.writer is not None and session.transitions.is_connected():
+                await handler.writer.close()
