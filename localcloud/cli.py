@@ -3,6 +3,8 @@
 - ``up``: deploy both shipped stacks into the local cloud, print what was created per region.
 - ``demo``: the whole system end to end (see ``localcloud.demo``).
 - ``bench --devices N``: onboarding throughput and cost figures (see ``localcloud.bench``).
+- ``storm --devices N --rate R`` / ``capacity --devices N --regions …``: onboarding storms in simulated time under
+  AWS quotas, and the capacity planner (``localcloud.storm``).
 - ``preview STACK [--policy-pack DIR]``: run the program under mocks and the policy pack
   (``localcloud.preview``).
 """
@@ -54,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch", type=_positive, default=500,
                        help="devices connecting before the cloud settles (default 500)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    from localcloud.storm.commands import add_parsers
+
+    add_parsers(commands, _positive)
     preview = commands.add_parser("preview", help="preview a stack under mocks with the policy pack")
     preview.add_argument("stack", help="stack name, e.g. eu-west-1")
     preview.add_argument("--policy-pack", default="policy", help="policy pack folder (default: policy)")
@@ -119,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench.main(devices=args.devices, regions=args.regions, messages=args.messages, seed=args.seed,
                           batch=args.batch, as_json=args.json, console=console, state_dir=args.state_dir)
+    if args.command in ("storm", "capacity"):
+        from localcloud.storm import commands
+
+        return commands.cmd_storm(args, console) if args.command == "storm" else commands.cmd_capacity(args, console)
     if args.command == "preview":
         return cmd_preview(args.stack, args.policy_pack)
     raise AssertionError(args.command)
