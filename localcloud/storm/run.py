@@ -9,8 +9,8 @@
    Simulated processes run what AWS runs asynchronously: IoT rule actions (every ``rule_tick_s``), global-table
    replication (each write applied ``replication_lag_s`` after it), pipe polls (every ``pipe_poll_s``) and their
    EventBridge deliveries, execution-status events (to the dead-letter rules).
-3. Every simulated second a monitor records which devices are ACTIVE (certificate ACTIVE and attached to its thing)
-   in each region; the storm ends when every device is ACTIVE everywhere and nothing is left to run, or at
+3. Every simulated second a monitor records which devices are ACTIVE (certificate ACTIVE, attached to its thing,
+   holding the device policy) in each region; the storm ends when every device is ACTIVE everywhere and nothing is left to run, or at
    ``max_sim_s``.
 """
 from __future__ import annotations
@@ -228,6 +228,13 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
     active_at: dict[str, list[float | None]] = {region: [None] * devices for region in regions}
     pending: dict[str, set[int]] = {region: set(range(devices)) for region in regions}
     backends = {region: iot_backends[DEFAULT_ACCOUNT_ID][region] for region in regions}
+    # the device policy of each region: the one policy the calibration devices' certificates hold there
+    device_policy = {}
+    for region, backend in backends.items():
+        held = {policy for (_target, policy) in list(backend.principal_policies)}
+        if len(held) != 1:
+            raise LocalCloudError(f"{region}: expected the calibration certificates to hold one device policy, found {sorted(held)}")
+        device_policy[region] = held.pop()
     certificate_ids = [device.certificate_id for device in issued]
     reconnects = 0
     gave_up: set[int] = set()
@@ -285,7 +292,8 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
                     continue
                 certificate = backend.certificates.get(certificate_ids[i])
                 if certificate is not None and certificate.status == "ACTIVE" and \
-                        (certificate.arn, names[i]) in backend.principal_things:
+                        (certificate.arn, names[i]) in backend.principal_things and \
+                        (certificate.arn, device_policy[region]) in backend.principal_policies:
                     done.append(i)
             for i in done:
                 active_at[region][i] = now
