@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="where the local PKI is kept (default: <project>/.localcloud)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("up", help="deploy both stacks into the local cloud and list what was created")
+    up = commands.add_parser("up", help="deploy both stacks into the local cloud and list what was created")
+    up.add_argument("--serve", action="store_true", help="then serve each region's MQTT endpoint until Ctrl-C")
+    up.add_argument("--ports", nargs="+", metavar="REGION=PORT", help="endpoint ports (default 8883, 8884, …)")
+    up.add_argument("--resolver-port", type=int, default=1080, help="the domain's socks5h resolver (default 1080)")
     commands.add_parser("demo", help="deploy, onboard devices, publish telemetry, show everything per region")
     bench = commands.add_parser("bench", help="onboard N devices and report throughput and per-device costs")
     bench.add_argument("--devices", type=_positive, required=True, help="devices to onboard")
@@ -112,6 +115,10 @@ def cmd_preview(stack: str, policy_pack: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
+    if args.command == "up" and args.serve:
+        from localcloud.mqtt import serve
+
+        return serve.main(console, args.state_dir, args.ports, args.resolver_port)
     if args.command == "up":
         return cmd_up(console, args.state_dir)
     if args.command == "demo":
