@@ -81,7 +81,7 @@ def test_each_region_dead_letters_its_pipe_and_rule_targets_into_its_own_encrypt
         outputs = cloud.outputs(region)
         queue_url, queue_arn = outputs["replicationDeadLetterQueueUrl"], outputs["replicationDeadLetterQueueArn"]
         sqs = boto3.client("sqs", region_name=region)
-        assert sqs.list_queues()["QueueUrls"] == [queue_url]
+        assert sorted(sqs.list_queues()["QueueUrls"]) == sorted([queue_url, outputs["telemetryErrorQueueUrl"]])
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
         assert attributes["QueueArn"] == queue_arn and f":{region}:" in queue_arn
         assert attributes["SqsManagedSseEnabled"] == "true"

@@ -3,6 +3,7 @@ region, the two-regions race, impostors, telemetry and decommissioning. One depl
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 
@@ -13,7 +14,7 @@ import pki
 from localcloud import observe
 from localcloud.cloud import LocalCloud
 from localcloud.engines import ConnectionRefused
-from localcloud.engines.iot_core import Connection
+from localcloud.engines.iot_core import Connection, PublishRefused
 from localcloud.patches import aws_calls
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
@@ -157,3 +158,29 @@ def test_a_replication_that_fails_after_its_retries_lands_in_that_region_s_dead_
     assert (event["source"], event["detail"]["status"]) == ("aws.states", "FAILED")
     assert event["detail"]["executionArn"] == failed.arn
     assert json.loads(event["detail"]["input"])["ThingName"] == device.name  # enough to redrive it
+
+
+def test_telemetry_dynamodb_refuses_lands_in_that_region_s_telemetry_error_queue_and_over_128_kb_is_refused(
+        cloud: LocalCloud, ca: pki.CertificateAuthority) -> None:
+    # Within 128 KB the deployed rule cannot make an item over 400 KB (one copy of the message); an unstorable
+    # number or nesting beyond DynamoDB's 32 levels is what a device can send (docs/emulator.md, section 9).
+    urls = {region: cloud.outputs(region)["telemetryErrorQueueUrl"] for region in REGIONS}
+    before = {region: observe.queue_depth(region, url) for region, url in urls.items()}
+    device = ca.issue_device("telemetry-errors-0001")
+    connection = cloud.connect(SECONDARY, device.certificate_pem, device.name)
+    bad = [b'{"message": NaN}', b'{"message": 1e400}', b'{"message": ' + b"[" * 5000 + b"]" * 5000 + b"}"]
+    for payload in bad:
+        cloud.engines.iot.publish(connection, f"i/{device.name}/m", payload)
+    cloud.settle()
+    assert observe.queue_depth(SECONDARY, urls[SECONDARY]) == before[SECONDARY] + len(bad)
+    assert observe.queue_depth(PRIMARY, urls[PRIMARY]) == before[PRIMARY]
+    found = boto3.client("sqs", region_name=SECONDARY).receive_message(QueueUrl=urls[SECONDARY], MaxNumberOfMessages=10)
+    messages = [json.loads(m["Body"]) for m in found["Messages"]]
+    assert sorted(base64.b64decode(m["base64OriginalPayload"]) for m in messages) == sorted(bad)
+    assert {(m["ruleName"], m["clientId"], m["failures"][0]["failedAction"]) for m in messages} == {
+        ("multi_region_iot_store_telemetry", device.name, "DynamoDBv2Action")}
+    assert not [i for i in observe.table_items(SECONDARY, cloud.primary_outputs["dataTableName"])
+                if i.get("Device") == device.name]
+    with pytest.raises(PublishRefused, match="PAYLOAD_LIMIT_EXCEEDED"):
+        cloud.engines.iot.publish(connection, f"i/{device.name}/m", json.dumps({"message": "x" * 130 * 1024}))
+    assert not connection.open
