@@ -115,6 +115,8 @@ class StackSettings:
     shared: SharedSettings | None = None  # given on the primary; read from it on secondaries
     pem_overrides: PemOverrides | None = None
     provisioning: "Provisioning" = field(default_factory=lambda: Provisioning())
+    provisioning_api: "ProvisioningApiSettings | None" = None  # None: no provisioning API in this stack
+
 
     @property
     def is_primary(self) -> bool:
@@ -139,6 +141,53 @@ class Provisioning:
 
 
 PROVISIONING_MODES = ("jitr", "jitp", "fleet")
+
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})")
+_S3_OBJECT = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+)")
+
+
+@dataclass(frozen=True)
+class ProvisioningApiSettings:
+    """The provisioning API (docs/design.md, "The provisioning API"), on when ``provisioningSigningKeyArn`` is set."""
+
+    signing_key_arn: str  # the KMS key (in this stack's region) holding the registered CA's key
+    geolocation_bucket: str | None = None
+    geolocation_key: str | None = None
+    default_region: str | None = None  # None: the primary region
+
+    @property
+    def geolocation_object_arn(self) -> str | None:
+        return f"arn:aws:s3:::{self.geolocation_bucket}/{self.geolocation_key}" if self.geolocation_bucket else None
+
+
+def validate_provisioning_api(get: Callable[[str], Any], region: str) -> ProvisioningApiSettings | None:
+    """``provisioningSigningKeyArn`` (a KMS key ARN in this stack's region; an alias cannot be narrowed in IAM),
+    ``provisioningGeolocationDatabase`` (``s3://bucket/key`` of a MaxMind City database) and
+    ``provisioningDefaultRegion`` (for addresses the database does not place)."""
+    key_arn = get("provisioningSigningKeyArn")
+    others = [k for k in ("provisioningGeolocationDatabase", "provisioningDefaultRegion") if get(k) not in (None, "")]
+    if key_arn in (None, ""):
+        if others:
+            raise ConfigError(f"{', '.join(others)} set without provisioningSigningKeyArn: the provisioning API needs the "
+                              "KMS key holding the CA's key; "
+                              f"{_set_hint('provisioningSigningKeyArn', f'arn:aws:kms:{region}:123456789012:key/mrk-...')}.")
+        return None
+    found = _KMS_KEY_ARN.fullmatch(key_arn) if isinstance(key_arn, str) else None
+    if found is None or found.group(1) != region:
+        raise ConfigError(f"provisioningSigningKeyArn = {key_arn!r} is not a KMS key ARN in {region} (this stack's "
+                          "region; a multi-Region key has one ARN per region, an alias cannot be narrowed in IAM); "
+                          f"{_set_hint('provisioningSigningKeyArn', f'arn:aws:kms:{region}:123456789012:key/mrk-...')}.")
+    bucket = key = None
+    database = get("provisioningGeolocationDatabase")
+    if database not in (None, ""):
+        location = _S3_OBJECT.fullmatch(database) if isinstance(database, str) else None
+        if location is None:
+            raise ConfigError(f"provisioningGeolocationDatabase = {database!r} is not s3://bucket/key; "
+                              f"{_set_hint('provisioningGeolocationDatabase', 's3://my-bucket/GeoLite2-City.mmdb')}.")
+        bucket, key = location.group(1), location.group(2)
+    default = get("provisioningDefaultRegion")
+    default = validate_region(default, "provisioningDefaultRegion") if default not in (None, "") else None
+    return ProvisioningApiSettings(key_arn, bucket, key, default)
 
 
 def validate_provisioning(raw: Any, key: str = "provisioning") -> Provisioning:
@@ -460,6 +509,7 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
         shared=shared,
         pem_overrides=overrides,
         provisioning=validate_provisioning(get("provisioning")),
+        provisioning_api=validate_provisioning_api(get, region),
     )
 
 
