@@ -251,3 +251,46 @@ def tls_only_bucket_policy(bucket_arn: str) -> dict:
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }],
     }
+
+
+@dataclass(frozen=True)
+class ProvisioningApiResources:
+    """What the provisioning API's function touches, all in its own region."""
+
+    region: str
+    account_id: str
+    inventory_table_name: str
+    allow_list_table_name: str
+    nonce_table_name: str
+    device_policy_name: str
+    ca_certificate_id: str
+    signing_key_arn: str
+    log_group_arn: str
+    geolocation_object_arn: str | None = None
+
+
+def provisioning_api_policy(r: ProvisioningApiResources) -> dict:
+    """Provision one device in this region and nothing else: register its certificate (RegisterCertificate supports
+    only "*"), create its thing, attach the device policy and the certificate; undo those on a rollback; read our
+    CA; claim the allow-list entry and write the inventory item (GetItem/UpdateItem), remember nonces (PutItem/GetItem);
+    sign with the CA's KMS key (kms:Sign only: the key never leaves KMS); read the geolocation database object."""
+    iot = lambda res: arns.iot(r.region, r.account_id, res)  # noqa: E731
+    table = lambda name: arns.dynamodb_table(r.region, r.account_id, name)  # noqa: E731
+    statements = [
+        statement(["iot:RegisterCertificate"], ["*"], sid="RegisterDeviceCertificate"),
+        statement(["iot:DescribeCACertificate"], [iot(f"cacert/{r.ca_certificate_id}")], sid="ReadOurCa"),
+        statement(["iot:UpdateCertificate", "iot:DeleteCertificate"], [iot("cert/*")], sid="RollBackCertificate"),
+        statement(["iot:CreateThing", "iot:DeleteThing"], [iot("thing/*")], sid="Things"),
+        statement(["iot:AttachThingPrincipal", "iot:DetachThingPrincipal"], [iot("thing/*"), iot("cert/*")],
+                  sid="AttachCertificateToThing"),
+        statement(["iot:AttachPolicy", "iot:DetachPolicy"], [iot("cert/*"), iot(f"policy/{r.device_policy_name}")],
+                  sid="AttachDevicePolicy"),
+        statement(["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                  [table(r.inventory_table_name), table(r.allow_list_table_name)], sid="ClaimEntryAndWriteInventory"),
+        statement(["dynamodb:GetItem", "dynamodb:PutItem"], [table(r.nonce_table_name)], sid="RememberNonces"),
+        statement(["kms:Sign"], [r.signing_key_arn], sid="SignWithCaKey"),
+        log_writer_statement(r.log_group_arn),
+    ]
+    if r.geolocation_object_arn:
+        statements.append(statement(["s3:GetObject"], [r.geolocation_object_arn], sid="ReadGeolocationDatabase"))
+    return document(statements)

@@ -24,6 +24,21 @@ class Names:
     def data_table(self) -> str:
         return self("data")
 
+    @property
+    def allow_list_table(self) -> str:
+        """Enrolled devices, one entry per thing name, for every way in (docs/design.md, "The allow-list")."""
+        return self("allow-list")
+
+    # The provisioning API (regional).
+    @property
+    def provisioning_function(self) -> str:
+        return self("provisioning-api")
+
+    @property
+    def provisioning_nonce_table(self) -> str:
+        """The provisioning API's remembered nonces (TTL), one table per region."""
+        return self("provisioning-nonces")
+
     # Regional names: the same in every region, because each region has its own namespace.
     @property
     def device_policy(self) -> str:
