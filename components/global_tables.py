@@ -41,6 +41,7 @@ class GlobalTables(pulumi.ComponentResource):
 
     inventory: aws.dynamodb.Table
     data: aws.dynamodb.Table
+    allow_list: aws.dynamodb.Table
     inventory_stream_arns: pulumi.Output[dict]
 
     def __init__(self, name: str, args: GlobalTablesArgs, opts: pulumi.ResourceOptions | None = None):
@@ -83,10 +84,22 @@ class GlobalTables(pulumi.ComponentResource):
             stream_view_type="NEW_AND_OLD_IMAGES",
             **common,
         )
+        # One allow-list for every way in (docs/design.md, "The allow-list"): global, so each region's API claims the
+        # same entry; no stream consumer, but version 2019.11.21 replicates through a stream.
+        self.allow_list = aws.dynamodb.Table(
+            args.names.allow_list_table,
+            name=args.names.allow_list_table,
+            hash_key="ThingName",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="ThingName", type="S")],
+            stream_enabled=True,
+            stream_view_type="NEW_AND_OLD_IMAGES",
+            **common,
+        )
         self.inventory_stream_arns = pulumi.Output.all(self.inventory.stream_arn, self.inventory.replicas).apply(
             lambda v: stream_arns_by_region(args.primary_region, v[0], v[1]))
         self.register_outputs({
             "inventoryTableName": self.inventory.name,
             "dataTableName": self.data.name,
+            "allowListTableName": self.allow_list.name,
             "inventoryStreamArns": self.inventory_stream_arns,
         })
