@@ -34,12 +34,15 @@ if settings.is_primary:
         pulumi.export(key, value)
     pulumi.export("inventoryTableName", inventory_table)
     pulumi.export("dataTableName", data_table)
+    allow_list_table = tables.allow_list.name
+    pulumi.export("allowListTableName", allow_list_table)
     pulumi.export("inventoryStreamArns", tables.inventory_stream_arns)
 else:
     primary = read_primary_outputs(settings.primary_stack)
     shared = shared_from_exports(primary.outputs, settings.region, settings.primary_stack)
     material = load_material(settings, shared.domain_name)
     inventory_table, data_table = primary.outputs["inventoryTableName"], primary.outputs["dataTableName"]
+    allow_list_table = primary.outputs.get("allowListTableName")  # None from a primary deployed before it
     stream_arn = primary.stream_arn_for(settings.region)
     validation_record_fqdns = primary.validation_record_fqdns()
     pulumi.export("primaryStack", settings.primary_stack)
@@ -48,6 +51,9 @@ account_id = aws.get_caller_identity().account_id
 region = Region(settings.region, RegionArgs(
     settings=settings, shared=shared, account_id=account_id, material=material,
     inventory_table_name=inventory_table, data_table_name=data_table, inventory_stream_arn=stream_arn,
+    allow_list_table_name=allow_list_table,
+    provisioning_validation_record_fqdns=None if settings.is_primary else primary.outputs.get(
+        "provisioningValidationRecordFqdns"),
     functions_dir=PROJECT_DIR / "functions", build_cache_dir=PROJECT_DIR / ".build" / "lambda",
     validation_record_fqdns=validation_record_fqdns))
 for key, value in region.outputs.items():
