@@ -13,6 +13,7 @@ from components.config import SharedSettings, StackSettings
 from components.endpoint import Endpoint, EndpointArgs
 from components.material import EndpointMaterial
 from components.naming import Names
+from components.provisioning_api import ProvisioningApi, ProvisioningApiArgs
 from components.provisioned_recorder import ProvisionedRecorder, ProvisionedRecorderArgs
 from components.provisioning_role import ProvisioningRole, ProvisioningRoleArgs
 from components.registration import Registration, RegistrationArgs
@@ -35,6 +36,9 @@ class RegionArgs:
     build_cache_dir: Path
     # Secondaries: the primary's ACM validation record FQDNs (None on the primary, which writes the record).
     validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
+    allow_list_table_name: pulumi.Input[str] | None = None  # the global allow-list (None: an older primary)
+    # Secondaries: the primary's ACM validation record FQDNs for provision.<domain>.
+    provisioning_validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
 
 
 class Region(pulumi.ComponentResource):
@@ -91,6 +95,21 @@ class Region(pulumi.ComponentResource):
             kit = TestResources(f"{name}-test", TestResourcesArgs(names, s.region, args.account_id), opts=child)
             test_bucket = kit.bucket.bucket
 
+        provisioning = None
+        if s.provisioning_api is not None:
+            chain = args.material.chain_pem
+            provisioning = ProvisioningApi(f"{name}-provisioning", ProvisioningApiArgs(
+                names=names, region=s.region, account_id=args.account_id, settings=s.provisioning_api,
+                regions=shared.regions, primary_region=shared.primary_region, domain_name=shared.domain_name,
+                hosted_zone_id=shared.hosted_zone_id, inventory_table_name=args.inventory_table_name,
+                allow_list_table_name=args.allow_list_table_name, device_policy_name=registration.device_policy.name,
+                ca_certificate_id=registration.ca_certificate.id,
+                trust_anchor_pem=chain[chain.rindex("-----BEGIN CERTIFICATE-----"):],
+                functions_dir=args.functions_dir, build_cache_dir=args.build_cache_dir,
+                lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
+                validation_record_fqdns=None if s.is_primary else args.provisioning_validation_record_fqdns),
+                opts=child)
+
         self.outputs = {
             "region": s.region,
             "iotEndpoint": endpoint.iot_endpoint,
@@ -110,6 +129,10 @@ class Region(pulumi.ComponentResource):
         }
         if recorder is not None:
             self.outputs["jitpRecorderStateMachineArn"] = recorder.state_machine.arn
+        if provisioning is not None:
+            self.outputs["provisioningApiUrl"] = provisioning.url
+            if s.is_primary:
+                self.outputs["provisioningValidationRecordFqdns"] = provisioning.validation_record_fqdns
         if s.is_primary:  # the stack reference contract: secondaries validate through the primary's record
             self.outputs["validationRecordFqdns"] = endpoint.validation_record_fqdns
         self.register_outputs(self.outputs)
