@@ -159,6 +159,13 @@ class Deployer(CloudMocks):
         self.creators: dict[str, Callable[[pulumi.runtime.MockResourceArgs, dict[str, Any], str],
                                           tuple[str, dict[str, Any]]]] = {
             "aws:acm/certificate:Certificate": self._acm_certificate,
+            "aws:apigatewayv2/api:Api": self._http_api,
+            "aws:apigatewayv2/apiMapping:ApiMapping": self._api_mapping,
+            "aws:apigatewayv2/domainName:DomainName": self._api_domain_name,
+            "aws:apigatewayv2/integration:Integration": self._api_integration,
+            "aws:apigatewayv2/route:Route": self._api_route,
+            "aws:apigatewayv2/stage:Stage": self._api_stage,
+            "aws:lambda/permission:Permission": self._lambda_permission,
             "aws:acm/certificateValidation:CertificateValidation": self._acm_validation,
             "aws:cloudwatch/eventBus:EventBus": self._event_bus,
             "aws:cloudwatch/eventRule:EventRule": self._event_rule,
@@ -258,6 +265,72 @@ class Deployer(CloudMocks):
         self._client("acm", region).describe_certificate(CertificateArn=arn)  # must exist
         return arn, {**inputs}
 
+    # -- API Gateway v2 (HTTP APIs) ------------------------------------------------------------------
+    def _http_api(self, args, inputs, region):
+        request: dict[str, Any] = {"Name": self._name(args, inputs, limit=128), "ProtocolType": inputs["protocolType"]}
+        for key, member in (("description", "Description"), ("disableExecuteApiEndpoint", "DisableExecuteApiEndpoint"),
+                            ("routeSelectionExpression", "RouteSelectionExpression")):
+            if inputs.get(key) is not None:
+                request[member] = inputs[key]
+        api = self._client("apigatewayv2", region).create_api(**request)
+        execution_arn = f"arn:aws:execute-api:{region}:{self.account_id}:{api['ApiId']}"
+        return api["ApiId"], {**inputs, "name": request["Name"], "apiEndpoint": api.get("ApiEndpoint", ""),
+                              "arn": f"arn:aws:apigateway:{region}::/apis/{api['ApiId']}",
+                              "executionArn": execution_arn}
+
+    def _api_integration(self, args, inputs, region):
+        request: dict[str, Any] = {"ApiId": inputs["apiId"], "IntegrationType": inputs["integrationType"]}
+        for key, member in (("integrationUri", "IntegrationUri"), ("integrationMethod", "IntegrationMethod"),
+                            ("payloadFormatVersion", "PayloadFormatVersion"), ("description", "Description")):
+            if inputs.get(key) is not None:
+                request[member] = inputs[key]
+        if inputs.get("timeoutMilliseconds") is not None:
+            request["TimeoutInMillis"] = int(inputs["timeoutMilliseconds"])
+        integration = self._client("apigatewayv2", region).create_integration(**request)
+        return integration["IntegrationId"], {**inputs}
+
+    def _api_route(self, args, inputs, region):
+        request: dict[str, Any] = {"ApiId": inputs["apiId"], "RouteKey": inputs["routeKey"]}
+        if inputs.get("target"):
+            request["Target"] = inputs["target"]
+        route = self._client("apigatewayv2", region).create_route(**request)
+        return route["RouteId"], {**inputs}
+
+    def _api_stage(self, args, inputs, region):
+        request: dict[str, Any] = {"ApiId": inputs["apiId"], "StageName": inputs["name"],
+                                   "AutoDeploy": bool(inputs.get("autoDeploy", False))}
+        if inputs.get("defaultRouteSettings"):
+            request["DefaultRouteSettings"] = _pascal(inputs["defaultRouteSettings"])
+        if inputs.get("accessLogSettings"):
+            request["AccessLogSettings"] = _pascal(inputs["accessLogSettings"])
+        self._client("apigatewayv2", region).create_stage(**request)
+        return inputs["name"], {**inputs, "invokeUrl": f"https://{inputs['apiId']}.execute-api.{region}.amazonaws.com/"}
+
+    def _api_domain_name(self, args, inputs, region):
+        configuration = inputs["domainNameConfiguration"]
+        domain = self._client("apigatewayv2", region).create_domain_name(
+            DomainName=inputs["domainName"], DomainNameConfigurations=[_pascal(configuration)])
+        target = (domain.get("DomainNameConfigurations") or [{}])[0].get("ApiGatewayDomainName") \
+            or f"d-{_hex(inputs['domainName'], region, n=10)}.execute-api.{region}.amazonaws.com"
+        return inputs["domainName"], {**inputs, "domainNameConfiguration": {**configuration,
+                                                                            "targetDomainName": target}}
+
+    def _api_mapping(self, args, inputs, region):
+        request = {"ApiId": inputs["apiId"], "DomainName": inputs["domainName"], "Stage": inputs["stage"]}
+        if inputs.get("apiMappingKey"):
+            request["ApiMappingKey"] = inputs["apiMappingKey"]
+        mapping = self._client("apigatewayv2", region).create_api_mapping(**request)
+        return mapping["ApiMappingId"], {**inputs}
+
+    def _lambda_permission(self, args, inputs, region):
+        statement_id = inputs.get("statementId") or _autoname(args.name, limit=100)
+        request = {"FunctionName": inputs["function"], "StatementId": statement_id, "Action": inputs["action"],
+                   "Principal": inputs["principal"]}
+        if inputs.get("sourceArn"):
+            request["SourceArn"] = inputs["sourceArn"]
+        self._client("lambda", region).add_permission(**request)
+        return statement_id, {**inputs, "statementId": statement_id}
+
     # -- EventBridge / CloudWatch Logs ----------------------------------------------------------
     def _event_bus(self, args, inputs, region):
         name = self._name(args, inputs)
@@ -349,6 +422,10 @@ class Deployer(CloudMocks):
             request["DeletionProtectionEnabled"] = True
         dynamodb = self._client("dynamodb", region)
         table = dynamodb.create_table(**request)["TableDescription"]
+        ttl = inputs.get("ttl") or {}
+        if ttl.get("enabled"):
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": ttl["attributeName"]})
         replicas = inputs.get("replicas") or []
         replica_regions = [r["regionName"] for r in replicas]
         if replica_regions:
