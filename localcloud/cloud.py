@@ -243,7 +243,9 @@ class LocalCloud:
         for shipped in self.stacks:
             if shipped.name in self.deployments:
                 continue
-            overrides: dict[str, Any] = {"pkiDir": str(self.pki_dir), **self.config_overrides}
+            overrides: dict[str, Any] = {"pkiDir": str(self.pki_dir),
+                                         "provisioningSigningKeyArn": self._provisioning_key(shipped.region),
+                                         **self.config_overrides}
             references: dict[str, dict[str, Any]] = {}
             if shipped.is_primary:
                 overrides["hostedZoneId"] = self.hosted_zone_id
@@ -257,6 +259,12 @@ class LocalCloud:
             if on_stack is not None:
                 on_stack(shipped, run)
         return self.deployments
+
+    def _provisioning_key(self, region: str) -> str:
+        """The provisioning API's CA key in this region's KMS: the PKI's intermediate key, as an import would put it."""
+        from localcloud.provisioning.kms_key import signing_key
+
+        return signing_key(region, self.load_ca().intermediate_key)
 
     def _deployment_for(self, qualified: str | None) -> Deployment:
         name = (qualified or "").split("/")[-1]
@@ -277,6 +285,16 @@ class LocalCloud:
     @property
     def primary_outputs(self) -> dict[str, Any]:
         return self.deployments[self.primary.name].outputs
+
+    def provisioning_api(self, region: str, **options: Any) -> Any:
+        """The region's deployed provisioning API served over HTTP on loopback (a context manager with ``url``)."""
+        from localcloud.provisioning.http_api import ProvisioningHttpApi, lambda_invoker
+
+        functions = boto3.client("lambda", region_name=region).list_functions()["Functions"]
+        names = [f["FunctionName"] for f in functions if f["FunctionName"].endswith("-provisioning-api")]
+        if not names:
+            raise LocalCloudError(f"no provisioning API deployed in {region}; deploy first")
+        return ProvisioningHttpApi(lambda_invoker(region, names[0]), region=region, **options)
 
     # -- device side -------------------------------------------------------------------------------
     def settle(self) -> Any:

@@ -58,7 +58,7 @@ def test_no_stack_owns_the_accounts_event_configurations(request, run_name):
 
 def tables(run: StackRun) -> list:
     found = run.of_type("aws:dynamodb/table:Table")
-    assert len(found) == 2
+    assert len(found) == 3  # inventory, data, allow-list
     return found
 
 
