@@ -9,12 +9,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from device import commands
+from device import commands, provision
 from device.endpoint import EndpointError
 from device.session import Refused
 
 SUBCOMMANDS = [
     commands.register,  # connect, publish, listen, run
+    provision.register,  # provision (the provisioning API)
 ]
 
 
