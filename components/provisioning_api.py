@@ -134,7 +134,7 @@ class ProvisioningApi(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[route]))
         aws.lambda_.Permission(
             f"{name}-invoke", action="lambda:InvokeFunction", function=function.function.name,
-            principal="apigateway.amazonaws.com",
+            principal="apigateway.amazonaws.com", source_account=account,  # the ARN names any stage: pin the account
             source_arn=api.execution_arn.apply(lambda a: f"{a}/*/{ROUTE.replace(' ', '')}"), opts=child)
 
         certificate = aws.acm.Certificate(f"{name}-certificate", domain_name=host, validation_method="DNS", opts=child)

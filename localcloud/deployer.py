@@ -326,8 +326,9 @@ class Deployer(CloudMocks):
         statement_id = inputs.get("statementId") or _autoname(args.name, limit=100)
         request = {"FunctionName": inputs["function"], "StatementId": statement_id, "Action": inputs["action"],
                    "Principal": inputs["principal"]}
-        if inputs.get("sourceArn"):
-            request["SourceArn"] = inputs["sourceArn"]
+        for key, member in (("sourceArn", "SourceArn"), ("sourceAccount", "SourceAccount")):
+            if inputs.get(key):
+                request[member] = inputs[key]
         self._client("lambda", region).add_permission(**request)
         return statement_id, {**inputs, "statementId": statement_id}
 
