@@ -115,12 +115,23 @@ def plan_tree(run: StackRun) -> list[str]:
     return lines
 
 
+def _provisioning_key_override(stack: str, overrides: Mapping[str, Any] | None) -> dict[str, str]:
+    """The local cloud deploys the provisioning API (its own KMS key per region); previews plan it too, with a
+    placeholder key ARN of the stack's region, unless the stack or the caller names a key."""
+    config = stack_config(stack, overrides=overrides)
+    if config.get("multi-region-iot:provisioningSigningKeyArn"):
+        return {}
+    region = config.get("aws:region", "eu-west-1")
+    return {"provisioningSigningKeyArn": f"arn:aws:kms:{region}:123456789012:key/mrk-{'0' * 32}"}
+
+
 def preview(stack: str, *, policy_pack: str | None = None, policy_config: Mapping[str, Any] | None = None,
             pki_dir: Path | None = None, config_overrides: Mapping[str, Any] | None = None,
             out: TextIO = sys.stdout) -> int:
     """Preview one stack; return the exit code ``pulumi preview`` would."""
     try:
-        overrides = {**(config_overrides or {}), **_pki_override(stack, pki_dir, config_overrides, out)}
+        config_overrides = {**_provisioning_key_override(stack, config_overrides), **(config_overrides or {})}
+        overrides = {**config_overrides, **_pki_override(stack, pki_dir, config_overrides, out)}
         run = run_stack(stack, config_overrides=overrides,
                         stack_outputs=_referenced_outputs(stack, pki_dir, out, config_overrides))
     except (ConfigError, FileNotFoundError) as exc:  # PkiError is turned into ConfigError where it can arise
