@@ -17,10 +17,10 @@ import pulumi_aws as aws
 
 from builders import arns, failures, iam, inventory
 from builders.asl import decommission, replication
-from components.alarms import above_zero_alarm
 from components.naming import Names
 from components.roles import service_role
 from components.state_machine import StateMachine, StateMachineArgs
+from components.watched_queue import watched_queue
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,6 @@ class ReplicationArgs:
     alarm_topic_arn: str | None = None  # notified when dead letters arrive, and when the queue is empty again
 
 
-# SQS's maximum: an operator has two weeks to notice and redrive a dead letter.
-DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60
-
-
 class Replication(pulumi.ComponentResource):
     pipe: aws.pipes.Pipe
     replicate: StateMachine
@@ -53,27 +49,17 @@ class Replication(pulumi.ComponentResource):
         bus_name = n.event_bus
         bus_arn = arns.event_bus(region, account, bus_name)
 
-        self.dead_letter_queue = aws.sqs.Queue(
+        # A dead letter is replication work not done in this region: someone must look at it.
+        self.dead_letter_queue, self.dead_letter_alarm = watched_queue(
             f"{name}-dlq",
-            name=n.replication_dead_letter_queue,
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self),
+            queue_name=n.replication_dead_letter_queue,
+            alarm_name=n.replication_dead_letter_alarm,
+            alarm_description=(f"Replication or decommissioning work in {region} was given up on and waits in "
+                               f"{n.replication_dead_letter_queue}; fix the cause, then redrive (docs/design.md)."),
+            alarm_topic_arn=args.alarm_topic_arn,
+            parent=self,
         )
         dlq_arn = self.dead_letter_queue.arn
-        # A dead letter is replication work not done in this region: someone must look at it.
-        self.dead_letter_alarm = above_zero_alarm(
-            f"{name}-dlq-alarm",
-            alarm_name=n.replication_dead_letter_alarm,
-            description=(f"Replication or decommissioning work in {region} was given up on and waits in "
-                         f"{n.replication_dead_letter_queue}; fix the cause, then redrive (docs/design.md)."),
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.dead_letter_queue.name},
-            statistic="Maximum",
-            topic_arn=args.alarm_topic_arn,
-            opts=pulumi.ResourceOptions(parent=self.dead_letter_queue),
-        )
 
         pipe_role = service_role(
             f"{name}-pipe",

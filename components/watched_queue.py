@@ -1,5 +1,5 @@
 """An encrypted SQS queue kept 14 days, and an alarm while it holds a message: where work that must not be
-lost waits for an operator (the replication dead letters follow the same shape, in components/replication.py)."""
+lost waits for an operator (the replication dead letters and the telemetry errors)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 import pulumi
 import pulumi_aws as aws
+
+from components.alarms import above_zero_alarm
 
 # SQS's maximum retention: an operator has two weeks to notice, fix the cause and take the messages back.
 RETENTION_SECONDS = 14 * 24 * 60 * 60
@@ -28,22 +30,15 @@ def watched_queue(name: str, *, queue_name: str, alarm_name: str, alarm_descript
         message_retention_seconds=RETENTION_SECONDS,
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    actions = [alarm_topic_arn] if alarm_topic_arn else []
-    alarm = aws.cloudwatch.MetricAlarm(
+    alarm = above_zero_alarm(
         f"{name}-alarm",
-        name=alarm_name,
-        alarm_description=alarm_description,
+        alarm_name=alarm_name,
+        description=alarm_description,
         namespace="AWS/SQS",
         metric_name="ApproximateNumberOfMessagesVisible",
         dimensions={"QueueName": queue.name},
         statistic="Maximum",
-        period=300,
-        evaluation_periods=1,
-        threshold=0,
-        comparison_operator="GreaterThanThreshold",
-        treat_missing_data="notBreaching",  # an empty queue reports no data points
-        alarm_actions=actions,
-        ok_actions=actions,
+        topic_arn=alarm_topic_arn,
         opts=pulumi.ResourceOptions(parent=queue),
     )
     return WatchedQueue(queue, alarm)
