@@ -116,7 +116,26 @@ def test_a_thing_not_on_the_allow_list_is_refused(account):
     assert inventory(account, "stranger") is None
 
 
+class AtomicCalls:
+    """DynamoDB evaluates a condition and writes atomically; moto's backend, a plain dict, does not under threads.
+    Each call of the wrapped client runs whole, as one request does in the service."""
+
+    def __init__(self, client):
+        self._client, self._lock = client, threading.Lock()
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+        return call
+
+
 def test_two_concurrent_requests_for_one_thing_provision_it_exactly_once(account):
+    account.dynamodb = AtomicCalls(account.dynamodb)
     device = enrolled(account)
     bodies = [device.body(csr=True), kit.Device.new(device.name).body(csr=True, signer=device.signing_key)]
     barrier, answers = threading.Barrier(2), []
