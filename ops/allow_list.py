@@ -1,4 +1,4 @@
-"""``python -m ops.allow_list import REGION FILE [--application A]``: enrol devices on the allow-list.
+"""``python -m ops allow-list import REGION FILE`` / ``add REGION THING KEY``: enrol devices on the allow-list.
 
 FILE holds one JSON object per line, ``{"thingName": "...", "verifyingKey": "<PEM public key>"}``: the device's
 own verifying key (Ed25519 or EC P-256/P-384), recorded at manufacturing. Each entry is written ``unprovisioned``
@@ -7,10 +7,8 @@ resets a device that was provisioned. The allow-list is a global table: importin
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -18,9 +16,10 @@ from typing import Any, Iterable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from components.naming import Names
 from functions.provisioning_api.allow_list import enrol_item
 from functions.provisioning_api.request import THING_NAME
-from ops.clients import DEFAULT_APPLICATION
+from ops.clients import DEFAULT_APPLICATION, client_factory
 
 
 class EntryError(ValueError):
@@ -31,6 +30,15 @@ class EntryError(ValueError):
 class ImportReport:
     enrolled: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
+    region: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return True  # an entry already enrolled is left as it is, by design
+
+    def to_json(self) -> dict[str, Any]:
+        return {"command": "allow-list", "region": self.region, "enrolled": self.enrolled,
+                "alreadyEnrolled": self.already}
 
 
 def entry(thing_name: str, verifying_key_pem: str) -> dict[str, str]:
@@ -73,26 +81,22 @@ def import_entries(dynamodb: Any, table: str, entries: list[dict[str, str]]) -> 
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    import boto3
-
-    parser = argparse.ArgumentParser(prog="python -m ops.allow_list", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    imp = sub.add_parser("import", help="enrol the devices of FILE (JSON lines) as unprovisioned")
-    imp.add_argument("region")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--application", default=DEFAULT_APPLICATION)
-    args = parser.parse_args(argv)
+def read_entries(action: str, *, file: Path | None = None, thing: str | None = None,
+                 key_file: Path | None = None) -> list[dict[str, str]]:
+    """The entries an ``import`` (a JSON-lines file) or an ``add`` (one thing and its PEM public key) names."""
     try:
-        entries = parse(args.file.read_text().splitlines())
-    except (OSError, EntryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    report = import_entries(boto3.client("dynamodb", region_name=args.region), f"{args.application}-allow-list",
-                            entries)
-    print(json.dumps({"enrolled": report.enrolled, "alreadyEnrolled": report.already}))
-    return 0
+        if action == "import":
+            assert file is not None
+            return parse(file.read_text().splitlines())
+        assert thing is not None and key_file is not None
+        return parse([json.dumps(entry(thing, key_file.read_text()))])
+    except OSError as error:
+        raise EntryError(f"cannot read {error.filename}: {error.strerror}") from None
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def enrol(source: Any, region: str, entries: list[dict[str, str]], *,
+          application: str = DEFAULT_APPLICATION) -> ImportReport:
+    """Enrol ``entries`` through ``region``'s replica of the allow-list (a global table: every region sees them)."""
+    report = import_entries(client_factory(source)("dynamodb", region), Names(application).allow_list_table, entries)
+    report.region = region
+    return report

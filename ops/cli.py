@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -86,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--repair", action="store_true", help="start the machine that converges each drifted thing")
     reconcile.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help=rate_help)
     reconcile.add_argument("--retry-tag", default="", help="new execution names for a drift already repaired once")
+    allow = commands.add_parser("allow-list", help="enrol devices (unprovisioned) on the allow-list, in every region",
+                                parents=[common])
+    actions = allow.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imports = actions.add_parser("import", help="enrol every device of FILE (JSON lines: thingName, verifyingKey)",
+                                 parents=[common])
+    imports.add_argument("region", type=_region, metavar="REGION", help="any region of the stacks, e.g. eu-west-1")
+    imports.add_argument("file", type=Path, metavar="FILE")
+    add = actions.add_parser("add", help="enrol one device: its thing name and its PEM public (verifying) key",
+                             parents=[common])
+    add.add_argument("region", type=_region, metavar="REGION", help="any region of the stacks, e.g. eu-west-1")
+    add.add_argument("thing", metavar="THING")
+    add.add_argument("key", type=Path, metavar="KEY", help="PEM file of the device's verifying (public) key")
     detach = command("detach-all", "detach the device policy from every certificate (before pulumi destroy)")
     detach.add_argument("--yes", action="store_true", help="really detach (without it: list the targets only)")
     detach.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help="detaches per second (default 5)")
@@ -105,8 +118,15 @@ def _clients(profile: str | None) -> ClientFactory:
 
 def run(args: argparse.Namespace, clients: ClientFactory) -> Any:
     """Run the parsed command; returns its report."""
-    from ops import backfill, detach, reconcile, redrive
+    from ops import allow_list, backfill, detach, reconcile, redrive
 
+    if args.command == "allow-list":
+        try:
+            entries = allow_list.read_entries(args.action, file=getattr(args, "file", None),
+                                              thing=getattr(args, "thing", None), key_file=getattr(args, "key", None))
+        except allow_list.EntryError as error:
+            raise OpsError(f"{error}; see docs/operations.md (allow-list)") from None
+        return allow_list.enrol(clients, args.region, entries, application=args.application)
     common = {"application": args.application, "rate": args.rate}
     if args.command == "backfill":
         return backfill.backfill(clients, args.region, wait=args.wait, **common)
@@ -120,7 +140,7 @@ def run(args: argparse.Namespace, clients: ClientFactory) -> Any:
 
 
 _RENDER = {"backfill": render.backfill, "redrive": render.redrive, "reconcile": render.reconcile,
-           "detach-all": render.detach}
+           "detach-all": render.detach, "allow-list": render.allow_list}
 
 
 def main(argv: Sequence[str] | None = None, *, clients: ClientFactory | None = None,

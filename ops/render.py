@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from ops.allow_list import ImportReport
 from ops.backfill import BackfillReport
 from ops.detach import DetachReport
 from ops.reconcile import ReconcileReport
@@ -94,3 +95,8 @@ def detach(console: Console, report: DetachReport) -> None:
     if report.dry_run and report.targets:
         console.print(f"[yellow]Nothing was changed: run `python -m ops detach-all {report.region} --yes` "
                       f"to detach them.[/yellow]")
+
+
+def allow_list(console: Console, report: ImportReport) -> None:
+    console.print(_counts(f"allow-list ({report.region}; a global table)",
+                          {"enrolled": len(report.enrolled), "already enrolled (left as it is)": len(report.already)}))

@@ -30,3 +30,22 @@ def test_import_enrols_unprovisioned_and_a_second_import_changes_nothing(account
 def test_a_bad_line_is_refused_naming_the_line(line, why):
     with pytest.raises(ops_allow_list.EntryError, match=f"line 1: .*{why}"):
         ops_allow_list.parse([line])
+
+
+def test_the_ops_cli_imports_a_file_and_adds_one_device_and_names_a_bad_file(account, tmp_path, capsys):
+    from ops import cli
+
+    a, b = kit.Device.new("cli-1"), kit.Device.new("cli-2")
+    entries = tmp_path / "factory-batch.jsonl"
+    entries.write_text("\n".join(lines(a)) + "\n")
+    key = tmp_path / "cli-2.pub.pem"
+    key.write_text(b.verifying_key_pem)
+
+    assert cli.main(["--application", "app", "--json", "allow-list", "import", kit.REGION, str(entries)]) == 0
+    assert json.loads(capsys.readouterr().out)["enrolled"] == ["cli-1"]
+    assert cli.main(["--application", "app", "allow-list", "add", kit.REGION, "cli-2", str(key)]) == 0
+    assert account.entry("cli-2")["Status"] == "unprovisioned"
+    capsys.readouterr()
+
+    assert cli.main(["--application", "app", "allow-list", "import", kit.REGION, str(tmp_path / "missing.jsonl")]) == 2
+    assert "cannot read" in capsys.readouterr().out
