@@ -149,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(revoke)
     _add_passphrase_env(revoke)
 
+    enrol = commands.add_parser(
+        "enrol", help="make device request-signing key(s) and their allow-list entries (provisioning API)",
+        description="For the provisioning API: give each device its own Ed25519 request-signing key "
+                    "(DIR/devices/NAME.provisioning.key, 0600; an existing one is kept) and write the devices' "
+                    "allow-list entries to DIR/allow-list.jsonl, which `python -m ops allow-list import REGION FILE` "
+                    "loads. With --count N, NAME is a prefix and NAME-0001 ... are enrolled.",
+    )
+    enrol.add_argument("name", metavar="NAME", help="thing name, or the prefix with --count")
+    _add_out(enrol)
+    enrol.add_argument("--count", type=_positive, default=None, metavar="N", help="enrol N devices named NAME-0001 ...")
+
     listing = commands.add_parser(
         "list", help="list issued certificates (name, serial, not-after, status)",
         description="List what has been issued: kind, name, serial, not-after and status (valid, expired, "
@@ -246,6 +257,14 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_enrol(args: argparse.Namespace) -> int:
+    from pki.enrolment import enrol
+
+    names = device_names(args.name, args.count) if args.count else [args.name]
+    print(enrol(args.out, names))
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     rows = list_certificates(args.out)
     if args.json:
@@ -259,7 +278,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign, "verify": _cmd_verify, "revoke": _cmd_revoke, "list": _cmd_list}
+COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign, "verify": _cmd_verify, "revoke": _cmd_revoke, "enrol": _cmd_enrol, "list": _cmd_list}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
