@@ -79,6 +79,10 @@ def run_scenario(cloud: LocalCloud, step: Callable[[str], None] = lambda _: None
         for region in device.first_regions:
             _try_connect(cloud, device, region, attempts=1)
     cloud.settle()
+    step("A factory-fresh device provisions itself through the provisioning API (device tool, HTTP on loopback)")
+    provisioned = _provisioned_through_the_api(cloud, "api-sensor-01", regions[0])
+    devices.append(provisioned)
+    legit.append(provisioned)
     step("Impostor and foreign device try every region")
     for device in devices:
         if device.expected_to_work:
@@ -103,6 +107,27 @@ def run_scenario(cloud: LocalCloud, step: Callable[[str], None] = lambda _: None
                     for region in regions}
     return DemoResult(regions, devices, outputs["inventoryTableName"], outputs["dataTableName"], application,
                       dead_letters)
+
+
+def _provisioned_through_the_api(cloud: LocalCloud, name: str, region: str) -> Device:
+    """Enrol ``name`` (its own request-signing key on the allow-list, as `pki enrol` + `ops allow-list import` do),
+    then run the device tool against the region's provisioning API served over HTTP: it sends a CSR, signed with its
+    key, and stores the certificate it gets. The device then connects like any other (no refusal: it is ACTIVE)."""
+    from device import provision
+    from ops import allow_list
+    from pki.enrolment import enrol
+
+    assert cloud.state_dir is not None
+    folder = cloud.state_dir / "demo-provisioned"
+    entries = allow_list.parse(enrol(folder, [name]).read_text().splitlines())
+    allow_list.enrol(None, region, entries, application=cloud.primary_outputs["inventoryTableName"]
+                     .removesuffix("-device-inventory"))
+    cloud.settle()
+    with cloud.provisioning_api(region, lifetime_s=60) as api:
+        answer = provision.provision(api.url, name, folder / "devices" / f"{name}.provisioning.key", folder / "out")
+    cloud.settle()  # its inventory item replicates: every region registers it
+    return Device(name, f"provisioned through the API (CSR; home {answer['region']})",
+                  (folder / "out" / f"{name}.crt").read_text(), [], True)
 
 
 def _try_connect(cloud: LocalCloud, device: Device, region: str, *, attempts: int) -> Any:
@@ -207,6 +232,7 @@ def run(console: Console | None = None, state_dir: Path | None = None) -> DemoRe
     cloud = LocalCloud(state_dir=state_dir)
     steps += [f"Deploying stack {s.name} (the real __main__.py, every resource created in moto)" for s in cloud.stacks]
     steps += ["Devices connect for the first time (refused: just-in-time registration starts)",
+              "A factory-fresh device provisions itself through the provisioning API (device tool, HTTP on loopback)",
               "Impostor and foreign device try every region",
               "Devices reconnect in every region and publish telemetry"]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),

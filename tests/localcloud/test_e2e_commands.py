@@ -22,11 +22,12 @@ def test_the_demo_onboards_its_cast_and_refuses_the_impostor_and_the_foreign_dev
             assert sorted(device.worked_in) == sorted(result.regions), (device.name, device.results)
         else:
             assert device.worked_in == [], (device.name, device.results)
-    assert len(worked) == 6
+    assert len(worked) == 7
     text = console.export_text()
     for region in result.regions:
         assert f"{region}: state machine executions" in text
         assert f"hello from sensor-roaming-01 via {region}" in text
+        assert f"hello from api-sensor-01 via {region}" in text  # provisioned through the API, then everywhere
     assert "INACTIVE" in text  # the impostor's certificate, quarantined by the JITR machine
     assert result.dead_letters == {region: 0 for region in result.regions}  # nothing given up on
     assert text.count("replication dead-letter queue: 0 message(s) waiting") == len(result.regions)
