@@ -28,8 +28,8 @@ from pathlib import Path
 # The services this program's IAM documents use. Add a prefix here and regenerate when a new
 # service appears in builders/iam.py; an action of an unlisted service is never "wildcard-only".
 SERVICES = (
-    "acm", "dynamodb", "ec2", "events", "iam", "iot", "kms", "lambda", "logs", "pipes",
-    "route53", "s3", "states", "sts", "xray",
+    "acm", "cloudwatch", "dynamodb", "ec2", "events", "iam", "iot", "kms", "lambda", "logs", "pipes",
+    "route53", "s3", "secretsmanager", "states", "sts", "xray",
 )
 
 OUTPUT = Path(__file__).resolve().parent.parent / "data" / "wildcard_only_actions.json"
