@@ -1,0 +1,111 @@
+"""Fleet provisioning by claim: the template, the claim policy and its topics (pure builders; docs/design.md,
+"Fleet provisioning by claim").
+
+``fleet_template(device_policy_name)`` is the provisioning template a device runs with RegisterThing: the thing is
+named after the template parameter ``SerialNumber`` (the serial the pre-provisioning hook found on the allow-list),
+records its owner certificate in the attribute ``certificateId`` (the owner attribute of "One owner per thing
+name"), gets the device policy, and its certificate is activated
+(https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html, "Fleet provisioning").
+
+``claim_policy(region, account_id, template_name)`` is the IoT policy of the claim certificate every device ships
+with: MQTT CONNECT as the connecting client, and the fleet provisioning MQTT API of our template only
+(https://docs.aws.amazon.com/iot/latest/developerguide/fleet-provision-api.html): publish the two requests,
+subscribe to and receive their ``accepted``/``rejected`` replies, in JSON. No wildcard anywhere; nothing else.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from builders import arns
+from builders.provisioning import CERTIFICATE_ID, OWNER_ATTRIBUTE
+
+#: The template parameter naming the device (= the thing name, = the allow-list's ThingName).
+SERIAL_NUMBER = "SerialNumber"
+#: CreateProvisioningTemplate's templateName: 1-36 of [0-9A-Za-z_-].
+TEMPLATE_NAME = re.compile(r"[0-9A-Za-z_-]{1,36}")
+CREATE_FROM_CSR = "$aws/certificates/create-from-csr/json"
+CLIENT_ID_VARIABLE = "${iot:ClientId}"
+REPLIES = ("accepted", "rejected")
+
+
+def provision_topic(template_name: str) -> str:
+    """RegisterThing's request topic for ``template_name`` (JSON payloads)."""
+    if not TEMPLATE_NAME.fullmatch(template_name or ""):
+        raise ValueError(f"{template_name!r} is not a provisioning template name (1-36 of [0-9A-Za-z_-])")
+    return f"$aws/provisioning-templates/{template_name}/provision/json"
+
+
+def request_topics(template_name: str) -> tuple[str, str]:
+    return CREATE_FROM_CSR, provision_topic(template_name)
+
+
+def reply_topics(template_name: str) -> tuple[str, ...]:
+    return tuple(f"{request}/{reply}" for request in request_topics(template_name) for reply in REPLIES)
+
+
+def fleet_template(device_policy_name: str) -> dict[str, Any]:
+    """The fleet provisioning template body (a dict; the component JSON-encodes it)."""
+    if not isinstance(device_policy_name, str) or not device_policy_name.strip():
+        raise ValueError(f"device_policy_name must be a non-empty string, got {device_policy_name!r}")
+    return {
+        "Parameters": {SERIAL_NUMBER: {"Type": "String"}, CERTIFICATE_ID: {"Type": "String"}},
+        "Resources": {
+            "thing": {
+                "Type": "AWS::IoT::Thing",
+                "Properties": {
+                    "ThingName": {"Ref": SERIAL_NUMBER},
+                    "AttributePayload": {OWNER_ATTRIBUTE: {"Ref": CERTIFICATE_ID}},
+                },
+                # A thing that exists already (replicated here) keeps its owner: the hook has refused a serial
+                # already provisioned before the template runs.
+                "OverrideSettings": {"AttributePayload": "DO_NOTHING", "ThingTypeName": "DO_NOTHING",
+                                     "ThingGroups": "DO_NOTHING"},
+            },
+            "certificate": {
+                "Type": "AWS::IoT::Certificate",
+                "Properties": {"CertificateId": {"Ref": CERTIFICATE_ID}, "Status": "ACTIVE"},
+            },
+            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": device_policy_name}},
+        },
+    }
+
+
+def claim_policy(region: str, account_id: str, template_name: str) -> dict[str, Any]:
+    """The claim certificate's IoT policy: the fleet provisioning topics of ``template_name`` and nothing else."""
+    iot = lambda resource: arns.iot(region, account_id, resource)  # noqa: E731
+    requests, replies = request_topics(template_name), reply_topics(template_name)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ConnectAsItself", "Effect": "Allow", "Action": ["iot:Connect"],
+             "Resource": [iot(f"client/{CLIENT_ID_VARIABLE}")]},
+            {"Sid": "FleetProvisioningRequests", "Effect": "Allow", "Action": ["iot:Publish"],
+             "Resource": [iot(f"topic/{t}") for t in requests]},
+            {"Sid": "FleetProvisioningReplies", "Effect": "Allow", "Action": ["iot:Subscribe"],
+             "Resource": [iot(f"topicfilter/{t}") for t in replies]},
+            {"Sid": "FleetProvisioningReplyDelivery", "Effect": "Allow", "Action": ["iot:Receive"],
+             "Resource": [iot(f"topic/{t}") for t in replies]},
+        ],
+    }
+
+
+def certificate_provider_policy(signing_key_arn: str, log_group_arn: str) -> dict[str, Any]:
+    """The certificate provider Lambda: ``kms:Sign`` with the CA's key (it never leaves KMS) and its own logs. The CA
+    certificate it signs under comes in its environment, so it needs no IoT permission at all."""
+    from builders import iam
+
+    return iam.document([iam.statement(["kms:Sign"], [signing_key_arn], sid="SignWithCaKey"),
+                         iam.log_writer_statement(log_group_arn)])
+
+
+def hook_policy(region: str, account_id: str, allow_list_table_name: str, inventory_table_name: str,
+                log_group_arn: str) -> dict[str, Any]:
+    """The pre-provisioning hook: one conditional UpdateItem on the allow-list entry and one on the inventory item
+    (GetItem to decide a lost condition again), and its own logs. Nothing in IoT: the template does the rest."""
+    from builders import iam
+
+    tables = [arns.dynamodb_table(region, account_id, t) for t in (allow_list_table_name, inventory_table_name)]
+    return iam.document([iam.statement(["dynamodb:GetItem", "dynamodb:UpdateItem"], tables,
+                                       sid="ClaimSerialAndWriteInventory"),
+                         iam.log_writer_statement(log_group_arn)])
