@@ -27,6 +27,8 @@ class EndpointArgs:
     # exports (`validationRecordFqdns`): ACM asks for the same CNAME in every region of the account, so a
     # secondary only waits for its certificate to be validated through the primary's record.
     validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
+    # The region's canary health check (components/canary.py): Route 53 skips this record while it is unhealthy.
+    health_check_id: pulumi.Input[str] | None = None
 
 
 class Endpoint(pulumi.ComponentResource):
@@ -105,6 +107,7 @@ class Endpoint(pulumi.ComponentResource):
             ttl=60,
             set_identifier=args.region,
             records=[self.iot_endpoint],
+            health_check_id=args.health_check_id,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.domain_configuration]),
             **routing,
         )
