@@ -9,6 +9,7 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.canary import Canary, CanaryArgs, find_canary_material
 from components.config import SharedSettings, StackSettings
 from components.endpoint import Endpoint, EndpointArgs
 from components.material import EndpointMaterial
@@ -50,11 +51,21 @@ class Region(pulumi.ComponentResource):
         names = Names(s.application)
         child = pulumi.ResourceOptions(parent=self)
 
+        canary_material = find_canary_material(s.pki_dir, s.region)  # docs/design.md, "Health-checked failover"
+        canary = Canary(f"{name}-canary", CanaryArgs(
+            names=names, region=s.region, account_id=args.account_id, domain_name=shared.domain_name,
+            endpoint_address=aws.iot.get_endpoint_output(endpoint_type="iot:Data-ATS",
+                                                         opts=pulumi.InvokeOptions(parent=self)).endpoint_address,
+            material=canary_material, functions_dir=args.functions_dir, build_cache_dir=args.build_cache_dir,
+            lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
+            alarm_topic_arn=s.alarm_topic_arn), opts=child) if canary_material is not None else None
+
         endpoint = Endpoint(f"{name}-endpoint", EndpointArgs(
             names=names, region=s.region, domain_name=shared.domain_name, hosted_zone_id=shared.hosted_zone_id,
             routing_policy=shared.routing_policy, geolocation=shared.geolocation.get(s.region),
             tls_security_policy=s.tls_security_policy, material=args.material,
-            validation_record_fqdns=args.validation_record_fqdns), opts=child)
+            validation_record_fqdns=args.validation_record_fqdns,
+            health_check_id=canary.health_check.id if canary is not None else None), opts=child)
 
         bus = aws.cloudwatch.EventBus(f"{name}-bus", name=names.event_bus, opts=child)
 
@@ -127,6 +138,9 @@ class Region(pulumi.ComponentResource):
             "certificateStoreBucket": test_bucket,
             "crlBucket": registration.revocation_list.bucket.bucket,
         }
+        if canary is not None:
+            self.outputs["canaryHealthCheckId"] = canary.health_check.id
+            self.outputs["canaryAlarmName"] = canary.alarm.name
         if recorder is not None:
             self.outputs["jitpRecorderStateMachineArn"] = recorder.state_machine.arn
         if provisioning is not None:
