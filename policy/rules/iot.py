@@ -9,6 +9,7 @@ it provisions): both get the same rules.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping
 
 from pulumi_policy import (
@@ -193,8 +194,50 @@ def _check_resource(where: str, actions: list[str], resource: str, needs_variabl
                f"{THING_NAME_VARIABLE} in the resource (e.g. topic/i/{THING_NAME_VARIABLE}/*).", None)
 
 
+# A fleet provisioning claim policy (docs/design.md, "Fleet provisioning by claim"): no thing exists while the claim
+# certificate connects, so it cannot be scoped by the thing-name variable; instead it must be exactly this shape:
+# connect as the connecting client, publish the two requests of one named template, subscribe to / receive their
+# accepted and rejected replies (JSON). builders.fleet.claim_policy writes it.
+CLAIM_TOPIC_PREFIXES = ("$aws/certificates/", "$aws/provisioning-templates/")
+_TEMPLATE = r"[0-9A-Za-z_-]{1,36}"
+_REQUEST = rf"(\$aws/certificates/create-from-csr/json|\$aws/provisioning-templates/{_TEMPLATE}/provision/json)"
+CLAIM_SHAPES = {
+    "iot:connect": re.compile(r"client/\$\{iot:ClientId\}"),
+    "iot:publish": re.compile(rf"topic/{_REQUEST}"),
+    "iot:subscribe": re.compile(rf"topicfilter/{_REQUEST}/(accepted|rejected)"),
+    "iot:receive": re.compile(rf"topic/{_REQUEST}/(accepted|rejected)"),
+}
+
+
+def is_claim_policy(doc: Document) -> bool:
+    """A policy naming the fleet provisioning MQTT API (what only a claim certificate needs)."""
+    return any(prefix in resource for _, stmt in iter_allow(doc) for resource in _resources(stmt)
+               for prefix in CLAIM_TOPIC_PREFIXES)
+
+
+def _check_claim_policy(prefix: str, doc: Document, report: ReportViolation) -> None:
+    """Every action/resource pair of a claim policy has the exact claim shape; anything else is reported."""
+    for index, stmt in iter_allow(doc):
+        where = _at(prefix, index, stmt)
+        for action in _actions(stmt):
+            shape = CLAIM_SHAPES.get(action.lower())
+            for resource in _resources(stmt):
+                if is_wildcard_resource(resource):
+                    continue  # reported by iot-policy-no-wildcard-resources
+                path = resource.split(":", 5)[5] if len(resource.split(":", 5)) == 6 else resource
+                if shape is None or has_wildcard(path) or not shape.fullmatch(path):
+                    report(f'{where} allows {action} on "{resource}" in a fleet provisioning claim policy, which may '
+                           "only connect as ${iot:ClientId}, publish $aws/certificates/create-from-csr/json and "
+                           "$aws/provisioning-templates/<our template>/provision/json, and subscribe to / receive "
+                           "their /accepted and /rejected replies, each named exactly (builders.fleet.claim_policy).",
+                           None)
+
+
 def validate_iot_device_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for prefix, doc in _iot_documents(args):
+        if not doc.error and is_claim_policy(doc):
+            _check_claim_policy(prefix, doc, report)
+            continue
         for index, stmt in iter_allow(doc):
             actions = _actions(stmt)
             device_actions = [a for a in actions if _is_device_action(a)]
