@@ -160,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(enrol)
     enrol.add_argument("--count", type=_positive, default=None, metavar="N", help="enrol N devices named NAME-0001 ...")
 
+    claim = commands.add_parser(
+        "issue-claim", help="make the fleet provisioning claim certificate and key (DIR/claim/)",
+        description="Write the claim every factory-fresh device ships with for fleet provisioning: a self-signed "
+                    "certificate DIR/claim/claim.crt and its key DIR/claim/claim.key (0600). With `provisioning` "
+                    "including fleet, `pulumi up` registers it without CA in every region with a policy allowing "
+                    "only the fleet provisioning topics. An existing claim is kept unless --replace.",
+    )
+    _add_out(claim)
+    claim.add_argument("--replace", action="store_true", help="make a new claim even if one exists")
+
     listing = commands.add_parser(
         "list", help="list issued certificates (name, serial, not-after, status)",
         description="List what has been issued: kind, name, serial, not-after and status (valid, expired, "
@@ -265,6 +275,15 @@ def _cmd_enrol(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_claim(args: argparse.Namespace) -> int:
+    from pki.claim import issue_claim
+
+    result = issue_claim(args.out, replace=args.replace)
+    state = "wrote" if result.created else "kept the existing"
+    print(f"{state} claim certificate {result.certificate} and key {result.key} (0600)")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     rows = list_certificates(args.out)
     if args.json:
@@ -278,7 +297,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign, "verify": _cmd_verify, "revoke": _cmd_revoke, "enrol": _cmd_enrol, "list": _cmd_list}
+COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign, "verify": _cmd_verify, "revoke": _cmd_revoke, "enrol": _cmd_enrol, "issue-claim": _cmd_claim, "list": _cmd_list}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
