@@ -1,0 +1,133 @@
+"""Fleet provisioning by claim in one region (docs/design.md, "Fleet provisioning by claim"): the claim certificate
+registered without CA with its claim policy, the certificate provider (our CA's key in KMS signs every device CSR),
+the pre-provisioning hook (allow-listed serials, once; the inventory write) and the provisioning template.
+
+pulumi-aws has no resource for a certificate provider; ``pulumi_aws_native.iot.CertificateProvider``
+(AWS::IoT::CertificateProvider through Cloud Control) fills the gap, with an explicit aws-native provider pinned to
+this stack's region. AWS allows one certificate provider per account (per region: IoT is regional), and it changes
+every CreateCertificateFromCsr of that account and region
+(https://docs.aws.amazon.com/iot/latest/developerguide/provisioning-cert-provider.html): a region with fleet on has
+no AWS-signed fleet certificates, which is the point (every device chains to our CA).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_aws_native as aws_native
+
+from builders import fleet
+from components.config import ConfigError
+from components.function import Function, FunctionArgs
+from components.naming import Names
+
+#: AWS gives the pre-provisioning hook 5 seconds (pre-provisioning-hook.html).
+HOOK_TIMEOUT_SECONDS = 5
+HOOK_PAYLOAD_VERSION = "2020-04-01"  # the only payload version (ProvisioningHook.payloadVersion)
+CERTIFICATE_PROVIDER_OPERATION = "CreateCertificateFromCsr"
+
+
+@dataclass(frozen=True)
+class FleetProvisioningArgs:
+    names: Names
+    region: str
+    account_id: str
+    device_policy_name: pulumi.Input[str]
+    provisioning_role_arn: pulumi.Input[str]
+    allow_list_table_name: pulumi.Input[str] | None
+    inventory_table_name: pulumi.Input[str]
+    ca_certificate_id: pulumi.Input[str]
+    ca_certificate_pem: str  # the intermediate (registered in IoT, its key in KMS)
+    signing_key_arn: str | None  # provisioningSigningKeyArn
+    claim_certificate_file: Path  # <pkiDir>/claim/claim.crt (python -m pki issue-claim)
+    functions_dir: Path
+    build_cache_dir: Path
+    lambda_architecture: str
+    log_retention_days: int
+
+
+def template_name(names: Names) -> str:
+    name = names("fleet")
+    if not fleet.TEMPLATE_NAME.fullmatch(name):
+        raise ConfigError(f"the provisioning template name {name!r} is longer than AWS's 36 characters: use an "
+                          "`application` of at most 30 characters with `provisioning` fleet.")
+    return name
+
+
+class FleetProvisioning(pulumi.ComponentResource):
+    template: aws.iot.ProvisioningTemplate
+    claim_certificate: aws.iot.Certificate
+
+    def __init__(self, name: str, args: FleetProvisioningArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("iotmr:regional:FleetProvisioning", name, None, opts)
+        n, region, account = args.names, args.region, args.account_id
+        child = pulumi.ResourceOptions(parent=self)
+        if not args.signing_key_arn:
+            raise ConfigError("provisioning includes fleet, whose certificate provider signs with our CA's key in KMS: "
+                              "`pulumi config set provisioningSigningKeyArn arn:aws:kms:<region>:<account>:key/mrk-...`.")
+        if args.allow_list_table_name is None:
+            raise ConfigError("the primary stack exports no allowListTableName: run `pulumi up` on the primary first.")
+        if not args.claim_certificate_file.is_file():
+            raise ConfigError(f"provisioning includes fleet but {args.claim_certificate_file} does not exist: run "
+                              "`python -m pki issue-claim --out <pkiDir>` first.")
+        template = template_name(n)
+        template_arn = f"arn:aws:iot:{region}:{account}:provisioningtemplate/{template}"
+
+        # The claim: registered without CA (SNI_ONLY: the same certificate in every region), its policy attached.
+        self.claim_certificate = aws.iot.Certificate(
+            f"{name}-claim", certificate_pem=args.claim_certificate_file.read_text(), active=True, opts=child)
+        claim_policy = aws.iot.Policy(f"{name}-claim-policy", name=n("fleet-claim"),
+                                      policy=json.dumps(fleet.claim_policy(region, account, template)), opts=child)
+        aws.iot.PolicyAttachment(f"{name}-claim-attachment", policy=claim_policy.name,
+                                 target=self.claim_certificate.arn, opts=child)
+
+        common = dict(region=region, account_id=account, architecture=args.lambda_architecture,
+                      log_retention_days=args.log_retention_days, functions_dir=args.functions_dir,
+                      cache_dir=args.build_cache_dir)
+        provider_function = Function(f"{name}-certificate-provider", FunctionArgs(
+            function_name=n("fleet-certificate-provider"),
+            handler="fleet_provisioning.certificate_provider.handler",
+            description="Signs fleet provisioning CSRs with our intermediate CA's key in KMS",
+            policy=lambda log_group_arn: fleet.certificate_provider_policy(args.signing_key_arn, log_group_arn),
+            environment={"CA_SIGNING_KEY_ARN": args.signing_key_arn, "CA_CERTIFICATE_PEM": args.ca_certificate_pem},
+            **common), opts=child)
+        provider_permission = aws.lambda_.Permission(
+            f"{name}-certificate-provider-invoke", action="lambda:InvokeFunction",
+            function=provider_function.function.name, principal="iot.amazonaws.com", source_account=account,
+            opts=child)
+        native = aws_native.Provider(f"{name}-aws-native", region=region, opts=child)
+        self.certificate_provider = aws_native.iot.CertificateProvider(
+            f"{name}-provider", certificate_provider_name=n("certificate-provider"),
+            lambda_function_arn=provider_function.arn,
+            account_default_for_operations=[CERTIFICATE_PROVIDER_OPERATION],
+            opts=pulumi.ResourceOptions(parent=self, provider=native, depends_on=[provider_permission]))
+
+        hook = Function(f"{name}-hook", FunctionArgs(
+            function_name=n("fleet-pre-provisioning-hook"), handler="fleet_provisioning.hook.handler",
+            description="Admits allow-listed serials once and writes their inventory item",
+            policy=lambda log_group_arn: pulumi.Output.all(args.allow_list_table_name, args.inventory_table_name).apply(
+                lambda t: fleet.hook_policy(region, account, t[0], t[1], log_group_arn)),
+            environment={"ALLOW_LIST_TABLE": args.allow_list_table_name,
+                         "INVENTORY_TABLE": args.inventory_table_name,
+                         "CA_CERTIFICATE_ID": args.ca_certificate_id, "CA_CERTIFICATE_PEM": args.ca_certificate_pem},
+            timeout=HOOK_TIMEOUT_SECONDS, **common), opts=child)
+        hook_permission = aws.lambda_.Permission(
+            f"{name}-hook-invoke", action="lambda:InvokeFunction", function=hook.function.name,
+            principal="iot.amazonaws.com", source_account=account, source_arn=template_arn, opts=child)
+
+        self.template = aws.iot.ProvisioningTemplate(
+            f"{name}-template", name=template, type="FLEET_PROVISIONING", enabled=True,
+            description="Fleet provisioning by claim: thing = SerialNumber, device policy, ACTIVE",
+            template_body=pulumi.Output.from_input(args.device_policy_name).apply(
+                lambda p: json.dumps(fleet.fleet_template(p), sort_keys=True)),
+            provisioning_role_arn=args.provisioning_role_arn,
+            pre_provisioning_hook=aws.iot.ProvisioningTemplatePreProvisioningHookArgs(
+                target_arn=hook.arn, payload_version=HOOK_PAYLOAD_VERSION),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[hook_permission, self.certificate_provider]))
+        self.register_outputs({"fleetTemplateName": self.template.name,
+                               "claimCertificateId": self.claim_certificate.id,
+                               "certificateProviderFunctionArn": provider_function.arn,
+                               "preProvisioningHookArn": hook.arn})
