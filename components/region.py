@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from components.canary import Canary, CanaryArgs, find_canary_material
 from components.config import SharedSettings, StackSettings
 from components.endpoint import Endpoint, EndpointArgs
+from components.fleet_provisioning import FleetProvisioning, FleetProvisioningArgs
 from components.material import EndpointMaterial
 from components.naming import Names
 from components.provisioning_api import ProvisioningApi, ProvisioningApiArgs
@@ -91,6 +92,18 @@ class Region(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bus, registration.device_policy])) \
             if provisioning.jitp else None
 
+        fleet = FleetProvisioning(f"{name}-fleet", FleetProvisioningArgs(
+            names=names, region=s.region, account_id=args.account_id,
+            device_policy_name=registration.device_policy.name, provisioning_role_arn=provisioning_role.arn,
+            allow_list_table_name=args.allow_list_table_name, inventory_table_name=args.inventory_table_name,
+            ca_certificate_id=registration.ca_certificate.id, ca_certificate_pem=args.material.ca_certificate_pem,
+            signing_key_arn=s.provisioning_api.signing_key_arn if s.provisioning_api else None,
+            claim_certificate_file=s.pki_dir / "claim" / "claim.crt", functions_dir=args.functions_dir,
+            build_cache_dir=args.build_cache_dir, lambda_architecture=s.lambda_architecture,
+            log_retention_days=s.log_retention_days),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy])) \
+            if provisioning.fleet else None
+
         replication = Replication(f"{name}-replication", ReplicationArgs(
             names=names, region=s.region, account_id=args.account_id, event_bus=bus,
             inventory_stream_arn=args.inventory_stream_arn, log_retention_days=s.log_retention_days,
@@ -141,6 +154,8 @@ class Region(pulumi.ComponentResource):
         if canary is not None:
             self.outputs["canaryHealthCheckId"] = canary.health_check.id
             self.outputs["canaryAlarmName"] = canary.alarm.name
+        if fleet is not None:
+            self.outputs["fleetTemplateName"] = fleet.template.name
         if recorder is not None:
             self.outputs["jitpRecorderStateMachineArn"] = recorder.state_machine.arn
         if provisioning is not None:
