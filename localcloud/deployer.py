@@ -180,6 +180,15 @@ class Deployer(CloudMocks):
             "aws:iot/domainConfiguration:DomainConfiguration": self._domain_configuration,
             "aws:iot/eventConfigurations:EventConfigurations": self._event_configurations,
             "aws:iot/policy:Policy": self._iot_policy,
+            "aws:iot/certificate:Certificate": self._iot_certificate,
+            "aws:iot/thing:Thing": self._iot_thing,
+            "aws:iot/thingPrincipalAttachment:ThingPrincipalAttachment": self._iot_thing_principal,
+            "aws:iot/policyAttachment:PolicyAttachment": self._iot_policy_attachment,
+            "aws:kms/key:Key": self._kms_key,
+            "aws:secretsmanager/secret:Secret": self._secret,
+            "aws:secretsmanager/secretVersion:SecretVersion": self._secret_version,
+            "aws:secretsmanager/secretPolicy:SecretPolicy": self._secret_policy,
+            "aws:route53/healthCheck:HealthCheck": self._health_check,
             "aws:iot/topicRule:TopicRule": self._topic_rule,
             "aws:lambda/function:Function": self._function,
             "aws:pipes/pipe:Pipe": self._pipe,
@@ -511,6 +520,32 @@ class Deployer(CloudMocks):
         return name, {**inputs, "name": name, "arn": response["policyArn"],
                       "defaultVersionId": response.get("policyVersionId", "1")}
 
+    def _iot_certificate(self, args, inputs, region):
+        iot = self._client("iot", region)
+        status = "ACTIVE" if inputs.get("active") else "INACTIVE"
+        if inputs.get("csr") or not inputs.get("certificatePem"):
+            raise UnsupportedResource(f"aws:iot/certificate:Certificate {args.name!r}: only registering a given "
+                                      "certificate is emulated")
+        if inputs.get("caPem"):
+            created = iot.register_certificate(certificatePem=inputs["certificatePem"], caCertificatePem=inputs["caPem"],
+                                               status=status)
+        else:
+            created = iot.register_certificate_without_ca(certificatePem=inputs["certificatePem"], status=status)
+        return created["certificateId"], {**inputs, "arn": created["certificateArn"]}
+
+    def _iot_thing(self, args, inputs, region):
+        name = self._name(args, inputs, limit=128)
+        created = self._client("iot", region).create_thing(thingName=name)
+        return name, {**inputs, "name": name, "arn": created["thingArn"], "defaultClientId": name}
+
+    def _iot_thing_principal(self, args, inputs, region):
+        self._client("iot", region).attach_thing_principal(thingName=inputs["thing"], principal=inputs["principal"])
+        return f"{inputs['thing']}|{inputs['principal']}", {**inputs}
+
+    def _iot_policy_attachment(self, args, inputs, region):
+        self._client("iot", region).attach_policy(policyName=inputs["policy"], target=inputs["target"])
+        return f"{inputs['policy']}|{inputs['target']}", {**inputs}
+
     def _topic_rule(self, args, inputs, region):
         name = self._name(args, inputs, limit=128).replace("-", "_")
         actions: list[dict[str, Any]] = []
@@ -610,6 +645,8 @@ class Deployer(CloudMocks):
             record["Region"] = inputs["latencyRoutingPolicies"][0]["region"]
         if inputs.get("geolocationRoutingPolicies"):
             record["GeoLocation"] = _pascal(inputs["geolocationRoutingPolicies"][0])
+        if inputs.get("healthCheckId"):
+            record["HealthCheckId"] = inputs["healthCheckId"]
         if inputs.get("weightedRoutingPolicies"):
             record["Weight"] = int(inputs["weightedRoutingPolicies"][0]["weight"])
         action = "UPSERT" if inputs.get("allowOverwrite") else "CREATE"
@@ -618,6 +655,43 @@ class Deployer(CloudMocks):
             ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": record}]})
         id_ = "_".join(filter(None, (inputs["zoneId"], name, inputs["type"], inputs.get("setIdentifier"))))
         return id_, {**inputs, "fqdn": name}
+
+    def _health_check(self, args, inputs, region):
+        if inputs["type"] != "CLOUDWATCH_METRIC":
+            raise UnsupportedResource(f"aws:route53/healthCheck:HealthCheck {args.name!r}: only CLOUDWATCH_METRIC "
+                                      "health checks are emulated (localcloud/canaries.py evaluates them)")
+        config = {"Type": "CLOUDWATCH_METRIC", "AlarmIdentifier": {
+            "Region": inputs["cloudwatchAlarmRegion"], "Name": inputs["cloudwatchAlarmName"]},
+            "InsufficientDataHealthStatus": inputs.get("insufficientDataHealthStatus") or "LastKnownStatus"}
+        created = self._client("route53", region).create_health_check(
+            CallerReference=_autoname(args.name), HealthCheckConfig=config)["HealthCheck"]
+        return created["Id"], {**inputs}
+
+    # -- KMS / Secrets Manager -----------------------------------------------------------------------
+    def _kms_key(self, args, inputs, region):
+        key = self._client("kms", region).create_key(Description=inputs.get("description") or args.name)["KeyMetadata"]
+        return key["KeyId"], {**inputs, "arn": key["Arn"], "keyId": key["KeyId"]}
+
+    def _secret(self, args, inputs, region):
+        name = self._name(args, inputs, limit=256)
+        request = {"Name": name, **({"KmsKeyId": inputs["kmsKeyId"]} if inputs.get("kmsKeyId") else {}),
+                   **({"Description": inputs["description"]} if inputs.get("description") else {})}
+        arn = self._client("secretsmanager", region).create_secret(**request)["ARN"]
+        return arn, {**inputs, "name": name, "arn": arn}
+
+    def _secret_version(self, args, inputs, region):
+        value = inputs.get("secretStringWo") or inputs.get("secretString")
+        if value is None:
+            raise UnsupportedResource(f"secret version {args.name!r}: only string secrets are emulated")
+        version = self._client("secretsmanager", region).put_secret_value(SecretId=inputs["secretId"],
+                                                                           SecretString=value)["VersionId"]
+        kept = {k: v for k, v in inputs.items() if k not in ("secretStringWo", "secretString")}  # write-only
+        return f"{inputs['secretId']}|{version}", {**kept, "versionId": version, "arn": inputs["secretId"]}
+
+    def _secret_policy(self, args, inputs, region):
+        self._client("secretsmanager", region).put_resource_policy(SecretId=inputs["secretArn"],
+                                                                   ResourcePolicy=inputs["policy"])
+        return inputs["secretArn"], {**inputs}
 
     # -- S3 ------------------------------------------------------------------------------------------
     def _bucket(self, args, inputs, region):
