@@ -15,24 +15,28 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import boto3
 
-from .probe import Credentials, Target, probe
+from .probe import Credentials, Outcome, Target, probe
 
 METRIC_NAME = "Success"
 
 
 def handler(event: Any, context: Any) -> dict:
-    env = os.environ
-    target = Target(env["ENDPOINT_HOST"], int(env.get("ENDPOINT_PORT", "8883")), env["SERVER_NAME"])
-    key = boto3.client("secretsmanager").get_secret_value(SecretId=env["KEY_SECRET_ARN"])["SecretString"]
-    credentials = Credentials(env["CLIENT_ID"], env["CERTIFICATE_PEM"], key, env["TRUST_PEM"])
-    outcome = probe(target, credentials, env["TOPIC"])
-    boto3.client("cloudwatch").put_metric_data(Namespace=env["METRIC_NAMESPACE"], MetricData=[{
-        "MetricName": METRIC_NAME, "Dimensions": [{"Name": "Region", "Value": env["METRIC_REGION"]}],
-        "Value": 1.0 if outcome.success else 0.0, "Unit": "Count"}])
-    result = asdict(outcome)
+    result = run(os.environ, secrets=boto3.client("secretsmanager"), cloudwatch=boto3.client("cloudwatch"))
     print(json.dumps({"canary": result}))
     return result
+
+
+def run(env: Mapping[str, str], *, secrets: Any, cloudwatch: Any, probe: Callable[..., Outcome] = probe) -> dict:
+    """One canary run with the given clients (the local cloud passes its own): read the key, probe, put the metric."""
+    target = Target(env["ENDPOINT_HOST"], int(env.get("ENDPOINT_PORT", "8883")), env["SERVER_NAME"])
+    key = secrets.get_secret_value(SecretId=env["KEY_SECRET_ARN"])["SecretString"]
+    credentials = Credentials(env["CLIENT_ID"], env["CERTIFICATE_PEM"], key, env["TRUST_PEM"])
+    outcome = probe(target, credentials, env["TOPIC"])
+    cloudwatch.put_metric_data(Namespace=env["METRIC_NAMESPACE"], MetricData=[{
+        "MetricName": METRIC_NAME, "Dimensions": [{"Name": "Region", "Value": env["METRIC_REGION"]}],
+        "Value": 1.0 if outcome.success else 0.0, "Unit": "Count"}])
+    return asdict(outcome)

@@ -52,6 +52,7 @@ class MqttEndpoints:
         self.routing_policy, self.geolocation = _routing_config(cloud)
         self.gate = EngineGate()
         self.down: set[str] = set()
+        self.unhealthy_records: set[str] = set()  # records whose health check fails (localcloud/canaries.py)
         self.brokers: dict[str, RegionBroker] = {}
         self.resolver = SocksResolver(self.domain, self._answer_for_resolver, port=resolver_port)
         self._loop = asyncio.new_event_loop()
@@ -129,7 +130,7 @@ class MqttEndpoints:
     def resolve(self, location: str | None = None) -> str:
         """The region the domain resolves to for a device at ``location`` (a country code), now."""
         where = routing.Location.parse(location) if location else self.default_location
-        healthy = [r for r in self.regions if r not in self.down]
+        healthy = [r for r in self.regions if r not in self.down and r not in self.unhealthy_records]
         return routing.answer(self.routing_policy, self.regions, where, healthy, self.geolocation)
 
     def _answer_for_resolver(self, location: str | None) -> tuple[str, int]:
@@ -138,12 +139,19 @@ class MqttEndpoints:
             raise routing.RoutingError(f"{region} is down and no other region is healthy")
         return region, self.ports[region]
 
-    def mark_down(self, region: str) -> None:
-        """The region fails: its record turns unhealthy, its endpoint closes every connection and refuses new ones."""
-        self.down.add(region)
+    def mark_down(self, region: str, *, dns: bool = True) -> None:
+        """The region fails: its endpoint closes every connection and refuses new ones, and its record turns
+        unhealthy at once; with ``dns=False`` only the endpoint fails, and DNS learns of it from the canary's health
+        check (``localcloud.canaries.run_canaries``), as in AWS."""
+        if dns:
+            self.down.add(region)
         broker = self.brokers[region]
         broker.down = True
         self._run(broker.disconnect_all())
+
+    def set_record_health(self, region: str, healthy: bool) -> None:
+        """What the region's Route 53 health check says about its record (the canary's alarm)."""
+        (self.unhealthy_records.discard if healthy else self.unhealthy_records.add)(region)
 
     def mark_up(self, region: str) -> None:
         self.down.discard(region)

@@ -1,0 +1,157 @@
+"""Run every region's canary, then do what CloudWatch and Route 53 do with its metric: the alarm, the health check,
+the record's health (``cloud.run_canaries()``).
+
+* **Canary**: the deployed function's own code (``functions/canary/handler.run``) with the function's environment.
+  With served MQTT endpoints it probes the region's loopback endpoint over MQTT/TLS 1.3 (SNI = the domain), as the
+  Lambda probes the region's IoT data endpoint in AWS; without them the probe goes through the in-process IoT Core
+  (connect, subscribe, publish, receive checked by policy). moto calls go through the endpoints' gate; the probe
+  itself runs outside it (the broker needs the gate to answer).
+* **Alarm**: moto stores alarms but never evaluates them. Each ``run_canaries()`` stands for one alarm evaluation:
+  only the datapoints put since the previous one count (no clock passes in the local cloud), compared with the
+  alarm's threshold; none at all is missing data, handled as the alarm's ``TreatMissingData`` says (``breaching``
+  for the canary). The state is set in moto (``set_alarm_state``).
+* **Health check**: a CLOUDWATCH_METRIC health check is healthy while its alarm is OK, unhealthy in ALARM, and takes
+  its ``InsufficientDataHealthStatus`` otherwise
+  (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-creating-values.html#health-checks-creating-values-cloudwatch).
+  The record carrying it is healthy or not for the local DNS answer (``MqttEndpoints.set_record_health``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import operator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from functions.canary import handler as canary_handler
+from functions.canary.probe import Credentials, Outcome, Target
+
+_COMPARE = {"LessThanThreshold": operator.lt, "LessThanOrEqualToThreshold": operator.le,
+            "GreaterThanThreshold": operator.gt, "GreaterThanOrEqualToThreshold": operator.ge}
+
+
+@dataclass(frozen=True)
+class CanaryReport:
+    region: str
+    success: bool
+    step: str
+    detail: str
+    alarm_state: str
+    healthy: bool
+
+
+class _Gated:
+    """A boto3 client whose every call holds the endpoints' gate."""
+
+    def __init__(self, client: Any, gate: Any) -> None:
+        self._client, self._gate = client, gate
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._gate:
+                return method(*args, **kwargs)
+        return call
+
+
+def alarm_state(alarm: dict, values: list[float]) -> str:
+    """The state of a metric alarm given the datapoints of its evaluation window (pure)."""
+    if not values:
+        return {"breaching": "ALARM", "notBreaching": "OK"}.get(alarm.get("TreatMissingData", "missing"),
+                                                                 "INSUFFICIENT_DATA")
+    worst = {"Minimum": min, "Maximum": max}.get(alarm.get("Statistic", "Average"), lambda v: sum(v) / len(v))(values)
+    return "ALARM" if _COMPARE[alarm["ComparisonOperator"]](worst, alarm["Threshold"]) else "OK"
+
+
+def health_of(state: str, insufficient_data: str, last_known: bool) -> bool:
+    """A CLOUDWATCH_METRIC health check's status for its alarm's state (pure)."""
+    if state == "OK":
+        return True
+    if state == "ALARM":
+        return False
+    return {"Healthy": True, "Unhealthy": False}.get(insufficient_data, last_known)
+
+
+def _in_process_probe(core: Any, region: str):
+    """A probe through the in-process IoT Core (no sockets): the same decisions the served endpoints ask for."""
+    def probe(target: Target, credentials: Credentials, topic: str) -> Outcome:
+        from localcloud.engines.iot_core import ConnectionRefused, PublishRefused
+
+        try:
+            connection = core.connect(region, credentials.certificate_pem, credentials.client_id)
+        except ConnectionRefused as refused:
+            return Outcome(False, "connect", refused.reason, 0.0)
+        try:
+            core.subscribe(connection, topic)
+            core.publish(connection, topic, b'{"canary": true}')
+        except PublishRefused as refused:
+            return Outcome(False, "publish", str(refused), 0.0)
+        if not core.may_receive(connection, topic):
+            return Outcome(False, "receive", f"iot:Receive on {topic} refused", 0.0)
+        return Outcome(True, "done", "published and received its own message (in-process IoT Core)", 0.0)
+    return probe
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)  # moto keeps naive UTC timestamps
+
+
+def _values_since(region: str, alarm: dict, since: datetime.datetime) -> list[float]:
+    """The alarm metric's raw datapoints put after ``since``, read from moto's backend (GetMetricStatistics rounds
+    StartTime to the second, too coarse for evaluations a few milliseconds apart)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    from localcloud.mockrun import DEFAULT_ACCOUNT
+
+    wanted = {(d["Name"], d["Value"]) for d in alarm.get("Dimensions", [])}
+    return [datum.value for datum in cloudwatch_backends[DEFAULT_ACCOUNT][region].metric_data
+            if datum.namespace == alarm["Namespace"] and datum.name == alarm["MetricName"]
+            and {(d.name, d.value) for d in datum.dimensions} == wanted and datum.timestamp >= since]
+
+
+def run_canaries(cloud: Any, endpoints: Any = None) -> dict[str, CanaryReport]:
+    """Run each deployed canary once, evaluate its alarm and health check; update the endpoints' DNS answer."""
+    gate = endpoints.gate if endpoints is not None else nullcontext()
+    reports: dict[str, CanaryReport] = {}
+    state = cloud.__dict__.setdefault("_canary_state", {"since": {}, "healthy": {}})
+    for region in cloud.regions:
+        outputs = cloud.outputs(region)
+        if "canaryAlarmName" not in outputs:
+            continue
+        with gate:
+            lambda_client = boto3.client("lambda", region_name=region)
+            names = [f["FunctionName"] for f in lambda_client.list_functions()["Functions"]
+                     if f["FunctionName"].endswith("-canary")]
+            env = dict(lambda_client.get_function_configuration(FunctionName=names[0])["Environment"]["Variables"])
+            secrets = boto3.client("secretsmanager", region_name=region)
+            cloudwatch = boto3.client("cloudwatch", region_name=region)
+        probe = canary_handler.probe
+        if endpoints is not None:
+            env.update(ENDPOINT_HOST="127.0.0.1", ENDPOINT_PORT=str(endpoints.port(region)))
+        else:
+            probe = _in_process_probe(cloud.engines.iot, region)
+        started = _utcnow()
+        result = canary_handler.run(env, secrets=_Gated(secrets, gate), cloudwatch=_Gated(cloudwatch, gate),
+                                    probe=probe)
+        with gate:
+            alarm = cloudwatch.describe_alarms(AlarmNames=[outputs["canaryAlarmName"]])["MetricAlarms"][0]
+            since = state["since"].get(region, started)
+            values = _values_since(region, alarm, since)
+            state["since"][region] = _utcnow()
+            new_state = alarm_state(alarm, values)
+            cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=new_state,
+                                       StateReason=f"local cloud: canary {result['step']}: {result['detail']}")
+            check = boto3.client("route53", region_name=region).get_health_check(
+                HealthCheckId=outputs["canaryHealthCheckId"])["HealthCheck"]["HealthCheckConfig"]
+        healthy = health_of(new_state, check.get("InsufficientDataHealthStatus", "LastKnownStatus"),
+                            state["healthy"].get(region, True))
+        state["healthy"][region] = healthy
+        if endpoints is not None:
+            endpoints.set_record_health(region, healthy)
+        reports[region] = CanaryReport(region, bool(result["success"]), result["step"], result["detail"], new_state,
+                                       healthy)
+    return reports
