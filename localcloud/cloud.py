@@ -208,10 +208,22 @@ class LocalCloud:
             except pki.PkiError as error:
                 raise LocalCloudError(f"the local PKI in {directory} is unusable ({error}); delete the folder "
                                       f"(`rm -rf {directory}`) and run again to recreate it") from None
-            return directory
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        pki.init_pki(directory, self.domain)
+        else:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            pki.init_pki(directory, self.domain)
+        self._ensure_canaries(directory)
         return directory
+
+    def _ensure_canaries(self, directory: Path) -> None:
+        """Each region's canary certificate (`python -m pki issue-device canary-<region>`), so every region deploys
+        its canary and its record's health check (components/canary.py)."""
+        from builders.canary import thing_name
+        from pki.layout import Layout
+
+        layout = Layout(directory)
+        missing = [thing_name(r) for r in self.regions if not layout.device_cert(thing_name(r)).exists()]
+        if missing:
+            pki.issue_device_certificates(directory, missing)
 
     def _create_hosted_zone(self) -> str:
         """The domain's hosted zone, under the id the primary stack is configured with.
@@ -295,6 +307,13 @@ class LocalCloud:
         if not names:
             raise LocalCloudError(f"no provisioning API deployed in {region}; deploy first")
         return ProvisioningHttpApi(lambda_invoker(region, names[0]), region=region, **options)
+
+    def run_canaries(self, endpoints: Any = None) -> dict[str, Any]:
+        """Run every region's canary once and turn its alarm into its record's health (``localcloud/canaries.py``);
+        with served ``endpoints`` the canaries speak MQTT/TLS to them and the DNS answer follows."""
+        from localcloud.canaries import run_canaries
+
+        return run_canaries(self, endpoints)
 
     # -- device side -------------------------------------------------------------------------------
     def settle(self) -> Any:
