@@ -24,6 +24,16 @@ GENERATED_PKI = STATE_DIR / "pki"
 EXIT_OK, EXIT_VIOLATION, EXIT_ERROR = 0, 1, 2
 
 
+def _issue_canary(pki_dir: Path, region: str) -> None:
+    """The stack's canary certificate in the generated PKI, so the preview plans the canary and its health check."""
+    import pki
+    from builders.canary import thing_name
+    from pki.layout import Layout
+
+    if not Layout(pki_dir).device_cert(thing_name(region)).exists():
+        pki.issue_device_certificates(pki_dir, [thing_name(region)])
+
+
 def _pki_override(stack: str, pki_dir: Path | None, overrides: Mapping[str, Any] | None,
                   out: TextIO) -> dict[str, str]:
     """Use the configured PKI folder if it has material; else a generated one (a preview needs
@@ -42,6 +52,7 @@ def _pki_override(stack: str, pki_dir: Path | None, overrides: Mapping[str, Any]
         pki.check_pki_domain(GENERATED_PKI, domain, start_over=f"remove it (`rm -rf {GENERATED_PKI}`) and preview again")
         if not (GENERATED_PKI / "root-ca.crt").exists():
             pki.init_pki(GENERATED_PKI, domain)
+        _issue_canary(GENERATED_PKI, config.get("aws:region", stack))
     except pki.PkiError as error:
         raise ConfigError(f"domainName = {domain!r}: {error}") from None
     out.write(f"note: pkiDir {configured} has no PKI; planning with a generated one in {GENERATED_PKI}\n")
