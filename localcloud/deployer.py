@@ -29,6 +29,7 @@ import boto3
 import pulumi
 
 from localcloud.mockrun import CloudMocks, DEFAULT_ACCOUNT
+from localcloud import fleet_resources
 from localcloud.patches import lambda_inprocess
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -204,6 +205,13 @@ class Deployer(CloudMocks):
             "aws:sqs/queue:Queue": self._queue,
             "aws:sqs/queuePolicy:QueuePolicy": self._queue_policy,
         }
+        # Fleet provisioning (localcloud/fleet_resources.py); the aws-native provider itself needs nothing.
+        for typ, creator in (("aws:iot/certificate:Certificate", fleet_resources.certificate),
+                             ("aws:iot/policyAttachment:PolicyAttachment", fleet_resources.policy_attachment),
+                             ("aws:iot/provisioningTemplate:ProvisioningTemplate", fleet_resources.provisioning_template),
+                             ("aws-native:iot:CertificateProvider", fleet_resources.aws_native_certificate_provider)):
+            self.creators[typ] = lambda args, inputs, region, c=creator: c(self.account_id, region, args.name, inputs)
+        self.creators["pulumi:providers:aws-native"] = lambda args, inputs, region: (args.name, dict(inputs))
 
     # -- CloudMocks ------------------------------------------------------------------------
     def create(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
