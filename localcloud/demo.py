@@ -109,6 +109,52 @@ def run_scenario(cloud: LocalCloud, step: Callable[[str], None] = lambda _: None
                       dead_letters)
 
 
+def real_client_step(cloud: LocalCloud, state_dir: Path | None) -> list[str]:
+    """Serve the MQTT endpoints briefly: a paho device (python -m device's session) is refused, JITR runs, it
+    connects and publishes QoS 1; then every region's canary runs over MQTT/TLS. Skipped, saying why, if the
+    endpoints cannot start."""
+    import tempfile
+
+    from device.endpoint import Endpoint
+    from device.session import Identity, connect_with_backoff
+    from localcloud.mqtt.endpoints import MqttEndpoints
+
+    try:
+        endpoints = MqttEndpoints(cloud, ports={region: 0 for region in cloud.regions}, resolver_port=0).start()
+    except Exception as error:  # noqa: BLE001 - the demo goes on without this step
+        return [f"[yellow]Real MQTT client step skipped: the endpoints could not start ({error})[/yellow]"]
+    lines = []
+    try:
+        region = cloud.regions[0]
+        with tempfile.TemporaryDirectory(prefix="demo-mqtt-") as folder:
+            with endpoints.gate:
+                issued = cloud.load_ca().issue_device("mqtt-sensor-01")
+                chain = issued.certificate_pem + cloud.load_ca().intermediate_pem
+            cert, key = Path(folder) / "d.crt", Path(folder) / "d.key"
+            cert.write_text(chain)
+            key.write_text(issued.private_key_pem)
+            key.chmod(0o600)
+            identity = Identity("mqtt-sensor-01", cert, key, cloud.pki_dir / "root-ca.crt")
+            endpoint = Endpoint("127.0.0.1", endpoints.port(region), cloud.domain)
+            from device.session import Session
+
+            session, attempts = connect_with_backoff(lambda: Session(endpoint, identity), attempts=10, base_s=0.05,
+                                                     cap_s=0.3)
+            session.publish("i/mqtt-sensor-01/m", json.dumps({"message": "hello over MQTT/TLS 1.3"}), qos=1)
+            session.close()
+            lines.append(f"[green]paho device mqtt-sensor-01[/green]: refused while JITR ran, connected to {region} "
+                         f"(127.0.0.1:{endpoints.port(region)}, SNI {cloud.domain}) after {attempts} attempt(s), "
+                         "published QoS 1 (PUBACK)")
+        for report in cloud.run_canaries(endpoints).values():
+            lines.append(f"canary {report.region}: {report.step} ({report.detail}); alarm {report.alarm_state}, "
+                         f"record {'healthy' if report.healthy else 'UNHEALTHY'}")
+    except Exception as error:  # noqa: BLE001 - a failure here is reported, not fatal to the demo
+        lines.append(f"[red]Real MQTT client step failed: {type(error).__name__}: {error}[/red]")
+    finally:
+        endpoints.stop()
+    return lines
+
+
 def _provisioned_through_the_api(cloud: LocalCloud, name: str, region: str) -> Device:
     """Enrol ``name`` (its own request-signing key on the allow-list, as `pki enrol` + `ops allow-list import` do),
     then run the device tool against the region's provisioning API served over HTTP: it sends a CSR, signed with its
@@ -234,7 +280,8 @@ def run(console: Console | None = None, state_dir: Path | None = None) -> DemoRe
     steps += ["Devices connect for the first time (refused: just-in-time registration starts)",
               "A factory-fresh device provisions itself through the provisioning API (device tool, HTTP on loopback)",
               "Impostor and foreign device try every region",
-              "Devices reconnect in every region and publish telemetry"]
+              "Devices reconnect in every region and publish telemetry",
+              "A real MQTT client (paho) over TLS 1.3 to the served endpoints; the canaries probe every region"]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
         task = progress.add_task(steps[0], total=len(steps))
@@ -246,8 +293,12 @@ def run(console: Console | None = None, state_dir: Path | None = None) -> DemoRe
             cloud.deploy(on_stack=lambda shipped, run_: step(
                 f"Deployed {shipped.name}: {sum(1 for r in run_.resources if r.custom)} resources"))
             result = run_scenario(cloud, step)
+            step("A real MQTT client (paho) over TLS 1.3 to the served endpoints; the canaries probe every region")
+            mqtt_lines = real_client_step(cloud, state_dir=cloud.state_dir)
             progress.update(task, completed=len(steps), description="Done")
             console.print(devices_table(result))
+            for line in mqtt_lines:
+                console.print(line)
             for region in result.regions:
                 console.rule(f"[bold]{region}")
                 for table in region_tables(result, region):
