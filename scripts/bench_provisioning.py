@@ -1,10 +1,12 @@
 """Benchmark (not a test): cost per device of each provisioning mode, from execution histories in the local cloud.
 
-For each mode (``jitr``, ``jitp``) it deploys both shipped stacks into a fresh local cloud with ``provisioning`` set
+For each mode (``jitr``, ``jitp``, ``fleet`` = ``fleet,jitr`` onboarding by claim) it deploys both shipped stacks into a fresh local cloud with ``provisioning`` set
 to that mode, onboards N devices in eu-west-1 (first connection refused, the cloud settles, the device reconnects),
 lets replication reach us-west-2, and prints per device: state transitions (``*StateEntered`` events of every
 execution), Lambda invocations (``LambdaFunctionScheduled`` events), executions, and API calls an execution made to
-another region (``observe.CrossRegionMeter``).
+another region (``observe.CrossRegionMeter``). Fleet devices are enrolled on the allow-list and provisioned through
+the fleet provisioning MQTT API with the claim (``localcloud.engines.fleet``); their Lambda invocations outside any
+execution (certificate provider, pre-provisioning hook) are counted from the in-process Lambda ledger.
 
     .venv/bin/python scripts/bench_provisioning.py [--devices N]
 """
@@ -14,6 +16,8 @@ import argparse
 import sys
 import tempfile
 from collections import Counter
+from types import SimpleNamespace
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,14 +37,52 @@ def _lambda_invocations(region: str, arn: str) -> int:
                    and event.get("taskScheduledEventDetails", {}).get("resourceType") == "lambda"))
 
 
+def _fleet_devices(cloud: LocalCloud, devices: int) -> list[Any]:
+    """Enrol and provision ``devices`` serials by claim in the first region; (name, certificate id, pem) each."""
+    import boto3
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from functions.provisioning_api.allow_list import enrol_item
+    from localcloud.engines.fleet import FleetProvisioning
+
+    claim = (cloud.pki_dir / "claim" / "claim.crt").read_text()
+    fleet, provisioned = FleetProvisioning(cloud.engines.iot), []
+    for i in range(devices):
+        serial = f"fleet-bench-{i:04d}"
+        boto3.client("dynamodb", region_name=REGIONS[0]).put_item(
+            TableName="multi-region-iot-allow-list", Item=enrol_item(serial, "", "2026-01-01T00:00:00Z"))
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (x509.CertificateSigningRequestBuilder().subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, serial)])).sign(key, hashes.SHA256()))
+        result = fleet.fleet_provision(REGIONS[0], claim, csr.public_bytes(serialization.Encoding.PEM).decode(),
+                                       {"SerialNumber": serial})
+        cloud.settle()
+        cloud.connect(REGIONS[0], result.certificate_pem, serial, attempts=1)
+        provisioned.append(SimpleNamespace(name=serial, certificate_id=result.certificate_id))
+    return provisioned
+
+
 def measure(mode: str, devices: int) -> dict[str, float]:
+    from localcloud.patches import lambda_inprocess
+
+    config = "fleet,jitr" if mode == "fleet" else mode
     with LocalCloud(state_dir=Path(tempfile.mkdtemp(prefix=f"bench-{mode}-")),
-                    config_overrides={"provisioning": mode}) as cloud:
+                    config_overrides={"provisioning": config}) as cloud:
         cloud.ensure_pki()
+        if mode == "fleet":
+            from pki.claim import issue_claim
+
+            issue_claim(cloud.pki_dir)
         cloud.deploy()
-        issued = pki.issue_device_certificates(cloud.pki_dir, [f"{mode}-bench-{i:04d}" for i in range(devices)])
+        before = len(lambda_inprocess.INVOCATIONS)
         with observe.CrossRegionMeter() as meter:
-            for device in issued:
+            issued = _fleet_devices(cloud, devices) if mode == "fleet" else []
+            for device in () if mode == "fleet" else pki.issue_device_certificates(
+                    cloud.pki_dir, [f"{mode}-bench-{i:04d}" for i in range(devices)]):
+                issued.append(device)
                 try:
                     cloud.engines.iot.connect(REGIONS[0], device.certificate_pem, device.name)
                 except ConnectionRefused:
@@ -59,6 +101,8 @@ def measure(mode: str, devices: int) -> dict[str, float]:
         for region in REGIONS[1:]:
             for device in issued:
                 assert observe.certificate_status(region, device.certificate_id) == "ACTIVE", (mode, device.name)
+        totals["lambda"] += sum(1 for call in lambda_inprocess.INVOCATIONS[before:]
+                                if "fleet" in call.function_name)  # outside executions: provider and hook
         result = {key: totals[key] / devices for key in ("transitions", "lambda", "executions")}
         result["cross_region"] = meter.cross_region / devices
         result["by_machine"] = {k: v / devices for k, v in sorted(per_machine.items())}
@@ -70,7 +114,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=5)
     args = parser.parse_args()
     print(f"per device onboarded in {REGIONS[0]} and replicated to {REGIONS[1]} ({args.devices} devices per mode)")
-    for mode in ("jitr", "jitp"):
+    for mode in ("jitr", "jitp", "fleet"):
         result = measure(mode, args.devices)
         print(f"{mode}: transitions {result['transitions']:.1f}, Lambda invocations {result['lambda']:.1f}, "
               f"executions {result['executions']:.1f}, cross-region calls {result['cross_region']:.1f}")
