@@ -84,6 +84,7 @@ class StateMachineResources:
     inventory_table_name: str | None = None
     event_bus_name: str | None = None
     function_arn: str | None = None
+    lease_table_name: str | None = None  # the regional registration leases (JITR releases its own)
 
 
 def _sfn_resources(action: str, r: StateMachineResources) -> list[str]:
@@ -91,6 +92,7 @@ def _sfn_resources(action: str, r: StateMachineResources) -> list[str]:
     table = [arns.dynamodb_table(r.region, r.account_id, r.inventory_table_name)] if r.inventory_table_name else []
     bus = [arns.event_bus(r.region, r.account_id, r.event_bus_name)] if r.event_bus_name else []
     fn = [r.function_arn, f"{r.function_arn}:*"] if r.function_arn else []
+    leases = [arns.dynamodb_table(r.region, r.account_id, r.lease_table_name)] if r.lease_table_name else []
     table_map = {
         "iot:CreateThing": [iot("thing/*")],
         "iot:DeleteThing": [iot("thing/*")],
@@ -110,7 +112,7 @@ def _sfn_resources(action: str, r: StateMachineResources) -> list[str]:
         "dynamodb:GetItem": table,
         "dynamodb:PutItem": table,
         "dynamodb:UpdateItem": table,
-        "dynamodb:DeleteItem": table,
+        "dynamodb:DeleteItem": leases,  # no machine deletes an inventory item; JITR releases a lease
         "events:PutEvents": bus,
         "lambda:InvokeFunction": fn,
     }
@@ -167,10 +169,12 @@ def rule_error_queue_statement(queue_arn: str) -> dict:
 
 
 def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: str,
-                            log_group_arn: str, crl_object_arn: str | None = None) -> dict:
+                            log_group_arn: str, crl_object_arn: str | None = None,
+                            lease_table_name: str | None = None) -> dict:
     """The certificate inspector reads one certificate and claims its thing name in the inventory (read, then a
     conditional write: functions/certificate_inspector/claim.py); with a published revocation list it also reads
-    that one object (``arn:aws:s3:::<bucket>/crl.pem``), nothing else of its bucket."""
+    that one object (``arn:aws:s3:::<bucket>/crl.pem``), nothing else of its bucket; it takes registration leases
+    (conditional PutItem: functions/certificate_inspector/lease.py) in the lease table only."""
     statements = [
         statement(["iot:DescribeCertificate"], [arns.iot(region, account_id, "cert/*")], sid="ReadCertificate"),
         statement(["dynamodb:GetItem", "dynamodb:UpdateItem"],
@@ -179,6 +183,9 @@ def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: 
     ]
     if crl_object_arn:
         statements.append(statement(["s3:GetObject"], [crl_object_arn], sid="ReadRevocationList"))
+    if lease_table_name:
+        statements.append(statement(["dynamodb:PutItem"], [arns.dynamodb_table(region, account_id, lease_table_name)],
+                                    sid="TakeRegistrationLease"))
     return document(statements)
 
 

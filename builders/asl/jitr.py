@@ -10,6 +10,12 @@ The inspector Lambda validates the certificate and claims the thing name in the 
 what the inventory says, so the machine needs no rollback and concurrent executions for one certificate (IoT
 repeats the registration event while the certificate is PENDING_ACTIVATION) can never undo each other.
 
+Duplicates: the inspector first takes the certificate's registration lease in this region (a conditional write,
+``functions/certificate_inspector/lease.py``); an execution for a certificate another execution is registering ends
+at once (``RegistrationInProgress`` -> ``Registration already in progress``, succeeded: a repeated event is normal)
+with no IoT call. Every path that leaves the certificate PENDING_ACTIVATION releases the lease (``Release
+registration lease``, conditional on this execution owning it), so the device's next connection retries at once.
+
 Failures, and why each one converges:
 
 - any failure before activation (inspector down or throttled, an IoT step failing after its retries) leaves the
@@ -52,6 +58,10 @@ DETACH_REFUSED = "Detach the revoked certificate"
 REREAD_REFUSED = "Re-read inventory after the refusal"
 DECOMMISSIONED_MEANWHILE = "Was the device decommissioned meanwhile?"
 DELETE_AGAIN = "Delete the decommissioned thing again"
+RELEASE_LEASE = "Release registration lease"
+IN_PROGRESS = "Registration already in progress"
+IN_PROGRESS_ERRORS = ["RegistrationInProgress"]
+INVALID_EVENT_ERRORS = ["InvalidJitrEvent"]
 
 DESCRIBE_EXISTING_THING = "Describe existing thing"
 THING_OWNER = "Does the thing belong to another certificate?"
@@ -97,37 +107,58 @@ def owned_thing(thing_name_path: str, certificate_id_path: str) -> dict[str, Any
             "AttributePayload": {"Attributes": {f"{OWNER_ATTRIBUTE}.$": certificate_id_path}}}
 
 
-def _inspect(inspector_function_arn: str) -> dict[str, Any]:
+def _inspect(inspector_function_arn: str, failed: str) -> dict[str, Any]:
     return {
         "Type": "Task",
-        "Comment": "Validate the certificate, read its CN and claim the thing name in the inventory (conditional write)",
+        "Comment": ("Take the registration lease, validate the certificate, read its CN and claim the thing name in "
+                    "the inventory (conditional write)"),
         "Resource": LAMBDA_INVOKE,
-        "Parameters": {"FunctionName": inspector_function_arn, "Payload.$": "$"},
+        "Parameters": {"FunctionName": inspector_function_arn,
+                       "Payload": {"Event.$": "$", "ExecutionId.$": "$$.Execution.Id"}},
         "ResultSelector": {f"{field}.$": f"$.Payload.{field}" for field in DEVICE_FIELDS},
         "ResultPath": "$.Device",
         "Retry": retry("lambda"),
         "Catch": [
+            catch(IN_PROGRESS_ERRORS, IN_PROGRESS, result_path=None),
             catch(IMPOSTOR_ERRORS, QUARANTINE),
             catch(REJECTED_ERRORS, REVOKE_REJECTED),
-            catch(["States.ALL"], REGISTRATION_FAILED),  # still PENDING_ACTIVATION: the next connection retries
+            catch(INVALID_EVENT_ERRORS, REGISTRATION_FAILED),  # refused before the lease: nothing to release
+            catch(["States.ALL"], failed),  # still PENDING_ACTIVATION: the next connection retries
         ],
         "Next": CREATE_THING,
     }
 
 
+def release_lease(lease_table: str, next_state: str) -> dict[str, Any]:
+    """Delete this execution's registration lease (only if it owns it); any error still goes on to ``next_state``
+    (the lease then expires: ``lease.LEASE_SECONDS``)."""
+    return rollback_task("dynamodb", "deleteItem", {
+        "TableName": lease_table,
+        "Key": {"CertificateId": {"S.$": "$.certificateId"}},
+        "ConditionExpression": "#owner = :owner",
+        "ExpressionAttributeNames": {"#owner": "Owner"},
+        "ExpressionAttributeValues": {":owner": {"S.$": "$$.Execution.Id"}},
+    }, next_state, comment="The certificate stays PENDING_ACTIVATION: let the device's next connection register it")
+
+
 def definition(*, inspector_function_arn: str, inventory_table: str, device_policy_name: str, event_bus_name: str,
-               source: str) -> dict:
-    """The JITR state machine (Standard) for one region; see the module docstring."""
+               source: str, lease_table: str | None = None) -> dict:
+    """The JITR state machine (Standard) for one region; see the module docstring. Without ``lease_table`` (an
+    inspector configured without one) no lease is released."""
     require("inspector_function_arn", inspector_function_arn)
     require("inventory_table", inventory_table)
     require("device_policy_name", device_policy_name)
     require("event_bus_name", event_bus_name)
     require("source", source)
-    retry_later = [catch(["States.ALL"], REGISTRATION_FAILED)]
+    if lease_table is not None:
+        require("lease_table", lease_table)
+    failed = RELEASE_LEASE if lease_table else REGISTRATION_FAILED
+    retry_later = [catch(["States.ALL"], failed)]
     thing = {"ThingName.$": _device("ThingName")}
     certificate_id = {"CertificateId.$": "$.certificateId"}
     states: dict[str, Any] = {
-        INSPECT: _inspect(inspector_function_arn),
+        INSPECT: _inspect(inspector_function_arn, failed),
+        IN_PROGRESS: {"Type": "Succeed", "Comment": "A repeated registration event: another execution registers it"},
         CREATE_THING: sdk_task("iot", "createThing", owned_thing(_device("ThingName"), _device("CertificateId")),
                                next_state=ATTACH_THING,
                                catches=[catch([ALREADY_EXISTS], DESCRIBE_EXISTING_THING), *retry_later]),
@@ -158,6 +189,7 @@ def definition(*, inspector_function_arn: str, inventory_table: str, device_poli
         },
         DELETE_AGAIN: delete_thing(_device("ThingName"), next_state=REGISTRATION_FAILED, gone=REGISTRATION_FAILED,
                                    catches=[catch(["States.ALL"], REGISTRATION_FAILED, result_path=None)]),
+        **({RELEASE_LEASE: release_lease(lease_table, REGISTRATION_FAILED)} if lease_table else {}),
         REGISTRATION_FAILED: {"Type": "Fail", "ErrorPath": "$.Error.Error", "CausePath": "$.Error.Cause"},
         # ---- the thing exists with another configuration: a rotation, a pre-existing thing, or another owner -----
         DESCRIBE_EXISTING_THING: sdk_task(

@@ -1,6 +1,8 @@
 """Lambda entry point of the certificate inspector (JITR step 1). Thin: parse, call the pure logic, return.
 
-Environment: ``INVENTORY_TABLE``, ``EXPECTED_CA_CERTIFICATE_ID`` (and ``AWS_REGION``, set by Lambda).
+Environment: ``INVENTORY_TABLE``, ``EXPECTED_CA_CERTIFICATE_ID``, ``REGISTRATION_LEASE_TABLE`` (and ``AWS_REGION``,
+set by Lambda). Input: ``{"Event": <the JITR event>, "ExecutionId": <the JITR execution>}`` as the JITR machine sends
+it (the execution owns the registration lease), or a bare JITR event.
 Errors are raised as named exceptions; Step Functions sees their class name as the error name.
 """
 from __future__ import annotations
@@ -22,12 +24,23 @@ InvalidThingName = inspector.InvalidThingName
 UnexpectedIssuer = inspector.UnexpectedIssuer
 DeviceDecommissioned = inspector.DeviceDecommissioned
 InvalidJitrEvent = inspector.InvalidJitrEvent
+RegistrationInProgress = inspector.RegistrationInProgress
+
+
+def unwrap(payload: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """(JITR event, lease owner) from the machine's ``{"Event", "ExecutionId"}`` or a bare event."""
+    if isinstance(payload, dict) and isinstance(payload.get("Event"), dict):
+        owner = payload.get("ExecutionId")
+        return payload["Event"], owner if isinstance(owner, str) and owner else None
+    return payload, None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = inspector.InspectorConfig.from_environment(os.environ)
+    jitr_event, owner = unwrap(event)
     return inspector.inspect(
-        event,
+        jitr_event,
+        lease_owner=owner,
         iot=boto3.client("iot", region_name=config.region),
         dynamodb=boto3.client("dynamodb", region_name=config.region),
         config=config,

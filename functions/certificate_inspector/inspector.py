@@ -2,6 +2,9 @@
 
 Given the IoT JITR event, with injected boto3 clients (``iot``, ``dynamodb``) of the Lambda's own region, it
 
+0. takes the certificate's registration lease when a lease table is configured (``lease.py``): a duplicate
+   execution (IoT repeats the event while the certificate is PENDING_ACTIVATION) stops here with
+   ``RegistrationInProgress`` before any IoT call,
 1. describes the certificate (PEM, ARN, issuing CA) and checks the CA is the one we registered,
 2. reads the certificate's CN, which must be a valid thing name,
 3. reads the device inventory item of that thing name from the local replica (consistent read),
@@ -16,7 +19,7 @@ Given the IoT JITR event, with injected boto3 clients (``iot``, ``dynamodb``) of
 
 or raises a named error that the state machine catches by name:
 ``ThingNameClaimedByAnotherCertificate`` (impostor), ``InvalidThingName``, ``UnexpectedIssuer``,
-``DeviceDecommissioned`` (the item is REVOKED), ``InvalidJitrEvent``; ``claim.ClaimLost`` when the item changed
+``DeviceDecommissioned`` (the item is REVOKED), ``InvalidJitrEvent``, ``RegistrationInProgress`` (a duplicate); ``claim.ClaimLost`` when the item changed
 under the write in a way only a fresh registration event can decide (the machine leaves the certificate
 PENDING_ACTIVATION, so the device's next connection retries).
 """
@@ -26,6 +29,7 @@ import datetime
 import hashlib
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -34,9 +38,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 try:  # a package in tests, top-level modules in the Lambda zip
-    from . import claim
+    from . import claim, lease
 except ImportError:  # pragma: no cover - Lambda runtime layout
     import claim  # type: ignore[no-redef]
+    import lease  # type: ignore[no-redef]
 
 try:  # imported as functions.certificate_inspector.inspector (tests) or as top-level inspector (Lambda zip)
     from . import checks
@@ -76,18 +81,23 @@ class DeviceDecommissioned(InspectionError):
     """The inventory marks this device REVOKED; its certificate must not be activated again."""
 
 
+RegistrationInProgress = lease.RegistrationInProgress
+
+
 @dataclass(frozen=True)
 class InspectorConfig:
     inventory_table: str
     expected_ca_certificate_id: str
     region: str
+    lease_table: str = ""  # REGISTRATION_LEASE_TABLE: the deployed program always sets it (components/registration.py)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "InspectorConfig":
         missing = [name for name in ("INVENTORY_TABLE", "EXPECTED_CA_CERTIFICATE_ID", "AWS_REGION") if not environ.get(name)]
         if missing:
             raise RuntimeError(f"environment variable(s) {', '.join(missing)} not set; the function's configuration must define them")
-        return cls(environ["INVENTORY_TABLE"], environ["EXPECTED_CA_CERTIFICATE_ID"], environ["AWS_REGION"])
+        return cls(environ["INVENTORY_TABLE"], environ["EXPECTED_CA_CERTIFICATE_ID"], environ["AWS_REGION"],
+                   environ.get("REGISTRATION_LEASE_TABLE", ""))
 
 
 def _utc_now() -> str:
@@ -123,11 +133,15 @@ def verdict_for(item: Mapping[str, Any] | None, certificate_id: str, thing_name:
     return "KNOWN" if certificate_id == current else "ROTATION"
 
 
-def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: InspectorConfig, now: str | None = None) -> dict[str, Any]:
-    """Inspect the certificate of a JITR ``event``; see the module docstring for the result and errors."""
+def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: InspectorConfig, now: str | None = None,
+            lease_owner: str | None = None) -> dict[str, Any]:
+    """Inspect the certificate of a JITR ``event``; see the module docstring for the result and errors.
+    ``lease_owner`` is the JITR execution (its retries take the same lease again); by default a one-off owner."""
     certificate_id = event.get("certificateId") if isinstance(event, Mapping) else None
     if not isinstance(certificate_id, str) or not CERTIFICATE_ID.fullmatch(certificate_id):
         raise InvalidJitrEvent(f"event.certificateId must be a 64-hex-digit certificate id, got {certificate_id!r}")
+    if config.lease_table:
+        lease.take(dynamodb, config.lease_table, certificate_id, lease_owner or f"invocation-{uuid.uuid4()}")
 
     description = iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
     ca_certificate_id = description.get("caCertificateId") or event.get("caCertificateId") or ""

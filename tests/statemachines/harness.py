@@ -31,6 +31,7 @@ POLICY = "iotmr-device"
 BUS = "iotmr-devices"
 SOURCE = "iotmr.devices"
 FUNCTION = "iotmr-certificate-inspector"
+LEASES = "iotmr-registration-leases"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "iot": {"use_valid_cert": True}}
 
 
@@ -122,6 +123,9 @@ class Cloud:
             TableName=TABLE, KeySchema=[{"AttributeName": inv.HASH_KEY, "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": inv.HASH_KEY, "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        region.client("dynamodb").create_table(
+            TableName=LEASES, KeySchema=[{"AttributeName": "CertificateId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "CertificateId", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
         events, sqs = region.client("events"), region.client("sqs")
         events.create_event_bus(Name=BUS)
         queue_url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
@@ -132,10 +136,11 @@ class Cloud:
         function_arn = region.client("lambda").create_function(
             FunctionName=FUNCTION, Runtime="python3.12", Role=self.role_arn, Handler="handler.handler",
             Code={"ZipFile": _zip()},
-            Environment={"Variables": {"INVENTORY_TABLE": TABLE, "EXPECTED_CA_CERTIFICATE_ID": ca_id}})["FunctionArn"]
+            Environment={"Variables": {"INVENTORY_TABLE": TABLE, "EXPECTED_CA_CERTIFICATE_ID": ca_id,
+                                       "REGISTRATION_LEASE_TABLE": LEASES}})["FunctionArn"]
         region.definitions = {
             "jitr": jitr.definition(inspector_function_arn=function_arn, inventory_table=TABLE,
-                                    device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+                                    device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE, lease_table=LEASES),
             "replication": replication.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
             "decommission": decommission.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
         }

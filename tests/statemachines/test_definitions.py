@@ -7,7 +7,7 @@ import json
 import pytest
 
 from builders.asl import common, decommission, jitr, provisioned, replication
-from functions.certificate_inspector import checks, inspector
+from functions.certificate_inspector import checks, inspector, lease
 from localcloud.patches.botocore_models import operation_model, service_model
 from localcloud.patches.sfn_error_names import service_prefix
 
@@ -15,7 +15,7 @@ FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:iotmr-certificate
 COMMON = dict(device_policy_name="iotmr-device", event_bus_name="iotmr-devices", source="iotmr.devices",
               inventory_table="iotmr-device-inventory")
 DEFINITIONS = {
-    "jitr": jitr.definition(inspector_function_arn=FUNCTION_ARN, **COMMON),
+    "jitr": jitr.definition(inspector_function_arn=FUNCTION_ARN, lease_table="iotmr-registration-leases", **COMMON),
     "replication": replication.definition(**COMMON),
     "decommission": decommission.definition(**COMMON),
     "provisioned": provisioned.definition(inventory_table=COMMON["inventory_table"],
@@ -34,7 +34,8 @@ def _named_errors(base: type) -> set[str]:
 
 
 # the inspector's and its certificate checks' named errors
-INSPECTOR_ERRORS = _named_errors(inspector.InspectionError) | _named_errors(checks.CertificateRefused)
+INSPECTOR_ERRORS = (_named_errors(inspector.InspectionError) | _named_errors(checks.CertificateRefused)
+                    | {lease.RegistrationInProgress.__name__})
 BOTO_NAME = {"eventbridge": "events", "events": "events"}
 params = pytest.mark.parametrize("name", sorted(DEFINITIONS))
 # The inspector calls IoT and DynamoDB with boto3; an error it does not handle reaches Step Functions under
@@ -165,7 +166,8 @@ def test_sdk_actions_are_exactly_the_calls_each_machine_makes():
     assert common.sdk_actions(DEFINITIONS["jitr"]) == {
         "lambda:InvokeFunction", "iot:CreateThing", "iot:DescribeThing", "iot:AttachThingPrincipal", "iot:AttachPolicy",
         "iot:UpdateCertificate", "dynamodb:GetItem", "events:PutEvents",
-        "iot:DetachPolicy", "iot:DetachThingPrincipal", "iot:DeleteThing"}  # activation refused: clean up
+        "iot:DetachPolicy", "iot:DetachThingPrincipal", "iot:DeleteThing",  # activation refused: clean up
+        "dynamodb:DeleteItem"}  # a failed registration releases its lease
     assert common.sdk_actions(DEFINITIONS["replication"]) == {
         "dynamodb:GetItem", "iot:RegisterCertificate", "iot:DescribeCertificate", "iot:UpdateCertificate",
         "iot:CreateThing", "iot:ListThingPrincipals", "iot:UpdateThing", "iot:AttachThingPrincipal", "iot:AttachPolicy",
@@ -190,7 +192,8 @@ def test_the_iam_builder_has_a_least_privilege_mapping_for_every_action():
     from builders import iam
 
     resources = iam.StateMachineResources("eu-west-1", "123456789012", "iotmr-device", event_bus_name="iotmr-devices",
-                                          inventory_table_name="iotmr-device-inventory", function_arn=FUNCTION_ARN)
+                                          inventory_table_name="iotmr-device-inventory", function_arn=FUNCTION_ARN,
+                                          lease_table_name="iotmr-registration-leases")
     for definition in DEFINITIONS.values():
         iam.state_machine_policy(common.sdk_actions(definition), resources)
 
@@ -231,3 +234,14 @@ def test_statelint_accepts_the_definition(name):
     broken["States"][first].pop("Next", None)
     broken["States"][first]["Next"] = "No such state"
     assert Linter.validate(json.dumps(broken), config)  # the linter does find problems
+
+
+def test_a_machine_may_delete_only_registration_leases_never_an_inventory_item():
+    from builders import iam
+
+    resources = iam.StateMachineResources("eu-west-1", "123456789012", "iotmr-device",
+                                          inventory_table_name="iotmr-device-inventory",
+                                          lease_table_name="iotmr-registration-leases")
+    (grant,) = [s for s in iam.state_machine_policy({"dynamodb:DeleteItem"}, resources)["Statement"]
+                if "dynamodb:DeleteItem" in s["Action"]]
+    assert grant["Resource"] == ["arn:aws:dynamodb:eu-west-1:123456789012:table/iotmr-registration-leases"]
