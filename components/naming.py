@@ -41,6 +41,11 @@ class Names:
 
     # Regional names: the same in every region, because each region has its own namespace.
     @property
+    def registration_lease_table(self) -> str:
+        """Regional: one JITR execution per certificate at a time (functions/certificate_inspector/lease.py)."""
+        return self("registration-leases")
+
+    @property
     def device_policy(self) -> str:
         return self("device")
 

@@ -52,6 +52,7 @@ class Registration(pulumi.ComponentResource):
     ca_certificate: aws.iot.CaCertificate
     device_policy: aws.iot.Policy
     state_machine: StateMachine
+    lease_table: aws.dynamodb.Table
     topic_rule: aws.iot.TopicRule
     revocation_list: RevocationList
     failure_alarm: aws.cloudwatch.MetricAlarm
@@ -89,6 +90,18 @@ class Registration(pulumi.ComponentResource):
             crl_file=args.crl_file), opts=child)
         crl = self.revocation_list
 
+        # One JITR execution per certificate at a time (functions/certificate_inspector/lease.py): regional, since a
+        # registration event and its duplicates arrive in one region. TTL only tidies; expiry is in the condition.
+        self.lease_table = aws.dynamodb.Table(
+            f"{name}-registration-leases", name=n.registration_lease_table, hash_key="CertificateId",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="CertificateId", type="S")],
+            billing_mode="PAY_PER_REQUEST",
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name="ExpiresAt", enabled=True),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            opts=child)
+        leases = self.lease_table.name
+
         inspector = Function(
             f"{name}-inspector",
             FunctionArgs(
@@ -101,10 +114,12 @@ class Registration(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 functions_dir=args.functions_dir,
                 cache_dir=args.build_cache_dir,
-                policy=lambda log_group_arn: pulumi.Output.from_input(args.inventory_table_name).apply(
-                    lambda t: iam.lambda_inspector_policy(region, account, t, log_group_arn, crl.object_arn)),
+                policy=lambda log_group_arn: pulumi.Output.all(args.inventory_table_name, leases).apply(
+                    lambda t: iam.lambda_inspector_policy(region, account, t[0], log_group_arn, crl.object_arn,
+                                                          lease_table_name=t[1])),
                 environment={
                     "INVENTORY_TABLE": args.inventory_table_name,
+                    "REGISTRATION_LEASE_TABLE": leases,
                     "EXPECTED_CA_CERTIFICATE_ID": self.ca_certificate.id,
                     **crl.environment,
                 },
@@ -114,20 +129,20 @@ class Registration(pulumi.ComponentResource):
             opts=child,
         )
 
-        definition = pulumi.Output.all(inspector.arn, args.inventory_table_name).apply(
+        definition = pulumi.Output.all(inspector.arn, args.inventory_table_name, leases).apply(
             lambda v: jitr.definition(inspector_function_arn=v[0], inventory_table=v[1],
                                       device_policy_name=n.device_policy, event_bus_name=args.event_bus_name,
-                                      source=n.event_source))
+                                      source=n.event_source, lease_table=v[2]))
         self.state_machine = StateMachine(
             f"{name}-jitr",
             StateMachineArgs(
                 machine_name=n.jitr_state_machine,
                 definition=definition,
-                resources=pulumi.Output.all(inspector.arn, args.inventory_table_name).apply(
+                resources=pulumi.Output.all(inspector.arn, args.inventory_table_name, leases).apply(
                     lambda v: iam.StateMachineResources(region, account, n.device_policy,
                                                         inventory_table_name=v[1],
                                                         event_bus_name=args.event_bus_name,
-                                                        function_arn=v[0])),
+                                                        function_arn=v[0], lease_table_name=v[2])),
                 log_retention_days=args.log_retention_days,
                 log_level=args.state_machine_log_level,
                 description="Activates a device certificate on first connection",
