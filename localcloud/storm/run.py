@@ -231,7 +231,8 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
     # the device policy of each region: the one policy the calibration devices' certificates hold there
     device_policy = {}
     for region, backend in backends.items():
-        held = {policy for (_target, policy) in list(backend.principal_policies)}
+        calibration = {arn for (arn, thing) in list(backend.principal_things) if thing.startswith("storm-calibration-")}
+        held = {policy for (target, policy) in list(backend.principal_policies) if target in calibration}
         if len(held) != 1:
             raise LocalCloudError(f"{region}: expected the calibration certificates to hold one device policy, found {sorted(held)}")
         device_policy[region] = held.pop()
