@@ -47,8 +47,10 @@ def test_primary_owns_the_global_tables(primary_run):
     assert primary_run.of_type("iotmr:global:Tables")
 
 
-def test_secondary_creates_no_tables(secondary_run):
-    assert not secondary_run.of_type("aws:dynamodb/table:Table")
+def test_secondary_creates_no_global_tables_only_its_regional_registration_leases(secondary_run):
+    tables = secondary_run.of_type("aws:dynamodb/table:Table")
+    assert [t.inputs["name"] for t in tables] == ["multi-region-iot-registration-leases"]
+    assert not tables[0].inputs.get("replicas")
     assert not secondary_run.of_type("iotmr:global:Tables")
 
 
@@ -413,3 +415,14 @@ def test_replicate_and_decommission_executions_that_fail_land_in_the_dead_letter
     (target,) = [t for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget") if t.inputs["rule"] == rule.inputs["name"]]
     assert target.inputs["arn"] == dead_letter_queue(run).outputs["arn"] and target.inputs["eventBusName"] == "default"
     assert "roleArn" not in target.inputs  # SQS targets are authorised by the queue policy
+
+
+def test_the_inspector_takes_registration_leases_in_a_regional_table_the_jitr_machine_releases(primary_run):
+    tables = {r.inputs["name"]: r for r in primary_run.of_type("aws:dynamodb/table:Table")}
+    leases = tables["multi-region-iot-registration-leases"]
+    assert leases.inputs["hashKey"] == "CertificateId" and not leases.inputs.get("replicas")
+    assert leases.inputs["ttl"] == {"attributeName": "ExpiresAt", "enabled": True}
+    (fn,) = primary_run.of_type("aws:lambda/function:Function")
+    assert fn.inputs["environment"]["variables"]["REGISTRATION_LEASE_TABLE"] == "multi-region-iot-registration-leases"
+    defn = definition(primary_run, "multi-region-iot-jitr")
+    assert defn["States"]["Release registration lease"]["Parameters"]["TableName"] == "multi-region-iot-registration-leases"
