@@ -45,7 +45,8 @@ def test_state_machines_functions_and_rules_exist_in_each_region(cloud: LocalClo
                             outputs["decommissionStateMachineArn"]}
         assert all(f":{region}:" in arn for arn in machines)
         functions = boto3.client("lambda", region_name=region).list_functions()["Functions"]
-        assert sorted(f["Handler"] for f in functions) == ["certificate_inspector.handler.handler",
+        assert sorted(f["Handler"] for f in functions) == ["canary.handler.handler",
+                                                           "certificate_inspector.handler.handler",
                                                            "provisioning_api.handler.handler"]
         rules = boto3.client("iot", region_name=region).list_topic_rules()["rules"]
         assert len(rules) == 2
@@ -101,7 +102,8 @@ def test_each_region_dead_letters_its_pipe_and_rule_targets_into_its_own_encrypt
             (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"]
             assert target["DeadLetterConfig"] == {"Arn": queue_arn}, rule["Name"]
         assert len(rule_arns) == 2
-        (failed_rule,) = events.list_rules(EventBusName="default")["Rules"]  # failed executions into the queue
+        (failed_rule,) = [r for r in events.list_rules(EventBusName="default")["Rules"]  # failed executions
+                          if r["Name"].endswith("-failed-executions")]
         (target,) = events.list_targets_by_rule(Rule=failed_rule["Name"], EventBusName="default")["Targets"]
         assert target["Arn"] == queue_arn
         rule_arns.add(failed_rule["Arn"])
