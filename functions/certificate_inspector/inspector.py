@@ -50,6 +50,8 @@ except ImportError:  # pragma: no cover - Lambda runtime layout
 
 # AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-] (botocore model, ThingName shape).
 THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # always fullmatch: "$" would admit a trailing newline
+#: Thing names the program keeps for itself: each region's canary (builders/canary.py RESERVED_PREFIX).
+RESERVED_PREFIX = "canary-"
 CERTIFICATE_ID = re.compile(r"[0-9a-f]{64}")
 INVENTORY_ATTRIBUTES = (
     "ThingName", "CertificateId", "CertificatePem", "CaCertificateId", "OriginRegion", "Status",
@@ -112,6 +114,8 @@ def thing_name_of(certificate: x509.Certificate) -> str:
     name = str(names[0].value)
     if not THING_NAME.fullmatch(name):
         raise InvalidThingName(f"CN {name!r} is not a valid thing name (1-128 characters of a-z A-Z 0-9 : _ -)")
+    if name.startswith(RESERVED_PREFIX):
+        raise InvalidThingName(f"CN {name!r} uses the prefix {RESERVED_PREFIX!r}, reserved for the regions' canaries")
     return name
 
 

@@ -20,6 +20,8 @@ from typing import Any, Mapping
 
 LABEL = "iotmr-provision-v1"
 THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # AWS IoT's thing name pattern
+#: Thing names the program keeps for itself: each region's canary (builders/canary.py RESERVED_PREFIX).
+RESERVED_PREFIX = "canary-"
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MAX_BODY_BYTES = 16 * 1024
 
@@ -61,6 +63,8 @@ def parse_body(body: Mapping[str, Any], source_ip: str) -> ProvisioningRequest:
     thing = body.get("thingName")
     if not isinstance(thing, str) or not THING_NAME.fullmatch(thing):
         raise BadRequest("thingName must be 1-128 letters, digits, ':', '_' or '-'")
+    if thing.startswith(RESERVED_PREFIX):
+        raise BadRequest(f"thingName may not start with {RESERVED_PREFIX!r}: reserved for the regions' canaries")
     timestamp = body.get("timestamp")
     if isinstance(timestamp, bool) or not isinstance(timestamp, int):
         raise BadRequest("timestamp must be an integer number of seconds since the epoch")

@@ -224,3 +224,14 @@ def test_a_csr_for_another_thing_name_is_refused(account):
         signed_message(device.name, body["timestamp"], body["nonce"], csr))).decode()
     answer = call(account, body)
     assert (answer.status, answer.body["error"]) == (400, "BadCsr")
+
+
+def test_a_canary_thing_name_is_refused_before_anything_is_read():
+    from builders.canary import RESERVED_PREFIX
+    from functions.provisioning_api import request
+
+    assert request.RESERVED_PREFIX == RESERVED_PREFIX  # the Lambda zip carries its own copy
+    body = {"thingName": f"{RESERVED_PREFIX}us-west-2", "timestamp": int(time.time()), "nonce": "n" * 32,
+            "signature": "c2ln"}
+    with pytest.raises(request.BadRequest, match="reserved"):
+        request.parse_body(body, "203.0.113.7")

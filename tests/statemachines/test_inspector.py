@@ -176,3 +176,11 @@ def test_malformed_events_and_configuration_are_named(ca):
 def test_a_thing_name_with_a_trailing_newline_is_refused(ca):
     with pytest.raises(inspector.InvalidThingName, match=r"'dev-nl\\n'"):
         inspect(ca, ca.device("dev-nl\n"))
+
+
+def test_a_canary_name_is_reserved_for_the_program(ca):
+    from builders.canary import RESERVED_PREFIX
+
+    assert inspector.RESERVED_PREFIX == RESERVED_PREFIX  # the Lambda zip carries its own copy
+    with pytest.raises(inspector.InvalidThingName, match="reserved"):
+        inspect(ca, ca.device(f"{RESERVED_PREFIX}eu-west-1"))
