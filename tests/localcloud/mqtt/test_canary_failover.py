@@ -50,3 +50,35 @@ def test_without_served_endpoints_the_canary_probes_the_in_process_iot_core(serv
 
         reports = run_canaries(served.cloud)
     assert all(r.success and r.healthy for r in reports.values()), reports
+
+
+def test_served_endpoints_run_the_canaries_on_a_schedule_and_dns_follows_without_anyone_asking(served: Served) -> None:
+    import threading
+
+    from rich.console import Console
+
+    from localcloud.mqtt.serve import run_canaries_until
+
+    endpoints, stop = served.endpoints, threading.Event()
+    console = Console(record=True, width=200)
+    runner = threading.Thread(target=lambda: runs.append(
+        run_canaries_until(served.cloud, endpoints, stop, 0.2, console)), daemon=True)
+    runs: list[int] = []
+    endpoints.mark_down(EU, dns=False)
+    try:
+        runner.start()
+        for _ in range(100):  # at most ~10 s: the scheduled canary notices and DNS moves
+            if endpoints.resolve("IE") == US:
+                break
+            stop.wait(0.1)
+        assert endpoints.resolve("IE") == US
+    finally:
+        endpoints.mark_up(EU)
+    for _ in range(100):
+        if endpoints.resolve("IE") == EU:
+            break
+        stop.wait(0.1)
+    stop.set()
+    runner.join(10)
+    assert endpoints.resolve("IE") == EU and runs and runs[0] >= 2
+    assert "eu-west-1: canary failing" in console.export_text()
