@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from builders import arns
-from builders.provisioning import CERTIFICATE_ID, OWNER_ATTRIBUTE
+from builders.provisioning import device_template
 
 #: The template parameter naming the device (= the thing name, = the allow-list's ThingName).
 SERIAL_NUMBER = "SerialNumber"
@@ -45,30 +45,9 @@ def reply_topics(template_name: str) -> tuple[str, ...]:
 
 
 def fleet_template(device_policy_name: str) -> dict[str, Any]:
-    """The fleet provisioning template body (a dict; the component JSON-encodes it)."""
-    if not isinstance(device_policy_name, str) or not device_policy_name.strip():
-        raise ValueError(f"device_policy_name must be a non-empty string, got {device_policy_name!r}")
-    return {
-        "Parameters": {SERIAL_NUMBER: {"Type": "String"}, CERTIFICATE_ID: {"Type": "String"}},
-        "Resources": {
-            "thing": {
-                "Type": "AWS::IoT::Thing",
-                "Properties": {
-                    "ThingName": {"Ref": SERIAL_NUMBER},
-                    "AttributePayload": {OWNER_ATTRIBUTE: {"Ref": CERTIFICATE_ID}},
-                },
-                # A thing that exists already (replicated here) keeps its owner: the hook has refused a serial
-                # already provisioned before the template runs.
-                "OverrideSettings": {"AttributePayload": "DO_NOTHING", "ThingTypeName": "DO_NOTHING",
-                                     "ThingGroups": "DO_NOTHING"},
-            },
-            "certificate": {
-                "Type": "AWS::IoT::Certificate",
-                "Properties": {"CertificateId": {"Ref": CERTIFICATE_ID}, "Status": "ACTIVE"},
-            },
-            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": device_policy_name}},
-        },
-    }
+    """The fleet provisioning template body: the thing is named from the ``SerialNumber`` parameter (the
+    pre-provisioning hook has refused a serial already provisioned before the template runs)."""
+    return device_template(SERIAL_NUMBER, device_policy_name)
 
 
 def claim_policy(region: str, account_id: str, template_name: str) -> dict[str, Any]:

@@ -29,20 +29,21 @@ def _require(name: str, value: str) -> str:
     return value
 
 
-def jitp_template(device_policy_name: str) -> dict[str, Any]:
-    """The JITP template body (a dict; the component JSON-encodes it into the CA's registration config)."""
+def device_template(name_parameter: str, device_policy_name: str) -> dict[str, Any]:
+    """A provisioning template body (a dict; the component JSON-encodes it): a thing named from the template parameter
+    ``name_parameter`` that records its owner certificate, the device policy, the certificate ACTIVE. A thing that
+    exists already (replicated here, or another certificate's) keeps its owner attribute: whoever writes the inventory
+    then finds the name claimed (docs/design.md, "One owner per thing name")."""
     _require("device_policy_name", device_policy_name)
     return {
-        "Parameters": {COMMON_NAME: {"Type": "String"}, CERTIFICATE_ID: {"Type": "String"}},
+        "Parameters": {name_parameter: {"Type": "String"}, CERTIFICATE_ID: {"Type": "String"}},
         "Resources": {
             "thing": {
                 "Type": "AWS::IoT::Thing",
                 "Properties": {
-                    "ThingName": {"Ref": COMMON_NAME},
+                    "ThingName": {"Ref": name_parameter},
                     "AttributePayload": {OWNER_ATTRIBUTE: {"Ref": CERTIFICATE_ID}},
                 },
-                # A thing that exists already (replicated here, or another certificate's) keeps its owner attribute:
-                # the recorder then finds the name claimed and quarantines this certificate.
                 "OverrideSettings": {"AttributePayload": "DO_NOTHING", "ThingTypeName": "DO_NOTHING",
                                      "ThingGroups": "DO_NOTHING"},
             },
@@ -55,8 +56,11 @@ def jitp_template(device_policy_name: str) -> dict[str, Any]:
     }
 
 
-#: What running a template that creates a thing, attaches a certificate and an existing policy, and sets the
-#: certificate's status asks of the provisioning role (resource types: Service Authorization Reference, AWS IoT).
+def jitp_template(device_policy_name: str) -> dict[str, Any]:
+    """The JITP template body: the thing is named from the certificate's CN (the recorder then claims the name)."""
+    return device_template(COMMON_NAME, device_policy_name)
+
+
 TEMPLATE_ACTIONS = {
     "thing": ("iot:CreateThing", "iot:DescribeThing", "iot:UpdateThing"),
     "attach": ("iot:AttachThingPrincipal",),
