@@ -102,7 +102,9 @@ class LocalCloud:
     state_dir: Path | None = None  # default: <project>/.localcloud
     retry_time_scale: float = 0.0
     execution_timeout_s: float = 60.0
-    speedups: bool = True  # localcloud.speedups: cached clients, indexed execution names
+    # every speed-up (localcloud.speedups, and the engines' indexes and Step Functions accelerations): they change no
+    # result, so all of them can be switched off (tests/localcloud/test_speedups.py runs the demo without any)
+    speedups: bool = True
     quiet_moto: bool = True  # moto logs every failed execution at ERROR; failures are data here
     config_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"provisioning": "jitp"}, every stack
     engines: Engines = field(init=False)
@@ -160,7 +162,8 @@ class LocalCloud:
             if self.speedups:
                 speedups.install()
                 stack.callback(speedups.uninstall)
-            self.engines = stack.enter_context(Engines(execution_timeout_s=self.execution_timeout_s))
+            self.engines = stack.enter_context(Engines(execution_timeout_s=self.execution_timeout_s,
+                                                       index_iot=self.speedups, accelerate_sfn=self.speedups))
             self._exit = stack
             self.ensure_pki()
             self.hosted_zone_id = self._create_hosted_zone()

@@ -56,3 +56,19 @@ def test_a_checkpoint_freezes_what_the_batch_left_alive_and_collects_its_garbage
         assert gc.get_freeze_count() >= frozen_before + len(survivors)
         assert not any(type(o) is Cycle for o in gc.get_objects())
     assert gc.get_freeze_count() == 0
+
+
+def test_the_demo_tells_the_same_story_with_every_speed_up_switched_off(tmp_path) -> None:
+    from localcloud import demo
+    from localcloud.cloud import LocalCloud
+    from localcloud.engines import direct_sdk, sfn_accel
+
+    def outcome(speedups: bool) -> tuple:
+        with LocalCloud(state_dir=tmp_path / str(speedups), speedups=speedups) as cloud:
+            assert (cloud.engines.accelerate_sfn, cloud.engines.index_iot) == (speedups, speedups)
+            assert sfn_accel.installed() is speedups and direct_sdk.installed() is speedups
+            cloud.deploy()
+            result = demo.run_scenario(cloud)
+        return (sorted((d.name, d.role, tuple(sorted(d.worked_in))) for d in result.devices), result.dead_letters)
+
+    assert outcome(False) == outcome(True)
