@@ -10,11 +10,16 @@ This server does only that: a CONNECT to the served domain (any port) is answere
 the location is the SOCKS username (``socks5h://US@127.0.0.1:1080``; RFC 1929, the password is ignored),
 else the default location. Any other destination is refused (reply 0x02, not allowed): it never connects
 anywhere but loopback. Bytes are relayed untouched, so TLS runs end to end between device and endpoint.
+
+The same port also answers an HTTP ``CONNECT domain:port`` (RFC 9110, section 9.3.6), the proxy the AWS IoT Device
+SDK v2 (awscrt ``HttpProxyOptions``, tunneling) speaks; the location is then the Basic proxy-authorization user.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import struct
 from collections.abc import Callable
@@ -58,7 +63,10 @@ class SocksResolver:
 
     async def _negotiate(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                          ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        version, count = await reader.readexactly(2)
+        first = await reader.readexactly(1)
+        if first == b"C":  # an HTTP CONNECT request, not SOCKS5 (whose first byte is 5)
+            return await self._negotiate_http(first, reader, writer)
+        version, count = first[0], (await reader.readexactly(1))[0]
         methods = await reader.readexactly(count)
         if version != _VERSION:
             return None
@@ -89,20 +97,62 @@ class SocksResolver:
         if name != self.domain:
             LOG.info("refused CONNECT to %s: only %s is served here", name, self.domain)
             return self._reply(writer, _NOT_ALLOWED)
+        upstream = await self._connect(location)
+        if upstream is None:
+            return self._reply(writer, _UNREACHABLE)
+        self._reply(writer, _SUCCEEDED, upstream[2])
+        return upstream[0], upstream[1]
+
+    async def _connect(self, location: str | None
+                       ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, int] | None:
+        """The answer for ``location`` and a connection to that region's endpoint (None: unreachable)."""
         try:
             region, port = self.answer(location)
-            upstream = await asyncio.open_connection("127.0.0.1", port)
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
         except Exception as error:  # noqa: BLE001 - any failure is an unreachable host for the client
             LOG.info("no endpoint for %s at %s: %s", self.domain, location, error)
-            return self._reply(writer, _UNREACHABLE)
+            return None
         self.answers.append((location, region))
-        self._reply(writer, _SUCCEEDED, port)
-        return upstream
+        return upstream_reader, upstream_writer, port
+
+    async def _negotiate_http(self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                              ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        head = (first + await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        request_line, *header_lines = head.split("\r\n")
+        parts = request_line.split()
+        if len(parts) != 3 or parts[0] != "CONNECT":
+            writer.write(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            return None
+        host = parts[1].rsplit(":", 1)[0].lower().rstrip(".")
+        if host != self.domain:
+            LOG.info("refused CONNECT to %s: only %s is served here", host, self.domain)
+            writer.write(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+            return None
+        location = _basic_user(header_lines)
+        upstream = await self._connect(location)
+        if upstream is None:
+            writer.write(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
+            return None
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        return upstream[0], upstream[1]
 
     @staticmethod
     def _reply(writer: asyncio.StreamWriter, code: int, port: int = 0) -> None:
         writer.write(bytes([_VERSION, code, 0, 1, 127, 0, 0, 1]) + struct.pack("!H", port))
         return None
+
+
+def _basic_user(header_lines: list[str]) -> str | None:
+    """The user of a ``Proxy-Authorization: Basic`` header (the device's location), if any."""
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        scheme, _, token = value.strip().partition(" ")
+        if name.strip().lower() == "proxy-authorization" and scheme.lower() == "basic":
+            try:
+                return base64.b64decode(token).decode("utf-8").split(":", 1)[0] or None
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+    return None
 
 
 async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
