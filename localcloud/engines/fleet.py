@@ -17,6 +17,12 @@ topics and PUBLISH the two requests, each checked against the claim's policy as 
   ACCESS_DENIED); ``parameterOverrides`` are merged; the template is applied (``provisioning.apply_template``) with
   ``AWS::IoT::Certificate::Id``. The answer is ``{"thingName", "deviceConfiguration"}``.
 
+``FleetProvisioning.answer(connection, topic, payload)`` is the same API as the served MQTT endpoints see it
+(``localcloud.mqtt.broker``): a PUBLISH to one of the two request topics, checked like any publish (``iot:Publish``;
+a refusal disconnects) but never given to the rules engine, answered by ``(reply topic, reply payload)`` for the
+requesting connection only: ``<request topic>/accepted`` with the operation's answer, or ``/rejected`` with
+``{"statusCode", "errorCode", "errorMessage"}``. ``is_request(topic)`` says which publishes it takes (JSON only).
+
 A rejection raises ``ProvisioningRejected`` with the ``statusCode``/``errorCode``/``errorMessage`` AWS publishes on
 ``.../rejected``. The provisioning role's permissions are not evaluated (IAM is not emulated here).
 """
@@ -30,7 +36,7 @@ from typing import Any, Mapping
 
 import boto3
 
-from builders.fleet import CREATE_FROM_CSR, SERIAL_NUMBER, provision_topic, reply_topics
+from builders.fleet import CREATE_FROM_CSR, SERIAL_NUMBER, TEMPLATE_NAME, provision_topic, reply_topics
 from .. import fleet_resources
 from ..patches.iot_ca_link import signing_ca
 from . import provisioning
@@ -57,6 +63,7 @@ class FleetProvisioning:
     def __init__(self, core: IotCore) -> None:
         self.core = core
         self._tokens: dict[str, tuple[str, str]] = {}  # ownership token -> (region, certificate id)
+        self.mqtt_requests = 0  # requests answered through answer() (the served endpoints)
 
     # the device side -----------------------------------------------------------------------------------
     def fleet_provision(self, region: str, claim_pem: str, csr_pem: str, parameters: Mapping[str, str], *,
@@ -74,6 +81,40 @@ class FleetProvisioning:
         connection.open = False  # the device disconnects and reconnects with its own certificate
         return Provisioned(created["certificateId"], created["certificatePem"], answer["thingName"],
                            answer["deviceConfiguration"])
+
+    # the MQTT API, as the served endpoints call it ------------------------------------------------------
+    @staticmethod
+    def is_request(topic: str) -> bool:
+        """Whether ``topic`` is one of the API's request topics (``.../json``; CBOR is not emulated)."""
+        return _template_of(topic) is not None or topic == CREATE_FROM_CSR
+
+    def answer(self, connection: Connection, topic: str, payload: bytes | str) -> tuple[str, dict[str, Any]]:
+        """One request PUBLISH of ``connection``: ``(reply topic, reply payload)`` for that connection only.
+
+        Raises ``PublishRefused`` (the connection is closed) when the publish itself is not allowed."""
+        raw = self.core.check_publish(connection, topic, payload)
+        self.mqtt_requests += 1
+        try:
+            try:
+                request = json.loads(raw)
+            except ValueError:
+                raise ProvisioningRejected(400, "InvalidPayload", "the request is not JSON") from None
+            if not isinstance(request, dict):
+                raise ProvisioningRejected(400, "InvalidPayload", "the request is not a JSON object")
+            template_name = _template_of(topic)
+            if template_name is None:
+                csr_pem = request.get("certificateSigningRequest")
+                if not isinstance(csr_pem, str) or not csr_pem.strip():
+                    raise ProvisioningRejected(400, "InvalidPayload", "certificateSigningRequest is missing")
+                reply: dict[str, Any] = self.create_certificate_from_csr(connection, csr_pem)
+            else:
+                if not isinstance(request.get("parameters", {}), dict):
+                    raise ProvisioningRejected(400, "InvalidPayload", "parameters is not an object")
+                reply = self.register_thing(connection, template_name, request)
+            return f"{topic}/accepted", reply
+        except ProvisioningRejected as rejected:
+            return f"{topic}/rejected", {"statusCode": rejected.status_code, "errorCode": rejected.error_code,
+                                         "errorMessage": rejected.error_message}
 
     # the service side ----------------------------------------------------------------------------------
     def create_certificate_from_csr(self, connection: Connection, csr_pem: str) -> dict[str, str]:
@@ -131,6 +172,15 @@ class FleetProvisioning:
         if len(names) != 1:
             raise ValueError(f"{region} has {len(names)} provisioning templates; name one (template_name=...)")
         return names[0]
+
+
+def _template_of(topic: str) -> str | None:
+    """The template named by a RegisterThing request topic, else None."""
+    prefix, suffix = "$aws/provisioning-templates/", "/provision/json"
+    if not (topic.startswith(prefix) and topic.endswith(suffix)):
+        return None
+    name = topic[len(prefix):-len(suffix)]
+    return name if TEMPLATE_NAME.fullmatch(name) else None
 
 
 def _invoke(region: str, function_arn: str, event: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -398,6 +398,13 @@ class IotCore:
 
     def publish(self, connection: Connection, topic: str, payload: bytes | str | dict[str, Any]) -> int:
         """A device publish: size limit, policy check, then the region's rules; returns rules matched."""
+        raw = self.check_publish(connection, topic, payload)
+        self.stats.published += 1
+        return self._run_rules(connection.region, topic, payload, connection.client_id, raw)
+
+    def check_publish(self, connection: Connection, topic: str, payload: bytes | str | dict[str, Any]) -> bytes:
+        """What a device publish must pass before anything handles it (open connection, topic, size, ``iot:Publish``);
+        returns the payload's bytes. Raises :class:`PublishRefused` (the connection is then closed)."""
         self._check_open(connection)
         if not topic or "+" in topic or "#" in topic:
             raise PublishRefused(f"invalid topic {topic!r} for PUBLISH")
@@ -413,8 +420,7 @@ class IotCore:
                 f"({len(raw)} bytes > {MQTT_MAX_PAYLOAD_BYTES}, AWS IoT's 128 KB); disconnected. Send smaller "
                 "messages (split the data, or store large data in S3 and publish its key)")
         self._authorize(connection, "iot:Publish", f"topic/{topic}")
-        self.stats.published += 1
-        return self._run_rules(connection.region, topic, payload, connection.client_id, raw)
+        return raw
 
     def subscribe(self, connection: Connection, topic_filter: str) -> None:
         """A device subscribe: ``iot:Subscribe`` on ``topicfilter/<filter>`` (delivery: ``localcloud.mqtt``)."""

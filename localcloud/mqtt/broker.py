@@ -13,7 +13,14 @@ points of its control flow and asks :class:`localcloud.engines.iot_core.IotCore`
   acknowledged, so a QoS 1 message is acknowledged only once the rules engine has it. QoS 2 is refused
   (AWS IoT Core supports QoS 0 and 1);
 * each SUBSCRIBE filter: ``IotCore.subscribe`` (``iot:Subscribe`` on ``topicfilter/...``), failure code 0x80;
-* each delivery to a subscriber: ``IotCore.may_receive`` (``iot:Receive`` on ``topic/...``).
+* each delivery to a subscriber: ``IotCore.may_receive`` (``iot:Receive`` on ``topic/...``);
+* a PUBLISH to the fleet provisioning MQTT API's request topics (``$aws/certificates/create-from-csr/json``,
+  ``$aws/provisioning-templates/<template>/provision/json``) goes to
+  :meth:`localcloud.engines.fleet.FleetProvisioning.answer` instead of the rules engine: the same publish checks
+  (a refusal disconnects), then the PUBACK, then the reply (``.../accepted`` or ``.../rejected``) is delivered to the
+  requesting client only, if it subscribed to that reply topic and may receive it, as AWS answers "through the same
+  MQTT connection used to publish the API request"
+  (https://docs.aws.amazon.com/iot/latest/developerguide/fleet-provision-api.html).
 
 Which amqtt internals this relies on (amqtt 0.12.1, pinned): ``Broker._create_ssl_context``,
 ``Broker._handle_client_session``, ``Broker._authenticate``, ``Broker._topic_filtering`` and the handler's
@@ -23,6 +30,7 @@ Which amqtt internals this relies on (amqtt 0.12.1, pinned): ``Broker._create_ss
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 from typing import Any
@@ -30,10 +38,12 @@ from typing import Any
 from amqtt.broker import Broker
 from amqtt.contexts import Action
 from amqtt.mqtt.constants import QOS_1
+from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import INCOMING
 
 from localcloud.engines import iot_sql
+from localcloud.engines.fleet import FleetProvisioning
 from localcloud.engines.iot_core import Connection, ConnectionRefused, IotCore, PublishRefused
 from localcloud.mqtt.gate import EngineGate
 
@@ -48,12 +58,19 @@ class _IotHandler(BrokerProtocolHandler):
     iot_core: IotCore
     iot_connection: Connection
     iot_order: asyncio.Lock  # publishes of one connection reach the rules engine in the order they arrived
+    iot_fleet: FleetProvisioning | None  # the fleet provisioning MQTT API (None: its topics go to the rules engine)
+    iot_broker: RegionBroker
+    iot_replies: set[asyncio.Task[Any]]
 
-    async def _accept(self, app_message: Any) -> bool:
+    async def _accept(self, app_message: Any) -> bool | tuple[str, dict[str, Any]]:
+        """True: the rules engine has it; False: refused (disconnected); a pair: the fleet provisioning reply."""
         if app_message.direction != INCOMING:
             return True
         async with self.iot_order:
             try:
+                if self.iot_fleet is not None and self.iot_fleet.is_request(app_message.topic):
+                    return await self.iot_gate.call(self.iot_fleet.answer, self.iot_connection, app_message.topic,
+                                                    bytes(app_message.data or b""))
                 await self.iot_gate.call(self.iot_core.publish, self.iot_connection, app_message.topic,
                                          bytes(app_message.data or b""))
                 return True
@@ -66,12 +83,40 @@ class _IotHandler(BrokerProtocolHandler):
         return False
 
     async def _handle_qos0_message_flow(self, app_message: Any) -> None:
-        if await self._accept(app_message):
+        verdict = await self._accept(app_message)
+        if isinstance(verdict, tuple):
+            await self._reply(*verdict)
+        elif verdict:
             await super()._handle_qos0_message_flow(app_message)
 
     async def _handle_qos1_message_flow(self, app_message: Any) -> None:
-        if await self._accept(app_message):
+        verdict = await self._accept(app_message)
+        if isinstance(verdict, tuple):  # answered by the service: acknowledged, never broadcast
+            puback = PubackPacket.build(app_message.packet_id)
+            await self._send_packet(puback)
+            app_message.puback_packet = puback
+            await self._reply(*verdict)
+        elif verdict:
             await super()._handle_qos1_message_flow(app_message)
+
+    async def _reply(self, topic: str, payload: dict[str, Any]) -> None:
+        """Deliver a service reply to this client only: at the QoS of its subscription matching ``topic``, if any,
+        and only if ``iot:Receive`` allows it."""
+        session = self.session
+        broker = self.iot_broker
+        granted = [qos for a_filter, subscribers in broker._subscriptions.items() if broker._matches(topic, a_filter)
+                   for subscriber, qos in subscribers if subscriber is session]
+        if not granted:
+            LOG.info("%s: reply on %s dropped: not subscribed", self.iot_connection.client_id, topic)
+            return
+        if not await self.iot_gate.call(self.iot_core.may_receive, self.iot_connection, topic):
+            LOG.info("%s: reply on %s dropped: iot:Receive refused", self.iot_connection.client_id, topic)
+            return
+        data = json.dumps(payload).encode()
+        # not awaited here: a QoS 1 delivery waits for the client's PUBACK, which this handler's reader processes
+        task = asyncio.ensure_future(self.mqtt_publish(topic, data, max(granted), retain=False))
+        self.iot_replies.add(task)
+        task.add_done_callback(self.iot_replies.discard)
 
     async def _handle_qos2_message_flow(self, app_message: Any) -> None:
         if app_message.direction == INCOMING:
@@ -87,7 +132,7 @@ class RegionBroker(Broker):
     """amqtt's broker for one region's endpoint; see the module docstring for what it asks IoT Core."""
 
     def __init__(self, *, region: str, port: int, ssl_context: ssl.SSLContext, core: IotCore, gate: EngineGate,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", fleet: FleetProvisioning | None = None) -> None:
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "ssl": True}},
             "plugins": {},  # no amqtt plugins: IoT Core decides (and no $SYS topics, which IoT Core lacks)
@@ -97,6 +142,7 @@ class RegionBroker(Broker):
         self.ssl_context = ssl_context
         self.core = core
         self.gate = gate
+        self.fleet = fleet
         self.refusals: list[tuple[str, str]] = []  # (client id, reason), newest last
         self.down = False  # the region is marked down: every connection is closed at once
 
@@ -124,6 +170,7 @@ class RegionBroker(Broker):
         handler.__class__ = _IotHandler
         handler.iot_gate, handler.iot_core, handler.iot_connection = self.gate, self.core, connection
         handler.iot_order = asyncio.Lock()
+        handler.iot_fleet, handler.iot_broker, handler.iot_replies = self.fleet, self, set()
         await super()._handle_client_session(reader, writer, client_session, handler, server, listener_name)
 
     async def _authenticate(self, session: Any, _: Any) -> bool:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
+from localcloud.engines.fleet import FleetProvisioning
 from localcloud.mqtt import routing, tls
 from localcloud.mqtt.broker import RegionBroker
 from localcloud.mqtt.gate import EngineGate
@@ -51,6 +52,7 @@ class MqttEndpoints:
         self.settle_interval_s = settle_interval_s
         self.routing_policy, self.geolocation = _routing_config(cloud)
         self.gate = EngineGate()
+        self.fleet = FleetProvisioning(cloud.engines.iot)  # one for every region: ownership tokens name theirs
         self.down: set[str] = set()
         self.unhealthy_records: set[str] = set()  # records whose health check fails (localcloud/canaries.py)
         self.brokers: dict[str, RegionBroker] = {}
@@ -74,7 +76,7 @@ class MqttEndpoints:
         context = tls.server_context([tls.ServerMaterial.from_pki(self.cloud.pki_dir, self.domain)])
         for region in self.regions:
             broker = RegionBroker(region=region, port=self.ports[region], ssl_context=context,
-                                  core=self.cloud.engines.iot, gate=self.gate)
+                                  core=self.cloud.engines.iot, gate=self.gate, fleet=self.fleet)
             await broker.start()
             self.ports[region] = broker._servers["default"].instance.sockets[0].getsockname()[1]
             self.brokers[region] = broker

@@ -3,8 +3,9 @@
 What AWS IoT Core's custom-domain endpoint does with ``IoTSecurityPolicy_TLS13_1_3_2022_10`` and a CA
 registered in SNI_ONLY mode: a ClientHello offering only TLS 1.2 fails; a client certificate that does not
 chain to a CA we trust (the local PKI's intermediate and root) or is outside its validity window fails the
-handshake; and a ClientHello whose SNI is not a domain we serve (or that has no SNI at all) is refused with
-an ``unrecognized_name`` alert, since SNI_ONLY certificates "must send the SNI extension"
+handshake (except the fleet provisioning claim, ``<pkiDir>/claim/claim.crt`` when issued: self-signed and
+registered without CA, which AWS IoT accepts for any endpoint); and a ClientHello whose SNI is not a domain we
+serve (or that has no SNI at all) is refused with an ``unrecognized_name`` alert, since SNI_ONLY certificates "must send the SNI extension"
 (https://docs.aws.amazon.com/iot/latest/apireference/API_CertificateDescription.html, certificateMode).
 """
 
@@ -16,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pki.claim import claim_paths
 from pki.layout import Layout
 
 
@@ -33,8 +35,12 @@ class ServerMaterial:
         layout = Layout(Path(pki_dir))
         chain = layout.chain.read_text(encoding="ascii")
         server = layout.server_cert(domain).read_text(encoding="ascii")
+        clients = chain
+        claim = claim_paths(Path(pki_dir))[0]
+        if claim.exists():  # registered without CA: AWS accepts it at the handshake, IoT Core decides at CONNECT
+            clients = chain.rstrip("\n") + "\n" + claim.read_text(encoding="ascii")
         return cls(domain, server.rstrip("\n") + "\n" + chain, layout.server_key(domain).read_text(encoding="ascii"),
-                   chain)
+                   clients)
 
 
 def _domain_context(material: ServerMaterial) -> ssl.SSLContext:
