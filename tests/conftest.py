@@ -12,3 +12,6 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+# awscrt is installed for the AWS IoT Device SDK (a device-side client); botocore would then sign with it instead of
+# its own signer, which the local cloud's sigv4_in_process speed-up and its test expect (localcloud/__init__.py).
+os.environ.setdefault("BOTO_DISABLE_CRT", "true")
