@@ -9,7 +9,9 @@ error name. Unregistered functions fall back to moto's own (Docker) behaviour.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import os
 import threading
@@ -73,6 +75,10 @@ class _Context:
         return self._timeout_ms
 
 
+#: What each function printed, by function name: its CloudWatch Logs stream in AWS.
+LOGS: dict[str, list[str]] = {}
+
+
 def run_handler(function: Any, event: Any) -> tuple[bytes, str | None]:
     """Run the registered handler of ``function`` (a moto LambdaFunction); returns (payload, error_type)."""
     handler = _resolve(_HANDLERS[function.function_name])
@@ -85,8 +91,10 @@ def run_handler(function: Any, event: Any) -> tuple[bytes, str | None]:
     with _ENV_LOCK:
         saved = {key: os.environ.get(key) for key in variables}
         os.environ.update(variables)
+        output = io.StringIO()
         try:
-            result = handler(event, _Context(function))
+            with contextlib.redirect_stdout(output):  # a Lambda's stdout is its log stream, not our console
+                result = handler(event, _Context(function))
             payload, error_type = json.dumps(result).encode("utf-8"), None
         except Exception as error:  # the Lambda runtime reports any exception as an Unhandled function error
             error_type = type(error).__name__
@@ -94,6 +102,7 @@ def run_handler(function: Any, event: Any) -> tuple[bytes, str | None]:
                 {"errorMessage": str(error), "errorType": error_type, "stackTrace": traceback.format_tb(error.__traceback__)}
             ).encode("utf-8")
         finally:
+            LOGS.setdefault(function.function_name, []).extend(output.getvalue().splitlines())
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

@@ -146,6 +146,7 @@ def test_lambda_runs_the_registered_handler_in_process_with_its_environment(aws)
         import os
 
         seen.update(region=boto3.client("sts").meta.region_name, variable=os.environ["GREETING"], name=context.function_name)
+        print("a log line")
         if event.get("fail"):
             raise KeyError("boom")
         return {"echo": event}
@@ -162,6 +163,7 @@ def test_lambda_runs_the_registered_handler_in_process_with_its_environment(aws)
     failed = client.invoke(FunctionName="f", Payload=json.dumps({"fail": True}))
     assert failed["FunctionError"] == "Unhandled"
     assert json.loads(failed["Payload"].read())["errorType"] == "KeyError"
+    assert lambda_inprocess.LOGS["f"][-2:] == ["a log line", "a log line"]  # its log stream, not our console
 
 
 def test_certificate_ids_are_the_sha256_of_the_der_without_moto_config(aws):
