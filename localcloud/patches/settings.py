@@ -18,30 +18,27 @@ import os
 from dataclasses import dataclass
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_number(name: str, default: float, parse: type, example: str) -> float:
+    """``parse(os.environ[name])`` when set and non-empty, else ``default``; refuses what is not a number >= 0."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError as error:
-        raise ValueError(f"{name}={raw!r} is not a number; set it to e.g. 0.01 or unset it") from error
+        kind = "whole number" if parse is int else "number"
+        raise ValueError(f"{name}={raw!r} is not a {kind}; set it to e.g. {example} or unset it") from error
     if value < 0:
         raise ValueError(f"{name}={raw!r} must be >= 0")
     return value
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(_env_number(name, default, float, "0.01"))
 
 
 def _env_count(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as error:
-        raise ValueError(f"{name}={raw!r} is not a whole number; set it to e.g. 3 (0 = synchronous) or unset it") from error
-    if value < 0:
-        raise ValueError(f"{name}={raw!r} must be >= 0")
-    return value
+    return int(_env_number(name, default, int, "3 (0 = synchronous)"))
 
 
 DEFAULT_DETACH_DELAY_CALLS = 3
