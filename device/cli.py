@@ -9,13 +9,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from device import commands, provision
+from device import commands, fleet, provision
 from device.endpoint import EndpointError
 from device.session import Refused
 
 SUBCOMMANDS = [
     commands.register,  # connect, publish, listen, run
     provision.register,  # provision (the provisioning API)
+    fleet.register,  # fleet-provision (fleet provisioning by claim, MQTT)
 ]
 
 

@@ -12,17 +12,22 @@ from device.endpoint import EndpointError, parse_endpoint
 from device.session import Identity, Refused, Session, connect_with_backoff
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options every command that connects takes (a later ``provision`` command can reuse them)."""
+def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where to connect and whom to trust: the options of every command that connects, whatever its identity."""
     parser.add_argument("--endpoint", required=True, help="the custom domain (port 8883) or host:port")
     parser.add_argument("--proxy", help="resolve the domain through socks5h://[LOCATION@]HOST:PORT "
                                         "(the local cloud's DNS answer); default: the system resolver")
     parser.add_argument("--sni", help="TLS server name when --endpoint is an address (the custom domain)")
+    parser.add_argument("--ca", type=Path, help="CA the server certificate chains to (default: system store)")
+    parser.add_argument("--attempts", type=int, default=8, help="connection attempts before giving up (default 8)")
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that connects as a provisioned device: the endpoint, and its own certificate."""
+    add_endpoint_arguments(parser)
     parser.add_argument("--thing", required=True, help="thing name = MQTT client id = certificate CN")
     parser.add_argument("--cert", type=Path, required=True, help="device certificate (PEM, from python -m pki)")
     parser.add_argument("--key", type=Path, required=True, help="device private key (PEM)")
-    parser.add_argument("--ca", type=Path, help="CA the server certificate chains to (default: system store)")
-    parser.add_argument("--attempts", type=int, default=8, help="connection attempts before giving up (default 8)")
 
 
 def _session_factory(args: argparse.Namespace, on_message=None):
@@ -111,4 +116,4 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=cmd_run)
 
 
-__all__ = ["add_connection_arguments", "register", "EndpointError", "Refused"]
+__all__ = ["add_connection_arguments", "add_endpoint_arguments", "register", "EndpointError", "Refused"]

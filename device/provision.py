@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import secrets
 import sys
 import time
@@ -21,10 +20,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import NameOID
+
+from device.keys import csr_pem as make_csr
+from device.keys import new_key, write_private
 
 LABEL = "iotmr-provision-v1"  # = functions.provisioning_api.request.LABEL
 
@@ -50,17 +50,6 @@ def sign(key: Any, message: bytes) -> bytes:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(message, ec.ECDSA(hashes.SHA256()))
     raise ValueError("the signing key must be Ed25519 or EC (PEM)")
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` 0600 from the start (never briefly world-readable), then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(partial, 0o600)
-    partial.replace(path)
 
 
 def request_body(thing: str, signing_key: Any, csr_pem: str | None) -> dict[str, Any]:
@@ -99,12 +88,7 @@ def provision(url: str, thing: str, key_file: Path, out: Path, use_csr: bool = T
     signing_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
     csr_pem, key_path = None, out / f"{thing}.key"
     if use_csr:
-        tls_key = ec.generate_private_key(ec.SECP256R1())
-        write_private(key_path, tls_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                      serialization.NoEncryption()).decode())
-        csr_pem = (x509.CertificateSigningRequestBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, thing)]))
-                   .sign(tls_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
+        csr_pem = make_csr(new_key(key_path), thing)
     answer = post(url, request_body(thing, signing_key, csr_pem))
     if answer.get("privateKeyPem"):
         write_private(key_path, answer.pop("privateKeyPem"))
