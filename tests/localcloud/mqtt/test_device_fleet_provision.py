@@ -1,0 +1,121 @@
+"""``python -m device fleet-provision`` against the local cloud's served MQTT endpoints (provisioning ``fleet,jitp``):
+a factory-fresh device holding only the claim makes its own key and CSR, gets our CA's certificate and its thing,
+stores them, and then publishes with ``python -m device publish`` in both regions. A serial not on the allow-list,
+a replayed serial, a wrong template and a certificate that is not the claim are refused, each naming the fix."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from device import keys
+from device.cli import main
+from localcloud.cloud import LocalCloud
+from localcloud.mockrun import PROJECT_DIR
+from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
+from ops import allow_list
+from pki.claim import claim_paths, issue_claim
+from tests.localcloud.mqtt.conftest import Served
+
+EU, US = "eu-west-1", "us-west-2"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud-device-fleet"),
+                    config_overrides={"provisioning": "fleet,jitp"}) as cloud:
+        issue_claim(cloud.ensure_pki())
+        cloud.deploy()
+        with MqttEndpoints(cloud, ports={region: 0 for region in cloud.regions}, resolver_port=0) as endpoints:
+            yield Served(cloud, endpoints, tmp_path_factory.mktemp("device-fleet"))
+
+
+def enrol(served: Served, serial: str) -> None:
+    """As `python -m ops allow-list add eu-west-1 SERIAL KEY.pem` does (the verifying key is the API's, unused here)."""
+    pem = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with served.endpoints.gate:
+        assert allow_list.enrol(None, EU, [allow_list.entry(serial, pem)]).enrolled == [serial]
+
+
+def arguments(served: Served, serial: str, out: Path, *extra: str, region: str = EU) -> list[str]:
+    claim_cert, claim_key = claim_paths(served.cloud.pki_dir)
+    return ["fleet-provision", "--endpoint", f"127.0.0.1:{served.endpoints.port(region)}", "--sni",
+            served.cloud.domain, "--ca", str(served.cloud.pki_dir / "root-ca.crt"), "--claim-cert", str(claim_cert),
+            "--claim-key", str(claim_key), "--serial", serial, "--out", str(out), "--attempts", "3", *extra]
+
+
+def provision(served: Served, capsys: pytest.CaptureFixture[str], serial: str, out: Path, *extra: str) -> tuple[int, str]:
+    code = main(arguments(served, serial, out, *extra))
+    return code, capsys.readouterr().err
+
+
+def test_the_device_tool_provisions_by_claim_and_the_device_publishes_in_both_regions(fleet, tmp_path, capsys) -> None:
+    enrol(fleet, "dev-fleet-0001")
+    done = subprocess.run([sys.executable, "-m", "device", *arguments(fleet, "dev-fleet-0001", tmp_path)],
+                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "provisioned dev-fleet-0001" in done.stdout and "PRIVATE KEY" not in done.stdout + done.stderr
+
+    certificate_pem, key_path = (tmp_path / "dev-fleet-0001.crt").read_text(), tmp_path / "dev-fleet-0001.key"
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    key, made = keys.load_or_make_key(key_path)
+    assert not made and keys.certifies(certificate_pem, key)  # a certificate for the key that never left the device
+    certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+    certificate.verify_directly_issued_by(fleet.cloud.load_ca().intermediate_certificate)  # our CA, not Amazon's
+    with fleet.endpoints.gate:
+        iot = boto3.client("iot", region_name=EU)
+        described = iot.list_thing_principals(thingName="dev-fleet-0001")["principals"]
+        policies = iot.list_attached_policies(target=described[0])["policies"]
+    assert [p["policyName"] for p in policies] == ["multi-region-iot-device"]
+
+    for region in (EU, US):  # US once the hook's inventory item has replicated and registered the certificate there
+        code = main(["publish", "--endpoint", f"127.0.0.1:{fleet.endpoints.port(region)}", "--sni", fleet.cloud.domain,
+                     "--ca", str(fleet.cloud.pki_dir / "root-ca.crt"), "--thing", "dev-fleet-0001",
+                     "--cert", str(tmp_path / "dev-fleet-0001.crt"), "--key", str(key_path), "--attempts", "12",
+                     "--message", f'{{"message": "fleet device via {region}"}}'])
+        assert code == 0, capsys.readouterr().err
+        items = fleet.wait_for(lambda: fleet.stored("dev-fleet-0001", region))
+        assert [i["Message"]["S"] for i in items] == [f"fleet device via {region}"]
+
+
+def test_a_serial_not_on_the_allow_list_is_refused_naming_the_fix(fleet, tmp_path, capsys) -> None:
+    code, err = provision(fleet, capsys, "dev-fleet-9999", tmp_path)
+    assert code == 1
+    assert "403 AccessDenied" in err and "not on the allow-list" in err and "ops allow-list add" in err
+    assert not (tmp_path / "dev-fleet-9999.crt").exists()
+    with fleet.endpoints.gate:
+        assert "dev-fleet-9999" not in {t["thingName"] for t in boto3.client("iot", region_name=EU).list_things()["things"]}
+
+
+def test_a_replayed_serial_is_refused_in_the_other_region_too(fleet, tmp_path, capsys) -> None:
+    enrol(fleet, "dev-fleet-0002")
+    assert provision(fleet, capsys, "dev-fleet-0002", tmp_path / "first")[0] == 0
+    for region in (EU, US):  # another device (another key) claiming the same serial, anywhere
+        code = main(arguments(fleet, "dev-fleet-0002", tmp_path / region, region=region))
+        err = capsys.readouterr().err
+        assert code == 1 and "provisioned already with another certificate" in err, err
+
+
+def test_a_wrong_template_is_refused_by_the_claim_policy_and_named(fleet, tmp_path, capsys) -> None:
+    enrol(fleet, "dev-fleet-0003")
+    code, err = provision(fleet, capsys, "dev-fleet-0003", tmp_path, "--template", "someone-elses-template")
+    assert code == 1 and "someone-elses-template" in err and "fleetTemplateName" in err
+
+
+def test_a_certificate_that_is_not_the_registered_claim_is_refused(fleet, tmp_path, capsys) -> None:
+    other = issue_claim(tmp_path / "other-pki")  # self-signed like the claim, but no region registered it
+    code = main(arguments(fleet, "dev-fleet-0004", tmp_path / "out")[:-2] + ["--attempts", "1"]
+                + ["--claim-cert", str(other.certificate), "--claim-key", str(other.key)])
+    err = capsys.readouterr().err
+    assert code == 1 and "refused the claim certificate" in err
+    assert not (tmp_path / "out" / "dev-fleet-0004.crt").exists()
