@@ -1,10 +1,17 @@
 """``python -m localcloud demo``: the whole system, end to end, on a laptop.
 
-Sets up the PKI, deploys both shipped stacks into the local cloud, onboards a few devices (some
-first reaching eu-west-1, some us-west-2, one both at once, an impostor reusing a thing name with
-a new certificate from our CA, a device of a foreign CA), publishes telemetry, then shows region
-by region the certificates, things, inventory, stored telemetry and the state machine executions
-that did the work.
+Sets up the PKI, deploys both shipped stacks into the local cloud (provisioning ``jitr``, as shipped), onboards a few
+devices (some first reaching eu-west-1, some us-west-2, one both at once, an impostor reusing a thing name with a new
+certificate from our CA, a device of a foreign CA, one through the provisioning API), publishes telemetry, then shows
+region by region the certificates, things, inventory, stored telemetry and the state machine executions that did the
+work.
+
+Then the two other ways devices arrive, in a **second deployment** (:data:`SECOND_PROVISIONING`: ``jitp`` and
+``fleet``) in its own local cloud, i.e. another account: JITR and JITP cannot be on for one CA (docs/design.md,
+"Provisioning modes"), so one deployment cannot show all three. There a JITP device is provisioned by the CA's template
+on its first connection, and a factory-fresh device with only the claim provisions itself by claim with
+``python -m device fleet-provision``'s code over the served MQTT endpoints; both end ACTIVE in every region, and the
+claim certificate itself is registered everywhere but is no device (no thing, not in the inventory).
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from rich.table import Table
 import pki
 from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.engines import ConnectionRefused, PublishRefused
+from localcloud.services import ConnectionRefused, PublishRefused
+
+#: The second deployment's config ``provisioning`` (what a ``Pulumi.<stack>.yaml`` would hold).
+SECOND_PROVISIONING = ("jitp", "fleet")
 
 
 @dataclass
@@ -35,18 +45,40 @@ class Device:
     certificate_pem: str
     first_regions: list[str]
     expected_to_work: bool
+    arrival: str = "JITR"  # what refuses its first connection while it runs (JITR, JITP)
     results: dict[str, str] = field(default_factory=dict)  # region -> what happened
     worked_in: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CertificateView:
+    """One certificate registered in a region, as the demo ends: what the registry says about it."""
+
+    certificate_id: str
+    common_name: str
+    status: str
+    things: tuple[str, ...]  # things it is attached to
+    policies: tuple[str, ...]  # IoT policies attached to it
+
+
 @dataclass
 class DemoResult:
+    """What one deployment's story did: its devices, and each region's registry and inventory at the end."""
+
     regions: list[str]
     devices: list[Device]
     inventory_table: str
     data_table: str
     application: str = "multi-region-iot"
     dead_letters: dict[str, int] = field(default_factory=dict)  # region -> messages in its replication DLQ
+    provisioning: tuple[str, ...] = ("jitr",)
+    certificates: dict[str, list[CertificateView]] = field(default_factory=dict)  # region -> registered certificates
+    inventory: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> thing name -> certificate id
+    second: DemoResult | None = None  # the SECOND_PROVISIONING deployment, in its own local cloud (run() only)
+
+    def registered(self, region: str, common_name: str) -> list[CertificateView]:
+        """The certificates of ``region`` whose CN is ``common_name``."""
+        return [c for c in self.certificates.get(region, []) if c.common_name == common_name]
 
 
 def demo_devices(ca: pki.CertificateAuthority, regions: list[str]) -> list[Device]:
@@ -90,8 +122,44 @@ def run_scenario(cloud: LocalCloud, step: Callable[[str], None] = lambda _: None
         for region in [*device.first_regions, *[r for r in regions if r not in device.first_regions]]:
             _try_connect(cloud, device, region, attempts=3)
     step("Devices reconnect in every region and publish telemetry")
-    for device in legit:
-        for region in [*device.first_regions, *[r for r in regions if r not in device.first_regions]]:
+    _publish_everywhere(cloud, legit)
+    return _result(cloud, devices, ("jitr",))
+
+
+def provisioning_cloud(state_dir: Path, **options: Any) -> LocalCloud:
+    """The second deployment's local cloud (its own account and CA): the shipped stacks with ``provisioning``
+    :data:`SECOND_PROVISIONING`, through the config overrides every stack gets (``LocalCloud.config_overrides``)."""
+    return LocalCloud(state_dir=state_dir, config_overrides={"provisioning": list(SECOND_PROVISIONING)}, **options)
+
+
+def deploy_provisioning_cloud(cloud: LocalCloud, on_stack: Callable[..., None] | None = None) -> None:
+    """What an operator does for fleet provisioning before ``pulumi up``: the claim (`python -m pki issue-claim`)."""
+    from pki.claim import issue_claim
+
+    issue_claim(cloud.ensure_pki())
+    cloud.deploy(on_stack=on_stack)
+
+
+def run_provisioning_scenario(cloud: LocalCloud, step: Callable[[str], None] = lambda _: None) -> DemoResult:
+    """In a cloud deployed by :func:`deploy_provisioning_cloud`: one JITP device and one device provisioned by claim,
+    each then connecting and publishing in every region; return what happened."""
+    regions = cloud.regions
+    step("A JITP device connects: refused while IoT runs the CA's template (thing, policy, ACTIVE)")
+    jitp = Device("jitp-sensor-01", "JITP: the CA's template provisioned it (deployment jitp + fleet)",
+                  cloud.load_ca().issue_device("jitp-sensor-01").certificate_pem, [regions[0]], True, "JITP")
+    _try_connect(cloud, jitp, regions[0], attempts=1)
+    cloud.settle()
+    step("A factory-fresh device provisions itself by claim (device tool, fleet provisioning MQTT API, TLS 1.3)")
+    fleet = _provisioned_by_claim(cloud, "fleet-sensor-01", regions[0])
+    step("The JITP and fleet devices connect in every region and publish telemetry")
+    _publish_everywhere(cloud, [d for d in (jitp, fleet) if d.certificate_pem])
+    return _result(cloud, [jitp, fleet], SECOND_PROVISIONING)
+
+
+def _publish_everywhere(cloud: LocalCloud, devices: list[Device]) -> None:
+    """Each device connects in every region (where it was first seen first) and publishes one message."""
+    for device in devices:
+        for region in [*device.first_regions, *[r for r in cloud.regions if r not in device.first_regions]]:
             connection = _try_connect(cloud, device, region, attempts=3)
             if connection is None:
                 continue
@@ -101,12 +169,38 @@ def run_scenario(cloud: LocalCloud, step: Callable[[str], None] = lambda _: None
             except PublishRefused as refused:
                 device.results[region] += f"; publish refused: {refused}"
     cloud.settle()
+
+
+def _result(cloud: LocalCloud, devices: list[Device], provisioning: tuple[str, ...]) -> DemoResult:
+    """The deployment's outcome, read before its local cloud stops: dead letters, registries, inventories."""
     outputs = cloud.primary_outputs
-    application = outputs["inventoryTableName"].removesuffix("-device-inventory")
+    inventory_table = outputs["inventoryTableName"]
     dead_letters = {region: observe.queue_depth(region, cloud.outputs(region)["replicationDeadLetterQueueUrl"])
-                    for region in regions}
-    return DemoResult(regions, devices, outputs["inventoryTableName"], outputs["dataTableName"], application,
-                      dead_letters)
+                    for region in cloud.regions}
+    return DemoResult(cloud.regions, devices, inventory_table, outputs["dataTableName"],
+                      inventory_table.removesuffix("-device-inventory"), dead_letters, provisioning,
+                      {region: registry(region) for region in cloud.regions},
+                      {region: {i["ThingName"]: i.get("CertificateId", "")
+                                for i in observe.table_items(region, inventory_table)} for region in cloud.regions})
+
+
+def registry(region: str) -> list[CertificateView]:
+    """Every certificate registered in ``region`` with its status, things and policies (sorted by CN)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iot.models import iot_backends
+
+    backend = iot_backends[DEFAULT_ACCOUNT_ID][region]
+    things: dict[str, list[str]] = {}
+    for principal, thing in list(backend.principal_things):
+        things.setdefault(str(principal).rsplit("/", 1)[-1], []).append(thing)
+    policies: dict[str, list[str]] = {}
+    for principal, policy in list(backend.principal_policies):
+        policies.setdefault(str(principal).rsplit("/", 1)[-1], []).append(policy)
+    views = [CertificateView(c.certificate_id, _common_name(c.certificate_pem), c.status,
+                             tuple(sorted(things.get(c.certificate_id, []))),
+                             tuple(sorted(policies.get(c.certificate_id, []))))
+             for c in list(backend.certificates.values())]
+    return sorted(views, key=lambda view: (view.common_name, view.certificate_id))
 
 
 def real_client_step(cloud: LocalCloud, state_dir: Path | None) -> list[str]:
@@ -117,7 +211,7 @@ def real_client_step(cloud: LocalCloud, state_dir: Path | None) -> list[str]:
 
     from device.endpoint import Endpoint
     from device.session import Identity, connect_with_backoff
-    from localcloud.mqtt.endpoints import MqttEndpoints
+    from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
 
     try:
         endpoints = MqttEndpoints(cloud, ports={region: 0 for region in cloud.regions}, resolver_port=0).start()
@@ -160,20 +254,59 @@ def _provisioned_through_the_api(cloud: LocalCloud, name: str, region: str) -> D
     then run the device tool against the region's provisioning API served over HTTP: it sends a CSR, signed with its
     key, and stores the certificate it gets. The device then connects like any other (no refusal: it is ACTIVE)."""
     from device import provision
-    from ops import allow_list
-    from pki.enrolment import enrol
 
     assert cloud.state_dir is not None
     folder = cloud.state_dir / "demo-provisioned"
-    entries = allow_list.parse(enrol(folder, [name]).read_text().splitlines())
-    allow_list.enrol(None, region, entries, application=cloud.primary_outputs["inventoryTableName"]
-                     .removesuffix("-device-inventory"))
+    _enrol(cloud, folder, name, region)
     cloud.settle()
     with cloud.provisioning_api(region, lifetime_s=60) as api:
         answer = provision.provision(api.url, name, folder / "devices" / f"{name}.provisioning.key", folder / "out")
     cloud.settle()  # its inventory item replicates: every region registers it
     return Device(name, f"provisioned through the API (CSR; home {answer['region']})",
                   (folder / "out" / f"{name}.crt").read_text(), [], True)
+
+
+def _enrol(cloud: LocalCloud, folder: Path, name: str, region: str) -> None:
+    """Put ``name`` on the allow-list as manufacturing and operators do: `python -m pki enrol` (the device's own
+    verifying key) then `python -m ops allow-list import` (a global table: every region sees it)."""
+    from ops import allow_list
+    from pki.enrolment import enrol
+
+    entries = allow_list.parse(enrol(folder, [name]).read_text().splitlines())
+    allow_list.enrol(None, region, entries, application=cloud.primary_outputs["inventoryTableName"]
+                     .removesuffix("-device-inventory"))
+
+
+def _provisioned_by_claim(cloud: LocalCloud, serial: str, region: str) -> Device:
+    """Enrol ``serial``, serve the MQTT endpoints, and run the device tool's fleet provisioning by claim
+    (``python -m device fleet-provision``) against ``region``: it connects with the claim, sends a CSR for a key it
+    made, registers its serial with the template, and keeps the certificate. Its key lives in a temporary folder,
+    deleted when the demo is done with it (never in the state folder)."""
+    import tempfile
+
+    from device.endpoint import Endpoint
+    from device.fleet import FleetProvisioningError, provision_by_claim
+    from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
+    from pki.claim import claim_paths
+
+    assert cloud.state_dir is not None
+    _enrol(cloud, cloud.state_dir / "demo-fleet", serial, region)
+    cloud.settle()
+    device = Device(serial, "fleet by claim: device tool over MQTT (deployment jitp + fleet)", "", [], True)
+    claim_cert, claim_key = claim_paths(cloud.pki_dir)
+    with MqttEndpoints(cloud, ports={r: 0 for r in cloud.regions}, resolver_port=0) as endpoints, \
+            tempfile.TemporaryDirectory(prefix="demo-fleet-") as folder:
+        endpoint = Endpoint("127.0.0.1", endpoints.port(region), cloud.domain)
+        try:
+            done = provision_by_claim(endpoint, serial, claim_cert, claim_key, cloud.pki_dir / "root-ca.crt",
+                                      Path(folder), template=cloud.primary_outputs["fleetTemplateName"],
+                                      attempts=3, base_s=0.05, cap_s=0.3)
+        except FleetProvisioningError as error:
+            device.results[region] = f"refused: {error}"
+            return device
+        device.certificate_pem = done.certificate.read_text()
+    cloud.settle()  # the hook's inventory item replicates: every region registers the certificate
+    return device
 
 
 def _try_connect(cloud: LocalCloud, device: Device, region: str, *, attempts: int) -> Any:
@@ -183,8 +316,8 @@ def _try_connect(cloud: LocalCloud, device: Device, region: str, *, attempts: in
         device.results[region] = f"refused: {refused.reason}"
         return None
     refused_before = device.results.get(region, "").startswith("refused")
-    device.results[region] = "connected" + (" (after JITR refusal)" if refused_before or connection.attempts > 1
-                                            else "")
+    device.results[region] = "connected" + (f" (after {device.arrival} refusal)"
+                                            if refused_before or connection.attempts > 1 else "")
     if region not in device.worked_in:
         device.worked_in.append(region)
     return connection
@@ -204,36 +337,37 @@ def _common_name(pem: str) -> str:
 
 
 def devices_table(result: DemoResult) -> Table:
+    """Every device of the demo, region by region; the second deployment's after a separator."""
     table = Table(title="Devices", title_justify="left")
     table.add_column("device")
     table.add_column("who")
     for region in result.regions:
         table.add_column(region)
-    for device in result.devices:
-        cells = []
-        for region in result.regions:
-            text = device.results.get(region, "-")
-            style = "green" if text.startswith("connected") else "red"
-            cells.append(f"[{style}]{_short(text, 70)}[/{style}]")
-        table.add_row(device.name, device.role, *cells)
+    deployments = [result, *([result.second] if result.second else [])]
+    for index, deployment in enumerate(deployments):
+        if index:
+            table.add_section()
+        for device in deployment.devices:
+            cells = []
+            for region in result.regions:
+                text = device.results.get(region, "-")
+                style = "green" if text.startswith("connected") else "red"
+                cells.append(f"[{style}]{_short(text, 70)}[/{style}]")
+            table.add_row(device.name, device.role, *cells)
     return table
 
 
 def region_tables(result: DemoResult, region: str) -> list[Table]:
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.iot.models import iot_backends
-
-    backend = iot_backends[DEFAULT_ACCOUNT_ID][region]
-    things = {t.name: t for t in observe.things(region)}
-    attached = {cid: name for name, t in things.items() for cid in t.certificate_ids}
+    """The region's certificates (from ``result``), inventory, stored telemetry and executions (read live: call it
+    while the deployment's local cloud runs)."""
     certificates = Table(title=f"{region}: certificates and things", title_justify="left")
-    for column in ("certificate id", "CN", "status", "thing attached"):
+    for column in ("certificate id", "CN", "status", "thing attached", "policy"):
         certificates.add_column(column)
-    for certificate in sorted(backend.certificates.values(), key=lambda c: _common_name(c.certificate_pem)):
-        style = {"ACTIVE": "green", "PENDING_ACTIVATION": "yellow"}.get(certificate.status, "red")
-        certificates.add_row(_short(certificate.certificate_id), _common_name(certificate.certificate_pem),
-                             f"[{style}]{certificate.status}[/{style}]",
-                             attached.get(certificate.certificate_id, "-"))
+    for view in result.certificates.get(region, []):
+        style = {"ACTIVE": "green", "PENDING_ACTIVATION": "yellow"}.get(view.status, "red")
+        certificates.add_row(_short(view.certificate_id), view.common_name, f"[{style}]{view.status}[/{style}]",
+                             ", ".join(view.things) or "-",
+                             ", ".join(p.removeprefix(result.application + "-") for p in view.policies) or "-")
     inventory = Table(title=f"{region}: device inventory (global table replica)", title_justify="left")
     for column in ("ThingName", "CertificateId", "OriginRegion", "Status", "RegisteredAt"):
         inventory.add_column(column)
@@ -267,40 +401,50 @@ def _describe_input(raw: str) -> str:
     if "ThingName" in document:
         return f"{document['ThingName']} ({document.get('EventName', '')}, {document.get('Status', '')})"
     if "certificateId" in document:
-        return f"JITR event for {_short(document['certificateId'])}"
+        return f"registration event for {_short(document['certificateId'])}"
     return ""
 
 
 def run(console: Console | None = None, state_dir: Path | None = None) -> DemoResult:
-    """The ``demo`` command: prepare, deploy, onboard, publish, show."""
+    """The ``demo`` command: prepare, deploy, onboard, publish, show; then the second deployment (jitp + fleet)."""
     console = console or Console()
-    steps = ["Starting the local cloud (moto, patches, engines, PKI, hosted zone)"]
     cloud = LocalCloud(state_dir=state_dir)
-    steps += [f"Deploying stack {s.name} (the real __main__.py, every resource created in moto)" for s in cloud.stacks]
-    steps += ["Devices connect for the first time (refused: just-in-time registration starts)",
-              "A factory-fresh device provisions itself through the provisioning API (device tool, HTTP on loopback)",
-              "Impostor and foreign device try every region",
-              "Devices reconnect in every region and publish telemetry",
-              "A real MQTT client (paho) over TLS 1.3 to the served endpoints; the canaries probe every region"]
+    assert cloud.state_dir is not None
+    second = provisioning_cloud(cloud.state_dir / "jitp-fleet")
+    total = 1 + len(cloud.stacks) + 5 + 1 + len(second.stacks) + 3  # one per step() below
+    shown: list[Any] = []  # what to print, built while each deployment's local cloud runs
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
-        task = progress.add_task(steps[0], total=len(steps))
+        task = progress.add_task("Starting the local cloud (moto, patches, engines, PKI, hosted zone)", total=total)
 
         def step(description: str) -> None:
             progress.update(task, advance=1, description=description)
 
+        def deployed(shipped: Any, run_: Any) -> None:
+            step(f"Deployed {shipped.name}: {sum(1 for r in run_.resources if r.custom)} resources")
+
         with cloud:
-            cloud.deploy(on_stack=lambda shipped, run_: step(
-                f"Deployed {shipped.name}: {sum(1 for r in run_.resources if r.custom)} resources"))
+            cloud.deploy(on_stack=deployed)
             result = run_scenario(cloud, step)
             step("A real MQTT client (paho) over TLS 1.3 to the served endpoints; the canaries probe every region")
-            mqtt_lines = real_client_step(cloud, state_dir=cloud.state_dir)
-            progress.update(task, completed=len(steps), description="Done")
-            console.print(devices_table(result))
-            for line in mqtt_lines:
-                console.print(line)
-            for region in result.regions:
-                console.rule(f"[bold]{region}")
-                for table in region_tables(result, region):
-                    console.print(table)
+            shown += real_client_step(cloud, state_dir=cloud.state_dir)
+            shown += _region_sections(result, "")
+        step(f"A second deployment in its own local cloud (another account, another CA): provisioning "
+             f"{' + '.join(SECOND_PROVISIONING)}")
+        with second:
+            deploy_provisioning_cloud(second, on_stack=deployed)
+            result.second = run_provisioning_scenario(second, step)
+            shown += _region_sections(result.second, f"second deployment ({' + '.join(SECOND_PROVISIONING)}): ")
+        progress.update(task, completed=total, description="Done")
+    console.print(devices_table(result))
+    for renderable in shown:
+        console.print(renderable)
     return result
+
+
+def _region_sections(result: DemoResult, heading: str) -> list[Any]:
+    """A rule and the tables of each region of one deployment (read now: its local cloud must be running)."""
+    from rich.rule import Rule
+
+    return [part for region in result.regions
+            for part in [Rule(f"[bold]{heading}{region}"), *region_tables(result, region)]]
