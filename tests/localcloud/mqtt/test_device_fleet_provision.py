@@ -1,4 +1,4 @@
-"""``python -m device fleet-provision`` against the local cloud's served MQTT endpoints (provisioning ``fleet,jitp``):
+"""``python -m device fleet-provision`` against the local cloud's served MQTT endpoints (provisioning jitp + fleet):
 a factory-fresh device holding only the claim makes its own key and CSR, gets our CA's certificate and its thing,
 stores them, and then publishes with ``python -m device publish`` in both regions. A serial not on the allow-list,
 a replayed serial, a wrong template and a certificate that is not the claim are refused, each naming the fix."""
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from device import keys
 from device.cli import main
-from localcloud.cloud import LocalCloud
+from localcloud import demo
 from localcloud.mockrun import PROJECT_DIR
 from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
 from ops import allow_list
@@ -31,10 +31,9 @@ EU, US = "eu-west-1", "us-west-2"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud-device-fleet"),
-                    config_overrides={"provisioning": "fleet,jitp"}) as cloud:
-        issue_claim(cloud.ensure_pki())
-        cloud.deploy()
+    """The demo's second deployment (provisioning jitp + fleet, the claim issued), its endpoints served."""
+    with demo.provisioning_cloud(tmp_path_factory.mktemp("localcloud-device-fleet")) as cloud:
+        demo.deploy_provisioning_cloud(cloud)
         with MqttEndpoints(cloud, ports={region: 0 for region in cloud.regions}, resolver_port=0) as endpoints:
             yield Served(cloud, endpoints, tmp_path_factory.mktemp("device-fleet"))
 
