@@ -2,7 +2,7 @@
 
 * ``--endpoint iot.example.com`` (port 8883): the system resolver answers (Route 53 on AWS); SNI = the domain.
 * ``--endpoint iot.example.com --proxy socks5h://US@127.0.0.1:1080``: the local cloud's DNS answer
-  resolves the domain (``localcloud.mqtt.resolver``; the user part is the device's location); SNI = the domain.
+  resolves the domain (``localcloud.services.iot.mqtt.resolver``; the user part is the device's location); SNI = the domain.
 * ``--endpoint 127.0.0.1:8884 --sni iot.example.com``: one region's endpoint directly, SNI still the domain.
 """
 

@@ -1,8 +1,9 @@
-"""The offline cloud: moto, named fixes to it, the AWS behaviour it lacks, and the program deployed into it.
+"""The offline cloud: moto, named fixes to it (``fixes``), the AWS behaviour it lacks (``services``), speed-ups that
+change no result (``speedups``), and the program deployed into it.
 
 botocore signs with awscrt whenever awscrt is importable (the AWS IoT Device SDK, a device-side client the tests use,
 brings it). The local cloud keeps botocore's own SigV4 signer, which moto ignores and
-``localcloud.engines.sigv4_in_process`` short-circuits; so ``BOTO_DISABLE_CRT`` is set before botocore is imported
+``localcloud.speedups.sigv4_in_process`` short-circuits; so ``BOTO_DISABLE_CRT`` is set before botocore is imported
 through this package (a process that imported botocore earlier keeps whatever it chose).
 """
 

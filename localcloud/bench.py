@@ -30,10 +30,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from localcloud import observe, speedups
+from localcloud import observe
 from localcloud.cloud import LocalCloud, LocalCloudError
-from localcloud.engines import ConnectionRefused
-from localcloud.patches import lambda_inprocess
+from localcloud.fixes import lambda_inprocess
+from localcloud.services import ConnectionRefused
+from localcloud.speedups.gc_tuning import bulk_gc
 
 JSON_KEYS = ("devices", "lost", "duplicates", "wall_s", "devices_per_s", "transitions_per_device",
              "lambda_invocations_per_device", "executions_per_device", "cross_region_calls_per_device",
@@ -90,7 +91,7 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
         report("deploy", 0, 1)
         cloud.deploy()
         report("deploy", 1, 1)
-        collector = bulk.enter_context(speedups.bulk_gc())
+        collector = bulk.enter_context(bulk_gc())
         ca = cloud.load_ca()
         names = [f"bench-{i:06d}" for i in range(devices)]
         issued = []

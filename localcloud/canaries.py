@@ -79,7 +79,7 @@ def health_of(state: str, insufficient_data: str, last_known: bool) -> bool:
 def _in_process_probe(core: Any, region: str):
     """A probe through the in-process IoT Core (no sockets): the same decisions the served endpoints ask for."""
     def probe(target: Target, credentials: Credentials, topic: str) -> Outcome:
-        from localcloud.engines.iot_core import ConnectionRefused, PublishRefused
+        from localcloud.services.iot.core import ConnectionRefused, PublishRefused
 
         try:
             connection = core.connect(region, credentials.certificate_pem, credentials.client_id)

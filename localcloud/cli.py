@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
     if args.command == "up" and args.serve:
-        from localcloud.mqtt import serve
+        from localcloud import serve
 
         return serve.main(console, args.state_dir, args.ports, args.resolver_port)
     if args.command == "up":

@@ -3,9 +3,10 @@
 A session
 
 1. sets the environment moto and botocore need (fake credentials, account-id endpoints off),
-2. applies ``localcloud.patches`` (Step Functions, IoT, Lambda fixes) and starts ``mock_aws``
+2. applies ``localcloud.fixes`` (Step Functions, IoT, Lambda fixes) and starts ``mock_aws``
    with Step Functions execution on,
-3. activates the engines (IoT Core data plane, global tables, pipes, EventBridge delivery),
+3. switches the speed-ups on (``localcloud.speedups``, unless ``speedups=False``) and activates the
+   engines of ``localcloud.services`` (IoT Core data plane, global tables, pipes, EventBridge delivery),
 4. prepares what a real account would already have: a Route 53 hosted zone for the domain and
    a PKI folder (``.localcloud/pki``, made with ``pki.init_pki`` if absent),
 5. deploys the shipped stacks, primary first, each through ``run_stack`` with a ``Deployer`` so
@@ -33,12 +34,12 @@ import boto3
 import yaml
 
 import pki
-from localcloud import patches, speedups
+from localcloud import fixes, speedups
 from localcloud.deployer import Deployer
-from localcloud.engines import Engines, connect_with_backoff
-from localcloud.engines.iot_core import Connection
+from localcloud.fixes import lambda_inprocess
 from localcloud.mockrun import DEFAULT_ACCOUNT, PROJECT, PROJECT_DIR, StackRun, run_stack, stack_config
-from localcloud.patches import lambda_inprocess
+from localcloud.services import Engines, connect_with_backoff
+from localcloud.services.iot.core import Connection
 
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -96,14 +97,14 @@ class Deployment:
 
 @dataclass
 class LocalCloud:
-    """An offline account: moto + patches + engines, and the shipped stacks deployed into it."""
+    """An offline account: moto + fixes + speed-ups + engines, and the shipped stacks deployed into it."""
 
     project_dir: Path = PROJECT_DIR
     state_dir: Path | None = None  # default: <project>/.localcloud
     retry_time_scale: float = 0.0
     execution_timeout_s: float = 60.0
-    # every speed-up (localcloud.speedups, and the engines' indexes and Step Functions accelerations): they change no
-    # result, so all of them can be switched off (tests/localcloud/test_speedups.py runs the demo without any)
+    # every speed-up (localcloud.speedups): they change no result, so all of them can be switched off
+    # (tests/localcloud/test_speedups.py runs the demo without any)
     speedups: bool = True
     quiet_moto: bool = True  # moto logs every failed execution at ERROR; failures are data here
     config_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"provisioning": "jitp"}, every stack
@@ -142,7 +143,7 @@ class LocalCloud:
         return [s.region for s in self.stacks]
 
     def start(self) -> LocalCloud:
-        """Environment, patches, moto, engines, hosted zone, PKI (nothing deployed yet)."""
+        """Environment, fixes, moto, speed-ups, engines, hosted zone, PKI (nothing deployed yet)."""
         if self._exit is not None:
             return self
         from moto import mock_aws
@@ -150,20 +151,18 @@ class LocalCloud:
         for key, value in ENVIRONMENT.items():
             self._saved_environment[key] = os.environ.get(key)
             os.environ[key] = value
-        self._saved_settings = (patches.SETTINGS.retry_time_scale, patches.SETTINGS.synchronous_executions)
-        patches.SETTINGS.retry_time_scale = self.retry_time_scale
-        patches.SETTINGS.synchronous_executions = True
+        self._saved_settings = (fixes.SETTINGS.retry_time_scale, fixes.SETTINGS.synchronous_executions)
+        fixes.SETTINGS.retry_time_scale = self.retry_time_scale
+        fixes.SETTINGS.synchronous_executions = True
         if self.quiet_moto:
             logging.getLogger("moto").setLevel(logging.CRITICAL)
         stack = ExitStack()
         try:
-            stack.enter_context(patches.patched())
+            stack.enter_context(fixes.patched())
             stack.enter_context(mock_aws(config=MOTO_CONFIG))
             if self.speedups:
-                speedups.install()
-                stack.callback(speedups.uninstall)
-            self.engines = stack.enter_context(Engines(execution_timeout_s=self.execution_timeout_s,
-                                                       index_iot=self.speedups, accelerate_sfn=self.speedups))
+                stack.enter_context(speedups.switched_on())
+            self.engines = stack.enter_context(Engines(execution_timeout_s=self.execution_timeout_s))
             self._exit = stack
             self.ensure_pki()
             self.hosted_zone_id = self._create_hosted_zone()
@@ -192,7 +191,7 @@ class LocalCloud:
                 os.environ[key] = value
         self._saved_environment.clear()
         if self._saved_settings is not None:
-            patches.SETTINGS.retry_time_scale, patches.SETTINGS.synchronous_executions = self._saved_settings
+            fixes.SETTINGS.retry_time_scale, fixes.SETTINGS.synchronous_executions = self._saved_settings
             self._saved_settings = None
 
     def __enter__(self) -> LocalCloud:
@@ -277,7 +276,7 @@ class LocalCloud:
 
     def _provisioning_key(self, region: str) -> str:
         """The provisioning API's CA key in this region's KMS: the PKI's intermediate key, as an import would put it."""
-        from localcloud.provisioning.kms_key import signing_key
+        from localcloud.services.kms.imported_key import signing_key
 
         return signing_key(region, self.load_ca().intermediate_key)
 
@@ -303,7 +302,7 @@ class LocalCloud:
 
     def provisioning_api(self, region: str, **options: Any) -> Any:
         """The region's deployed provisioning API served over HTTP on loopback (a context manager with ``url``)."""
-        from localcloud.provisioning.http_api import ProvisioningHttpApi, lambda_invoker
+        from localcloud.services.apigatewayv2.http_api import ProvisioningHttpApi, lambda_invoker
 
         functions = boto3.client("lambda", region_name=region).list_functions()["Functions"]
         names = [f["FunctionName"] for f in functions if f["FunctionName"].endswith("-provisioning-api")]

@@ -28,9 +28,9 @@ from typing import Any
 import boto3
 import pulumi
 
-from localcloud.mockrun import CloudMocks, DEFAULT_ACCOUNT
 from localcloud import fleet_resources
-from localcloud.patches import lambda_inprocess
+from localcloud.fixes import lambda_inprocess
+from localcloud.mockrun import CloudMocks, DEFAULT_ACCOUNT
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FUNCTIONS_PACKAGE = "functions"
@@ -64,7 +64,7 @@ def _stub_zip() -> bytes:
     """moto stores the code; the handler itself runs in-process (``lambda_inprocess``)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "served in-process by localcloud.patches.lambda_inprocess\n")
+        archive.writestr("README.txt", "served in-process by localcloud.fixes.lambda_inprocess\n")
     return buffer.getvalue()
 
 

@@ -2,7 +2,7 @@
 
 moto registers certificates without CA and attaches policies, but keeps no provisioning templates and no
 certificate providers: those are recorded on the region's moto IoT backend (``_localcloud_provisioning_templates``
-by name, ``_localcloud_certificate_provider``), where ``localcloud.engines.fleet`` finds them, as AWS IoT would.
+by name, ``_localcloud_certificate_provider``), where ``localcloud.services.iot.fleet`` finds them, as AWS IoT would.
 """
 from __future__ import annotations
 

@@ -138,7 +138,7 @@ def queue_depth(region: str, queue_url_or_name: str, account_id: str = DEFAULT_A
 # -- cross-region calls --------------------------------------------------------------------------
 # Regions of the executions running now, innermost last. A process-wide stack, not a context
 # variable: moto evaluates an execution (and each of its tasks) in worker threads, while
-# ``localcloud.patches`` runs executions one at a time.
+# ``localcloud.fixes`` runs executions one at a time.
 _EXECUTING: list[str] = []
 
 
@@ -147,7 +147,7 @@ class CrossRegionMeter:
 
     Wraps ``StepFunctionsParserBackend.start_execution`` (which, with synchronous executions, runs
     the whole execution, Lambda tasks included) to know the executing region, and observes every
-    call ``localcloud.patches.aws_calls`` records (stubber path and in-process path alike), so that
+    call ``localcloud.fixes.aws_calls`` records (stubber path and in-process path alike), so that
     fix must be applied (``LocalCloud`` applies it). ``calls`` counts every call seen inside an
     execution, ``cross_region`` those that left its region (with a sample in ``examples``).
     """
@@ -171,11 +171,11 @@ class CrossRegionMeter:
     def install(self) -> CrossRegionMeter:
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-        from localcloud.patches import aws_calls
+        from localcloud.fixes import aws_calls
 
         if not aws_calls.LEDGER.applied:
-            raise RuntimeError("CrossRegionMeter observes localcloud.patches.aws_calls: apply it first "
-                               "(localcloud.patches.apply() or inside LocalCloud)")
+            raise RuntimeError("CrossRegionMeter observes localcloud.fixes.aws_calls: apply it first "
+                               "(localcloud.fixes.apply() or inside LocalCloud)")
         original_start = StepFunctionsParserBackend.start_execution
 
         def start_execution(backend: Any, *args: Any, **kwargs: Any) -> Any:
@@ -191,7 +191,7 @@ class CrossRegionMeter:
         return self
 
     def uninstall(self) -> None:
-        from localcloud.patches import aws_calls
+        from localcloud.fixes import aws_calls
 
         aws_calls.remove_observer(self._observe)
         for owner, name, original in reversed(self._saved):

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from device.endpoint import Endpoint  # noqa: E402
 from device.session import Identity, Session, connect_with_backoff  # noqa: E402
 from localcloud.cloud import LocalCloud  # noqa: E402
-from localcloud.mqtt.endpoints import MqttEndpoints  # noqa: E402
+from localcloud.services.iot.mqtt.endpoints import MqttEndpoints  # noqa: E402
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ to that mode, onboards N devices in eu-west-1 (first connection refused, the clo
 lets replication reach us-west-2, and prints per device: state transitions (``*StateEntered`` events of every
 execution), Lambda invocations (``LambdaFunctionScheduled`` events), executions, and API calls an execution made to
 another region (``observe.CrossRegionMeter``). Fleet devices are enrolled on the allow-list and provisioned through
-the fleet provisioning MQTT API with the claim (``localcloud.engines.fleet``); their Lambda invocations outside any
+the fleet provisioning MQTT API with the claim (``localcloud.services.iot.fleet``); their Lambda invocations outside any
 execution (certificate provider, pre-provisioning hook) are counted from the in-process Lambda ledger.
 
     .venv/bin/python scripts/bench_provisioning.py [--devices N]
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import pki  # noqa: E402
 from localcloud import observe  # noqa: E402
 from localcloud.cloud import LocalCloud  # noqa: E402
-from localcloud.engines import ConnectionRefused  # noqa: E402
+from localcloud.services import ConnectionRefused  # noqa: E402
 
 REGIONS = ("eu-west-1", "us-west-2")
 
@@ -46,7 +46,7 @@ def _fleet_devices(cloud: LocalCloud, devices: int) -> list[Any]:
     from cryptography.x509.oid import NameOID
 
     from functions.provisioning_api.allow_list import enrol_item
-    from localcloud.engines.fleet import FleetProvisioning
+    from localcloud.services.iot.fleet import FleetProvisioning
 
     claim = (cloud.pki_dir / "claim" / "claim.crt").read_text()
     fleet, provisioned = FleetProvisioning(cloud.engines.iot), []
@@ -66,7 +66,7 @@ def _fleet_devices(cloud: LocalCloud, devices: int) -> list[Any]:
 
 
 def measure(mode: str, devices: int) -> dict[str, float]:
-    from localcloud.patches import lambda_inprocess
+    from localcloud.fixes import lambda_inprocess
 
     config = "fleet,jitr" if mode == "fleet" else mode
     with LocalCloud(state_dir=Path(tempfile.mkdtemp(prefix=f"bench-{mode}-")),

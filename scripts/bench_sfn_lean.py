@@ -1,4 +1,4 @@
-"""Benchmark (not a test): CPU per device of moto's Step Functions interpreter, with or without engines.sfn_lean.
+"""Benchmark (not a test): CPU per device of moto's Step Functions interpreter, with or without speedups.sfn_lean.
 
 Runs ``scripts/bench_statemachines.py``'s device flow (JITR + replication in two regions) with the emulator's
 Step Functions engines installed (sfn_accel, sfn_inline_tasks, ddb_expressions, moto_action_cache,
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import bench_statemachines as flow  # noqa: E402  (sets the fake credentials)
 from moto.stepfunctions.parser.asl.component.program.program import Program  # noqa: E402
 
-from localcloud.engines import (  # noqa: E402
+from localcloud.speedups import (  # noqa: E402
     botocore_user_agent,
     ddb_expressions,
     moto_action_cache,
@@ -56,7 +56,7 @@ def _timed_eval_body(self: Any, env: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=60, help="measured devices (default 60)")
-    parser.add_argument("--lean", action="store_true", help="install engines.sfn_lean too")
+    parser.add_argument("--lean", action="store_true", help="install speedups.sfn_lean too")
     args = parser.parse_args()
     for engine in (sfn_accel, sfn_inline_tasks, ddb_expressions, moto_action_cache, botocore_user_agent,
                    sigv4_in_process):

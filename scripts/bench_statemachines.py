@@ -25,7 +25,7 @@ for key, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench
                    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}.items():
     os.environ.setdefault(key, value)
 
-from localcloud.patches import aws_calls, lambda_inprocess  # noqa: E402
+from localcloud.fixes import aws_calls, lambda_inprocess  # noqa: E402
 from tests.statemachines.certs import TestCA  # noqa: E402
 from tests.statemachines.harness import REGIONS, Cloud, Run, routed_machines, stream_record  # noqa: E402
 

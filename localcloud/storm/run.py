@@ -26,8 +26,8 @@ from typing import Any
 
 from localcloud import observe
 from localcloud.cloud import LocalCloud, LocalCloudError
-from localcloud.engines import ConnectionRefused
-from localcloud.patches import aws_calls, sfn_retry_sleep
+from localcloud.services import ConnectionRefused
+from localcloud.fixes import aws_calls, sfn_retry_sleep
 from localcloud.quotas import Quotas, load
 
 from . import bound as bounds

@@ -16,7 +16,7 @@ import time as _time
 from collections.abc import Iterator
 from typing import Any
 
-from localcloud.patches import sfn_retry_sleep
+from localcloud.fixes import sfn_retry_sleep
 
 from .clock import SimClock
 

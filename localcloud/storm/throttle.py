@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from localcloud.patches import aws_calls
+from localcloud.fixes import aws_calls
 from localcloud.quotas import Quotas
 
 from .bucket import TokenBucket

@@ -1,4 +1,4 @@
-"""device.backoff, device.endpoint and the DNS answer (localcloud.mqtt.routing): pure behaviour."""
+"""device.backoff, device.endpoint and the DNS answer (localcloud.services.iot.mqtt.routing): pure behaviour."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from device.backoff import full_jitter
 from device.cli import build_parser
 from device.endpoint import EndpointError, parse_endpoint
-from localcloud.mqtt.routing import Location, RoutingError, answer
+from localcloud.services.iot.mqtt.routing import Location, RoutingError, answer
 
 REGIONS = ["eu-west-1", "us-west-2"]
 

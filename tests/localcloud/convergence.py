@@ -13,7 +13,7 @@ import boto3
 
 from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.engines import ConnectionRefused
+from localcloud.services import ConnectionRefused
 
 
 @dataclass

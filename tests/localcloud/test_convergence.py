@@ -15,7 +15,7 @@ import pytest
 
 import pki
 from localcloud.cloud import LocalCloud
-from localcloud.patches import aws_calls
+from localcloud.fixes import aws_calls
 
 from convergence import assert_converged, connects, dead_letters, refused_once, replicate_everything, snapshot
 
@@ -246,7 +246,7 @@ def test_duplicate_registration_events_run_concurrently_and_never_undo_each_othe
 
 # -- asynchronous detach ---------------------------------------------------------------------------------------------
 def test_decommission_waits_for_asynchronous_detaches_before_deleting_the_thing(cloud, ca, monkeypatch):
-    from localcloud.patches import SETTINGS
+    from localcloud.fixes import SETTINGS
 
     assert SETTINGS.detach_delay_calls > 0  # the local cloud detaches asynchronously, as AWS does
     monkeypatch.setattr(SETTINGS, "detach_delay_calls", 10)  # slower than the machine's own steps

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from localcloud.cloud import LocalCloud
-from localcloud.engines import ConnectionRefused
+from localcloud.services import ConnectionRefused
 
 from convergence import assert_converged, connects, snapshot
 

@@ -13,8 +13,8 @@ import pytest
 import pki
 from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.engines import ConnectionRefused
-from localcloud.patches import s3_secure_transport
+from localcloud.fixes import s3_secure_transport
+from localcloud.services import ConnectionRefused
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
 REGIONS = (PRIMARY, SECONDARY)

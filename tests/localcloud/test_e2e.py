@@ -13,9 +13,9 @@ import pytest
 import pki
 from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.engines import ConnectionRefused
-from localcloud.engines.iot_core import Connection, PublishRefused
-from localcloud.patches import aws_calls
+from localcloud.fixes import aws_calls
+from localcloud.services import ConnectionRefused
+from localcloud.services.iot.core import Connection, PublishRefused
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
 REGIONS = (PRIMARY, SECONDARY)

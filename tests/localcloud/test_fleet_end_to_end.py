@@ -17,8 +17,8 @@ from cryptography.x509.oid import NameOID
 from functions.provisioning_api.allow_list import enrol_item
 from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.engines import PublishRefused
-from localcloud.engines.fleet import FleetProvisioning, ProvisioningRejected
+from localcloud.services import PublishRefused
+from localcloud.services.iot.fleet import FleetProvisioning, ProvisioningRejected
 from pki.claim import issue_claim
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"

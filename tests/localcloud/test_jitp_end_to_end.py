@@ -13,7 +13,7 @@ import pytest
 import pki
 from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.engines import ConnectionRefused
+from localcloud.services import ConnectionRefused
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
 REGIONS = (PRIMARY, SECONDARY)

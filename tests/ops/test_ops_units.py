@@ -7,7 +7,7 @@ import json
 import pytest
 
 from builders import inventory as inv
-from localcloud.engines.eventbridge import transform_input
+from localcloud.services.events.delivery import transform_input
 from ops import backfill, reconcile, redrive
 from ops.dead_letters import Kind, classify
 from ops.drift import CertificateSnapshot, Code, Drift, ThingSnapshot, item_drift, orphan_things

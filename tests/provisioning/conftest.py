@@ -7,7 +7,7 @@ from moto import mock_aws
 
 import pki
 from functions.provisioning_api import geolocation, issuer
-from localcloud.provisioning.kms_key import signing_key
+from localcloud.services.kms.imported_key import signing_key
 from tests.provisioning import kit
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for executing the builders' state machines in moto (two regions, patched by localcloud.patches)."""
+"""Fixtures for executing the builders' state machines in moto (two regions, patched by localcloud.fixes)."""
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,6 @@
 """Two regions of moto with this project's resources and the builders' exact state machines.
 
-``Cloud`` owns one ``mock_aws`` context with ``localcloud.patches`` applied; per region it creates the CA
+``Cloud`` owns one ``mock_aws`` context with ``localcloud.fixes`` applied; per region it creates the CA
 (SNI_ONLY, auto-registration on), the device policy, the inventory table, the device bus (with an SQS queue
 catching every event, so tests can read what the machines reported), the inspector Lambda (served in-process by
 the real handler) and the three state machines from ``builders.asl``.
@@ -16,11 +16,11 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-import localcloud.patches as patches
+from localcloud import fixes
 from builders import inventory as inv
 from builders.asl import decommission, jitr, replication
-from localcloud.engines import sfn_accel
-from localcloud.patches import aws_calls, lambda_inprocess
+from localcloud.fixes import aws_calls, lambda_inprocess
+from localcloud.speedups import sfn_accel, sfn_definition_cache
 
 from .certs import Device, TestCA
 
@@ -85,13 +85,15 @@ class Cloud:
     def __enter__(self) -> "Cloud":
         self._accel_was_installed = sfn_accel.installed()
         sfn_accel.install()  # the emulator's opt-in speed-ups: one parse per definition, cached clients
+        self._definitions_were_cached = sfn_definition_cache.installed()
+        sfn_definition_cache.install()  # a definition that passed validation is not parsed again at create
         self._mock.start()
-        self._saved_scale = patches.SETTINGS.retry_time_scale
-        self._saved_sync = patches.SETTINGS.synchronous_executions
-        self._patch_context = patches.patched()
+        self._saved_scale = fixes.SETTINGS.retry_time_scale
+        self._saved_sync = fixes.SETTINGS.synchronous_executions
+        self._patch_context = fixes.patched()
         self._patch_context.__enter__()
-        patches.SETTINGS.retry_time_scale = 0.0
-        patches.SETTINGS.synchronous_executions = True
+        fixes.SETTINGS.retry_time_scale = 0.0
+        fixes.SETTINGS.synchronous_executions = True
         lambda_inprocess.register(FUNCTION, "functions.certificate_inspector.handler:handler")
         lambda_inprocess.INVOCATIONS.clear()
         iam = boto3.client("iam", region_name=self.region_names[0])
@@ -104,10 +106,12 @@ class Cloud:
     def __exit__(self, *exc: Any) -> None:
         lambda_inprocess.unregister_all()
         aws_calls.clear()
-        patches.SETTINGS.retry_time_scale = self._saved_scale
-        patches.SETTINGS.synchronous_executions = self._saved_sync
+        fixes.SETTINGS.retry_time_scale = self._saved_scale
+        fixes.SETTINGS.synchronous_executions = self._saved_sync
         self._patch_context.__exit__(*exc)
         self._mock.stop()
+        if not self._definitions_were_cached:
+            sfn_definition_cache.uninstall()
         if not self._accel_was_installed:
             sfn_accel.uninstall()
 

@@ -8,8 +8,8 @@ import pytest
 
 from builders.asl import common, decommission, jitr, provisioned, replication
 from functions.certificate_inspector import checks, inspector, lease
-from localcloud.patches.botocore_models import operation_model, service_model
-from localcloud.patches.sfn_error_names import service_prefix
+from localcloud.fixes.botocore_models import operation_model, service_model
+from localcloud.fixes.sfn_error_names import service_prefix
 
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:iotmr-certificate-inspector"
 COMMON = dict(device_policy_name="iotmr-device", event_bus_name="iotmr-devices", source="iotmr.devices",

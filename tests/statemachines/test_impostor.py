@@ -3,7 +3,7 @@ neither is ever activated."""
 from __future__ import annotations
 
 from builders import inventory as inv
-from localcloud.patches import aws_calls
+from localcloud.fixes import aws_calls
 
 from .certs import TestCA
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from builders.asl.common import retry
-from localcloud.patches import aws_calls
+from localcloud.fixes import aws_calls
 
 EU, US = "eu-west-1", "us-west-2"
 
@@ -49,7 +49,7 @@ def test_a_fault_at_any_step_leaves_the_certificate_pending_and_the_next_connect
 
 
 def test_throttling_is_retried_within_the_execution(cloud, ca):
-    from localcloud.patches import sfn_retry_sleep
+    from localcloud.fixes import sfn_retry_sleep
 
     device = ca.device("throttled-once")
     aws_calls.inject("iot", "AttachPolicy", error_code="ThrottlingException", region=EU, times=2)

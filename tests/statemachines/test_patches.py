@@ -1,4 +1,4 @@
-"""Each named moto fix in localcloud.patches, pinned by the behaviour it restores."""
+"""Each named moto fix in localcloud.fixes, pinned by the behaviour it restores."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import localcloud.patches as patches
-from localcloud.patches import aws_calls, lambda_inprocess, sfn_definition_cache, sfn_retry_sleep
+from localcloud import fixes
+from localcloud.fixes import aws_calls, lambda_inprocess, sfn_retry_sleep
+from localcloud.speedups import sfn_definition_cache
 
 from .certs import TestCA, certificate_id
 
@@ -21,11 +22,11 @@ EXECUTE = {"stepfunctions": {"execute_state_machine": True}}
 
 @pytest.fixture
 def aws():
-    with mock_aws(config=EXECUTE), patches.patched():
-        saved = patches.SETTINGS.retry_time_scale
-        patches.SETTINGS.retry_time_scale = 0.0
+    with mock_aws(config=EXECUTE), fixes.patched():
+        saved = fixes.SETTINGS.retry_time_scale
+        fixes.SETTINGS.retry_time_scale = 0.0
         yield
-        patches.SETTINGS.retry_time_scale = saved
+        fixes.SETTINGS.retry_time_scale = saved
         aws_calls.clear()
         lambda_inprocess.unregister_all()
 
@@ -45,17 +46,17 @@ def test_apply_is_idempotent_and_revert_restores_moto():
     from moto.iot.models import FakeCertificate
 
     original = FakeCertificate.__dict__["compute_cert_id"]
-    patches.apply()
-    patches.apply()
+    fixes.apply()
+    fixes.apply()
     try:
-        assert set(patches.applied()) == {fix.NAME for fix in patches.FIXES}
+        assert set(fixes.applied()) == {fix.NAME for fix in fixes.FIXES}
         assert FakeCertificate.__dict__["compute_cert_id"] is not original
     finally:
-        patches.revert()
-    assert patches.applied() == []
+        fixes.revert()
+    assert fixes.applied() == []
     assert FakeCertificate.__dict__["compute_cert_id"] is original
     with pytest.raises(ValueError, match="unknown fix"):
-        patches.apply(only=("no_such_fix",))
+        fixes.apply(only=("no_such_fix",))
 
 
 def test_sdk_tasks_take_pascal_case_and_return_pascal_case_with_string_timestamps(aws):
@@ -122,7 +123,7 @@ def test_executions_are_serialised(aws):
     execution = sfn.start_execution(stateMachineArn=arn, input='{"n": "s0"}')["executionArn"]
     assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
     # asynchronous, from many threads: one at a time, all succeed
-    patches.SETTINGS.synchronous_executions = False
+    fixes.SETTINGS.synchronous_executions = False
     try:
         arns: list[str] = []
         threads = [threading.Thread(target=lambda i=i: arns.append(
@@ -136,7 +137,7 @@ def test_executions_are_serialised(aws):
             time.sleep(0.05)
         assert sorted(sfn.describe_execution(executionArn=a)["status"] for a in arns) == ["SUCCEEDED"] * 6
     finally:
-        patches.SETTINGS.synchronous_executions = True
+        fixes.SETTINGS.synchronous_executions = True
 
 
 def test_lambda_runs_the_registered_handler_in_process_with_its_environment(aws):
@@ -238,7 +239,15 @@ def test_calls_are_recorded_and_faults_injected_as_modelled_errors(aws):
         aws_calls.inject("iot", "DeleteThing")
 
 
-def test_validated_definitions_are_not_parsed_again(aws):
+@pytest.fixture
+def definition_cache():
+    """The speed-up (not a fix) that remembers validated definitions, on for one test."""
+    sfn_definition_cache.install()
+    yield
+    sfn_definition_cache.uninstall()
+
+
+def test_validated_definitions_are_not_parsed_again(aws, definition_cache):
     definition = json.dumps({"StartAt": "p", "States": {"p": {"Type": "Pass", "End": True}}, "Comment": str(time.time())})
     sfn = boto3.client("stepfunctions", region_name=REGION)
     sfn.create_state_machine(name="one", definition=definition, roleArn=ROLE)
@@ -259,13 +268,13 @@ def _thing_with_certificate(iot, thing: str = "t", status: str = "INACTIVE") -> 
 
 @pytest.fixture
 def detach_delay():
-    saved = patches.SETTINGS.detach_delay_calls
-    yield lambda calls: setattr(patches.SETTINGS, "detach_delay_calls", calls)
-    patches.SETTINGS.detach_delay_calls = saved
+    saved = fixes.SETTINGS.detach_delay_calls
+    yield lambda calls: setattr(fixes.SETTINGS, "detach_delay_calls", calls)
+    fixes.SETTINGS.detach_delay_calls = saved
 
 
 def test_detach_thing_principal_propagates_only_after_further_iot_calls_in_its_region(aws, detach_delay):
-    from localcloud.patches import iot_detach_propagation
+    from localcloud.fixes import iot_detach_propagation
 
     detach_delay(3)
     iot, other = boto3.client("iot", region_name=REGION), boto3.client("iot", region_name="us-west-2")
@@ -284,7 +293,7 @@ def test_detach_thing_principal_propagates_only_after_further_iot_calls_in_its_r
 
 
 def test_detach_propagation_can_be_synchronous_forced_or_overtaken_by_a_new_attach(aws, detach_delay):
-    from localcloud.patches import iot_detach_propagation
+    from localcloud.fixes import iot_detach_propagation
 
     iot = boto3.client("iot", region_name=REGION)
     detach_delay(0)  # moto's own behaviour

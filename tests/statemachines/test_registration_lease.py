@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from functions.certificate_inspector import lease
-from localcloud.patches import aws_calls
+from localcloud.fixes import aws_calls
 
 from .harness import LEASES
 

@@ -1,7 +1,7 @@
 """The replication machine: everything comes from the item; idempotent; never calls the origin region."""
 from __future__ import annotations
 
-from localcloud.patches import aws_calls, lambda_inprocess
+from localcloud.fixes import aws_calls, lambda_inprocess
 
 EU, US = "eu-west-1", "us-west-2"
 

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from engine_support import PRIMARY
 from moto import mock_aws
 
-from localcloud.engines import ddb_expressions
+from localcloud.speedups import ddb_expressions
 
 # (update expression, names, values) — valid ones, plus moto's validation errors
 CASES: list[tuple[str, dict[str, str], dict[str, Any]]] = [

@@ -16,8 +16,8 @@ from botocore.response import StreamingBody
 from engine_support import PRIMARY, SECONDARY, make_ca, make_device, record_requests
 from moto import mock_aws
 
-from localcloud.engines import direct_sdk
-from localcloud.patches import aws_calls, lambda_inprocess
+from localcloud.fixes import aws_calls, lambda_inprocess
+from localcloud.speedups import direct_sdk
 
 CA = make_ca("Direct CA")
 DEVICE = make_device(CA, "direct-1")
@@ -150,9 +150,9 @@ def _stubbed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def inprocess_lambda() -> Any:
-    from localcloud import patches
+    from localcloud import fixes
 
-    with patches.patched(only=("lambda_inprocess", "iot_certificate_ids", "iot_create_thing")):
+    with fixes.patched(only=("lambda_inprocess", "iot_certificate_ids", "iot_create_thing")):
         yield
 
 
@@ -193,13 +193,13 @@ def test_listed_calls_skip_moto_s_stubber_and_others_take_it(credentials: None, 
 def test_an_armed_fault_takes_the_stubber_path_and_every_call_is_recorded_once(
     credentials: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from localcloud import patches
+    from localcloud import fixes
 
     observed: list[aws_calls.Call] = []
     stubbed = _stubbed(monkeypatch)
     direct_sdk.install()
     try:
-        with patches.patched(only=("aws_calls",)), mock_aws():
+        with fixes.patched(only=("aws_calls",)), mock_aws():
             aws_calls.clear()
             aws_calls.add_observer(observed.append)
             try:

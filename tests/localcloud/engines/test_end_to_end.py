@@ -1,5 +1,5 @@
 """The engines carry the real program parts (builders' machines, the inspector Lambda, the
-patches) from a device's first connection to a working connection in the other region."""
+fixes) from a device's first connection to a working connection in the other region."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import pytest
 from engine_support import ACCOUNT, PRIMARY, SECONDARY, Issued, make_ca, make_device
 from moto import mock_aws
 
-import localcloud.patches as patches
 from builders import inventory as inv
 from builders import iot_rules
 from builders.asl import decommission, jitr, replication
 from builders.iot_policy import device_policy
-from localcloud.engines import ConnectionRefused, Engines, connect_with_backoff
-from localcloud.patches import lambda_inprocess
+from localcloud import fixes, speedups
+from localcloud.fixes import lambda_inprocess
+from localcloud.services import ConnectionRefused, Engines, connect_with_backoff
 
 TABLE, DATA, POLICY, BUS, SOURCE = "app-device-inventory", "app-data", "app-device", "app-devices", "app.devices"
 FUNCTION = "app-certificate-inspector"
@@ -102,13 +102,13 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Engines, Issued]]:
         "AWS_DEFAULT_REGION": PRIMARY, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
-    saved = (patches.SETTINGS.retry_time_scale, patches.SETTINGS.synchronous_executions)
-    patches.SETTINGS.retry_time_scale, patches.SETTINGS.synchronous_executions = 0.0, True
+    saved = (fixes.SETTINGS.retry_time_scale, fixes.SETTINGS.synchronous_executions)
+    fixes.SETTINGS.retry_time_scale, fixes.SETTINGS.synchronous_executions = 0.0, True
     lambda_inprocess.register(FUNCTION, "functions.certificate_inspector.handler:handler")
     ca = make_ca()
     try:
-        with patches.patched(), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), \
-                Engines() as engines:  # fmt: skip
+        with fixes.patched(), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), \
+                speedups.switched_on(), Engines() as engines:  # fmt: skip
             boto3.client("iam", region_name=PRIMARY).create_role(
                 RoleName="app", AssumeRolePolicyDocument=json.dumps({"Statement": [{
                     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -123,7 +123,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Engines, Issued]]:
             yield engines, ca
     finally:
         lambda_inprocess.unregister_all()
-        patches.SETTINGS.retry_time_scale, patches.SETTINGS.synchronous_executions = saved
+        fixes.SETTINGS.retry_time_scale, fixes.SETTINGS.synchronous_executions = saved
 
 
 def statuses(region: str) -> dict[str, list[str]]:

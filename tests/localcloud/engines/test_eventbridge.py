@@ -10,7 +10,7 @@ import boto3
 import pytest
 from engine_support import PRIMARY
 
-from localcloud.engines.eventbridge import (
+from localcloud.services.events.delivery import (
     EventBridgeEngine,
     InputTransformError,
     json_path,
@@ -216,8 +216,8 @@ def test_the_in_process_invoker_runs_the_registered_handler(aws: None) -> None:
     import io
     import zipfile
 
-    from localcloud.engines.eventbridge import inprocess_lambda_invoker
-    from localcloud.patches import lambda_inprocess
+    from localcloud.services.events.delivery import inprocess_lambda_invoker
+    from localcloud.fixes import lambda_inprocess
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

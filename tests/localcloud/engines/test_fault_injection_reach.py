@@ -1,4 +1,4 @@
-"""Faults armed with ``localcloud.patches.aws_calls`` reach every SDK call of the local cloud, in either region:
+"""Faults armed with ``localcloud.fixes.aws_calls`` reach every SDK call of the local cloud, in either region:
 
 calls made inside the certificate inspector Lambda (served in-process by ``lambda_inprocess``) and calls
 answered in-process by ``engines.direct_sdk``, as well as calls through moto's stubber.
@@ -16,9 +16,9 @@ import pytest
 from engine_support import PRIMARY, SECONDARY
 from moto import mock_aws
 
-from localcloud import patches
-from localcloud.engines import direct_sdk
-from localcloud.patches import aws_calls, lambda_inprocess
+from localcloud import fixes
+from localcloud.fixes import aws_calls, lambda_inprocess
+from localcloud.speedups import direct_sdk
 
 FUNCTION = "inspector"
 EVENT = {"certificateId": "a" * 64, "caCertificateId": "b" * 64, "certificateStatus": "PENDING_ACTIVATION"}
@@ -40,7 +40,7 @@ def cloud(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     if request.param == "direct_sdk":
         direct_sdk.install()
     try:
-        with mock_aws(), patches.patched():
+        with mock_aws(), fixes.patched():
             role = boto3.client("iam", region_name=PRIMARY).create_role(
                 RoleName="inspector", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
             for region in (PRIMARY, SECONDARY):

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from localcloud.engines.global_tables import GlobalTableError, GlobalTables
+from localcloud.services.dynamodb.global_tables import GlobalTableError, GlobalTables
 
 from engine_support import PRIMARY, SECONDARY
 

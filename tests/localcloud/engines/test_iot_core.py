@@ -15,7 +15,7 @@ from engine_support import ACCOUNT, PRIMARY, SECONDARY, Issued, make_ca, make_de
 from moto import mock_aws
 from moto.iot.models import iot_backends
 
-from localcloud.engines.iot_core import (
+from localcloud.services.iot.core import (
     ConnectionRefused,
     IotCore,
     PublishRefused,
@@ -304,7 +304,7 @@ def test_the_ca_must_be_registered_in_the_region_connected_to(world: tuple[IotCo
 
 def test_disabled_certificate_events_publish_nothing(world: tuple[IotCore, Region], ca: Issued) -> None:
     core, _ = world
-    # the shape localcloud.patches.iot_event_configurations keeps on the backend
+    # the shape localcloud.fixes.iot_event_configurations keeps on the backend
     iot_backends[ACCOUNT][PRIMARY]._localcloud_event_configurations = {
         "eventConfigurations": {"CERTIFICATE": {"Enabled": False}}
     }

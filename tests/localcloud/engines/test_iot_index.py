@@ -11,7 +11,7 @@ import pytest
 from engine_support import ACCOUNT, PRIMARY, make_ca, make_device
 from moto.iot.models import IoTBackend, iot_backends
 
-from localcloud.engines import iot_index
+from localcloud.speedups import iot_index
 
 
 class NoScan(OrderedDict):  # type: ignore[type-arg]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from localcloud.engines.iot_policy_eval import IotPolicyError, RequestContext, is_allowed
+from localcloud.services.iot.policy_eval import IotPolicyError, RequestContext, is_allowed
 
 ARN = "arn:aws:iot:eu-west-1:123456789012"
 THING = "${iot:Connection.Thing.ThingName}"

@@ -16,7 +16,7 @@ from engine_support import ACCOUNT, PRIMARY, Issued, make_ca, make_device
 from moto import mock_aws
 from moto.iot.models import iot_backends
 
-from localcloud.engines.iot_core import ConnectionRefused, IotCore
+from localcloud.services.iot.core import ConnectionRefused, IotCore
 
 REGISTERED = "$aws/events/certificates/registered/{}"
 
@@ -106,7 +106,7 @@ def test_no_event_is_published_again_while_certificate_events_are_disabled(
     core, _, _ = world
     device = make_device(ca, "dev-4")
     refused(core, device)
-    # the shape localcloud.patches.iot_event_configurations keeps on the backend
+    # the shape localcloud.fixes.iot_event_configurations keeps on the backend
     iot_backends[ACCOUNT][PRIMARY]._localcloud_event_configurations = {
         "eventConfigurations": {"CERTIFICATE": {"Enabled": False}}
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.engines.iot_sql import IotSqlError, parse, topic_matches
+from localcloud.services.iot.sql import IotSqlError, parse, topic_matches
 
 JITR_SQL = (
     "SELECT * FROM '$aws/events/certificates/registered/abc123' "

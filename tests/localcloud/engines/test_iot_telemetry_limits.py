@@ -14,7 +14,7 @@ import pytest
 from engine_support import ACCOUNT, PRIMARY, make_ca, make_device
 from moto import mock_aws
 
-from localcloud.engines.iot_core import (
+from localcloud.services.iot.core import (
     MQTT_MAX_PAYLOAD_BYTES,
     Connection,
     ConnectionRefused,

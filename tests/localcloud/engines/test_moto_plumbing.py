@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from engine_support import PRIMARY, record_requests
 from moto import mock_aws
 
-from localcloud.engines import botocore_user_agent, moto_action_cache
+from localcloud.speedups import botocore_user_agent, moto_action_cache
 
 
 def _iot_session(agents: list[Any]) -> list[Any]:
@@ -78,7 +78,7 @@ def test_rest_operations_are_routed_once_per_request_with_the_same_results(
 def test_in_process_requests_keep_the_authorization_form_without_hashing(credentials: None) -> None:
     import re
 
-    from localcloud.engines import sigv4_in_process
+    from localcloud.speedups import sigv4_in_process
 
     plain_agents: list[Any] = []
     plain = _iot_session(plain_agents)

@@ -11,7 +11,7 @@ import pytest
 from moto.dynamodb.models import dynamodb_backends
 from engine_support import PRIMARY
 
-from localcloud.engines.pipes import PipeConfigurationError, PipesEngine
+from localcloud.services.pipes.runner import PipeConfigurationError, PipesEngine
 
 TABLE = "inventory"
 BUS = "devices-bus"

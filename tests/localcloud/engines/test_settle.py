@@ -11,8 +11,9 @@ import pytest
 from engine_support import ACCOUNT, PRIMARY, SECONDARY, Issued, make_ca, make_device
 from moto import mock_aws
 
-from localcloud.engines.iot_core import ConnectionRefused
-from localcloud.engines.settle import Engines
+from localcloud import speedups
+from localcloud.services.iot.core import ConnectionRefused
+from localcloud.services.settle import Engines
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/x"
 TABLE = "inventory"
@@ -79,7 +80,7 @@ def cloud(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     config: dict[str, Any] = {"iot": {"use_valid_cert": True}}
     if request.param:
         config["stepfunctions"] = {"execute_state_machine": True}
-    with mock_aws(config=config), Engines() as engines:
+    with mock_aws(config=config), speedups.switched_on(), Engines() as engines:
         ddb = boto3.client("dynamodb", region_name=PRIMARY)
         ddb.create_table(
             TableName=TABLE,

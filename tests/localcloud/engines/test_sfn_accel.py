@@ -9,7 +9,7 @@ import pytest
 from engine_support import PRIMARY
 from moto import mock_aws
 
-from localcloud.engines import sfn_accel
+from localcloud.speedups import sfn_accel
 
 DEFINITION = json.dumps(
     {
@@ -91,12 +91,12 @@ def test_a_cached_program_keeps_each_execution_s_retries_and_outcome_apart(
 ) -> None:
     for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
         monkeypatch.setenv(name, value)
-    import localcloud.patches as patches
+    from localcloud import fixes
 
-    monkeypatch.setattr(patches.SETTINGS, "retry_time_scale", 0.0)  # retries without sleeping
+    monkeypatch.setattr(fixes.SETTINGS, "retry_time_scale", 0.0)  # retries without sleeping
     sfn_accel.install()
     try:
-        with patches.patched(), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        with fixes.patched(), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             boto3.client("dynamodb", region_name=PRIMARY).create_table(
                 TableName="t",
                 KeySchema=[{"AttributeName": "K", "KeyType": "HASH"}],

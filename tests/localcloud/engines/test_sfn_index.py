@@ -9,7 +9,7 @@ import boto3
 import pytest
 from engine_support import PRIMARY
 
-from localcloud.engines import sfn_index
+from localcloud.speedups import sfn_index
 
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 

@@ -11,9 +11,9 @@ import pytest
 from engine_support import PRIMARY
 from moto import mock_aws
 
-import localcloud.patches as patches
-from localcloud.engines import sfn_inline_tasks
-from localcloud.patches import aws_calls
+from localcloud import fixes
+from localcloud.fixes import aws_calls
+from localcloud.speedups import sfn_inline_tasks
 
 def _definition(timeout: bool) -> str:
     """Put one item; with ``timeout`` the task has TimeoutSeconds 1 and a catcher for States.Timeout."""
@@ -54,7 +54,7 @@ def _run(sfn, arn: str, name: str, table: str) -> tuple[str, list[str], list[str
 
 
 def _scenario(threads_seen: list[str]) -> list[tuple[str, list[str], list[str]]]:
-    with patches.patched(), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with fixes.patched(), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         boto3.client("dynamodb", region_name=PRIMARY).create_table(
             TableName="t", KeySchema=[{"AttributeName": "K", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "K", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")

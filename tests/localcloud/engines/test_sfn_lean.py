@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from builders import inventory as inv
 
-from localcloud.engines import sfn_inline_tasks, sfn_lean
-from localcloud.patches import aws_calls
+from localcloud.fixes import aws_calls
+from localcloud.speedups import sfn_inline_tasks, sfn_lean
 from tests.statemachines.certs import TestCA
 from tests.statemachines.harness import Cloud, Run
 

@@ -1,4 +1,4 @@
-"""localcloud.engines.tls_checks: the handshake refuses client certificates outside their validity window."""
+"""localcloud.services.iot.tls_checks: the handshake refuses client certificates outside their validity window."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import datetime
 import pytest
 from engine_support import make_ca, make_device
 
-from localcloud.engines.iot_core import ConnectionRefused
-from localcloud.engines.tls_checks import HandshakeRefused, check_client_certificate
+from localcloud.services.iot.core import ConnectionRefused
+from localcloud.services.iot.tls_checks import HandshakeRefused, check_client_certificate
 
 DAY = datetime.timedelta(days=1)
 

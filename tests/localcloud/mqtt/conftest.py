@@ -13,7 +13,7 @@ import pytest
 from device.endpoint import Endpoint, Proxy
 from device.session import Identity, Session
 from localcloud.cloud import LocalCloud
-from localcloud.mqtt.endpoints import MqttEndpoints
+from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
 
 
 @dataclass

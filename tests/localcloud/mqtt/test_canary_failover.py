@@ -57,7 +57,7 @@ def test_served_endpoints_run_the_canaries_on_a_schedule_and_dns_follows_without
 
     from rich.console import Console
 
-    from localcloud.mqtt.serve import run_canaries_until
+    from localcloud.serve import run_canaries_until
 
     endpoints, stop = served.endpoints, threading.Event()
     console = Console(record=True, width=200)

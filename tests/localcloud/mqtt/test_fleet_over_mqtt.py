@@ -21,7 +21,7 @@ from builders.fleet import CREATE_FROM_CSR, provision_topic, reply_topics
 from device.session import Identity, Lost, Session, connect_with_backoff
 from functions.provisioning_api.allow_list import enrol_item
 from localcloud.cloud import LocalCloud
-from localcloud.mqtt.endpoints import MqttEndpoints
+from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
 from pki.claim import claim_paths, issue_claim
 from tests.localcloud.mqtt.conftest import Served
 

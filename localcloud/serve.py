@@ -1,0 +1,82 @@
+"""``python -m localcloud up --serve``: deploy, then keep every region's MQTT endpoint up until Ctrl-C, running each
+region's canary every minute as its schedule does in AWS (a failing canary moves the DNS answer).
+
+Prints each region's port, the resolver, and a ready ``mosquitto_pub`` / ``python -m device`` command for a
+device certificate it issues from the local PKI (``.localcloud/pki/devices/``, never committed).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+import pki
+from localcloud.services.iot.mqtt.endpoints import DEFAULT_FIRST_PORT, MqttEndpoints
+
+DEMO_THING = "sensor-0001"
+
+
+def parse_ports(pairs: list[str] | None, regions: list[str]) -> dict[str, int]:
+    """``REGION=PORT`` pairs over the defaults (8883, 8884, ... in stack order)."""
+    ports = {region: DEFAULT_FIRST_PORT + index for index, region in enumerate(regions)}
+    for pair in pairs or []:
+        region, _, port = pair.partition("=")
+        if region not in ports or not port.isdigit():
+            raise SystemExit(f"--ports {pair!r}: write REGION=PORT with REGION one of {', '.join(regions)}")
+        ports[region] = int(port)
+    return ports
+
+
+#: The program schedules each region's canary every minute (components/canary.py); served endpoints do the same.
+CANARY_INTERVAL_S = 60.0
+
+
+def run_canaries_until(cloud: Any, endpoints: Any, stop: threading.Event, interval_s: float,
+                       console: Console) -> int:
+    """Run every region's canary each ``interval_s`` until ``stop`` is set, as the schedule does in AWS: a region
+    whose canary fails turns its record unhealthy and the DNS answer moves its devices; returns the runs made."""
+    runs, healthy = 0, {region: True for region in cloud.regions}
+    while not stop.wait(interval_s):
+        reports = cloud.run_canaries(endpoints)
+        runs += 1
+        for region, report in reports.items():
+            ok = report.healthy
+            if ok != healthy.get(region):
+                console.print(f"{region}: canary {'passes again' if ok else 'failing'}; {cloud.domain} now "
+                              f"resolves to {endpoints.resolve()} from IE")
+            healthy[region] = ok
+    return runs
+
+
+def main(console: Console, state_dir: Path | None, ports: list[str] | None, resolver_port: int,
+         stop: threading.Event | None = None, canary_interval_s: float = CANARY_INTERVAL_S) -> int:
+    from localcloud.cloud import LocalCloud
+
+    with LocalCloud(state_dir=state_dir) as cloud:
+        with console.status("Deploying the shipped stacks into the local cloud…"):
+            cloud.deploy()
+        cert = cloud.pki_dir / "devices" / f"{DEMO_THING}.crt"
+        key = cloud.pki_dir / "devices" / f"{DEMO_THING}.key"
+        if not cert.exists():
+            pki.issue_device_certificates(cloud.pki_dir, [DEMO_THING])
+        with MqttEndpoints(cloud, ports=parse_ports(ports, cloud.regions), resolver_port=resolver_port) as endpoints:
+            for region in cloud.regions:
+                console.print(f"[green]{region}[/green]: mqtts://127.0.0.1:{endpoints.port(region)} "
+                              f"(TLS 1.3, client certificate, SNI {cloud.domain})")
+            console.print(f"DNS answer for {cloud.domain}: socks5h://LOCATION@127.0.0.1:{endpoints.resolver.port} "
+                          f"(LOCATION = a country code; {cloud.domain} now resolves to {endpoints.resolve()} from IE)")
+            chain = f"<(cat {cert} {cloud.pki_dir / 'intermediate-ca.crt'})"
+            console.print("Connect (the first connection is refused while JITR runs; run it again):")
+            console.print(endpoints.connect_hint(DEMO_THING, chain, str(key)), soft_wrap=True)
+            console.print(f".venv/bin/python -m device run --endpoint {cloud.domain} --proxy "
+                          f"socks5h://IE@127.0.0.1:{endpoints.resolver.port} --thing {DEMO_THING} --cert {cert} "
+                          f"--key {key} --ca {cloud.pki_dir / 'root-ca.crt'} --count 5", soft_wrap=True)
+            console.print(f"Serving until Ctrl-C; every region's canary runs every {canary_interval_s:g} s.")
+            try:
+                run_canaries_until(cloud, endpoints, stop or threading.Event(), canary_interval_s, console)
+            except KeyboardInterrupt:
+                console.print("Stopping.")
+    return 0

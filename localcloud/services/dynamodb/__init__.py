@@ -1,0 +1,1 @@
+"""DynamoDB behaviour moto lacks: global tables (replicas, replication, per-region streams)."""

@@ -1,0 +1,1 @@
+"""AWS KMS behaviour moto lacks: a key holding imported asymmetric material."""
