@@ -85,13 +85,14 @@ class StateMachineResources:
     event_bus_name: str | None = None
     function_arn: str | None = None
     lease_table_name: str | None = None  # the regional registration leases (JITR releases its own)
+    pacer_function_arn: str | None = None  # the regional pacer (builders/asl/pacing.py), invoked after a throttle
 
 
 def _sfn_resources(action: str, r: StateMachineResources) -> list[str]:
     iot = lambda res: arns.iot(r.region, r.account_id, res)  # noqa: E731
     table = [arns.dynamodb_table(r.region, r.account_id, r.inventory_table_name)] if r.inventory_table_name else []
     bus = [arns.event_bus(r.region, r.account_id, r.event_bus_name)] if r.event_bus_name else []
-    fn = [r.function_arn, f"{r.function_arn}:*"] if r.function_arn else []
+    fn = [arn for f in (r.function_arn, r.pacer_function_arn) if f for arn in (f, f"{f}:*")]
     leases = [arns.dynamodb_table(r.region, r.account_id, r.lease_table_name)] if r.lease_table_name else []
     table_map = {
         "iot:CreateThing": [iot("thing/*")],
@@ -187,6 +188,15 @@ def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: 
         statements.append(statement(["dynamodb:PutItem"], [arns.dynamodb_table(region, account_id, lease_table_name)],
                                     sid="TakeRegistrationLease"))
     return document(statements)
+
+
+def lambda_pacer_policy(region: str, account_id: str, pacing_table_name: str, log_group_arn: str) -> dict:
+    """The pacer moves its queues' slots (conditional UpdateItem: functions/pacer/pacing.py) in its own table only."""
+    return document([
+        statement(["dynamodb:UpdateItem"], [arns.dynamodb_table(region, account_id, pacing_table_name)],
+                  sid="TakeSlot"),
+        log_writer_statement(log_group_arn),
+    ])
 
 
 def start_execution_policy(state_machine_arns: Sequence[str]) -> dict:

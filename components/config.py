@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping
 
 import pulumi
 
+import quotas
+
 PROJECT = "multi-region-iot"
 DEFAULT_TLS_POLICY = "IoTSecurityPolicy_TLS13_1_3_2022_10"
 ROUTING_POLICIES = ("latency", "geolocation")
@@ -116,6 +118,9 @@ class StackSettings:
     pem_overrides: PemOverrides | None = None
     provisioning: "Provisioning" = field(default_factory=lambda: Provisioning())
     provisioning_api: "ProvisioningApiSettings | None" = None  # None: no provisioning API in this stack
+    # The account's raised quotas (same format as quotas/aws-defaults.json); None: AWS's defaults. The pacer spaces
+    # throttled calls at these rates (docs/design.md, "Onboarding storms").
+    quotas_file: Path | None = None
 
 
     @property
@@ -493,6 +498,8 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
         overrides = PemOverrides(pem_values["serverCertificate"], pem_values["serverPrivateKey"],
                                  pem_values["certificateChain"], pem_values["caCertificate"])
 
+    quotas_file = validate_quotas_file(get("quotasFile"), project_dir)
+
     return StackSettings(
         application=application,
         region=region,
@@ -510,7 +517,28 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
         pem_overrides=overrides,
         provisioning=validate_provisioning(get("provisioning")),
         provisioning_api=validate_provisioning_api(get, region),
+        quotas_file=quotas_file,
     )
+
+
+def validate_quotas_file(value: Any, project_dir: Path) -> Path | None:
+    """``quotasFile``: a JSON file of the account's quotas (relative to the project), read now so that a bad one
+    fails the preview, not the pacer at 3 a.m."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"quotasFile = {value!r} must be a path to a JSON file; "
+                          f"{_set_hint('quotasFile', 'quotas/my-account.json')}.")
+    path = Path(value)
+    if not path.is_absolute():
+        path = project_dir / path
+    try:
+        quotas.load(path)
+    except quotas.QuotaFileError as error:
+        raise ConfigError(f"quotasFile: {error}; fix the file (format: quotas/aws-defaults.json, entries replace the "
+                          "defaults for their service/operation) or `pulumi config rm quotasFile` for AWS's defaults."
+                          ) from None
+    return path
 
 
 def read_settings(project_dir: Path) -> StackSettings:

@@ -46,6 +46,15 @@ class Names:
         return self("registration-leases")
 
     @property
+    def pacing_table(self) -> str:
+        """Regional: one queue per throttled AWS API (functions/pacer/pacing.py)."""
+        return self("api-pacing")
+
+    @property
+    def pacer_function(self) -> str:
+        return self("pacer")
+
+    @property
     def device_policy(self) -> str:
         return self("device")
 

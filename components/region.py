@@ -9,12 +9,14 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
+import quotas
 from components.canary import Canary, CanaryArgs, find_canary_material
 from components.config import SharedSettings, StackSettings
 from components.endpoint import Endpoint, EndpointArgs
 from components.fleet_provisioning import FleetProvisioning, FleetProvisioningArgs
 from components.material import EndpointMaterial
 from components.naming import Names
+from components.pacing import Pacing, PacingArgs
 from components.provisioning_api import ProvisioningApi, ProvisioningApiArgs
 from components.provisioned_recorder import ProvisionedRecorder, ProvisionedRecorderArgs
 from components.provisioning_role import ProvisioningRole, ProvisioningRoleArgs
@@ -74,6 +76,14 @@ class Region(pulumi.ComponentResource):
         provisioning_role = ProvisioningRole(f"{name}-provisioning", ProvisioningRoleArgs(
             names, s.region, args.account_id), opts=child) if provisioning.jitp or provisioning.fleet else None
 
+        # One queue per throttled IoT API, shared by this region's JITR and replication (docs/design.md,
+        # "Onboarding storms"), spaced at the account's quotas here (quotasFile, else AWS's defaults).
+        pacing = Pacing(f"{name}-pacing", PacingArgs(
+            names=names, region=s.region, account_id=args.account_id,
+            rates=quotas.load(s.quotas_file).rates("iot", s.region), functions_dir=args.functions_dir,
+            build_cache_dir=args.build_cache_dir, lambda_architecture=s.lambda_architecture,
+            log_retention_days=s.log_retention_days), opts=child)
+
         registration = Registration(f"{name}-registration", RegistrationArgs(
             names=names, region=s.region, account_id=args.account_id,
             ca_certificate_pem=args.material.ca_certificate_pem, inventory_table_name=args.inventory_table_name,
@@ -83,7 +93,7 @@ class Region(pulumi.ComponentResource):
             crl_file=find_revocation_list(s.pki_dir, args.material.ca_certificate_pem),
             alarm_topic_arn=s.alarm_topic_arn,
             registration_config=provisioning_role.jitp_registration_config() if provisioning.jitp else None,
-            jitr=provisioning.jitr),
+            jitr=provisioning.jitr, pacing=pacing),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bus]))
         recorder = ProvisionedRecorder(f"{name}-jitp", ProvisionedRecorderArgs(
             names=names, region=s.region, account_id=args.account_id, ca_certificate_id=registration.ca_certificate.id,
@@ -107,7 +117,7 @@ class Region(pulumi.ComponentResource):
         replication = Replication(f"{name}-replication", ReplicationArgs(
             names=names, region=s.region, account_id=args.account_id, event_bus=bus,
             inventory_stream_arn=args.inventory_stream_arn, log_retention_days=s.log_retention_days,
-            state_machine_log_level=s.state_machine_log_level, alarm_topic_arn=s.alarm_topic_arn),
+            state_machine_log_level=s.state_machine_log_level, alarm_topic_arn=s.alarm_topic_arn, pacing=pacing),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy]))
 
         telemetry = Telemetry(f"{name}-telemetry", TelemetryArgs(

@@ -18,6 +18,7 @@ from builders.iot_rules import jitr_sql
 from components.alarms import above_zero_alarm
 from components.function import Function, FunctionArgs
 from components.naming import Names
+from components.pacing import JITR_HORIZON_SECONDS, Pacing
 from components.revocation_list import RevocationList, RevocationListArgs
 from components.state_machine import StateMachine, StateMachineArgs
 from components.topic_rule import topic_rule
@@ -42,6 +43,7 @@ class RegistrationArgs:
     registration_config: aws.iot.CaCertificateRegistrationConfigArgs | None = None
     jitr: bool = True
     alarm_topic_arn: str | None = None  # notified while registrations fail
+    pacing: Pacing | None = None  # throttled calls wait for a slot (docs/design.md, "Onboarding storms")
 
 
 #: AWS/States ExecutionsFailed of the JITR machine, summed over this many seconds, above 0 raises the alarm.
@@ -129,20 +131,24 @@ class Registration(pulumi.ComponentResource):
             opts=child,
         )
 
-        definition = pulumi.Output.all(inspector.arn, args.inventory_table_name, leases).apply(
+        pacing = args.pacing
+        pacer_arn = pacing.function.arn if pacing is not None else None
+        definition = pulumi.Output.all(inspector.arn, args.inventory_table_name, leases, pacer_arn).apply(
             lambda v: jitr.definition(inspector_function_arn=v[0], inventory_table=v[1],
                                       device_policy_name=n.device_policy, event_bus_name=args.event_bus_name,
-                                      source=n.event_source, lease_table=v[2]))
+                                      source=n.event_source, lease_table=v[2],
+                                      pacer=pacing.pacer(v[3], JITR_HORIZON_SECONDS) if pacing else None))
         self.state_machine = StateMachine(
             f"{name}-jitr",
             StateMachineArgs(
                 machine_name=n.jitr_state_machine,
                 definition=definition,
-                resources=pulumi.Output.all(inspector.arn, args.inventory_table_name, leases).apply(
+                resources=pulumi.Output.all(inspector.arn, args.inventory_table_name, leases, pacer_arn).apply(
                     lambda v: iam.StateMachineResources(region, account, n.device_policy,
                                                         inventory_table_name=v[1],
                                                         event_bus_name=args.event_bus_name,
-                                                        function_arn=v[0], lease_table_name=v[2])),
+                                                        function_arn=v[0], lease_table_name=v[2],
+                                                        pacer_function_arn=v[3])),
                 log_retention_days=args.log_retention_days,
                 log_level=args.state_machine_log_level,
                 description="Activates a device certificate on first connection",

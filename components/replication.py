@@ -9,6 +9,7 @@ names exactly those three rules."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import pulumi_aws as aws
 from builders import arns, failures, iam, inventory
 from builders.asl import decommission, replication
 from components.naming import Names
+from components.pacing import REPLICATION_HORIZON_SECONDS, Pacing
 from components.roles import service_role
 from components.state_machine import StateMachine, StateMachineArgs
 from components.watched_queue import watched_queue
@@ -34,6 +36,7 @@ class ReplicationArgs:
     state_machine_log_level: str
     batch_size: int = 10
     alarm_topic_arn: str | None = None  # notified when dead letters arrive, and when the queue is empty again
+    pacing: Pacing | None = None  # replication's throttled calls wait for a slot (docs/design.md, "Onboarding storms")
 
 
 class Replication(pulumi.ComponentResource):
@@ -103,22 +106,32 @@ class Replication(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=pipe_role.ready()),
         )
 
+        common = dict(inventory_table=n.inventory_table, device_policy_name=n.device_policy,
+                      event_bus_name=bus_name, source=n.event_source)
         machine_resources = iam.StateMachineResources(region, account, n.device_policy,
                                                       inventory_table_name=n.inventory_table, event_bus_name=bus_name)
+        pacing = args.pacing
+        if pacing is None:
+            replicate_definition: pulumi.Input[dict] = replication.definition(**common)
+            replicate_resources: pulumi.Input[iam.StateMachineResources] = machine_resources
+        else:
+            replicate_definition = pacing.function.arn.apply(lambda arn: replication.definition(
+                **common, pacer=pacing.pacer(arn, REPLICATION_HORIZON_SECONDS)))
+            replicate_resources = pacing.function.arn.apply(lambda arn: dataclasses.replace(
+                machine_resources, pacer_function_arn=arn))
         machines = {}
-        for purpose, machine_name, builder, description in (
-            ("replicate", n.replication_state_machine, replication.definition,
+        for purpose, machine_name, definition, resources, description in (
+            ("replicate", n.replication_state_machine, replicate_definition, replicate_resources,
              "Registers a device first seen in another region"),
-            ("decommission", n.decommission_state_machine, decommission.definition,
+            ("decommission", n.decommission_state_machine, decommission.definition(**common), machine_resources,
              "Revokes a decommissioned device and removes it from this region"),
         ):
             machines[purpose] = StateMachine(
                 f"{name}-{purpose}",
                 StateMachineArgs(
                     machine_name=machine_name,
-                    definition=builder(inventory_table=n.inventory_table, device_policy_name=n.device_policy,
-                                       event_bus_name=bus_name, source=n.event_source),
-                    resources=machine_resources,
+                    definition=definition,
+                    resources=resources,
                     log_retention_days=args.log_retention_days,
                     log_level=args.state_machine_log_level,
                     description=description,

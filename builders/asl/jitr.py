@@ -43,6 +43,7 @@ from typing import Any
 
 from builders import inventory as inv
 
+from .pacing import Pacer, pace_iot_tasks
 from .common import (ALREADY_EXISTS, CERTIFICATE_STATE, LAMBDA_INVOKE, catch, put_event, read_item, require, retry,
                      rollback_task, sdk_task)
 from .retire import delete_thing, retire_principals
@@ -142,9 +143,11 @@ def release_lease(lease_table: str, next_state: str) -> dict[str, Any]:
 
 
 def definition(*, inspector_function_arn: str, inventory_table: str, device_policy_name: str, event_bus_name: str,
-               source: str, lease_table: str | None = None) -> dict:
+               source: str, lease_table: str | None = None, pacer: Pacer | None = None) -> dict:
     """The JITR state machine (Standard) for one region; see the module docstring. Without ``lease_table`` (an
-    inspector configured without one) no lease is released."""
+    inspector configured without one) no lease is released. With ``pacer``, throttled IoT calls (the inspector's
+    DescribeCertificate included) wait for a slot on their API's queue (``pacing.py``); a refused slot leaves the
+    certificate PENDING_ACTIVATION like any other failure."""
     require("inspector_function_arn", inspector_function_arn)
     require("inventory_table", inventory_table)
     require("device_policy_name", device_policy_name)
@@ -248,6 +251,7 @@ def definition(*, inspector_function_arn: str, inventory_table: str, device_poli
                                        CERTIFICATE_REJECTED),
         CERTIFICATE_REJECTED: {"Type": "Fail", "ErrorPath": "$.Error.Error", "CausePath": "$.Error.Cause"},
     }
+    pace_iot_tasks(states, pacer, lambdas={INSPECT: "iot:DescribeCertificate"})
     return {
         "Comment": "Just-in-time registration of a device certificate (see builders/asl/jitr.py)",
         "StartAt": INSPECT,

@@ -38,6 +38,7 @@ from builders import inventory as inv
 from .common import (ALREADY_EXISTS, CERTIFICATE_STATE, NOT_FOUND, catch, put_event, read_item, require, sdk_task,
                      tolerant)
 from .jitr import OWNER_ATTRIBUTE, owned_thing
+from .pacing import Pacer, pace_iot_tasks
 from .retire import retire_principals
 
 READ = "Read current item"
@@ -123,8 +124,10 @@ def failure_report(event_bus_name: str, source: str, detail_type: str, next_stat
     )
 
 
-def definition(*, inventory_table: str, device_policy_name: str, event_bus_name: str, source: str) -> dict:
-    """The replication state machine (Standard) for one region; see the module docstring."""
+def definition(*, inventory_table: str, device_policy_name: str, event_bus_name: str, source: str,
+               pacer: Pacer | None = None) -> dict:
+    """The replication state machine (Standard) for one region; see the module docstring. With ``pacer``, throttled
+    IoT calls wait for a slot on their API's queue (``pacing.py``) instead of failing into the dead-letter queue."""
     require("inventory_table", inventory_table)
     require("device_policy_name", device_policy_name)
     require("event_bus_name", event_bus_name)
@@ -210,6 +213,7 @@ def definition(*, inventory_table: str, device_policy_name: str, event_bus_name:
                   "Cause": "The inventory's certificate is REVOKED in this region and revocation is final; issue the "
                            "device a new certificate (rotation)"},
     }
+    pace_iot_tasks(states, pacer)
     return {
         "Comment": "Replicates a device registered in another region (see builders/asl/replication.py)",
         "StartAt": READ,

@@ -7,10 +7,12 @@ Errors are raised as named exceptions; Step Functions sees their class name as t
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 try:  # imported as functions.certificate_inspector.handler (tests) or as top-level handler (Lambda zip)
     from . import inspector
@@ -27,6 +29,19 @@ InvalidJitrEvent = inspector.InvalidJitrEvent
 RegistrationInProgress = inspector.RegistrationInProgress
 
 
+#: No retries inside the function: a throttled DescribeCertificate (10/s per account and region) goes straight back to
+#: the JITR machine as ``ThrottlingException``, which waits for a slot on the API's queue (builders/asl/pacing.py)
+#: instead of spending billed Lambda time and the quota's tokens on retries of its own.
+IOT_CLIENT = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+@functools.cache
+def _clients(region: str) -> tuple[Any, Any]:
+    """(iot, dynamodb) clients of ``region``, made once per Lambda environment and reused by later invocations (AWS's
+    advice: initialise SDK clients outside the handler; making one parses the service model, ~10 ms for IoT)."""
+    return boto3.client("iot", region_name=region, config=IOT_CLIENT), boto3.client("dynamodb", region_name=region)
+
+
 def unwrap(payload: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """(JITR event, lease owner) from the machine's ``{"Event", "ExecutionId"}`` or a bare event."""
     if isinstance(payload, dict) and isinstance(payload.get("Event"), dict):
@@ -38,10 +53,5 @@ def unwrap(payload: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = inspector.InspectorConfig.from_environment(os.environ)
     jitr_event, owner = unwrap(event)
-    return inspector.inspect(
-        jitr_event,
-        lease_owner=owner,
-        iot=boto3.client("iot", region_name=config.region),
-        dynamodb=boto3.client("dynamodb", region_name=config.region),
-        config=config,
-    )
+    iot, dynamodb = _clients(config.region)
+    return inspector.inspect(jitr_event, lease_owner=owner, iot=iot, dynamodb=dynamodb, config=config)

@@ -32,10 +32,11 @@ class RegistrationInProgress(Exception):
 
 
 def take(dynamodb: Any, table: str, certificate_id: str, owner: str, *,
-         clock: Callable[[], float] = time.time, seconds: int = LEASE_SECONDS) -> None:
+         clock: Callable[[], float] | None = None, seconds: int = LEASE_SECONDS) -> None:
     """Take (or take again, as the same ``owner``) the lease of ``certificate_id``; raise
-    :class:`RegistrationInProgress` while another owner holds an unexpired one."""
-    now = int(clock())
+    :class:`RegistrationInProgress` while another owner holds an unexpired one. ``clock`` defaults to the wall
+    clock (read when called, so a simulation can stand in for it)."""
+    now = int((clock or time.time)())
     try:
         dynamodb.put_item(
             TableName=table,

@@ -58,7 +58,7 @@ def bound(calls: Mapping[tuple[str, str], float], rate: Callable[[str, str], flo
 
 
 def quota_rate(quotas) -> Callable[[str, str], float | None]:
-    """``rate(api, region)`` from ``localcloud.quotas.Quotas`` (APIs, then limits such as ``sfn:StateTransition``)."""
+    """``rate(api, region)`` from ``quotas.Quotas`` (APIs, then limits such as ``sfn:StateTransition``)."""
     def rate(api: str, region: str) -> float | None:
         service, _, operation = api.partition(":")
         found = quotas.bucket(service, operation, region) or quotas.limit(api, region)

@@ -6,7 +6,7 @@ From the per-device profile (calls per API in the origin region and in each othe
 - onboarding: N devices spread evenly over the regions, each registered in every region;
 - backfill: N devices already onboarded replayed into one new region (the replication profile there only);
 - the bounding API of each, and the refill rate that API needs for a target time (``--target-hours``);
-- dollars per million devices from the price table (``localcloud/quotas/prices.json``).
+- dollars per million devices from the price table (``quotas/prices.json``).
 
 ``plan()`` is pure: profile, quotas and prices in, figures out.
 """

@@ -44,6 +44,7 @@ class NotInSimulatedTask(RuntimeError):
 @dataclass
 class SimClock:
     env: simpy.Environment = field(default_factory=simpy.Environment)
+    epoch: float = 1_800_000_000.0  # a fixed wall-clock start: same seed, same run
     tasks_started: int = 0
     running: int = 0  # tasks started and not yet ended
     tasks_failed: list[Task] = field(default_factory=list)
@@ -51,6 +52,11 @@ class SimClock:
 
     def now(self) -> float:
         return float(self.env.now)
+
+    def wall(self) -> float:
+        """The simulated wall clock (epoch seconds): ``epoch`` at simulated second 0. What a Lambda's ``time.time()``
+        and a Wait state's timestamps read inside the simulation."""
+        return self.epoch + float(self.env.now)
 
     def spawn(self, fn: Callable[[], Any], *, name: str = "task", delay: float = 0.0) -> Task:
         """Run ``fn()`` in simulated time (starting ``delay`` seconds from now); returns its ``Task``."""

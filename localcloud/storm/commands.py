@@ -42,7 +42,7 @@ def add_parsers(commands: Any, positive: Any) -> None:
 
 
 def _load_quotas(path: Path | None) -> Any:
-    from localcloud.quotas import QuotaFileError, load
+    from quotas import QuotaFileError, load
 
     try:
         return load(path)
@@ -56,11 +56,10 @@ def cmd_storm(args: argparse.Namespace, console: Console) -> int:
 
     from .run import StormConfig, run_storm
 
-    quotas = _load_quotas(args.quotas)
-    if quotas is None:
+    if _load_quotas(args.quotas) is None:
         return 2
     config = StormConfig(devices=args.devices, rate=args.rate, regions=args.regions, one_region=args.one_region,
-                         quotas=quotas, seed=args.seed, replication_lag_s=args.replication_lag,
+                         quotas_file=args.quotas, seed=args.seed, replication_lag_s=args.replication_lag,
                          state_dir=args.state_dir)
     try:
         if args.json:
@@ -93,7 +92,7 @@ def cmd_storm(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_capacity(args: argparse.Namespace, console: Console) -> int:
     from localcloud.cloud import LocalCloud
-    from localcloud.quotas import prices
+    from quotas import prices
 
     from .capacity import plan
     from .run import calibrate

@@ -27,8 +27,8 @@ from typing import Any
 from localcloud import observe
 from localcloud.cloud import LocalCloud, LocalCloudError
 from localcloud.services import ConnectionRefused
-from localcloud.fixes import aws_calls, sfn_retry_sleep
-from localcloud.quotas import Quotas, load
+from localcloud.fixes import aws_calls, lambda_inprocess, sfn_retry_sleep
+from quotas import Quotas, load
 
 from . import bound as bounds
 from .clock import SimClock
@@ -47,7 +47,7 @@ class StormConfig:
     rate: float  # first connections per simulated second
     regions: Sequence[str] | None = None  # where devices first connect (default: every deployed region)
     one_region: bool = False  # every device first connects to the first of ``regions``
-    quotas: Quotas | None = None
+    quotas_file: Path | None = None  # the account's quotas (default: AWS's); the program is deployed with the same
     seed: int = 7
     replication_lag_s: float = 1.0
     pipe_poll_s: float = 0.5
@@ -88,7 +88,9 @@ class StormResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in JSON_KEYS}
+        """The ``--json`` object: ``JSON_KEYS``, and what the storm cost in executions and state transitions."""
+        return {**{key: getattr(self, key) for key in JSON_KEYS},
+                **{key: self.details[key] for key in ("executions", "transitions") if key in self.details}}
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -173,8 +175,11 @@ def run_storm(config: StormConfig, progress: Callable[[str, float, float], None]
     if config.rate <= 0:
         raise ValueError("rate must be > 0")
     report = progress or (lambda phase, done, total: None)
-    quotas = config.quotas or load()
-    cloud = LocalCloud(state_dir=config.state_dir)
+    quotas = load(config.quotas_file)
+    # The program paces throttled calls at the quotas it is configured with (quotasFile): the same ones the
+    # simulated AWS enforces, as a user who raised quotas would configure both.
+    overrides = {"quotasFile": str(Path(config.quotas_file).resolve())} if config.quotas_file else {}
+    cloud = LocalCloud(state_dir=config.state_dir, config_overrides=overrides)
     deployed = cloud.regions
     first = list(config.regions or deployed)
     unknown = [r for r in first if r not in deployed]
@@ -242,6 +247,7 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
     timeline: list[tuple[float, dict[str, int], int]] = []
     finished = env.event()
     retry_waits_before = len(sfn_retry_sleep.SLEPT)
+    invocations_before = len(lambda_inprocess.INVOCATIONS)
     executions_before = _executions_by_region(regions)
     replication_times: deque[float] = deque()
 
@@ -340,7 +346,9 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
         dead_letters=_dead_letters(regions), executions_failed=executions_failed,
         drain_s=round(max(everywhere_at), 3) if everywhere_at and not not_everywhere else None,
         bound_s=0.0, bound_api="", bound_region="", ratio=None, throttles=dict(sorted(throttles.items())),
-        retries={"step_functions_retry_waits": len(sfn_retry_sleep.SLEPT) - retry_waits_before},
+        retries={"step_functions_retry_waits": len(sfn_retry_sleep.SLEPT) - retry_waits_before,
+                 "pacer_slots": sum(i.function_name.endswith("-pacer")
+                                    for i in lambda_inprocess.INVOCATIONS[invocations_before:])},
         time_to_active_origin_p50_s=_percentile(origin_latency, 50),
         time_to_active_origin_p99_s=_percentile(origin_latency, 99),
         time_to_active_everywhere_p50_s=_percentile(everywhere_latency, 50),

@@ -5,20 +5,47 @@
   the simulated clock;
 - botocore's own retry waits (the inspector Lambda's boto3 clients retry ThrottlingException, as in AWS);
 - ``StartExecution`` returns at once, as in AWS, and the execution runs as a simulated task (its own greenlet)
-  instead of inside the call (``patches.sfn_serial_executions``'s synchronous mode).
+  instead of inside the call (``patches.sfn_serial_executions``'s synchronous mode);
+- Wait states (the pacer's slots: builders/asl/pacing.py) sleep on the simulated clock until their timestamp, to the
+  fraction of a second as AWS wakes them (moto truncates the interval to whole seconds and blocks a real thread);
+- the Lambda functions' wall clock (``time.time()`` in ``functions/``: lease expiry, the pacer's slots) is the
+  simulated wall clock (``SimClock.wall``).
 
 Everything else keeps the fast path. ``simulated_time(clock)`` is a context manager; outside it nothing changes.
 """
 from __future__ import annotations
 
 import contextlib
+import datetime
+import importlib
+import sys
 import time as _time
 from collections.abc import Iterator
 from typing import Any
 
-from localcloud.fixes import sfn_retry_sleep
+from localcloud.fixes import lambda_inprocess, sfn_retry_sleep
 
 from .clock import SimClock
+
+
+class _WallTime:
+    """Stands in for ``time`` in the Lambda functions' modules: ``time()`` is the simulated wall clock."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_time, name)
+
+    def time(self) -> float:
+        return self.clock.wall()
+
+
+def _timestamp_epoch(text: str) -> float:
+    """Epoch seconds of a Wait state's ``Timestamp`` (RFC 3339, ``Z``; fractions kept)."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    moment = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
 
 
 class _BotocoreTime:
@@ -39,10 +66,19 @@ class _BotocoreTime:
 @contextlib.contextmanager
 def simulated_time(clock: SimClock) -> Iterator[SimClock]:
     import botocore.endpoint
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     saved_start = ExecutionWorker.start
     saved_time = botocore.endpoint.time
+    saved_wait = WaitFunction._wait_interval
+    saved_timestamp = Timestamp._get_wait_seconds
+    wall = _WallTime(clock)
+    for handler in lambda_inprocess.registered_handlers():  # import them now: a function may first run mid-storm
+        importlib.import_module(handler.split(":", 1)[0])
+    lambda_modules = [module for name, module in list(sys.modules.items())
+                      if name.startswith("functions.") and getattr(module, "time", None) is _time]
 
     def start(worker: Any) -> None:
         clock.spawn(worker._execution_logic, name="execution")
@@ -51,12 +87,33 @@ def simulated_time(clock: SimClock) -> Iterator[SimClock]:
         if clock.in_task():
             clock.sleep(seconds)
 
+    def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
+        if clock.in_task():
+            clock.sleep(max(0.0, wait_seconds))
+        else:
+            saved_wait(self, env, wait_seconds)
+
+    def timestamp_seconds(self: Any, env: Any) -> float:
+        seconds = saved_timestamp(self, env)  # moto's own parsing and failure event for a malformed timestamp
+        if not clock.in_task():
+            return seconds
+        self.string.eval(env=env)
+        return _timestamp_epoch(env.stack.pop()) - clock.wall()
+
     ExecutionWorker.start = start
     botocore.endpoint.time = _BotocoreTime(clock)
+    WaitFunction._wait_interval = wait_interval
+    Timestamp._get_wait_seconds = timestamp_seconds
+    for module in lambda_modules:
+        module.time = wall
     sfn_retry_sleep.SLEEPER.append(retry_sleep)
     try:
         yield clock
     finally:
         sfn_retry_sleep.SLEEPER.remove(retry_sleep)
+        for module in lambda_modules:
+            module.time = _time
+        Timestamp._get_wait_seconds = saved_timestamp
+        WaitFunction._wait_interval = saved_wait
         botocore.endpoint.time = saved_time
         ExecutionWorker.start = saved_start

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from localcloud.fixes import aws_calls
-from localcloud.quotas import Quotas
+from quotas import Quotas
 
 from .bucket import TokenBucket
 

@@ -3,7 +3,8 @@
 ``Cloud`` owns one ``mock_aws`` context with ``localcloud.fixes`` applied; per region it creates the CA
 (SNI_ONLY, auto-registration on), the device policy, the inventory table, the device bus (with an SQS queue
 catching every event, so tests can read what the machines reported), the inspector Lambda (served in-process by
-the real handler) and the three state machines from ``builders.asl``.
+the real handler), the pacer Lambda and its queue table, and the three state machines from ``builders.asl`` as the
+program builds them (JITR and replication paced at AWS's default quotas).
 """
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from moto import mock_aws
 
 from localcloud import fixes
 from builders import inventory as inv
+import quotas
 from builders.asl import decommission, jitr, replication
+from builders.asl.pacing import Pacer
+from components.pacing import JITR_HORIZON_SECONDS, REPLICATION_HORIZON_SECONDS
 from localcloud.fixes import aws_calls, lambda_inprocess
 from localcloud.speedups import sfn_accel, sfn_definition_cache
 
@@ -32,6 +36,10 @@ BUS = "iotmr-devices"
 SOURCE = "iotmr.devices"
 FUNCTION = "iotmr-certificate-inspector"
 LEASES = "iotmr-registration-leases"
+PACER = "iotmr-pacer"
+PACING = "iotmr-api-pacing"
+#: The AWS default quotas of the throttled IoT APIs, as the program paces them (quotas/aws-defaults.json).
+RATES = quotas.load().rates("iot", "eu-west-1")
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "iot": {"use_valid_cert": True}}
 
 
@@ -95,6 +103,7 @@ class Cloud:
         fixes.SETTINGS.retry_time_scale = 0.0
         fixes.SETTINGS.synchronous_executions = True
         lambda_inprocess.register(FUNCTION, "functions.certificate_inspector.handler:handler")
+        lambda_inprocess.register(PACER, "functions.pacer.handler:handler")
         lambda_inprocess.INVOCATIONS.clear()
         iam = boto3.client("iam", region_name=self.region_names[0])
         self.role_arn = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -142,10 +151,18 @@ class Cloud:
             Code={"ZipFile": _zip()},
             Environment={"Variables": {"INVENTORY_TABLE": TABLE, "EXPECTED_CA_CERTIFICATE_ID": ca_id,
                                        "REGISTRATION_LEASE_TABLE": LEASES}})["FunctionArn"]
+        region.client("dynamodb").create_table(
+            TableName=PACING, KeySchema=[{"AttributeName": "Api", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "Api", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        pacer_arn = region.client("lambda").create_function(
+            FunctionName=PACER, Runtime="python3.12", Role=self.role_arn, Handler="handler.handler",
+            Code={"ZipFile": _zip()}, Environment={"Variables": {"PACING_TABLE": PACING}})["FunctionArn"]
         region.definitions = {
             "jitr": jitr.definition(inspector_function_arn=function_arn, inventory_table=TABLE,
-                                    device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE, lease_table=LEASES),
-            "replication": replication.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
+                                    device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE, lease_table=LEASES,
+                                    pacer=Pacer(pacer_arn, RATES, JITR_HORIZON_SECONDS)),
+            "replication": replication.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS,
+                                                  source=SOURCE, pacer=Pacer(pacer_arn, RATES, REPLICATION_HORIZON_SECONDS)),
             "decommission": decommission.definition(inventory_table=TABLE, device_policy_name=POLICY, event_bus_name=BUS, source=SOURCE),
         }
         return region

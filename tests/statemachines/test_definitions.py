@@ -6,17 +6,23 @@ import json
 
 import pytest
 
-from builders.asl import common, decommission, jitr, provisioned, replication
+import quotas
+from builders.asl import common, decommission, jitr, pacing, provisioned, replication
 from functions.certificate_inspector import checks, inspector, lease
+from functions.pacer import pacing as pacer_logic
 from localcloud.fixes.botocore_models import operation_model, service_model
 from localcloud.fixes.sfn_error_names import service_prefix
 
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:iotmr-certificate-inspector"
 COMMON = dict(device_policy_name="iotmr-device", event_bus_name="iotmr-devices", source="iotmr.devices",
               inventory_table="iotmr-device-inventory")
+PACER_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:iotmr-pacer"
+PACER = pacing.Pacer(PACER_ARN, quotas.load().rates("iot", "eu-west-1"), 900)
+# As the program ships them: JITR and replication paced at AWS's default quotas.
 DEFINITIONS = {
-    "jitr": jitr.definition(inspector_function_arn=FUNCTION_ARN, lease_table="iotmr-registration-leases", **COMMON),
-    "replication": replication.definition(**COMMON),
+    "jitr": jitr.definition(inspector_function_arn=FUNCTION_ARN, lease_table="iotmr-registration-leases",
+                            pacer=PACER, **COMMON),
+    "replication": replication.definition(pacer=PACER, **COMMON),
     "decommission": decommission.definition(**COMMON),
     "provisioned": provisioned.definition(inventory_table=COMMON["inventory_table"],
                                           event_bus_name=COMMON["event_bus_name"], source=COMMON["source"]),
@@ -35,7 +41,7 @@ def _named_errors(base: type) -> set[str]:
 
 # the inspector's and its certificate checks' named errors
 INSPECTOR_ERRORS = (_named_errors(inspector.InspectionError) | _named_errors(checks.CertificateRefused)
-                    | {lease.RegistrationInProgress.__name__})
+                    | {lease.RegistrationInProgress.__name__} | _named_errors(pacer_logic.PacingError))
 BOTO_NAME = {"eventbridge": "events", "events": "events"}
 params = pytest.mark.parametrize("name", sorted(DEFINITIONS))
 # The inspector calls IoT and DynamoDB with boto3; an error it does not handle reaches Step Functions under
@@ -146,11 +152,41 @@ def test_state_is_never_clobbered(name):
 
 
 @params
-def test_every_sdk_task_retries_throttling(name):
-    for state_name, state in common.iter_states(DEFINITIONS[name]):
-        if state["Type"] == "Task":
-            retried = {error for rule in state.get("Retry", []) for error in rule["ErrorEquals"]}
+def test_every_task_retries_throttling_or_waits_for_a_slot(name):
+    states = dict(common.iter_states(DEFINITIONS[name]))
+    for state_name, state in states.items():
+        if state["Type"] != "Task":
+            continue
+        retried = {error for rule in state.get("Retry", []) for error in rule["ErrorEquals"]}
+        paced = [c for c in state.get("Catch", []) if c["Next"] == f"{pacing.PACE_PREFIX}{state_name}"]
+        if paced:
+            assert paced[0] is state["Catch"][0] and set(paced[0]["ErrorEquals"]) & set(pacing.THROTTLED.values())
+            assert not set(paced[0]["ErrorEquals"]) & retried, f"{state_name}: a Retry would run before the pacer"
+            wait = states[states[paced[0]["Next"]]["Next"]]
+            assert wait["Type"] == "Wait" and wait["Next"] == state_name
+        else:
             assert any("Throttl" in e or "TooManyRequests" in e or e in ("EventBridge.InternalException",) for e in retried), state_name
+
+
+def test_the_happy_path_iot_calls_of_both_machines_are_paced():
+    def paced(definition):
+        return {name for name in definition["States"] if f"{pacing.PACE_PREFIX}{name}" in definition["States"]}
+
+    assert {"Inspect and record", "Create thing", "Attach certificate to thing", "Attach device policy",
+            "Activate certificate"} <= paced(DEFINITIONS["jitr"])
+    assert {"Register certificate", "Create thing", "Attach certificate to thing",
+            "Attach device policy"} <= paced(DEFINITIONS["replication"])
+    unpaced = jitr.definition(inspector_function_arn=FUNCTION_ARN, lease_table="iotmr-registration-leases", **COMMON)
+    assert paced(unpaced) == set() and not any(s["Type"] == "Wait" for s in unpaced["States"].values())
+
+
+def test_a_refused_slot_goes_where_the_task_sends_any_other_error():
+    states = DEFINITIONS["jitr"]["States"]
+    for name in ("Inspect and record", "Attach device policy"):
+        (own,) = [c for c in states[name]["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
+        assert states[f"{pacing.PACE_PREFIX}{name}"]["Catch"] == [own]
+    assert states["Pace: Inspect and record"]["Parameters"]["Payload"] == {
+        "Api": "iot:DescribeCertificate", "Rate": 10.0, "HorizonSeconds": 900}
 
 
 @params
@@ -171,7 +207,8 @@ def test_sdk_actions_are_exactly_the_calls_each_machine_makes():
     assert common.sdk_actions(DEFINITIONS["replication"]) == {
         "dynamodb:GetItem", "iot:RegisterCertificate", "iot:DescribeCertificate", "iot:UpdateCertificate",
         "iot:CreateThing", "iot:ListThingPrincipals", "iot:UpdateThing", "iot:AttachThingPrincipal", "iot:AttachPolicy",
-        "iot:DetachPolicy", "iot:DetachThingPrincipal", "events:PutEvents"}
+        "iot:DetachPolicy", "iot:DetachThingPrincipal", "events:PutEvents",
+        "lambda:InvokeFunction"}  # the pacer, after a throttled call
     assert common.sdk_actions(DEFINITIONS["decommission"]) == {
         "dynamodb:GetItem", "iot:UpdateCertificate", "iot:ListThingPrincipals", "iot:DetachPolicy",
         "iot:DetachThingPrincipal", "iot:DeleteThing", "events:PutEvents"}
@@ -193,9 +230,12 @@ def test_the_iam_builder_has_a_least_privilege_mapping_for_every_action():
 
     resources = iam.StateMachineResources("eu-west-1", "123456789012", "iotmr-device", event_bus_name="iotmr-devices",
                                           inventory_table_name="iotmr-device-inventory", function_arn=FUNCTION_ARN,
-                                          lease_table_name="iotmr-registration-leases")
+                                          lease_table_name="iotmr-registration-leases", pacer_function_arn=PACER_ARN)
     for definition in DEFINITIONS.values():
         iam.state_machine_policy(common.sdk_actions(definition), resources)
+    (invoke,) = [s for s in iam.state_machine_policy({"lambda:InvokeFunction"}, resources)["Statement"]
+                 if "lambda:InvokeFunction" in s["Action"]]
+    assert sorted(invoke["Resource"]) == sorted([FUNCTION_ARN, f"{FUNCTION_ARN}:*", PACER_ARN, f"{PACER_ARN}:*"])
 
 
 @pytest.mark.parametrize("builder, argument", [

@@ -47,10 +47,11 @@ def test_primary_owns_the_global_tables(primary_run):
     assert primary_run.of_type("iotmr:global:Tables")
 
 
-def test_secondary_creates_no_global_tables_only_its_regional_registration_leases(secondary_run):
+def test_secondary_creates_no_global_tables_only_its_regional_leases_and_pacing_queues(secondary_run):
     tables = secondary_run.of_type("aws:dynamodb/table:Table")
-    assert [t.inputs["name"] for t in tables] == ["multi-region-iot-registration-leases"]
-    assert not tables[0].inputs.get("replicas")
+    assert sorted(t.inputs["name"] for t in tables) == ["multi-region-iot-api-pacing",
+                                                        "multi-region-iot-registration-leases"]
+    assert not any(t.inputs.get("replicas") for t in tables)
     assert not secondary_run.of_type("iotmr:global:Tables")
 
 
@@ -82,7 +83,7 @@ def test_every_region_has_every_regional_component(request, run_name):
     types = {r.type for r in run.resources}
     for token in ("iotmr:regional:Region", "iotmr:regional:Endpoint", "iotmr:regional:Registration",
                   "iotmr:regional:Replication", "iotmr:regional:Telemetry", "iotmr:regional:TestResources",
-                  "iotmr:regional:StateMachine", "iotmr:regional:Function"):
+                  "iotmr:regional:StateMachine", "iotmr:regional:Function", "iotmr:regional:Pacing"):
         assert token in types, token
 
 
@@ -95,8 +96,13 @@ def test_every_resource_has_a_component_parent(request, run_name):
         assert r.parent and "iotmr:" in r.parent or "aws:" in (r.parent or ""), (r.type, r.name, r.parent)
 
 
+def inspector(run):
+    (fn,) = [f for f in run.of_type("aws:lambda/function:Function") if f.inputs["name"].endswith("-certificate-inspector")]
+    return fn
+
+
 def test_jitr_machine_names_the_inspector_and_the_inventory(primary_run):
-    (fn,) = primary_run.of_type("aws:lambda/function:Function")
+    fn = inspector(primary_run)
     defn = json.dumps(definition(primary_run, "multi-region-iot-jitr"))
     assert fn.outputs["arn"] in defn
     assert "multi-region-iot-device-inventory" in defn
@@ -422,7 +428,20 @@ def test_the_inspector_takes_registration_leases_in_a_regional_table_the_jitr_ma
     leases = tables["multi-region-iot-registration-leases"]
     assert leases.inputs["hashKey"] == "CertificateId" and not leases.inputs.get("replicas")
     assert leases.inputs["ttl"] == {"attributeName": "ExpiresAt", "enabled": True}
-    (fn,) = primary_run.of_type("aws:lambda/function:Function")
+    fn = inspector(primary_run)
     assert fn.inputs["environment"]["variables"]["REGISTRATION_LEASE_TABLE"] == "multi-region-iot-registration-leases"
     defn = definition(primary_run, "multi-region-iot-jitr")
     assert defn["States"]["Release registration lease"]["Parameters"]["TableName"] == "multi-region-iot-registration-leases"
+
+
+@pytest.mark.parametrize("run_name", ["primary_run", "secondary_run"])
+def test_jitr_and_replication_pace_throttled_calls_with_the_regions_pacer(request, run_name):
+    run = request.getfixturevalue(run_name)
+    (pacer,) = [f for f in run.of_type("aws:lambda/function:Function") if f.inputs["name"] == "multi-region-iot-pacer"]
+    assert pacer.inputs["handler"] == "pacer.handler.handler"
+    assert pacer.inputs["environment"]["variables"]["PACING_TABLE"] == "multi-region-iot-api-pacing"
+    for machine in ("multi-region-iot-jitr", "multi-region-iot-replicate-device"):
+        states = definition(run, machine)["States"]
+        (pace,) = [s for n, s in states.items() if n == "Pace: Attach device policy"]
+        assert pace["Parameters"]["FunctionName"] == pacer.outputs["arn"]
+        assert pace["Parameters"]["Payload"]["Rate"] == 15.0  # AWS's default AttachPolicy quota

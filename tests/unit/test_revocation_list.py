@@ -42,7 +42,8 @@ def crl_resources(run: StackRun, type_: str) -> list:
 
 
 def inspector(run: StackRun):
-    (function,) = run.of_type("aws:lambda/function:Function")
+    (function,) = [f for f in run.of_type("aws:lambda/function:Function")
+                   if f.inputs["name"] == "multi-region-iot-certificate-inspector"]
     return function
 
 

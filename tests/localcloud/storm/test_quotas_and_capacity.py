@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from localcloud import quotas
+import quotas
 from localcloud.storm import bound as bounds
 from localcloud.storm.capacity import plan
 

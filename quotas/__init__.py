@@ -44,6 +44,11 @@ class Quotas:
         entry = self.apis.get((service, operation))
         return None if entry is None else self._pick(entry, region)
 
+    def rates(self, service: str, region: str) -> dict[str, float]:
+        """``{"iot:AttachPolicy": 15.0, ...}``: the refill rate of every throttled API of ``service`` in ``region``."""
+        return {f"{svc}:{operation}": self._pick(entry, region).rate
+                for (svc, operation), entry in sorted(self.apis.items()) if svc == service}
+
     def limit(self, name: str, region: str) -> Bucket | None:
         entry = self.limits.get(name)
         return None if entry is None else self._pick(entry, region)
