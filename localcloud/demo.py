@@ -415,7 +415,7 @@ def run(console: Console | None = None, state_dir: Path | None = None) -> DemoRe
     shown: list[Any] = []  # what to print, built while each deployment's local cloud runs
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
-        task = progress.add_task("Starting the local cloud (moto, patches, engines, PKI, hosted zone)", total=total)
+        task = progress.add_task("Starting the local cloud (moto, fixes, services, PKI, hosted zone)", total=total)
 
         def step(description: str) -> None:
             progress.update(task, advance=1, description=description)

@@ -68,7 +68,7 @@ class Fault:
 CALLS: list[Call] = []
 _FAULTS: list[Fault] = []
 # Gates decide per call whether it is refused (a throttle on a simulated clock, ``localcloud.storm.throttle``):
-# ``covers(call) -> bool`` (such calls take moto's stubber path) and ``decide(call) -> error code or None``.
+# ``decide(call) -> error code or None``, asked on the stubber path and by ``speedups.direct_sdk`` (through ``seen``).
 _GATES: list[Any] = []
 _OBSERVERS: list[Callable[[Call], Any]] = []
 _LOCK = threading.RLock()
@@ -98,21 +98,25 @@ def remove_gate(gate: Any) -> None:
             _GATES.remove(gate)
 
 
+#: The message of a call a gate refuses (AWS's throttling message).
+GATE_MESSAGE = "Rate exceeded"
+
+
 def fault_armed(call: Call) -> bool:
-    """Whether a fault that has not fired all its times, or a gate, matches ``call`` (it must take moto's stubber path)."""
+    """Whether a fault that has not fired all its times matches ``call`` (it must take moto's stubber path)."""
     with _LOCK:
-        return any(fault.fired < fault.times and fault.matches(call) for fault in _FAULTS) or \
-            any(gate.covers(call) for gate in _GATES)
+        return any(fault.fired < fault.times and fault.matches(call) for fault in _FAULTS)
 
 
-def seen(call: Call) -> None:
-    """Record a call answered in-process without moto's stubber (``speedups.direct_sdk``), as the stubber path would.
+def seen(call: Call) -> str | None:
+    """Record a call answered in-process without moto's stubber (``speedups.direct_sdk``), as the stubber path would,
+    and return the error code a gate (a throttle) refuses it with, or None when it may go on.
 
     Only calls no armed fault matches come here (see :func:`fault_armed`); nothing is recorded
-    while this fix is not applied, as on the stubber path.
+    and no gate asked while this fix is not applied, as on the stubber path.
     """
     if not LEDGER.applied:
-        return
+        return None
     with _LOCK:
         CALLS.append(call)
         for fault in _FAULTS:
@@ -121,6 +125,29 @@ def seen(call: Call) -> None:
         observers = list(_OBSERVERS)
     for observer in observers:
         observer(call)
+    return _gate_refusal(call)
+
+
+def _gate_refusal(call: Call) -> str | None:
+    for gate in list(_GATES):
+        code = gate.decide(call)
+        if code is not None:
+            return code
+    return None
+
+
+def error_parts(call: Call, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of the service's modelled error ``code``, as AWS answers it (JSON protocols)."""
+    model = service_model(_CLIENT_NAMES.get(call.service, call.service))
+    if model.protocol not in ("json", "rest-json"):
+        raise ValueError(f"fault injection supports JSON protocols only, not {model.protocol} ({call.service})")
+    status = 400
+    for shape in model.error_shapes:
+        if shape.name == code:
+            status = shape.metadata.get("error", {}).get("httpStatusCode", 400)
+    body = json.dumps({"__type": code, "message": message}).encode("utf-8")
+    headers = {"x-amzn-ErrorType": code, "content-type": "application/json", "x-amzn-requestid": "injected"}
+    return status, headers, body
 
 
 def inject(service: str, operation: str, *, error_code: str | None = None, region: str | None = None, nth: int = 1,
@@ -163,15 +190,7 @@ def _error_response(call: Call, fault: Fault, request: Any) -> Any:
     from botocore.awsrequest import AWSResponse
     from moto.core.botocore_stubber import MockRawResponse
 
-    model = service_model(_CLIENT_NAMES.get(call.service, call.service))
-    if model.protocol not in ("json", "rest-json"):
-        raise ValueError(f"fault injection supports JSON protocols only, not {model.protocol} ({call.service})")
-    status = 400
-    for shape in model.error_shapes:
-        if shape.name == fault.error_code:
-            status = shape.metadata.get("error", {}).get("httpStatusCode", 400)
-    body = json.dumps({"__type": fault.error_code, "message": fault.message})
-    headers = {"x-amzn-ErrorType": fault.error_code, "content-type": "application/json", "x-amzn-requestid": "injected"}
+    status, headers, body = error_parts(call, fault.error_code, fault.message)
     return AWSResponse(request.url, status, headers, MockRawResponse(body))
 
 
@@ -202,11 +221,10 @@ def apply() -> None:
                 fault.before()
             if fault.error_code is not None:
                 return _error_response(call, fault, request)
-        for gate in list(_GATES):
-            code = gate.decide(call)
-            if code is not None:
-                refusal = Fault(call.service, call.operation, call.region, error_code=code, message="Rate exceeded")
-                return _error_response(call, refusal, request)
+        code = _gate_refusal(call)
+        if code is not None:
+            refusal = Fault(call.service, call.operation, call.region, error_code=code, message=GATE_MESSAGE)
+            return _error_response(call, refusal, request)
         return original(self, event_name, request, **kwargs)
 
     LEDGER.set(BotocoreStubber, "__call__", __call__)

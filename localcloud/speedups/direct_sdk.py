@@ -21,7 +21,8 @@ uses to answer calls) for the operations in :data:`OPERATIONS`. For those it:
 
 A call takes the usual path when moto's stubber is off, the client has another endpoint than
 AWS's, the operation is not listed, or a fault is armed for it in ``aws_calls`` (so injected
-errors and botocore's retry loop behave exactly as they always did). ``uninstall()`` removes
+errors and botocore's retry loop behave exactly as they always did). A call an ``aws_calls`` gate
+refuses (the storm's throttle) gets the same modelled error as on the stubber path, answered here. ``uninstall()`` removes
 the handler. Clients created before ``install()`` keep the usual path (botocore copies its
 built-in handlers when a client is created).
 """
@@ -244,7 +245,10 @@ def _before_call(model: Any, params: dict[str, Any], request_signer: Any = None,
                  _authorization(request_signer, found.group(1), model.service_model.signing_name or service))
     except _NotDirect:
         return None
-    aws_calls.seen(call)
+    refused = aws_calls.seen(call)
+    if refused is not None:  # a gate (the storm's throttle) refuses it, as the stubber path would
+        status, headers, body = aws_calls.error_parts(call, refused, aws_calls.GATE_MESSAGE)
+        return _answer(model, url, status, headers, body)
     from moto.core.exceptions import HTTPException
 
     try:

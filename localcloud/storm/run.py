@@ -28,12 +28,17 @@ from localcloud import observe
 from localcloud.cloud import LocalCloud, LocalCloudError
 from localcloud.services import ConnectionRefused
 from localcloud.fixes import aws_calls, lambda_inprocess, sfn_retry_sleep
+from localcloud.speedups.gc_tuning import bulk_gc
 from quotas import Quotas, load
 
 from . import bound as bounds
 from .clock import SimClock
 from .simulated import simulated_time
 from .throttle import Throttle
+
+#: Simulated seconds between collector checkpoints (``speedups.gc_tuning``: the executions so far are frozen, so the
+#: collector does not scan them again; only its timing changes, as in ``bench``).
+GC_CHECKPOINT_S = 30.0
 
 JSON_KEYS = ("devices", "rate", "regions", "first_regions", "lost", "stuck", "dead_letters", "executions_failed",
              "drain_s", "bound_s", "bound_api", "bound_region", "ratio", "throttles", "retries",
@@ -316,7 +321,8 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
 
     throttle = Throttle(quotas, clock.now)
     started = time.perf_counter()
-    with throttle, simulated_time(clock):
+    with throttle, simulated_time(clock), bulk_gc() as collector:
+        clock.every(GC_CHECKPOINT_S, collector.checkpoint)
         for i in range(devices):
             env.process(device(i))
         clock.every(config.rule_tick_s, iot.settle)

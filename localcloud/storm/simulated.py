@@ -1,11 +1,11 @@
 """Put the local cloud on a ``SimClock`` (and take it off again): what sleeps, sleeps in simulated time.
 
-- Step Functions ``Retry`` waits (moto's retrier, through ``patches.sfn_retry_sleep``): the interval moto computed
+- Step Functions ``Retry`` waits (moto's retrier, through ``fixes.sfn_retry_sleep``): the interval moto computed
   from the definition as built (IntervalSeconds, BackoffRate, MaxDelaySeconds, JitterStrategy FULL) is slept on
   the simulated clock;
 - botocore's own retry waits (the inspector Lambda's boto3 clients retry ThrottlingException, as in AWS);
 - ``StartExecution`` returns at once, as in AWS, and the execution runs as a simulated task (its own greenlet)
-  instead of inside the call (``patches.sfn_serial_executions``'s synchronous mode);
+  instead of inside the call (``fixes.sfn_serial_executions``'s synchronous mode);
 - Wait states (the pacer's slots: builders/asl/pacing.py) sleep on the simulated clock until their timestamp, to the
   fraction of a second as AWS wakes them (moto truncates the interval to whole seconds and blocks a real thread);
 - the Lambda functions' wall clock (``time.time()`` in ``functions/``: lease expiry, the pacer's slots) is the

@@ -1,8 +1,8 @@
 """AWS API throttling on a simulated clock: a token bucket per (service, operation, region) from the quota data.
 
 Installed as an ``aws_calls`` gate, so it sees every SDK call that reaches moto: Step Functions aws-sdk tasks, the
-inspector Lambda's own boto3 clients, calls ``engines.direct_sdk`` would answer in-process (a covered call takes
-moto's stubber path instead). A refused call gets the service's modelled ``ThrottlingException`` (for IoT: HTTP 400,
+inspector Lambda's own boto3 clients, and the calls ``speedups.direct_sdk`` answers in-process (it asks the gate
+too). A refused call gets the service's modelled ``ThrottlingException`` (for IoT: HTTP 400,
 ``x-amzn-ErrorType: ThrottlingException``): boto3 raises ``client.exceptions.ThrottlingException`` and Step Functions
 names it ``Iot.ThrottlingException``, as in AWS.
 """
@@ -20,7 +20,7 @@ ERROR_CODE = {"iot": "ThrottlingException", "sfn": "ThrottlingException"}
 
 
 class Throttle:
-    """``covers``/``decide`` for ``aws_calls``; ``admitted`` and ``throttled`` count calls per (service, op, region)."""
+    """``decide`` for ``aws_calls``; ``admitted`` and ``throttled`` count calls per (service, op, region)."""
 
     def __init__(self, quotas: Quotas, now: Callable[[], float]) -> None:
         self.quotas = quotas
@@ -35,9 +35,6 @@ class Throttle:
             found = self.quotas.bucket(*key)
             self.buckets[key] = None if found is None else TokenBucket(found.burst, found.rate, updated=self.now())
         return self.buckets[key]
-
-    def covers(self, call: aws_calls.Call) -> bool:
-        return call.service in self.services and (call.service, call.operation) in self.quotas.apis
 
     def decide(self, call: aws_calls.Call) -> str | None:
         key = (call.service, call.operation, call.region)

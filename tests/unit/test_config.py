@@ -182,3 +182,27 @@ def test_names_with_a_trailing_newline_are_refused(key, value):
         settings(**{key: value})
     with pytest.raises(ConfigError, match="primaryStack = .* must be a fully qualified stack name"):
         parse_settings({"primaryStack": "acme/multi-region-iot/eu-west-1\n"}.get, "us-west-2", Path("/p"))
+
+
+def test_quotas_file_defaults_to_aws_defaults_and_is_read_relative_to_the_project(tmp_path):
+    assert settings().quotas_file is None
+    raised = tmp_path / "raised.json"
+    raised.write_text('{"apis": [{"service": "iot", "operation": "AttachPolicy", "default": {"burst": 50, "rate": 50}}]}')
+    values = {**PRIMARY, "quotasFile": "raised.json"}
+
+    assert parse_settings(lambda key: values.get(key), "eu-west-1", tmp_path).quotas_file == raised
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "cannot read"),
+    ("{not json", "not JSON"),
+    ('{"apis": [{"service": "iot", "operation": "AttachPolicy", "default": {"burst": 0, "rate": 5}}]}', "burst must be"),
+    ('{"quota": []}', "unknown keys"),
+])
+def test_a_quotas_file_that_cannot_be_used_names_the_key_the_entry_and_the_fix(tmp_path, content, problem):
+    if content is not None:
+        (tmp_path / "q.json").write_text(content)
+    values = {**PRIMARY, "quotasFile": "q.json"}
+
+    with pytest.raises(ConfigError, match=f"quotasFile: .*{problem}.*pulumi config rm quotasFile"):
+        parse_settings(lambda key: values.get(key), "eu-west-1", tmp_path)

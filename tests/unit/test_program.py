@@ -445,3 +445,13 @@ def test_jitr_and_replication_pace_throttled_calls_with_the_regions_pacer(reques
         (pace,) = [s for n, s in states.items() if n == "Pace: Attach device policy"]
         assert pace["Parameters"]["FunctionName"] == pacer.outputs["arn"]
         assert pace["Parameters"]["Payload"]["Rate"] == 15.0  # AWS's default AttachPolicy quota
+
+
+def test_raised_quotas_in_the_quotas_file_are_the_pacers_rates(pki_dir, tmp_path):
+    raised = tmp_path / "raised.json"
+    raised.write_text('{"apis": [{"service": "iot", "operation": "AttachPolicy", "default": {"burst": 60, "rate": 60}}]}')
+    run = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "quotasFile": str(raised)})
+
+    states = definition(run, "multi-region-iot-jitr")["States"]
+    assert states["Pace: Attach device policy"]["Parameters"]["Payload"]["Rate"] == 60.0
+    assert states["Pace: Inspect and record"]["Parameters"]["Payload"]["Rate"] == 10.0  # not raised: AWS's default

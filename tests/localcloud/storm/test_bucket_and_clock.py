@@ -77,3 +77,23 @@ def test_every_runs_a_periodic_step_until_told_to_stop():
     clock.every(0.5, lambda: ticks.append(clock.now()), until=lambda: len(ticks) >= 3)
     clock.run(until=10)
     assert ticks == [0, 0.5, 1.0]
+
+
+def test_a_wait_states_timestamp_is_read_to_the_fraction_of_a_second():
+    from localcloud.storm.simulated import _timestamp_epoch
+
+    assert _timestamp_epoch("2027-01-15T08:00:01Z") == 1_800_000_001.0
+    assert _timestamp_epoch("2027-01-15T08:00:01.250Z") == pytest.approx(1_800_000_001.25)
+
+
+def test_inside_the_simulation_the_lambdas_wall_clock_is_the_simulated_one():
+    import functions.pacer.pacing as pacing
+    from localcloud.storm.simulated import simulated_time
+
+    clock = SimClock()
+    seen = []
+    clock.spawn(lambda: (clock.sleep(12.5), seen.append(pacing.time.time())))
+    with simulated_time(clock):
+        clock.run()
+    assert seen == [clock.epoch + 12.5]
+    assert pacing.time is __import__("time")  # put back afterwards
