@@ -47,6 +47,7 @@ def test_state_machines_functions_and_rules_exist_in_each_region(cloud: LocalClo
         functions = boto3.client("lambda", region_name=region).list_functions()["Functions"]
         assert sorted(f["Handler"] for f in functions) == ["canary.handler.handler",
                                                            "certificate_inspector.handler.handler",
+                                                           "pacer.handler.handler",
                                                            "provisioning_api.handler.handler"]
         rules = boto3.client("iot", region_name=region).list_topic_rules()["rules"]
         assert len(rules) == 2
