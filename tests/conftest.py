@@ -15,3 +15,24 @@ os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 # awscrt is installed for the AWS IoT Device SDK (a device-side client); botocore would then sign with it instead of
 # its own signer, which the local cloud's sigv4_in_process speed-up and its test expect (localcloud/__init__.py).
 os.environ.setdefault("BOTO_DISABLE_CRT", "true")
+
+
+# ---- the shipped stacks deployed in the local cloud, shared by a test module ----------------------------------------
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory):
+    """Both shipped stacks deployed into one local cloud for the module (folders that need another kind of cloud
+    define their own ``cloud``, which takes precedence)."""
+    from localcloud.cloud import LocalCloud
+
+    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud")) as deployed:
+        deployed.deploy()
+        yield deployed
+
+
+@pytest.fixture(scope="module")
+def ca(cloud):
+    """The deployed cloud's own CA (``pki``), to issue device certificates from."""
+    return cloud.load_ca()

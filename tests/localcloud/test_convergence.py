@@ -23,18 +23,6 @@ EU, US = "eu-west-1", "us-west-2"
 OTHER = {EU: US, US: EU}
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud")) as deployed:
-        deployed.deploy()
-        yield deployed
-
-
-@pytest.fixture(scope="module")
-def ca(cloud: LocalCloud) -> pki.CertificateAuthority:
-    return cloud.load_ca()
-
-
 @pytest.fixture(autouse=True)
 def no_faults() -> Iterator[None]:
     aws_calls.clear()

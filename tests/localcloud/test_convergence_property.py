@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterator
 
 import boto3
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,13 +27,6 @@ from convergence import assert_converged, connects, snapshot
 REGIONS = ("eu-west-1", "us-west-2")
 EXAMPLES = 60
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud")) as deployed:
-        deployed.deploy()
-        yield deployed
 
 
 def _pop_at(queue: deque, index: int) -> None:

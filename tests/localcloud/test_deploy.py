@@ -4,7 +4,6 @@ region, wired the way the exports say; a resource type the local cloud cannot ma
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -18,13 +17,6 @@ from localcloud.deployer import Deployer, UnsupportedResource
 from localcloud.mockrun import run_stack
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud")) as deployed:
-        deployed.deploy()
-        yield deployed
 
 
 def test_every_custom_resource_of_both_stacks_gets_a_physical_id_in_its_region(cloud: LocalCloud) -> None:

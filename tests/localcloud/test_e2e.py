@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -19,18 +18,6 @@ from localcloud.services.iot.core import Connection, PublishRefused
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
 REGIONS = (PRIMARY, SECONDARY)
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud")) as deployed:
-        deployed.deploy()
-        yield deployed
-
-
-@pytest.fixture(scope="module")
-def ca(cloud: LocalCloud) -> pki.CertificateAuthority:
-    return cloud.load_ca()
 
 
 def inventory(cloud: LocalCloud, region: str, thing: str) -> list[dict]:

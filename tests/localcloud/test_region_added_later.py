@@ -2,39 +2,18 @@
 the existing fleet there; afterwards every device connects there on its first try."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import boto3
-import pytest
 
 from components.naming import Names
 from localcloud import observe
-from localcloud.cloud import LocalCloud
 from ops import backfill
-from ops.ratelimit import TokenBucket
+from ops.ratelimit import Unlimited
 
 from convergence import assert_converged, refused_once, snapshot
 
 EU, NEW_REGION = "eu-west-1", "us-west-2"
 FLEET = 100
 PIPE = Names("multi-region-iot").pipe
-
-
-class NoWait(TokenBucket):
-    """The rate limit is the bucket's own test's business; here starts go through at once."""
-
-    def __init__(self) -> None:
-        super().__init__(rate=1.0)
-
-    def acquire(self) -> float:
-        return 0.0
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud")) as deployed:
-        deployed.deploy()
-        yield deployed
 
 
 def recreate_pipe(region: str) -> None:
@@ -60,8 +39,8 @@ def test_a_region_added_after_100_devices_is_backfilled_and_every_device_connect
     known_there = observe.certificates(NEW_REGION)
     assert not any(device.certificate_id in known_there for device in devices)  # only the table replica has them
 
-    first = backfill.backfill(None, NEW_REGION, bucket=NoWait())
-    again = backfill.backfill(None, NEW_REGION, bucket=NoWait())  # idempotent: same execution names
+    first = backfill.backfill(None, NEW_REGION, bucket=Unlimited())
+    again = backfill.backfill(None, NEW_REGION, bucket=Unlimited())  # idempotent: same execution names
     cloud.settle()
 
     assert first.counts == {"started": FLEET, "already done": 0, "skipped": 0, "failed": 0}

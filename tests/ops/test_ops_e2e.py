@@ -9,7 +9,6 @@ each uses its own device names; assertions only look at those names.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -22,32 +21,10 @@ from localcloud.cloud import LocalCloud
 from localcloud.fixes import aws_calls
 from localcloud.fixes.iot_detach_propagation import complete_pending_detaches
 from ops import backfill, cli, detach, reconcile, redrive
-from ops.ratelimit import TokenBucket
+from ops.ratelimit import Unlimited
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
 NAMES = Names("multi-region-iot")
-
-
-class Instant(TokenBucket):
-    """No waiting in tests (the bucket itself is tested in test_ops_units.py)."""
-
-    def __init__(self) -> None:
-        super().__init__(rate=1.0)
-
-    def acquire(self) -> float:
-        return 0.0
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud")) as deployed:
-        deployed.deploy()
-        yield deployed
-
-
-@pytest.fixture(scope="module")
-def ca(cloud: LocalCloud) -> pki.CertificateAuthority:
-    return cloud.load_ca()
 
 
 def onboard(cloud: LocalCloud, ca: pki.CertificateAuthority, *names: str) -> dict[str, pki.DeviceMaterial]:
@@ -94,7 +71,7 @@ def test_backfill_replays_devices_into_a_region_that_never_saw_them_and_is_idemp
     assert before == {name: [f"thing missing: {name}", f"certificate missing: {d.certificate_id}"]
                       for name, d in devices.items()}
 
-    first = backfill.backfill(None, SECONDARY, bucket=Instant(), wait=True)
+    first = backfill.backfill(None, SECONDARY, bucket=Unlimited(), wait=True)
     cloud.settle()
     ours = {row.thing_name: (row.outcome, row.status) for row in first.rows if row.thing_name.startswith("bf-")}
     assert ours == {name: ("started", "SUCCEEDED") for name in devices}
@@ -105,7 +82,7 @@ def test_backfill_replays_devices_into_a_region_that_never_saw_them_and_is_idemp
     assert rows_for(reconcile.reconcile(None, SECONDARY), "bf-") == {}
 
     executions_before = len(list(observe.executions(SECONDARY)))
-    second = backfill.backfill(None, SECONDARY, bucket=Instant())
+    second = backfill.backfill(None, SECONDARY, bucket=Unlimited())
     cloud.settle()
     assert second.count("started") == 0 and second.count("already done") == first.count("started")
     assert len(list(observe.executions(SECONDARY))) == executions_before
@@ -124,11 +101,11 @@ def test_redrive_starts_a_failed_replication_again_once_even_when_run_twice(
     assert observe.queue_depth(SECONDARY, url) == 1
     assert observe.certificate_status(SECONDARY, device.certificate_id) is None  # the work left undone
 
-    first = redrive.redrive(None, SECONDARY, bucket=Instant(), wait_seconds=0)
+    first = redrive.redrive(None, SECONDARY, bucket=Unlimited(), wait_seconds=0)
     cloud.settle()
     assert [(row.kind, row.action, row.state_machine, row.deleted) for row in first.rows] == [
         ("execution status change", "started", NAMES.replication_state_machine, True)]
-    second = redrive.redrive(None, SECONDARY, bucket=Instant(), wait_seconds=0)
+    second = redrive.redrive(None, SECONDARY, bucket=Unlimited(), wait_seconds=0)
     assert second.rows == [] and second.ok
     redriven = [e for e in observe.executions(SECONDARY) if e.name.startswith("redrive-")]
     assert [(e.machine, e.status, json.loads(e.input)[inv.THING_NAME]) for e in redriven] == [
@@ -160,7 +137,7 @@ def test_reconcile_reports_exactly_what_was_broken_and_repair_fixes_what_can_be_
     }
     assert rows_for(reconcile.reconcile(None, PRIMARY), "rc-") == {}  # the primary was not touched
 
-    repaired = reconcile.reconcile(None, SECONDARY, repair=True, bucket=Instant())
+    repaired = reconcile.reconcile(None, SECONDARY, repair=True, bucket=Unlimited())
     cloud.settle()
     actions = {row.thing_name: row.action for row in repaired.rows if row.thing_name.startswith("rc-")}
     assert actions == {"rc-missing": "started", "rc-revoked": "needs new certificate", "rc-nopolicy": "started",
@@ -172,7 +149,7 @@ def test_reconcile_reports_exactly_what_was_broken_and_repair_fixes_what_can_be_
     }
     for name in ("rc-missing", "rc-nopolicy", "rc-fine"):
         assert cloud.connect(SECONDARY, devices[name].certificate_pem, name, attempts=1).open
-    again = reconcile.reconcile(None, SECONDARY, repair=True, bucket=Instant())
+    again = reconcile.reconcile(None, SECONDARY, repair=True, bucket=Unlimited())
     assert {row.thing_name: row.action for row in again.rows if row.thing_name.startswith("rc-")} == {
         "rc-revoked": "needs new certificate", "rc-stray": "report only"}
 
@@ -197,7 +174,7 @@ def test_reconcile_repairs_a_revoked_item_the_region_still_holds(cloud: LocalClo
     report = reconcile.reconcile(None, SECONDARY)
     assert rows_for(report, "rv-") == {"rv-0001": ["thing still exists: rv-0001",
                                                    f"certificate still active: {device.certificate_id}"]}
-    (row,) = [r for r in reconcile.reconcile(None, SECONDARY, repair=True, bucket=Instant()).rows
+    (row,) = [r for r in reconcile.reconcile(None, SECONDARY, repair=True, bucket=Unlimited()).rows
               if r.thing_name == device.name]
     assert row.action == "started"
     cloud.settle()
@@ -215,7 +192,7 @@ def test_repair_detaches_other_principals_from_a_thing(
     client.attach_thing_principal(thingName=device.name, principal=extra["certificateArn"])
     assert rows_for(reconcile.reconcile(None, SECONDARY), "op-") == {
         "op-0001": [f"other principals attached: {extra['certificateArn']}"]}
-    reconcile.reconcile(None, SECONDARY, repair=True, bucket=Instant())
+    reconcile.reconcile(None, SECONDARY, repair=True, bucket=Unlimited())
     cloud.settle()
     complete_pending_detaches(region=SECONDARY)
     assert rows_for(reconcile.reconcile(None, SECONDARY), "op-") == {}
@@ -229,7 +206,7 @@ def test_repair_rewrites_a_stale_certificate_id_attribute(
     iot().update_thing(thingName=device.name, attributePayload={"attributes": {"certificateId": stale}})
     assert rows_for(reconcile.reconcile(None, SECONDARY), "at-") == {
         "at-0001": [f"certificateId attribute differs: thing says {stale}, item says {device.certificate_id}"]}
-    reconcile.reconcile(None, SECONDARY, repair=True, bucket=Instant())
+    reconcile.reconcile(None, SECONDARY, repair=True, bucket=Unlimited())
     cloud.settle()
     assert rows_for(reconcile.reconcile(None, SECONDARY), "at-") == {}
     assert iot().describe_thing(thingName=device.name)["attributes"].get("certificateId") == device.certificate_id
@@ -243,6 +220,6 @@ def test_detach_all_lets_the_device_policy_be_deleted(cloud: LocalCloud, capsys:
     client = iot(PRIMARY)
     with pytest.raises(client.exceptions.DeleteConflictException):
         client.delete_policy(policyName=NAMES.device_policy)  # what stops `pulumi destroy`
-    report = detach.detach_all(None, PRIMARY, confirm=True, bucket=Instant())
+    report = detach.detach_all(None, PRIMARY, confirm=True, bucket=Unlimited())
     assert sorted(report.detached) == sorted(listed["targets"]) and report.ok
     client.delete_policy(policyName=NAMES.device_policy)
