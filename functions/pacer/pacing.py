@@ -87,7 +87,8 @@ class Slot:
 
 
 def _number(value: float) -> dict[str, str]:
-    return {"N": repr(round(value, 6))}
+    """A DynamoDB number to the microsecond, in plain decimal notation (``1e-05`` would be ambiguous to a reader)."""
+    return {"N": f"{value:.6f}"}
 
 
 def _timestamp(epoch_second: int) -> str:
