@@ -29,7 +29,7 @@ import pulumi_aws as aws
 
 from builders import canary
 from components.config import ConfigError
-from components.function import Function, FunctionArgs
+from components.function import Function, FunctionArgs, FunctionSite
 from components.naming import Names
 
 SCHEDULE = "rate(1 minute)"
@@ -79,9 +79,7 @@ class CanaryArgs:
     domain_name: str
     endpoint_address: pulumi.Input[str]  # the region's iot:Data-ATS endpoint (TCP target; SNI is the domain)
     material: CanaryMaterial
-    functions_dir: Path
-    build_cache_dir: Path
-    lambda_architecture: str
+    functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
     log_retention_days: int
     alarm_topic_arn: str | None = None
 
@@ -126,8 +124,7 @@ class Canary(pulumi.ComponentResource):
         self.function = Function(f"{name}-function", FunctionArgs(
             function_name=n("canary"), handler="canary.handler.handler",
             description="Probes this region's custom-domain MQTT endpoint and puts the Success metric",
-            region=region, account_id=account, architecture=args.lambda_architecture,
-            log_retention_days=args.log_retention_days, functions_dir=args.functions_dir, cache_dir=args.build_cache_dir,
+            site=args.functions,
             policy=lambda log_group_arn: pulumi.Output.all(secret.arn, key.arn).apply(
                 lambda v: canary.role_policy(region=region, secret_arn=v[0], kms_key_arn=v[1], namespace=namespace,
                                              log_group_arn=log_group_arn)),

@@ -21,7 +21,7 @@ import pulumi_aws_native as aws_native
 
 from builders import fleet
 from components.config import ConfigError
-from components.function import Function, FunctionArgs
+from components.function import Function, FunctionArgs, FunctionSite
 from components.naming import Names
 
 #: AWS gives the pre-provisioning hook 5 seconds (pre-provisioning-hook.html).
@@ -43,9 +43,7 @@ class FleetProvisioningArgs:
     ca_certificate_pem: str  # the intermediate (registered in IoT, its key in KMS)
     signing_key_arn: str | None  # provisioningSigningKeyArn
     claim_certificate_file: Path  # <pkiDir>/claim/claim.crt (python -m pki issue-claim)
-    functions_dir: Path
-    build_cache_dir: Path
-    lambda_architecture: str
+    functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
     log_retention_days: int
 
 
@@ -84,16 +82,13 @@ class FleetProvisioning(pulumi.ComponentResource):
         aws.iot.PolicyAttachment(f"{name}-claim-attachment", policy=claim_policy.name,
                                  target=self.claim_certificate.arn, opts=child)
 
-        common = dict(region=region, account_id=account, architecture=args.lambda_architecture,
-                      log_retention_days=args.log_retention_days, functions_dir=args.functions_dir,
-                      cache_dir=args.build_cache_dir)
         provider_function = Function(f"{name}-certificate-provider", FunctionArgs(
             function_name=n("fleet-certificate-provider"),
             handler="fleet_provisioning.certificate_provider.handler",
             description="Signs fleet provisioning CSRs with our intermediate CA's key in KMS",
             policy=lambda log_group_arn: fleet.certificate_provider_policy(args.signing_key_arn, log_group_arn),
             environment={"CA_SIGNING_KEY_ARN": args.signing_key_arn, "CA_CERTIFICATE_PEM": args.ca_certificate_pem},
-            **common), opts=child)
+            site=args.functions), opts=child)
         provider_permission = aws.lambda_.Permission(
             f"{name}-certificate-provider-invoke", action="lambda:InvokeFunction",
             function=provider_function.function.name, principal="iot.amazonaws.com", source_account=account,
@@ -113,7 +108,7 @@ class FleetProvisioning(pulumi.ComponentResource):
             environment={"ALLOW_LIST_TABLE": args.allow_list_table_name,
                          "INVENTORY_TABLE": args.inventory_table_name,
                          "CA_CERTIFICATE_ID": args.ca_certificate_id, "CA_CERTIFICATE_PEM": args.ca_certificate_pem},
-            timeout=HOOK_TIMEOUT_SECONDS, **common), opts=child)
+            timeout=HOOK_TIMEOUT_SECONDS, site=args.functions), opts=child)
         hook_permission = aws.lambda_.Permission(
             f"{name}-hook-invoke", action="lambda:InvokeFunction", function=hook.function.name,
             principal="iot.amazonaws.com", source_account=account, source_arn=template_arn, opts=child)

@@ -16,16 +16,23 @@ from components.roles import service_role
 
 
 @dataclass(frozen=True)
-class FunctionArgs:
-    function_name: str
-    handler: str  # module.path.function inside functions/
-    description: str
+class FunctionSite:
+    """Where and how a region's Lambda functions are built; one per region, shared by every component that has one."""
+
     region: str
     account_id: str
     architecture: str
     log_retention_days: int
     functions_dir: Path
     cache_dir: Path
+
+
+@dataclass(frozen=True)
+class FunctionArgs:
+    function_name: str
+    handler: str  # module.path.function inside functions/
+    description: str
+    site: FunctionSite
     # Given the function's log group ARN, returns its role's policy document.
     policy: Callable[[str], pulumi.Input[dict]]
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -45,26 +52,26 @@ class Function(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=log_group_name,
-            retention_in_days=args.log_retention_days,
+            retention_in_days=args.site.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
         role = service_role(
             name,
             service="lambda",
-            account_id=args.account_id,
+            account_id=args.site.account_id,
             source_arn=None,  # Lambda sends no source ARN for execution roles
-            policy=args.policy(arns.log_group(args.region, args.account_id, log_group_name)),
+            policy=args.policy(arns.log_group(args.site.region, args.site.account_id, log_group_name)),
             parent=self,
             description=f"Runs the {args.function_name} function",
         )
-        code_dir = build_code_dir(args.functions_dir, args.functions_dir / "requirements.txt",
-                                  args.architecture, args.cache_dir)
+        code_dir = build_code_dir(args.site.functions_dir, args.site.functions_dir / "requirements.txt",
+                                  args.site.architecture, args.site.cache_dir)
         self.function = aws.lambda_.Function(
             name,
             name=args.function_name,
             description=args.description,
             runtime=RUNTIME,
-            architectures=[args.architecture],
+            architectures=[args.site.architecture],
             handler=args.handler,
             code=pulumi.FileArchive(str(code_dir)),
             role=role.arn,

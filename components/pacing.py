@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
 from builders import iam
 from builders.asl.pacing import Pacer
-from components.function import Function, FunctionArgs
+from components.function import Function, FunctionArgs, FunctionSite
 from components.naming import Names
 
 #: How far ahead a JITR execution accepts a slot: shorter than its registration lease (20 minutes,
@@ -30,13 +29,8 @@ REPLICATION_HORIZON_SECONDS = 48 * 3600
 @dataclass(frozen=True)
 class PacingArgs:
     names: Names
-    region: str
-    account_id: str
     rates: Mapping[str, float]  # "iot:AttachPolicy" -> calls per second the account's quota admits here
-    functions_dir: Path
-    build_cache_dir: Path
-    lambda_architecture: str
-    log_retention_days: int
+    functions: FunctionSite  # the region's Lambda site (region, account, architecture, sources)
 
 
 class Pacing(pulumi.ComponentResource):
@@ -45,7 +39,7 @@ class Pacing(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PacingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Pacing", name, None, opts)
-        n, region, account = args.names, args.region, args.account_id
+        n, region, account = args.names, args.functions.region, args.functions.account_id
         child = pulumi.ResourceOptions(parent=self)
         self.rates = dict(args.rates)
         # One item per API (its next free slot). Regional: quotas are per account and region.
@@ -63,12 +57,7 @@ class Pacing(pulumi.ComponentResource):
                 function_name=n.pacer_function,
                 handler="pacer.handler.handler",
                 description="Gives a throttled AWS call the next free slot of its API's queue in this region",
-                region=region,
-                account_id=account,
-                architecture=args.lambda_architecture,
-                log_retention_days=args.log_retention_days,
-                functions_dir=args.functions_dir,
-                cache_dir=args.build_cache_dir,
+                site=args.functions,
                 policy=lambda log_group_arn: table_name.apply(
                     lambda table: iam.lambda_pacer_policy(region, account, table, log_group_arn)),
                 environment={"PACING_TABLE": table_name},

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import pulumi
@@ -17,7 +16,7 @@ import pulumi_aws as aws
 
 from builders import iam
 from components.config import ConfigError, ProvisioningApiSettings
-from components.function import Function, FunctionArgs
+from components.function import Function, FunctionArgs, FunctionSite
 from components.naming import Names
 
 #: Stage throttling (requests per second, burst): provisioning is rare; a flood is refused before the function runs.
@@ -57,9 +56,7 @@ class ProvisioningApiArgs:
     device_policy_name: pulumi.Input[str]
     ca_certificate_id: pulumi.Input[str]
     trust_anchor_pem: str
-    functions_dir: Path
-    build_cache_dir: Path
-    lambda_architecture: str
+    functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
     log_retention_days: int
     # None: this stack (the primary) writes the ACM validation record; else the primary's record FQDNs.
     validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
@@ -111,9 +108,7 @@ class ProvisioningApi(pulumi.ComponentResource):
         function = Function(f"{name}-function", FunctionArgs(
             function_name=n.provisioning_function, handler="provisioning_api.handler.handler",
             description="Provisions an allow-listed device from a request signed with its own key",
-            region=region, account_id=account, architecture=args.lambda_architecture,
-            log_retention_days=args.log_retention_days, functions_dir=args.functions_dir, cache_dir=args.build_cache_dir,
-            policy=policy, environment=environment, timeout=30), opts=child)
+            site=args.functions, policy=policy, environment=environment, timeout=30), opts=child)
 
         api = aws.apigatewayv2.Api(f"{name}-api", name=n("provisioning"), protocol_type="HTTP",
                                    description="Device provisioning (signed requests from allow-listed devices)",

@@ -14,6 +14,7 @@ from components.canary import Canary, CanaryArgs, find_canary_material
 from components.config import SharedSettings, StackSettings
 from components.endpoint import Endpoint, EndpointArgs
 from components.fleet_provisioning import FleetProvisioning, FleetProvisioningArgs
+from components.function import FunctionSite
 from components.material import EndpointMaterial
 from components.naming import Names
 from components.pacing import Pacing, PacingArgs
@@ -54,13 +55,15 @@ class Region(pulumi.ComponentResource):
         names = Names(s.application)
         child = pulumi.ResourceOptions(parent=self)
 
+        functions = FunctionSite(region=s.region, account_id=args.account_id, architecture=s.lambda_architecture,
+                                 log_retention_days=s.log_retention_days, functions_dir=args.functions_dir,
+                                 cache_dir=args.build_cache_dir)
         canary_material = find_canary_material(s.pki_dir, s.region)  # docs/design.md, "Health-checked failover"
         canary = Canary(f"{name}-canary", CanaryArgs(
             names=names, region=s.region, account_id=args.account_id, domain_name=shared.domain_name,
             endpoint_address=aws.iot.get_endpoint_output(endpoint_type="iot:Data-ATS",
                                                          opts=pulumi.InvokeOptions(parent=self)).endpoint_address,
-            material=canary_material, functions_dir=args.functions_dir, build_cache_dir=args.build_cache_dir,
-            lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
+            material=canary_material, functions=functions, log_retention_days=s.log_retention_days,
             alarm_topic_arn=s.alarm_topic_arn), opts=child) if canary_material is not None else None
 
         endpoint = Endpoint(f"{name}-endpoint", EndpointArgs(
@@ -79,16 +82,12 @@ class Region(pulumi.ComponentResource):
         # One queue per throttled IoT API, shared by this region's JITR and replication (docs/design.md,
         # "Onboarding storms"), spaced at the account's quotas here (quotasFile, else AWS's defaults).
         pacing = Pacing(f"{name}-pacing", PacingArgs(
-            names=names, region=s.region, account_id=args.account_id,
-            rates=quotas.load(s.quotas_file).rates("iot", s.region), functions_dir=args.functions_dir,
-            build_cache_dir=args.build_cache_dir, lambda_architecture=s.lambda_architecture,
-            log_retention_days=s.log_retention_days), opts=child)
+            names=names, rates=quotas.load(s.quotas_file).rates("iot", s.region), functions=functions), opts=child)
 
         registration = Registration(f"{name}-registration", RegistrationArgs(
             names=names, region=s.region, account_id=args.account_id,
             ca_certificate_pem=args.material.ca_certificate_pem, inventory_table_name=args.inventory_table_name,
-            event_bus_name=names.event_bus, functions_dir=args.functions_dir, build_cache_dir=args.build_cache_dir,
-            lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
+            event_bus_name=names.event_bus, functions=functions, log_retention_days=s.log_retention_days,
             state_machine_log_level=s.state_machine_log_level,
             crl_file=find_revocation_list(s.pki_dir, args.material.ca_certificate_pem),
             alarm_topic_arn=s.alarm_topic_arn,
@@ -108,8 +107,7 @@ class Region(pulumi.ComponentResource):
             allow_list_table_name=args.allow_list_table_name, inventory_table_name=args.inventory_table_name,
             ca_certificate_id=registration.ca_certificate.id, ca_certificate_pem=args.material.ca_certificate_pem,
             signing_key_arn=s.provisioning_api.signing_key_arn if s.provisioning_api else None,
-            claim_certificate_file=s.pki_dir / "claim" / "claim.crt", functions_dir=args.functions_dir,
-            build_cache_dir=args.build_cache_dir, lambda_architecture=s.lambda_architecture,
+            claim_certificate_file=s.pki_dir / "claim" / "claim.crt", functions=functions,
             log_retention_days=s.log_retention_days),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy])) \
             if provisioning.fleet else None
@@ -139,8 +137,7 @@ class Region(pulumi.ComponentResource):
                 allow_list_table_name=args.allow_list_table_name, device_policy_name=registration.device_policy.name,
                 ca_certificate_id=registration.ca_certificate.id,
                 trust_anchor_pem=chain[chain.rindex("-----BEGIN CERTIFICATE-----"):],
-                functions_dir=args.functions_dir, build_cache_dir=args.build_cache_dir,
-                lambda_architecture=s.lambda_architecture, log_retention_days=s.log_retention_days,
+                functions=functions, log_retention_days=s.log_retention_days,
                 validation_record_fqdns=None if s.is_primary else args.provisioning_validation_record_fqdns),
                 opts=child)
 

@@ -16,7 +16,7 @@ from builders.asl import jitr
 from builders.iot_policy import device_policy
 from builders.iot_rules import jitr_sql
 from components.alarms import above_zero_alarm
-from components.function import Function, FunctionArgs
+from components.function import Function, FunctionArgs, FunctionSite
 from components.naming import Names
 from components.pacing import JITR_HORIZON_SECONDS, Pacing
 from components.revocation_list import RevocationList, RevocationListArgs
@@ -32,9 +32,7 @@ class RegistrationArgs:
     ca_certificate_pem: str
     inventory_table_name: pulumi.Input[str]
     event_bus_name: str
-    functions_dir: Path
-    build_cache_dir: Path
-    lambda_architecture: str
+    functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
     log_retention_days: int
     state_machine_log_level: str
     crl_file: Path | None = None  # <pkiDir>/crl.pem when `pki revoke` wrote one (components/revocation_list.py)
@@ -110,12 +108,7 @@ class Registration(pulumi.ComponentResource):
                 function_name=n.inspector_function,
                 handler="certificate_inspector.handler.handler",
                 description="Reads a newly registered device certificate: thing name, issuer, inventory status",
-                region=region,
-                account_id=account,
-                architecture=args.lambda_architecture,
-                log_retention_days=args.log_retention_days,
-                functions_dir=args.functions_dir,
-                cache_dir=args.build_cache_dir,
+                site=args.functions,
                 policy=lambda log_group_arn: pulumi.Output.all(args.inventory_table_name, leases).apply(
                     lambda t: iam.lambda_inspector_policy(region, account, t[0], log_group_arn, crl.object_arn,
                                                           lease_table_name=t[1])),
