@@ -23,8 +23,7 @@ from .common import LAMBDA_INVOKE, SDK_PREFIX, catch, retry
 
 #: What each kind of task raises when AWS throttles it, as Step Functions names it.
 THROTTLED = {"iot": "Iot.ThrottlingException", "lambda": "ThrottlingException"}
-#: The pacer's own errors, as the Lambda raises them (functions/pacer/pacing.py).
-QUEUE_TOO_LONG = "QueueTooLong"
+#: The pacer's error worth a quick retry (functions/pacer/pacing.py); its others go where the task's errors go.
 CONTENTION = "PacingContention"
 PACE_PREFIX = "Pace: "
 WAIT_PREFIX = "Wait: "
@@ -96,7 +95,6 @@ def pace(states: dict[str, Any], name: str, api: str, pacer: Pacer | None) -> No
     }
     states[wait_name] = {"Type": "Wait", "Comment": "Free while waiting; the slot's second has whole-second precision",
                          "TimestampPath": f"{SLOT_PATH}.NotBefore", "Next": name}
-
 
 
 def pace_iot_tasks(states: dict[str, Any], pacer: Pacer | None, *, lambdas: Mapping[str, str] | None = None) -> None:

@@ -28,19 +28,6 @@ from localcloud.fixes import lambda_inprocess, sfn_retry_sleep
 from .clock import SimClock
 
 
-class _WallTime:
-    """Stands in for ``time`` in the Lambda functions' modules: ``time()`` is the simulated wall clock."""
-
-    def __init__(self, clock: SimClock) -> None:
-        self.clock = clock
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(_time, name)
-
-    def time(self) -> float:
-        return self.clock.wall()
-
-
 def _timestamp_epoch(text: str) -> float:
     """Epoch seconds of a Wait state's ``Timestamp`` (RFC 3339, ``Z``; fractions kept)."""
     whole, _, fraction = text.rstrip("Z").partition(".")
@@ -63,6 +50,14 @@ class _BotocoreTime:
         # outside a task (the driver's own calls) retries go on at once: nothing sleeps for real
 
 
+class _WallTime(_BotocoreTime):
+    """Stands in for ``time`` in the Lambda functions' modules: ``time()`` is the simulated wall clock, and a function
+    that sleeps sleeps in simulated time too."""
+
+    def time(self) -> float:
+        return self.clock.wall()
+
+
 @contextlib.contextmanager
 def simulated_time(clock: SimClock) -> Iterator[SimClock]:
     import botocore.endpoint
@@ -74,7 +69,7 @@ def simulated_time(clock: SimClock) -> Iterator[SimClock]:
     saved_time = botocore.endpoint.time
     saved_wait = WaitFunction._wait_interval
     saved_timestamp = Timestamp._get_wait_seconds
-    wall = _WallTime(clock)
+    sleeper, wall = _BotocoreTime(clock), _WallTime(clock)
     for handler in lambda_inprocess.registered_handlers():  # import them now: a function may first run mid-storm
         importlib.import_module(handler.split(":", 1)[0])
     lambda_modules = [module for name, module in list(sys.modules.items())
@@ -82,10 +77,6 @@ def simulated_time(clock: SimClock) -> Iterator[SimClock]:
 
     def start(worker: Any) -> None:
         clock.spawn(worker._execution_logic, name="execution")
-
-    def retry_sleep(seconds: float) -> None:
-        if clock.in_task():
-            clock.sleep(seconds)
 
     def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
         if clock.in_task():
@@ -101,16 +92,16 @@ def simulated_time(clock: SimClock) -> Iterator[SimClock]:
         return _timestamp_epoch(env.stack.pop()) - clock.wall()
 
     ExecutionWorker.start = start
-    botocore.endpoint.time = _BotocoreTime(clock)
+    botocore.endpoint.time = sleeper
     WaitFunction._wait_interval = wait_interval
     Timestamp._get_wait_seconds = timestamp_seconds
     for module in lambda_modules:
         module.time = wall
-    sfn_retry_sleep.SLEEPER.append(retry_sleep)
+    sfn_retry_sleep.SLEEPER.append(sleeper.sleep)
     try:
         yield clock
     finally:
-        sfn_retry_sleep.SLEEPER.remove(retry_sleep)
+        sfn_retry_sleep.SLEEPER.remove(sleeper.sleep)
         for module in lambda_modules:
             module.time = _time
         Timestamp._get_wait_seconds = saved_timestamp
