@@ -169,6 +169,13 @@ def rule_error_queue_statement(queue_arn: str) -> dict:
     return statement(["sqs:SendMessage"], [queue_arn], sid="SendFailedMessages")
 
 
+def rule_lease_lookup_statement(region: str, account_id: str, lease_table_name: str) -> dict:
+    """What the JITR rule's ``get_dynamodb()`` needs: dynamodb:GetItem on the regional lease table, nothing else
+    (the developer guide's own example for the function grants exactly that: iot-sql-functions.md)."""
+    return statement(["dynamodb:GetItem"], [arns.dynamodb_table(region, account_id, lease_table_name)],
+                     sid="ReadRegistrationLeases")
+
+
 def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: str,
                             log_group_arn: str, crl_object_arn: str | None = None,
                             lease_table_name: str | None = None) -> dict:

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 from builders import iam
 from builders.asl import jitr
 from builders.iot_policy import device_policy
-from builders.iot_rules import jitr_sql
+from builders.iot_rules import LeaseLookup, jitr_sql
 from components.alarms import above_zero_alarm
 from components.function import Function, FunctionArgs, FunctionSite
 from components.naming import Names
@@ -155,7 +155,10 @@ class Registration(pulumi.ComponentResource):
             region=region,
             account_id=account,
             description="Certificates of our CA auto-registered and pending activation start JITR",
-            sql=self.ca_certificate.id.apply(jitr_sql),
+            # Duplicate registration events are dropped in the rule while a lease is held (builders.iot_rules).
+            sql=lambda role_arn: pulumi.Output.all(self.ca_certificate.id, leases, role_arn).apply(
+                lambda v: jitr_sql(v[0], LeaseLookup(table=v[1], role_arn=v[2]))),
+            sql_statement=leases.apply(lambda t: iam.rule_lease_lookup_statement(region, account, t)),
             action_statement=self.state_machine.arn.apply(
                 lambda arn: iam.statement(["states:StartExecution"], [arn], sid="StartJitr")),
             actions=lambda role_arn: {"step_functions": [aws.iot.TopicRuleStepFunctionArgs(

@@ -9,7 +9,8 @@
 - Wait states (the pacer's slots: builders/asl/pacing.py) sleep on the simulated clock until their timestamp, to the
   fraction of a second as AWS wakes them (moto truncates the interval to whole seconds and blocks a real thread);
 - the Lambda functions' wall clock (``time.time()`` in ``functions/``: lease expiry, the pacer's slots) is the
-  simulated wall clock (``SimClock.wall``).
+  simulated wall clock (``SimClock.wall``), and so is the IoT rules engine's (``timestamp()`` in a rule's SQL: the
+  JITR rule compares it with a lease's expiry) when ``simulated_time`` is given the ``IotCore``.
 
 Everything else keeps the fast path. ``simulated_time(clock)`` is a context manager; outside it nothing changes.
 """
@@ -59,7 +60,7 @@ class _WallTime(_BotocoreTime):
 
 
 @contextlib.contextmanager
-def simulated_time(clock: SimClock) -> Iterator[SimClock]:
+def simulated_time(clock: SimClock, iot: Any = None) -> Iterator[SimClock]:
     import botocore.endpoint
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
@@ -97,11 +98,16 @@ def simulated_time(clock: SimClock) -> Iterator[SimClock]:
     Timestamp._get_wait_seconds = timestamp_seconds
     for module in lambda_modules:
         module.time = wall
+    saved_rules_clock = getattr(iot, "clock_ms", None)
+    if iot is not None:
+        iot.clock_ms = lambda: int(clock.wall() * 1000)
     sfn_retry_sleep.SLEEPER.append(sleeper.sleep)
     try:
         yield clock
     finally:
         sfn_retry_sleep.SLEEPER.remove(sleeper.sleep)
+        if iot is not None:
+            iot.clock_ms = saved_rules_clock
         for module in lambda_modules:
             module.time = _time
         Timestamp._get_wait_seconds = saved_timestamp

@@ -1,5 +1,5 @@
 """AWS IoT rules: TLS 1.3 on the custom domain, device policies scoped to the connecting thing,
-topic rules that do not drop failures silently.
+topic rules that do not drop failures (or, through their SQL, every action) silently.
 
 Device policies are the documents of ``aws:iot/policy:Policy`` and the ``AWS::IoT::Policy``
 resources of a fleet provisioning template's body (the policy it attaches to every certificate
@@ -274,6 +274,30 @@ def validate_topic_rule_error_action(args: ResourceValidationArgs, report: Repor
                "retention.", None)
 
 
+_SQL_STRING = re.compile(r"'(?:[^']|'')*'")
+_GET_DYNAMODB = re.compile(r"\bget_dynamodb\s*\(", re.IGNORECASE)
+# get_dynamodb() is "Supported by SQL version 2016-03-23 and later" (developer guide, iot-sql-functions.md).
+SQL_VERSIONS_WITHOUT_LOOKUPS = ("2015-10-08",)
+
+
+def validate_topic_rule_sql_lookups(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A rule's SQL calls ``get_dynamodb()`` at most once, under a SQL version that has it: otherwise AWS evaluates
+    the rule and runs none of its actions (developer guide, iot-sql-functions.md)."""
+    if args.resource_type != t.IOT_TOPIC_RULE:
+        return
+    sql = get(args.props, "sql")
+    if not isinstance(sql, str):
+        return
+    calls = len(_GET_DYNAMODB.findall(_SQL_STRING.sub("''", sql)))
+    if calls > 1:
+        report(f"The topic rule's SQL calls get_dynamodb() {calls} times; AWS allows one call per SQL statement and "
+               "runs none of the rule's actions when there are more: read one item, or split the rule.", None)
+    version = get(args.props, "sqlVersion")
+    if calls and isinstance(version, str) and version in SQL_VERSIONS_WITHOUT_LOOKUPS:
+        report(f"The topic rule's SQL calls get_dynamodb(), which SQL version {version} does not have; set "
+               "sql_version to 2016-03-23.", None)
+
+
 def policies() -> list[ResourceValidationPolicy]:
     mandatory = EnforcementLevel.MANDATORY
     return [
@@ -313,6 +337,12 @@ def policies() -> list[ResourceValidationPolicy]:
             name="iot-topic-rule-error-action",
             description="IoT topic rules have an error action that sets an action.",
             validate=validate_topic_rule_error_action,
+            enforcement_level=mandatory,
+        ),
+        ResourceValidationPolicy(
+            name="iot-topic-rule-sql-lookups",
+            description="IoT topic rule SQL calls get_dynamodb() at most once, under SQL version 2016-03-23.",
+            validate=validate_topic_rule_sql_lookups,
             enforcement_level=mandatory,
         ),
     ]

@@ -55,6 +55,7 @@ UNKNOWN_CASES = [
     ("iot-policy-no-wildcard-actions", t.IOT_POLICY, {"policy": UNKNOWN_STRING_VALUE}),
     ("iot-policy-device-scoped", t.IOT_POLICY, {"policy": UNKNOWN_STRING_VALUE}),
     ("iot-topic-rule-error-action", t.IOT_TOPIC_RULE, {"errorAction": UNKNOWN_OBJECT_VALUE}),
+    ("iot-topic-rule-sql-lookups", t.IOT_TOPIC_RULE, {"sql": UNKNOWN_STRING_VALUE, "sqlVersion": "2015-10-08"}),
     ("iam-no-wildcard-actions", t.IAM_ROLE_POLICY, {"policy": UNKNOWN_STRING_VALUE}),
     ("iam-wildcard-resource-only-when-required", t.IAM_POLICY, {"policy": UNKNOWN_STRING_VALUE}),
     ("iam-passrole-named-roles", t.IAM_ROLE_POLICY, {"policy": UNKNOWN_STRING_VALUE}),

@@ -406,6 +406,15 @@ CATALOG = [
         {"enabled": True, "sql": "SELECT * FROM 'x'", "sqlVersion": "2016-03-23", "errorAction": {}},
         ["The topic rule's error_action configures no action, so a failed action is dropped without a trace as if "
          "there were none; set one action in it, e.g. cloudwatch_logs to a log group with retention."]),
+    Bad("topic-rule-two-lookups", "iot-topic-rule-sql-lookups", "aws:iot/topicRule:TopicRule",
+        {"sql": "SELECT get_dynamodb('t', 'k', a, 'r').v AS x, GET_DYNAMODB ('t', 'k', b, 'r').v AS y FROM 'x'",
+         "sqlVersion": "2016-03-23"},
+        ["The topic rule's SQL calls get_dynamodb() 2 times; AWS allows one call per SQL statement and runs none "
+         "of the rule's actions when there are more: read one item, or split the rule."]),
+    Bad("topic-rule-lookup-old-sql-version", "iot-topic-rule-sql-lookups", "aws:iot/topicRule:TopicRule",
+        {"sql": "SELECT * FROM 'x' WHERE get_dynamodb('t', 'k', a, 'r').v = 1", "sqlVersion": "2015-10-08"},
+        ["The topic rule's SQL calls get_dynamodb(), which SQL version 2015-10-08 does not have; set sql_version "
+         "to 2016-03-23."]),
     # --- Issue 11: resource policies (closed limits) -------------------------------------------------
     Bad("sqs-queue-policy-public", "resource-policy-principals", "aws:sqs/queuePolicy:QueuePolicy",
         {"queueUrl": "q", "policy": doc({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",

@@ -8,6 +8,7 @@ import re
 import pytest
 
 import pki
+from builders.iot_rules import LeaseLookup, jitr_sql
 from components.config import ConfigError
 from localcloud.mockrun import run_stack
 
@@ -115,11 +116,31 @@ def test_jitr_rule_starts_the_jitr_machine_for_our_ca_only(primary_run):
     rules = {r.inputs["name"]: r for r in primary_run.of_type("aws:iot/topicRule:TopicRule")}
     rule = rules["multi_region_iot_jitr"]
     (ca,) = primary_run.of_type("aws:iot/caCertificate:CaCertificate")
-    assert rule.inputs["sql"] == (f"SELECT * FROM '$aws/events/certificates/registered/{ca.id}' "
-                                  "WHERE certificateStatus = 'PENDING_ACTIVATION'")
+    assert rule.inputs["sql"].startswith(f"SELECT * FROM '$aws/events/certificates/registered/{ca.id}' "
+                                         "WHERE certificateStatus = 'PENDING_ACTIVATION' AND ")
     (action,) = rule.inputs["stepFunctions"]
     assert action["stateMachineName"] == "multi-region-iot-jitr"
     assert ca.inputs["certificateMode"] == "SNI_ONLY" and ca.inputs["allowAutoRegistration"] is True
+
+
+def test_jitr_rule_drops_duplicate_events_reading_the_lease_with_its_own_role(primary_run):
+    rules = {r.inputs["name"]: r for r in primary_run.of_type("aws:iot/topicRule:TopicRule")}
+    rule = rules["multi_region_iot_jitr"]
+    (ca,) = primary_run.of_type("aws:iot/caCertificate:CaCertificate")
+    (role,) = [r for r in primary_run.of_type("aws:iam/role:Role") if r.outputs["arn"] == action_role(rule)]
+    assert rule.inputs["sql"] == jitr_sql(ca.id, LeaseLookup("multi-region-iot-registration-leases",
+                                                            role.outputs["arn"]))
+    (policy,) = [json.loads(p.inputs["policy"]) for p in primary_run.of_type("aws:iam/rolePolicy:RolePolicy")
+                 if p.inputs["role"] in (role.id, role.outputs.get("name"), role.inputs.get("name"))]
+    grants = {a: s["Resource"] for s in policy["Statement"] for a in s["Action"]}
+    assert grants["dynamodb:GetItem"] == ["arn:aws:dynamodb:eu-west-1:123456789012:table/"
+                                          "multi-region-iot-registration-leases"]
+    assert not [a for a in grants if a.startswith("dynamodb:") and a != "dynamodb:GetItem"]
+
+
+def action_role(rule):
+    (action,) = rule.inputs["stepFunctions"]
+    return action["roleArn"]
 
 
 def test_rules_on_the_bus_start_the_right_machines(secondary_run):

@@ -97,3 +97,17 @@ def test_inside_the_simulation_the_lambdas_wall_clock_is_the_simulated_one():
         clock.run()
     assert seen == [clock.epoch + 12.5]
     assert pacing.time is __import__("time")  # put back afterwards
+
+
+def test_inside_the_simulation_the_rules_engines_timestamp_is_the_simulated_wall_clock():
+    from localcloud.services.iot.core import IotCore
+    from localcloud.storm.simulated import simulated_time
+
+    clock, iot = SimClock(), IotCore()
+    real = iot.clock_ms
+    seen = []
+    clock.spawn(lambda: (clock.sleep(3.25), seen.append(iot.clock_ms())))
+    with simulated_time(clock, iot):
+        clock.run()
+    assert seen == [int((clock.epoch + 3.25) * 1000)]
+    assert iot.clock_ms is real  # put back afterwards
