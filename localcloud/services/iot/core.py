@@ -106,6 +106,11 @@ class DynamoDBValidationError(ValueError):
     """DynamoDB's ValidationException for an item it will not store (what moto does not check itself)."""
 
 
+class RuleLookupError(Exception):
+    """A rule's ``get_dynamodb()`` GetItem failed (table missing, key not the table's): the rule's invocation
+    fails and its error action runs, as for a payload that cannot be evaluated."""
+
+
 @dataclass
 class Connection:
     """An open MQTT connection of one device to one region."""
@@ -162,6 +167,7 @@ class IotStats:
     refused_oversized: int = 0
     error_actions: int = 0
     failed_error_actions: int = 0
+    dynamodb_lookups: int = 0  # get_dynamodb() GetItems made by rule SQL, failed ones included
 
 
 @dataclass
@@ -176,6 +182,34 @@ class _ParsedCertificate:
     certificate_id: str
     certificate: x509.Certificate
     pem_hash: str
+
+
+def from_dynamodb_json(value: dict[str, Any]) -> Any:
+    """A DynamoDB attribute value as plain JSON, in IoT SQL's number model: ``N`` -> ``int`` when integral, else
+    ``float``; sets -> lists; binary -> base64 text (JSON has no bytes)."""
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return data
+    if kind == "N":
+        number = Decimal(data)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "BOOL":
+        return bool(data)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: from_dynamodb_json(v) for k, v in data.items()}
+    if kind == "L":
+        return [from_dynamodb_json(v) for v in data]
+    if kind == "SS":
+        return list(data)
+    if kind == "NS":
+        return [from_dynamodb_json({"N": v}) for v in data]
+    if kind in ("B", "BS"):
+        blobs = [data] if kind == "B" else list(data)
+        text = [b if isinstance(b, str) else base64.b64encode(b).decode("ascii") for b in blobs]
+        return text[0] if kind == "B" else text
+    raise TypeError(f"unknown DynamoDB attribute type {kind!r}")
 
 
 def to_dynamodb_json(value: Any, _containers: int = 0) -> dict[str, Any]:
@@ -456,6 +490,48 @@ class IotCore:
             query = self._queries[key] = iot_sql.parse(rule.sql, rule.aws_iot_sql_version)
         return query
 
+    def get_dynamodb_item(self, region: str, table_name: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        """GetItem for IoT SQL's ``get_dynamodb()``: the item of ``table_name`` in ``region`` as plain JSON, or
+        ``None`` when there is none.
+
+        ``key`` maps the key attributes' names to plain values, which become ``S``/``N`` attribute values by the
+        table's key schema; key names that are not exactly the table's key, or a value of another type than
+        its schema's, are DynamoDB's ValidationException ("The provided key element does not match the
+        schema"). A missing table raises moto's ResourceNotFoundException. The role ARN is not checked (no IAM
+        is emulated), so it is not a parameter."""
+        backend = dynamodb_backends[self.account_id][region]
+        table = backend.get_table(table_name)
+        schema = {table.hash_key_attr: table.hash_key_type}
+        if table.range_key_attr is not None:
+            schema[table.range_key_attr] = str(table.range_key_type)
+        mismatch = DynamoDBValidationError("ValidationException: The provided key element does not match the "
+                                           f"schema (table key {schema}, given {key!r})")
+        if set(key) != set(schema):
+            raise mismatch
+        attributes: dict[str, Any] = {}
+        for name, value in key.items():
+            if schema[name] == "S" and isinstance(value, str):
+                attributes[name] = {"S": value}
+            elif schema[name] == "N" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                attributes[name] = {"N": str(value)}
+            else:
+                raise mismatch
+        item = backend.get_item(table.name, attributes)
+        if item is None:
+            return None
+        return {name: from_dynamodb_json(value) for name, value in item.to_json()["Attributes"].items()}
+
+    def _dynamodb_lookup(self, region: str) -> iot_sql.DynamoDbLookup:
+        """The ``get_dynamodb()`` lookup of a rule in ``region``: counted, and any failure a RuleLookupError."""
+        def lookup(table_name: str, key: dict[str, Any], role_arn: str) -> dict[str, Any] | None:
+            self.stats.dynamodb_lookups += 1
+            try:
+                return self.get_dynamodb_item(region, table_name, key)
+            except Exception as error:  # noqa: BLE001 - every GetItem failure fails the rule, never publish
+                raise RuleLookupError(f"get_dynamodb({table_name!r}, key {key!r}) failed: "
+                                      f"{type(error).__name__}: {error}") from error
+        return lookup
+
     def _run_rules(self, region: str, topic: str, payload: Any, client_id: str | None, raw: bytes) -> int:
         undecodable: str | None = None
         try:
@@ -480,9 +556,12 @@ class IotCore:
                         client_id=client_id,
                         timestamp_ms=timestamp,
                         new_uuid=lambda: str(mock_random.uuid4()),
+                        get_dynamodb=self._dynamodb_lookup(region) if query.dynamodb_lookups else None,
                     )
                 except (RecursionError, MemoryError) as failure:
                     error = f"payload could not be evaluated: {type(failure).__name__}: {failure}"
+                except (RuleLookupError, iot_sql.IotSqlError) as failure:  # a failed GetItem, a non-string table name
+                    error = f"rule SQL could not be evaluated: {type(failure).__name__}: {failure}"
                 if error is None and result is None:
                     continue
             matched += 1

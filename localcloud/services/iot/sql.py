@@ -5,13 +5,25 @@ moto stores a topic rule's SQL but never runs it. This module turns the SQL into
 ``SELECT`` list and ``WHERE`` clause against a message, the way IoT Core does:
 
 * ``SELECT *``, ``SELECT *, expr AS name``, ``expr [AS name]``, field paths ``a.b``;
+* field access on a function's result or a parenthesised expression:
+  ``get_dynamodb(...).ExpiresAt``, ``(expr).a.b`` (a field of anything but an object is
+  undefined);
 * string (``'...'``, ``''`` escapes a quote), number, ``true``/``false`` literals;
 * functions ``topic(n)``, ``topic()``, ``timestamp()``, ``newuuid()``, ``traceid()``,
-  ``clientid()``, ``concat(...)``, ``cast(x AS String|Int|Decimal|Bool)``;
+  ``clientid()``, ``concat(...)``, ``cast(x AS String|Int|Decimal|Bool)``, ``isUndefined(x)``
+  and ``get_dynamodb(table, pkName, pkValue[, skName, skValue], roleArn)`` (the lookup itself
+  is the caller's: ``Query.evaluate(..., get_dynamodb=...)``; at most one call per statement,
+  as in AWS, see ``Query.evaluate``);
+* the simple ``CASE v WHEN t THEN r [WHEN ...] [ELSE e] END`` (not the searched
+  ``CASE WHEN condition``);
 * ``WHERE`` with ``=``, ``<>``/``!=``, ``<``, ``<=``, ``>``, ``>=``, ``AND``, ``OR``, ``NOT``,
   ``+ - * /`` and parentheses;
 * ``Undefined`` semantics: a missing field is undefined, an undefined selected value is left
   out of the result, a ``WHERE`` that is not exactly true drops the message.
+
+The semantics follow the AWS IoT developer guide (archived edition, awsdocs/aws-iot-docs
+commit 0a6e6df: developerguide/iot-sql-functions.md, iot-sql-case.md, iot-sql-operators.md);
+the classes below quote it where they rely on it.
 
 Anything outside that subset raises ``IotSqlError`` naming the construct: a rule that the
 emulator silently misread would make the offline proof worthless.
@@ -25,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 SUPPORTED_SQL_VERSIONS = ("2016-03-23",)
@@ -109,9 +122,12 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 
-_KEYWORDS = {"SELECT", "FROM", "WHERE", "AS", "AND", "OR", "NOT", "TRUE", "FALSE"}
+_KEYWORDS = {
+    "SELECT", "FROM", "WHERE", "AS", "AND", "OR", "NOT", "TRUE", "FALSE",
+    "CASE", "WHEN", "THEN", "ELSE", "END",
+}  # fmt: skip
 _UNSUPPORTED_KEYWORDS = {
-    "CASE", "WHEN", "THEN", "ELSE", "END", "IN", "LIKE", "IS", "BETWEEN", "DISTINCT",
+    "IN", "LIKE", "IS", "BETWEEN", "DISTINCT",
     "GROUP", "ORDER", "BY", "LIMIT", "JOIN", "VALUE", "NULL", "EXISTS", "HAVING",
 }  # fmt: skip
 
@@ -147,7 +163,7 @@ def _tokenize(sql: str) -> list[_Token]:
                 raise IotSqlError(
                     f"unsupported IoT SQL construct {upper!r} at position {position}; "
                     "this emulator implements SELECT/FROM/WHERE with comparisons, "
-                    "AND/OR/NOT and the functions listed in localcloud.services.iot.sql"
+                    "AND/OR/NOT, CASE and the functions listed in localcloud.services.iot.sql"
                 )
             if upper in _KEYWORDS:
                 kind, text = "keyword", upper
@@ -163,9 +179,16 @@ def _tokenize(sql: str) -> list[_Token]:
 # ---------------------------------------------------------------------------------------
 
 
+DynamoDbLookup = Callable[[str, dict[str, Any], str], dict[str, Any] | None]
+"""What ``get_dynamodb()`` calls: ``(table name, {key attribute name: plain value}, role ARN)``
+-> the item as plain JSON, or ``None`` when the table has no such item. The SQL module only
+evaluates the arguments; reading DynamoDB is the caller's (``IotCore`` reads moto's backend)."""
+
+
 @dataclass
 class EvalContext:
-    """What an expression can see besides the payload: the message's envelope."""
+    """What an expression can see besides the payload: the message's envelope, and the
+    DynamoDB lookup ``get_dynamodb()`` uses (``None``: not configured, calling it is an error)."""
 
     topic: str
     payload: Any
@@ -173,6 +196,7 @@ class EvalContext:
     timestamp_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     trace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     new_uuid: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    get_dynamodb: DynamoDbLookup | None = None
 
 
 class Expr:
@@ -196,18 +220,42 @@ class Literal(Expr):
         return json.dumps(self.value)
 
 
+def _field(node: Any, parts: tuple[str, ...]) -> Any:
+    """``node.parts[0].parts[1]...``: Undefined as soon as a step is not an object with that key
+    (a field of Undefined, a number, a string, null or an array is undefined)."""
+    for part in parts:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return Undefined
+    return node
+
+
 @dataclass
 class FieldPath(Expr):
     parts: tuple[str, ...]
 
     def evaluate(self, ctx: EvalContext) -> Any:
-        node = ctx.payload
-        for part in self.parts:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            else:
-                return Undefined
-        return node
+        return _field(ctx.payload, self.parts)
+
+    def default_name(self) -> str:
+        return self.parts[-1]
+
+
+@dataclass
+class FieldAccess(Expr):
+    """A field of a computed value: ``get_dynamodb(...).ExpiresAt``, ``(expr).a.b``.
+
+    AWS's own example reads a field of a function's result this way:
+    ``get_dynamodb("InServiceDevices", "deviceId", id, "arn:...").location AS location``
+    (iot-sql-functions.md). When the value is not an object the field is Undefined.
+    """
+
+    base: Expr
+    parts: tuple[str, ...]
+
+    def evaluate(self, ctx: EvalContext) -> Any:
+        return _field(self.base.evaluate(ctx), self.parts)
 
     def default_name(self) -> str:
         return self.parts[-1]
@@ -245,6 +293,19 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _equals(left: Any, right: Any) -> Any:
+    """The ``=`` operator: True/False, or Undefined when an operand is Undefined or the types
+    differ ("Any value | Undefined | Undefined", iot-sql-operators.md; "Int is converted to
+    Decimal before being compared"). ``CASE`` matches its WHEN values with this too."""
+    if left is Undefined or right is Undefined:
+        return Undefined
+    if _is_number(left) and _is_number(right):
+        return float(left) == float(right)
+    if type(left) is type(right):
+        return bool(left == right)
+    return Undefined
+
+
 @dataclass
 class Compare(Expr):
     op: str
@@ -257,11 +318,8 @@ class Compare(Expr):
         if left is Undefined or right is Undefined:
             return Undefined
         if self.op in ("=", "<>", "!="):
-            if _is_number(left) and _is_number(right):
-                equal = float(left) == float(right)
-            elif type(left) is type(right):
-                equal = left == right
-            else:
+            equal = _equals(left, right)
+            if equal is Undefined:
                 return Undefined
             return equal if self.op == "=" else not equal
         if _is_number(left) and _is_number(right):
@@ -363,6 +421,96 @@ class Cast(Expr):
 
 
 @dataclass
+class Case(Expr):
+    """The simple ``CASE v WHEN t1 THEN r1 ... [ELSE re] END`` (iot-sql-case.md):
+
+    "The expression *v* is evaluated and matched for equality against the *t[i]* value of each
+    WHEN clause. If a match is found, the corresponding *r[i]* expression becomes the result of
+    the CASE statement. The WHEN clauses are evaluated in order so that if there is more than
+    one matching clause, the result of the first matching clause becomes the result of the CASE
+    statement. If there are no matches, *r[e]* of the ELSE clause is the result. If there is no
+    match and no ELSE clause, the result is Undefined." and "If *v* is Undefined, the result of
+    the case statement is Undefined."
+
+    Equality is the ``=`` operator's (``_equals``): a WHEN value of another type, or an
+    Undefined one, does not match. Only the chosen result is evaluated.
+    """
+
+    subject: Expr
+    whens: list[tuple[Expr, Expr]]
+    otherwise: Expr | None
+
+    def evaluate(self, ctx: EvalContext) -> Any:
+        value = self.subject.evaluate(ctx)
+        if value is Undefined:
+            return Undefined
+        for test, result in self.whens:
+            if _equals(value, test.evaluate(ctx)) is True:
+                return result.evaluate(ctx)
+        return self.otherwise.evaluate(ctx) if self.otherwise is not None else Undefined
+
+
+def _plain_json(value: Any) -> Any:
+    """A looked-up item in this module's number model: integral ``Decimal`` -> ``int``, any
+    other ``Decimal`` -> ``float`` (what ``json.loads`` gives for a payload), recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(v) for v in value]
+    return value
+
+
+@dataclass
+class GetDynamoDb(Expr):
+    """``get_dynamodb(tableName, partitionKeyName, partitionKeyValue, [sortKeyName,
+    sortKeyValue,] roleArn)`` (iot-sql-functions.md): "Retrieves data from a DynamoDB table
+    [...] You can filter or augment message payloads using data retrieved from DynamoDB."
+
+    The item comes back as an object (read its attributes with ``.name``), or Undefined when
+    the table has no item with that key; a key value that is Undefined gives Undefined without
+    a lookup (there is no key to read). The lookup is ``EvalContext.get_dynamodb``; the role is
+    passed on, not assumed (the emulator checks no IAM). The one-call-per-statement rule is
+    ``Query.evaluate``'s. Not modelled: "If get_dynamodb() returns more than 8 KB of data, the
+    rule's action may not be invoked" (may).
+    """
+
+    table: Expr
+    key_names: tuple[Expr, ...]
+    key_values: tuple[Expr, ...]
+    role_arn: Expr
+
+    def default_name(self) -> str:
+        return "get_dynamodb"
+
+    def evaluate(self, ctx: EvalContext) -> Any:
+        if ctx.get_dynamodb is None:
+            raise IotSqlError(
+                "get_dynamodb() needs a DynamoDB lookup: pass Query.evaluate(..., "
+                "get_dynamodb=lookup) with lookup(table name, {key name: value}, role ARN) "
+                "returning the item as JSON or None"
+            )
+        table = self.table.evaluate(ctx)
+        names = [name.evaluate(ctx) for name in self.key_names]
+        values = [value.evaluate(ctx) for value in self.key_values]
+        role_arn = self.role_arn.evaluate(ctx)
+        if any(part is Undefined for part in (*names, *values)):
+            return Undefined
+        key = {_string_argument(name, "key name"): value for name, value in zip(names, values)}
+        item = ctx.get_dynamodb(
+            _string_argument(table, "tableName"), key, _string_argument(role_arn, "roleArn")
+        )
+        return Undefined if item is None else _plain_json(item)
+
+
+def _string_argument(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise IotSqlError(f"get_dynamodb() {what} must be a string, got {value!r}")
+    return value
+
+
+@dataclass
 class Call(Expr):
     name: str
     args: list[Expr]
@@ -387,6 +535,9 @@ class Call(Expr):
             return ctx.trace_id
         if self.name == "clientid":
             return ctx.client_id if ctx.client_id is not None else "n/a"
+        if self.name == "isundefined":
+            # "Returns true if the argument is Undefined." (iot-sql-functions.md)
+            return self.args[0].evaluate(ctx) is Undefined
         if self.name == "concat":
             values = [arg.evaluate(ctx) for arg in self.args]
             if any(v is Undefined for v in values):
@@ -407,7 +558,10 @@ _FUNCTION_ARITY: dict[str, tuple[int, int]] = {
     "traceid": (0, 0),
     "clientid": (0, 0),
     "concat": (2, 1_000),
+    "isundefined": (1, 1),
+    "get_dynamodb": (4, 6),  # 4 or 6: checked in _Parser.call
 }
+_FUNCTION_DISPLAY_NAMES = {"isundefined": "isUndefined"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -428,6 +582,7 @@ class _Parser:
         self.sql = sql
         self.tokens = _tokenize(sql)
         self.index = 0
+        self.dynamodb_lookups = 0  # get_dynamodb() calls in the statement (Query.evaluate)
 
     # token helpers -------------------------------------------------------------------
     @property
@@ -459,6 +614,8 @@ class _Parser:
 
     # grammar -------------------------------------------------------------------------
     def parse(self) -> tuple[list[SelectItem], str, Expr | None]:
+        """The SELECT list, the FROM filter and the WHERE clause (``dynamodb_lookups`` is set
+        as a side effect)."""
         self.expect("keyword", "SELECT")
         items = [self.select_item()]
         while self.accept("op", ","):
@@ -547,11 +704,13 @@ class _Parser:
         if self.accept("op", "("):
             inner = self.expression()
             self.expect("op", ")")
-            return inner
+            return self.postfix(inner)
+        if self.accept("keyword", "CASE"):
+            return self.postfix(self.case(token))
         if token.kind == "ident":
             self.advance()
             if self.accept("op", "("):
-                return self.call(token)
+                return self.postfix(self.call(token))
             parts = [token.text]
             while self.accept("op", "."):
                 parts.append(self.expect("ident", what="a field name after '.'").text)
@@ -560,6 +719,36 @@ class _Parser:
         raise IotSqlError(
             f"expected a value at position {token.position}, found {found!r} in {self.sql!r}"
         )
+
+    def postfix(self, base: Expr) -> Expr:
+        """``base.a.b``: fields of a call's result or of a parenthesised expression."""
+        parts: list[str] = []
+        while self.accept("op", "."):
+            parts.append(self.expect("ident", what="a field name after '.'").text)
+        return FieldAccess(base, tuple(parts)) if parts else base
+
+    def case(self, case_token: _Token) -> Expr:
+        """``CASE v WHEN t THEN r ... [ELSE e] END`` (the CASE keyword already read)."""
+        if self.current.kind == "keyword" and self.current.text == "WHEN":
+            raise IotSqlError(
+                f"CASE WHEN <condition> at position {case_token.position} (the searched form) is "
+                "not supported; IoT SQL's CASE is CASE <value> WHEN <value> THEN <result> ... END"
+            )
+        subject = self.expression()
+        whens: list[tuple[Expr, Expr]] = []
+        while self.accept("keyword", "WHEN"):
+            test = self.expression()
+            self.expect("keyword", "THEN", what="THEN after CASE ... WHEN <value>")
+            whens.append((test, self.expression()))
+        if not whens:
+            found = self.current.text or "end of statement"
+            raise IotSqlError(
+                f"CASE at position {case_token.position} has no WHEN clause (found {found!r}); "
+                "CASE statements require at least one WHEN clause"
+            )
+        otherwise = self.expression() if self.accept("keyword", "ELSE") else None
+        self.expect("keyword", "END", what="END closing the CASE")
+        return Case(subject, whens, otherwise)
 
     def call(self, name_token: _Token) -> Expr:
         name = name_token.text.lower()
@@ -576,9 +765,10 @@ class _Parser:
             self.expect("op", ")")
             return Cast(operand, type_name)
         if name not in _FUNCTION_ARITY:
+            supported = sorted(_FUNCTION_DISPLAY_NAMES.get(n, n) for n in _FUNCTION_ARITY)
             raise IotSqlError(
                 f"unsupported IoT SQL function {name_token.text}() at position "
-                f"{name_token.position}; supported: cast, {', '.join(sorted(_FUNCTION_ARITY))}"
+                f"{name_token.position}; supported: cast, {', '.join(supported)}"
             )
         args: list[Expr] = []
         if not self.accept("op", ")"):
@@ -586,10 +776,22 @@ class _Parser:
             while self.accept("op", ","):
                 args.append(self.expression())
             self.expect("op", ")")
+        if name == "get_dynamodb":
+            if len(args) not in (4, 6):
+                raise IotSqlError(
+                    f"get_dynamodb() takes 4 arguments (tableName, partitionKeyName, "
+                    "partitionKeyValue, roleArn) or 6 (tableName, partitionKeyName, "
+                    "partitionKeyValue, sortKeyName, sortKeyValue, roleArn), got "
+                    f"{len(args)} at position {name_token.position}"
+                )
+            self.dynamodb_lookups += 1
+            keys = args[1:-1]
+            return GetDynamoDb(args[0], tuple(keys[0::2]), tuple(keys[1::2]), args[-1])
         low, high = _FUNCTION_ARITY[name]
         if not low <= len(args) <= high:
+            shown = _FUNCTION_DISPLAY_NAMES.get(name, name)
             raise IotSqlError(
-                f"{name}() takes {low if low == high else f'{low} to {high}'} arguments, "
+                f"{shown}() takes {low if low == high else f'{low} to {high}'} arguments, "
                 f"got {len(args)} at position {name_token.position}"
             )
         return Call(name, args)
@@ -602,12 +804,14 @@ class _Parser:
 
 @dataclass
 class Query:
-    """A parsed topic-rule statement."""
+    """A parsed topic-rule statement; ``dynamodb_lookups`` counts its ``get_dynamodb()`` calls
+    (written in the statement, whether or not a message's evaluation reaches them)."""
 
     sql: str
     select: list[SelectItem]
     topic_filter: str
     where: Expr | None
+    dynamodb_lookups: int = 0
 
     def matches_topic(self, topic: str) -> bool:
         """True when a message on ``topic`` reaches this rule's FROM filter."""
@@ -622,15 +826,27 @@ class Query:
         timestamp_ms: int | None = None,
         trace_id: str | None = None,
         new_uuid: Callable[[], str] | None = None,
+        get_dynamodb: DynamoDbLookup | None = None,
     ) -> dict[str, Any] | None:
         """The SELECT result for one message, or ``None`` when the topic or WHERE rejects it.
 
         ``payload`` is the decoded JSON document (a non-JSON payload: pass the raw bytes; its
-        fields are then all undefined, as in IoT Core).
+        fields are then all undefined, as in IoT Core). ``get_dynamodb`` is the lookup the
+        ``get_dynamodb()`` function calls (see ``DynamoDbLookup``); a statement that calls the
+        function needs it. An exception the lookup raises propagates to the caller.
+
+        "You can call get_dynamodb() a maximum of one time per SQL statement. Calling
+        get_dynamodb() multiple times in a single SQL statement causes the rule to terminate
+        without invoking any actions." (iot-sql-functions.md): a statement with more than one
+        call returns ``None`` here, as a WHERE that is not true does, without any lookup.
         """
         if not self.matches_topic(topic):
             return None
-        ctx = EvalContext(topic=topic, payload=payload, client_id=client_id)
+        if self.dynamodb_lookups > 1:
+            return None
+        ctx = EvalContext(
+            topic=topic, payload=payload, client_id=client_id, get_dynamodb=get_dynamodb
+        )
         if timestamp_ms is not None:
             ctx.timestamp_ms = timestamp_ms
         if trace_id is not None:
@@ -660,8 +876,15 @@ def parse(sql: str, sql_version: str = "2016-03-23") -> Query:
         )
     if not isinstance(sql, str) or not sql.strip():
         raise IotSqlError("empty SQL statement; write SELECT <fields> FROM '<topic filter>'")
-    items, topic_filter, where = _Parser(sql).parse()
-    return Query(sql=sql, select=items, topic_filter=topic_filter, where=where)
+    parser = _Parser(sql)
+    items, topic_filter, where = parser.parse()
+    return Query(
+        sql=sql,
+        select=items,
+        topic_filter=topic_filter,
+        where=where,
+        dynamodb_lookups=parser.dynamodb_lookups,
+    )
 
 
 def decode_payload(payload: bytes | str | dict[str, Any] | list[Any]) -> Any:
