@@ -40,6 +40,7 @@ from .throttle import Throttle
 #: collector does not scan them again; only its timing changes, as in ``bench``).
 GC_CHECKPOINT_S = 30.0
 
+DETAIL_KEYS = ("executions", "transitions", "registration_events", "rule_lease_lookups")
 JSON_KEYS = ("devices", "rate", "regions", "first_regions", "lost", "stuck", "dead_letters", "executions_failed",
              "drain_s", "bound_s", "bound_api", "bound_region", "ratio", "throttles", "retries",
              "time_to_active_origin_p50_s", "time_to_active_origin_p99_s", "time_to_active_everywhere_p50_s",
@@ -95,7 +96,7 @@ class StormResult:
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` object: ``JSON_KEYS``, and what the storm cost in executions and state transitions."""
         return {**{key: getattr(self, key) for key in JSON_KEYS},
-                **{key: self.details[key] for key in ("executions", "transitions") if key in self.details}}
+                **{key: self.details[key] for key in DETAIL_KEYS if key in self.details}}
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -253,6 +254,7 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
     finished = env.event()
     retry_waits_before = len(sfn_retry_sleep.SLEPT)
     invocations_before = len(lambda_inprocess.INVOCATIONS)
+    events_before, lookups_before = len(iot.published_events), iot.stats.dynamodb_lookups
     executions_before = _executions_by_region(regions)
     replication_times: deque[float] = deque()
 
@@ -362,6 +364,8 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
         reconnects=reconnects, wall_s=round(wall, 3), timeline=timeline,
         details={"simulated_end_s": round(ended, 3), "executions": sum(after[r][0] - executions_before[r][0] for r in regions),
                  "transitions": sum(after[r][1] - executions_before[r][1] for r in regions),
+                 "registration_events": len(iot.published_events) - events_before,
+                 "rule_lease_lookups": iot.stats.dynamodb_lookups - lookups_before,
                  "gave_up": len(gave_up), "tasks_failed": len(clock.tasks_failed),
                  "admitted": {f"{s}:{o}@{r}": n for (s, o, r), n in sorted(throttle.admitted.items())}},
     )

@@ -52,3 +52,12 @@ def test_repeated_registration_events_spend_no_describe_certificate(storm):
     assert storm.reconnects > 0
     described = sum(n for key, n in storm.details["admitted"].items() if key.startswith("iot:DescribeCertificate@"))
     assert described == DEVICES  # once per certificate, in the region it first connected to
+
+
+def test_the_jitr_rule_starts_no_execution_for_a_certificate_whose_lease_is_held(storm):
+    # Every reconnection of a pending device repeats the registration event; the rule reads the lease (one
+    # get_dynamodb per event) and starts an execution only when none is held, so executions stay near one JITR and
+    # one replication per device instead of one per event.
+    events, lookups = storm.details["registration_events"], storm.details["rule_lease_lookups"]
+    assert events > 2 * DEVICES and lookups == events
+    assert storm.details["executions"] < 2 * DEVICES + (events - DEVICES) // 4, (storm.details["executions"], events)
