@@ -35,7 +35,9 @@ cloud settles. A failed action (the exception is the service's error) runs the r
 ``failedAction`` / ``failedResource`` / ``errorMessage`` (developer guide, rule-error-handling.html). No payload
 makes ``publish`` raise: one the emulator cannot decode (JSON nested deeper than Python's parser goes) fails the
 matched rules' actions instead. ``publish_internal`` is the service's own publish for ``$aws/...`` events
-(no policy). ``connect_with_backoff`` is the device side: refused, back off (let the cloud
+(no policy). A rule whose SQL calls ``get_dynamodb()`` reads the item with a GetItem on the region's table while it
+is evaluated (``get_dynamodb_item``); a lookup that fails runs no action and goes to the rule's error action
+(docs/emulator.md §12). ``connect_with_backoff`` is the device side: refused, back off (let the cloud
 settle), retry.
 
 Lookups are dictionary lookups (certificate by id, thing attachment by (ARN, name), policy
