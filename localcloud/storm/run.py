@@ -260,6 +260,7 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
     retry_waits_before = len(sfn_retry_sleep.SLEPT)
     invocations_before = len(lambda_inprocess.INVOCATIONS)
     events_before, lookups_before = len(iot.published_events), iot.stats.dynamodb_lookups
+    refused_starts_before, refused_deliveries_before = iot.stats.throttled_starts, engines.eventbridge.stats.throttled
     executions_before = _executions_by_region(regions)
     replication_times: deque[float] = deque()
 
@@ -371,6 +372,8 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
                  "transitions": sum(after[r][1] - executions_before[r][1] for r in regions),
                  "registration_events": len(iot.published_events) - events_before,
                  "rule_lease_lookups": iot.stats.dynamodb_lookups - lookups_before,
+                 "throttled_rule_starts": iot.stats.throttled_starts - refused_starts_before,
+                 "throttled_deliveries": engines.eventbridge.stats.throttled - refused_deliveries_before,
                  "gave_up": len(gave_up), "tasks_failed": len(clock.tasks_failed),
                  "admitted": {f"{s}:{o}@{r}": n for (s, o, r), n in sorted(throttle.admitted.items())}},
     )

@@ -37,6 +37,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.events.models import EventPattern, Rule
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.responses import get_backend as sfn_backend
+from ...fixes import aws_calls
 from .._exclusive import ExclusiveEngine
 
 _ORIGINAL_SEND = Rule.send_to_targets
@@ -221,6 +222,7 @@ class EventBridgeStats:
     lambdas_invoked: int = 0
     failed: int = 0
     status_events: int = 0  # Step Functions status-change events published (failed executions)
+    throttled: int = 0  # Step Functions deliveries the account's StartExecution quota refused (each retried)
 
 
 @dataclass
@@ -321,6 +323,7 @@ class EventBridgeEngine(ExclusiveEngine):
         self.account_id = account_id
         self.lambda_invoker = lambda_invoker
         self.queue: deque[Delivery] = deque()
+        self.throttled: list[Delivery] = []  # refused by the StartExecution quota: retried on the next settle
         self.stats = EventBridgeStats()
         self.failures: list[DeliveryFailure] = []
         self.started_executions: list[str] = []
@@ -330,15 +333,22 @@ class EventBridgeEngine(ExclusiveEngine):
         Rule.send_to_targets = _hooked_send  # type: ignore[method-assign]
 
     def pending(self) -> int:
-        return len(self.queue)
+        return len(self.queue) + len(self.throttled)
 
     def settle(self, limit: int | None = None) -> int:
-        """Deliver queued events (at most ``limit``); return how many reached their target."""
+        """Deliver queued events (at most ``limit``); return how many reached their target. A delivery the account's
+        StartExecution quota refuses waits for the next ``settle`` (EventBridge retries throttled deliveries with
+        back-off for up to 24 hours; the emulator retries at its next settle, a second later in a storm)."""
+        self.queue.extend(self.throttled)
+        self.throttled.clear()
         delivered = 0
         while self.queue and (limit is None or delivered < limit):
             delivery = self.queue.popleft()
             try:
-                self._deliver(delivery)
+                if not self._deliver(delivery):
+                    self.throttled.append(delivery)
+                    self.stats.throttled += 1
+                    continue
                 delivered += 1
             except Exception as error:  # noqa: BLE001 - recorded (and dead-lettered), as EventBridge would
                 self.stats.failed += 1
@@ -378,12 +388,15 @@ class EventBridgeEngine(ExclusiveEngine):
         }])
         self.stats.status_events += 1
 
-    def _deliver(self, delivery: Delivery) -> None:
+    def _deliver(self, delivery: Delivery) -> bool:
+        """Deliver one event; False when the account's StartExecution quota refused it (to be retried)."""
         target = delivery.target
         arn = target["Arn"]
         payload = target_input(target, delivery.event, delivery.rule)
         target_region = arn.split(":")[3]
         if arn.split(":")[2] == "states":
+            if aws_calls.service_refusal(aws_calls.Call("sfn", "StartExecution", target_region)) is not None:
+                return False
             backend = sfn_backend(delivery.account_id, target_region)
             name = str(mock_random.uuid4())
             execution = backend.start_execution(arn, name, json.dumps(payload))
@@ -391,7 +404,7 @@ class EventBridgeEngine(ExclusiveEngine):
             if self.on_execution is not None:
                 self.on_execution(execution)
             self.stats.executions_started += 1
-            return
+            return True
         if self.lambda_invoker is None:
             raise RuntimeError(
                 f"Lambda target {arn} needs an in-process invoker: pass "
@@ -399,6 +412,7 @@ class EventBridgeEngine(ExclusiveEngine):
             )
         self.lambda_invoker(target_region, arn, payload)
         self.stats.lambdas_invoked += 1
+        return True
 
 
 def inprocess_lambda_invoker(account_id: str = DEFAULT_ACCOUNT_ID) -> LambdaInvoker:

@@ -68,6 +68,7 @@ from moto.moto_api._internal import mock_random
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
+from ...fixes import aws_calls
 from ...fixes.iot_ca_link import signing_ca
 from . import provisioning, tls_checks
 from . import sql as iot_sql
@@ -169,6 +170,7 @@ class IotStats:
     refused_oversized: int = 0
     error_actions: int = 0
     failed_error_actions: int = 0
+    throttled_starts: int = 0  # stepFunctions actions the account's StartExecution quota refused
     dynamodb_lookups: int = 0  # get_dynamodb() GetItems made by rule SQL, failed ones included
 
 
@@ -654,6 +656,10 @@ class IotCore:
         if action.action_type == "stepFunctions":
             machine = action.action["stateMachineName"]
             arn = f"arn:aws:states:{region}:{self.account_id}:stateMachine:{machine}"
+            refused = aws_calls.service_refusal(aws_calls.Call("sfn", "StartExecution", region))
+            if refused is not None:  # the account's StartExecution quota: a failed action, so the error action runs
+                self.stats.throttled_starts += 1
+                raise ActionThrottled(f"{refused}: Rate exceeded (states:StartExecution on {arn})")
             name = f"{action.action.get('executionNamePrefix', '')}{mock_random.uuid4()}"
             execution = sfn_backend(self.account_id, region).start_execution(
                 arn, name[:80], json.dumps(action.result)
@@ -684,6 +690,10 @@ class IotCore:
 
 class ActionError(Exception):
     """A rule action that could not run because its message could not be evaluated."""
+
+
+class ActionThrottled(Exception):
+    """The account's quota for the API an action calls refused it (a ThrottlingException): the action failed."""
 
 
 def payload_bytes(payload: bytes | str | dict[str, Any] | list[Any]) -> bytes:

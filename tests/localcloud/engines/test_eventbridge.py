@@ -275,3 +275,37 @@ def test_a_failed_delivery_lands_in_the_target_s_dead_letter_queue_with_its_reas
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
     assert attributes["RULE_ARN"] == rule_arn and attributes["TARGET_ARN"] == missing
     assert attributes["ERROR_CODE"] == "NO_RESOURCE" and "gone" in attributes["ERROR_MESSAGE"]
+
+
+class RefuseStarts:
+    """A gate (as ``localcloud.storm.throttle.Throttle`` is one) refusing the next ``times`` StartExecutions."""
+
+    def __init__(self, times: int) -> None:
+        self.times, self.asked = times, []
+
+    def decide(self, call: Any) -> str | None:
+        self.asked.append((call.service, call.operation, call.region))
+        if call.operation == "StartExecution" and self.times > 0:
+            self.times -= 1
+            return "ThrottlingException"
+        return None
+
+
+def test_a_delivery_the_start_execution_quota_refuses_waits_for_the_next_settle(
+    world: tuple[EventBridgeEngine, str],
+) -> None:
+    from localcloud.fixes import aws_calls
+
+    engine, machine = world
+    gate = RefuseStarts(times=2)
+    aws_calls.add_gate(gate)
+    try:
+        put(EVENT["detail"])
+        assert engine.settle() == 0 and engine.pending() == 1  # refused: kept, not failed nor dead-lettered
+        assert engine.settle() == 0 and engine.pending() == 1
+        assert engine.settle() == 1 and engine.pending() == 0
+    finally:
+        aws_calls.remove_gate(gate)
+    assert gate.asked == [("sfn", "StartExecution", PRIMARY)] * 3
+    assert (engine.stats.throttled, engine.stats.failed, engine.failures) == (2, 0, [])
+    assert len(sfn().list_executions(stateMachineArn=machine)["executions"]) == 1

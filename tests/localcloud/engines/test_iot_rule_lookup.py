@@ -183,3 +183,39 @@ def test_a_failed_lookup_fails_only_its_own_rule(world: World) -> None:
     world.create_rule("jitr", JITR_SQL)
     assert world.core.publish_internal(PRIMARY, TOPIC, EVENT) == 2
     assert sorted((rule, error is None) for rule, _, error in world.queued()) == [("broken", False), ("jitr", True)]
+
+
+# -- the account's StartExecution quota applies to a rule's stepFunctions action ----------------------------------
+
+class RefuseStarts:
+    def decide(self, call: Any) -> str | None:
+        return "ThrottlingException" if (call.service, call.operation) == ("sfn", "StartExecution") else None
+
+
+def test_a_step_functions_action_the_start_execution_quota_refuses_fails_to_the_error_action(world: World) -> None:
+    from localcloud.fixes import aws_calls
+
+    machine = boto3.client("stepfunctions", region_name=PRIMARY).create_state_machine(
+        name="jitr", definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=ROLE)["stateMachineArn"]
+    world.iot.create_topic_rule(ruleName="jitr", topicRulePayload={
+        "sql": f"SELECT * FROM '{TOPIC}'", "awsIotSqlVersion": "2016-03-23", "ruleDisabled": False,
+        "actions": [{"stepFunctions": {"stateMachineName": "jitr", "roleArn": ROLE, "executionNamePrefix": "jitr"}}],
+        "errorAction": {"sqs": {"queueUrl": world.queue_url, "roleArn": ROLE, "useBase64": False}}})
+    gate = RefuseStarts()
+    aws_calls.add_gate(gate)
+    try:
+        world.core.publish_internal(PRIMARY, TOPIC, EVENT)
+        world.core.settle()
+    finally:
+        aws_calls.remove_gate(gate)
+    assert boto3.client("stepfunctions", region_name=PRIMARY).list_executions(
+        stateMachineArn=machine)["executions"] == []
+    (message,) = world.error_messages()
+    (failure,) = message["failures"]
+    assert failure["failedAction"] == "StepFunctionsAction" and "ThrottlingException" in failure["errorMessage"]
+    assert world.core.stats.throttled_starts == 1
+    world.core.publish_internal(PRIMARY, TOPIC, EVENT)  # the device's next connection, the quota free again
+    world.core.settle()
+    assert len(boto3.client("stepfunctions", region_name=PRIMARY).list_executions(
+        stateMachineArn=machine)["executions"]) == 1
