@@ -1,6 +1,7 @@
 """A token bucket as AWS describes its API throttling: ``burst`` tokens at most, ``rate`` tokens added per second.
 
-A call takes one token; with none left it is throttled (it does not wait). Pure: time is passed in, so the same
+A call takes one token; with none left it is throttled (it does not wait). What AWS delays instead of refusing
+(Step Functions state transitions) reserves the next token and waits for it. Pure: time is passed in, so the same
 bucket works on a simulated clock and in unit tests.
 """
 from __future__ import annotations
@@ -41,3 +42,10 @@ class TokenBucket:
         """Seconds from ``now`` until a token is available (0 if one is)."""
         self._refill(now)
         return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+    def reserve(self, now: float) -> float:
+        """Take the next token, now or when it comes: the seconds from ``now`` until it is this caller's (0 when one
+        is available). Reservations queue: each one is a token later than the one before."""
+        self._refill(now)
+        self.tokens -= 1.0
+        return 0.0 if self.tokens >= 0.0 else -self.tokens / self.rate

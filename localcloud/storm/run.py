@@ -329,7 +329,7 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
 
     throttle = Throttle(quotas, clock.now)
     started = time.perf_counter()
-    with throttle, simulated_time(clock, iot), bulk_gc() as collector:
+    with throttle, simulated_time(clock, iot, throttle.transition_wait), bulk_gc() as collector:
         clock.every(GC_CHECKPOINT_S, collector.checkpoint)
         for i in range(devices):
             env.process(device(i))

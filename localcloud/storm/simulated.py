@@ -8,6 +8,8 @@
   instead of inside the call (``fixes.sfn_serial_executions``'s synchronous mode);
 - Wait states (the pacer's slots: builders/asl/pacing.py) sleep on the simulated clock until their timestamp, to the
   fraction of a second as AWS wakes them (moto truncates the interval to whole seconds and blocks a real thread);
+- with ``transition_wait`` (the storm's ``Throttle.transition_wait``), every state entered waits for its token of
+  the account's state-transition bucket, as AWS delays throttled transitions;
 - the Lambda functions' wall clock (``time.time()`` in ``functions/``: lease expiry, the pacer's slots) is the
   simulated wall clock (``SimClock.wall``), and so is the IoT rules engine's (``timestamp()`` in a rule's SQL: the
   JITR rule compares it with a lease's expiry) when ``simulated_time`` is given the ``IotCore``.
@@ -21,7 +23,7 @@ import datetime
 import importlib
 import sys
 import time as _time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from localcloud.fixes import lambda_inprocess, sfn_retry_sleep
@@ -59,14 +61,22 @@ class _WallTime(_BotocoreTime):
         return self.clock.wall()
 
 
+def _execution_region(env: Any) -> str:
+    """The region of the execution a state runs in (its ARN in the context object)."""
+    return env.states.context_object.context_object_data["Execution"]["Id"].split(":")[3]
+
+
 @contextlib.contextmanager
-def simulated_time(clock: SimClock, iot: Any = None) -> Iterator[SimClock]:
+def simulated_time(clock: SimClock, iot: Any = None,
+                   transition_wait: Callable[[str], float] | None = None) -> Iterator[SimClock]:
     import botocore.endpoint
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     saved_start = ExecutionWorker.start
+    saved_enter = CommonStateField._eval_body
     saved_time = botocore.endpoint.time
     saved_wait = WaitFunction._wait_interval
     saved_timestamp = Timestamp._get_wait_seconds
@@ -75,6 +85,13 @@ def simulated_time(clock: SimClock, iot: Any = None) -> Iterator[SimClock]:
         importlib.import_module(handler.split(":", 1)[0])
     lambda_modules = [module for name, module in list(sys.modules.items())
                       if name.startswith("functions.") and getattr(module, "time", None) is _time]
+
+    def enter(self: Any, env: Any) -> None:
+        if clock.in_task():
+            wait = transition_wait(_execution_region(env))
+            if wait > 0:
+                clock.sleep(wait)
+        saved_enter(self, env)
 
     def start(worker: Any) -> None:
         clock.spawn(worker._execution_logic, name="execution")
@@ -93,6 +110,8 @@ def simulated_time(clock: SimClock, iot: Any = None) -> Iterator[SimClock]:
         return _timestamp_epoch(env.stack.pop()) - clock.wall()
 
     ExecutionWorker.start = start
+    if transition_wait is not None:
+        CommonStateField._eval_body = enter
     botocore.endpoint.time = sleeper
     WaitFunction._wait_interval = wait_interval
     Timestamp._get_wait_seconds = timestamp_seconds
@@ -110,6 +129,7 @@ def simulated_time(clock: SimClock, iot: Any = None) -> Iterator[SimClock]:
             iot.clock_ms = saved_rules_clock
         for module in lambda_modules:
             module.time = _time
+        CommonStateField._eval_body = saved_enter
         Timestamp._get_wait_seconds = saved_timestamp
         WaitFunction._wait_interval = saved_wait
         botocore.endpoint.time = saved_time

@@ -4,7 +4,8 @@ Installed as an ``aws_calls`` gate, so it sees every SDK call that reaches moto:
 inspector Lambda's own boto3 clients, and the calls ``speedups.direct_sdk`` answers in-process (it asks the gate
 too). A refused call gets the service's modelled ``ThrottlingException`` (for IoT: HTTP 400,
 ``x-amzn-ErrorType: ThrottlingException``): boto3 raises ``client.exceptions.ThrottlingException`` and Step Functions
-names it ``Iot.ThrottlingException``, as in AWS.
+names it ``Iot.ThrottlingException``, as in AWS. State transitions are not calls: ``transition_wait`` tells the
+simulated clock how long one waits for the account's state-transition bucket (``storm.simulated``).
 """
 from __future__ import annotations
 
@@ -46,6 +47,23 @@ class Throttle:
             return None
         self.throttled[key] += 1
         return ERROR_CODE.get(call.service, "ThrottlingException")
+
+    def transition_wait(self, region: str) -> float:
+        """Seconds a Step Functions state transition in ``region`` waits for its token (``sfn:StateTransition`` in the
+        quota data's limits): AWS delays a throttled transition rather than failing it. 0 when not limited."""
+        key = ("sfn", "StateTransition", region)
+        if key not in self.buckets:
+            found = self.quotas.limit("sfn:StateTransition", region)
+            self.buckets[key] = None if found is None else TokenBucket(found.burst, found.rate, updated=self.now())
+        bucket = self.buckets[key]
+        if bucket is None:
+            return 0.0
+        wait = bucket.reserve(self.now())
+        if wait > 0:
+            self.throttled[key] += 1
+        else:
+            self.admitted[key] += 1
+        return wait
 
     def install(self) -> Throttle:
         aws_calls.add_gate(self)
