@@ -36,3 +36,29 @@ def cloud(tmp_path_factory: pytest.TempPathFactory):
 def ca(cloud):
     """The deployed cloud's own CA (``pki``), to issue device certificates from."""
     return cloud.load_ca()
+
+
+# ---- which SDK calls went down moto's stubber path (rather than speedups.direct_sdk) --------------------------------
+import contextlib  # noqa: E402
+
+
+@pytest.fixture
+def stubber_events():
+    """``with stubber_events() as seen:`` collects the names of the botocore events that reach moto's stubber inside
+    the block; the spy is undone at the block's end, before fixtures revert aws_calls' own patch of that method."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    @contextlib.contextmanager
+    def spy():
+        seen: list[str] = []
+        original = BotocoreStubber.__call__
+
+        def call(self, event_name, request, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append(event_name)
+            return original(self, event_name, request, **kwargs)
+
+        with pytest.MonkeyPatch.context() as scoped:
+            scoped.setattr(BotocoreStubber, "__call__", call)
+            yield seen
+
+    return spy

@@ -99,18 +99,8 @@ def test_a_fault_reaches_calls_direct_sdk_answers(cloud: str, region: str) -> No
     assert direct_sdk.installed() == (cloud == "direct_sdk")
 
 
-def test_the_inspector_s_calls_are_answered_by_direct_sdk_when_it_is_installed(cloud: str) -> None:
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    stubbed: list[str] = []
-    original = BotocoreStubber.__call__
-
-    def spy(self, event_name, request, **kwargs):  # type: ignore[no-untyped-def]
-        stubbed.append(event_name)
-        return original(self, event_name, request, **kwargs)
-
-    with pytest.MonkeyPatch.context() as scoped:  # undone before the fixture reverts aws_calls' own patch
-        scoped.setattr(BotocoreStubber, "__call__", spy)
+def test_the_inspector_s_calls_are_answered_by_direct_sdk_when_it_is_installed(cloud: str, stubber_events) -> None:
+    with stubber_events() as stubbed:
         invoke(SECONDARY)
     assert [(c.operation, c.region) for c in aws_calls.calls()] == [
         ("Invoke", SECONDARY), ("DescribeCertificate", SECONDARY)]

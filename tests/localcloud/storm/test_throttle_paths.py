@@ -35,22 +35,11 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
             direct_sdk.uninstall()
 
 
-def test_a_call_beyond_the_bucket_is_refused_as_aws_refuses_it_on_either_path(path: str) -> None:
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    through_stubber: list[str] = []
-    original = BotocoreStubber.__call__
-
-    def spy(self, event_name, request, **kwargs):  # type: ignore[no-untyped-def]
-        through_stubber.append(event_name)
-        return original(self, event_name, request, **kwargs)
-
+def test_a_call_beyond_the_bucket_is_refused_as_aws_refuses_it_on_either_path(path: str, stubber_events) -> None:
     now = [0.0]
     iot = boto3.client("iot", region_name=REGION, config=boto3.session.Config(retries={"total_max_attempts": 1}))
     iot.create_thing(thingName="t")
-    # scoped: undone before the fixture reverts aws_calls' own patch of the same method
-    with pytest.MonkeyPatch.context() as scoped, Throttle(ONE_PER_SECOND, lambda: now[0]) as throttle:
-        scoped.setattr(BotocoreStubber, "__call__", spy)
+    with stubber_events() as through_stubber, Throttle(ONE_PER_SECOND, lambda: now[0]) as throttle:
         assert iot.describe_thing(thingName="t")["thingName"] == "t"
         assert iot.describe_thing(thingName="t")["thingName"] == "t"  # the burst of 2
         with pytest.raises(iot.exceptions.ThrottlingException, match="Rate exceeded"):
