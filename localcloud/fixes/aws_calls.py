@@ -132,9 +132,6 @@ def service_refusal(call: Call) -> str | None:
     """The error code a gate refuses a call with that a service makes on the account's behalf (an IoT rule's or an
     EventBridge target's StartExecution), or None. Such a call is not an SDK call, so it is not recorded here, but
     it counts against the account's quota for that API like one (a throttle applies to it)."""
-    with _LOCK:
-        if not _GATES:
-            return None
     return _gate_refusal(call)
 
 

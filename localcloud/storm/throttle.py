@@ -31,9 +31,10 @@ class Throttle:
         self.throttled: Counter[tuple[str, str, str]] = Counter()
         self.services = {service for service, _ in quotas.apis}
 
-    def _bucket(self, key: tuple[str, str, str]) -> TokenBucket | None:
+    def _bucket(self, key: tuple[str, str, str], limit: str | None = None) -> TokenBucket | None:
+        """The bucket of ``key``, made on first use from the API's quota (or the named ``limit``'s)."""
         if key not in self.buckets:
-            found = self.quotas.bucket(*key)
+            found = self.quotas.bucket(*key) if limit is None else self.quotas.limit(limit, key[2])
             self.buckets[key] = None if found is None else TokenBucket(found.burst, found.rate, updated=self.now())
         return self.buckets[key]
 
@@ -52,10 +53,7 @@ class Throttle:
         """Seconds a Step Functions state transition in ``region`` waits for its token (``sfn:StateTransition`` in the
         quota data's limits): AWS delays a throttled transition rather than failing it. 0 when not limited."""
         key = ("sfn", "StateTransition", region)
-        if key not in self.buckets:
-            found = self.quotas.limit("sfn:StateTransition", region)
-            self.buckets[key] = None if found is None else TokenBucket(found.burst, found.rate, updated=self.now())
-        bucket = self.buckets[key]
+        bucket = self._bucket(key, limit="sfn:StateTransition")
         if bucket is None:
             return 0.0
         wait = bucket.reserve(self.now())

@@ -195,8 +195,7 @@ def from_dynamodb_json(value: dict[str, Any]) -> Any:
     if kind == "S":
         return data
     if kind == "N":
-        number = Decimal(data)
-        return int(number) if number == number.to_integral_value() else float(number)
+        return iot_sql.json_number(Decimal(data))
     if kind == "BOOL":
         return bool(data)
     if kind == "NULL":

@@ -450,11 +450,16 @@ class Case(Expr):
         return self.otherwise.evaluate(ctx) if self.otherwise is not None else Undefined
 
 
+def json_number(value: Decimal) -> int | float:
+    """A DynamoDB number in this module's number model: integral -> ``int``, any other ->
+    ``float`` (what ``json.loads`` gives for a payload)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def _plain_json(value: Any) -> Any:
-    """A looked-up item in this module's number model: integral ``Decimal`` -> ``int``, any
-    other ``Decimal`` -> ``float`` (what ``json.loads`` gives for a payload), recursively."""
+    """A looked-up item in this module's number model (``json_number``), recursively."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return json_number(value)
     if isinstance(value, dict):
         return {k: _plain_json(v) for k, v in value.items()}
     if isinstance(value, list):
