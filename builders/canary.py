@@ -3,17 +3,19 @@
 The canary is a program-made device: its certificate (``python -m pki issue-device canary-<region>``) is registered
 ACTIVE by the program with RegisterCertificateWithoutCA, so a connection never triggers just-in-time registration,
 the certificate inspector never sees it and no inventory item (hence no replication) is ever written for it. Thing
-names with the reserved prefix ``canary-`` are refused by the inspector, so a device certificate naming itself a
-canary cannot claim that name either.
+names with the reserved prefix ``canary-`` are refused wherever a name enters (one rule,
+``functions/reserved_names.py``: pki, ops allow-list, the provisioning API, fleet provisioning, the inspector), so
+a device naming itself a canary cannot claim that name either.
 """
 
 from __future__ import annotations
 
 from builders import arns
 from builders.iam import document, log_writer_statement, statement
+from functions.reserved_names import CANARY_PREFIX
 
-#: Thing names starting with this are the program's canaries; JITR refuses them (InvalidThingName).
-RESERVED_PREFIX = "canary-"
+#: Thing names starting with this are the program's canaries; every way in refuses them (functions/reserved_names.py).
+RESERVED_PREFIX = CANARY_PREFIX
 METRIC_NAME = "Success"
 DIMENSION = "Region"
 THING = "${iot:Connection.Thing.ThingName}"
@@ -70,15 +72,17 @@ def role_policy(*, region: str, secret_arn: str, kms_key_arn: str, namespace: st
     ])
 
 
-def secret_policy(reader_role_arn: str) -> dict:
-    """The secret's resource policy: nobody but the canary's role may read its value (a Deny, so an identity policy
-    elsewhere in the account granting secretsmanager:GetSecretValue on "*" does not reach it). In a secret's resource
-    policy ``"Resource": "*"`` means that secret."""
+def secret_policy(reader_role_arn: str, deployer_arn: str) -> dict:
+    """The secret's resource policy: nobody but the canary's role and the principal that deploys the stack (which
+    wrote the key and manages the secret: `pulumi refresh` and `destroy` run as it) may read its value. A Deny, so an
+    identity policy elsewhere in the account granting secretsmanager:GetSecretValue on "*" does not reach it. In a
+    secret's resource policy ``"Resource": "*"`` means that secret. For an assumed role, ``aws:PrincipalArn`` is the
+    role's ARN, which is what ``deployer_arn`` must be (aws.iam.get_session_context's issuer_arn)."""
     return {
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": "OnlyTheCanaryReads", "Effect": "Deny", "Principal": "*",
+            "Sid": "OnlyTheCanaryAndTheDeployerRead", "Effect": "Deny", "Principal": "*",
             "Action": "secretsmanager:GetSecretValue", "Resource": "*",
-            "Condition": {"StringNotEquals": {"aws:PrincipalArn": reader_role_arn}},
+            "Condition": {"StringNotEquals": {"aws:PrincipalArn": [reader_role_arn, deployer_arn]}},
         }],
     }

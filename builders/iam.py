@@ -169,13 +169,6 @@ def rule_error_queue_statement(queue_arn: str) -> dict:
     return statement(["sqs:SendMessage"], [queue_arn], sid="SendFailedMessages")
 
 
-def rule_lease_lookup_statement(region: str, account_id: str, lease_table_name: str) -> dict:
-    """What the JITR rule's ``get_dynamodb()`` needs: dynamodb:GetItem on the regional lease table, nothing else
-    (the developer guide's own example for the function grants exactly that: iot-sql-functions.md)."""
-    return statement(["dynamodb:GetItem"], [arns.dynamodb_table(region, account_id, lease_table_name)],
-                     sid="ReadRegistrationLeases")
-
-
 def lambda_inspector_policy(region: str, account_id: str, inventory_table_name: str,
                             log_group_arn: str, crl_object_arn: str | None = None,
                             lease_table_name: str | None = None) -> dict:
@@ -297,14 +290,18 @@ def provisioning_api_policy(r: ProvisioningApiResources) -> dict:
     """Provision one device in this region and nothing else: register its certificate (RegisterCertificate supports
     only "*"), create its thing, attach the device policy and the certificate; undo those on a rollback; read our
     CA; claim the allow-list entry and write the inventory item (GetItem/UpdateItem), remember nonces (PutItem/GetItem);
-    sign with the CA's KMS key (kms:Sign only: the key never leaves KMS); read the geolocation database object."""
+    sign with the CA's KMS key (kms:Sign only: the key never leaves KMS); read the geolocation database object.
+    Undoing an attempt reads what it left (DescribeCertificate, DescribeThing) and a replacement after
+    ``ops allow-list reset`` hands the thing over (UpdateThing): docs/design.md, "The provisioning API"."""
     iot = lambda res: arns.iot(r.region, r.account_id, res)  # noqa: E731
     table = lambda name: arns.dynamodb_table(r.region, r.account_id, name)  # noqa: E731
     statements = [
         statement(["iot:RegisterCertificate"], ["*"], sid="RegisterDeviceCertificate"),
         statement(["iot:DescribeCACertificate"], [iot(f"cacert/{r.ca_certificate_id}")], sid="ReadOurCa"),
-        statement(["iot:UpdateCertificate", "iot:DeleteCertificate"], [iot("cert/*")], sid="RollBackCertificate"),
-        statement(["iot:CreateThing", "iot:DeleteThing"], [iot("thing/*")], sid="Things"),
+        statement(["iot:DescribeCertificate", "iot:UpdateCertificate", "iot:DeleteCertificate"], [iot("cert/*")],
+                  sid="RollBackCertificate"),
+        statement(["iot:CreateThing", "iot:DescribeThing", "iot:UpdateThing", "iot:DeleteThing"], [iot("thing/*")],
+                  sid="Things"),
         statement(["iot:AttachThingPrincipal", "iot:DetachThingPrincipal"], [iot("thing/*"), iot("cert/*")],
                   sid="AttachCertificateToThing"),
         statement(["iot:AttachPolicy", "iot:DetachPolicy"], [iot("cert/*"), iot(f"policy/{r.device_policy_name}")],

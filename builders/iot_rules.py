@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-from functions.certificate_inspector import lease
 
 SQL_VERSION = "2016-03-23"
 TELEMETRY_TOPIC_FILTER = "i/+/m"
@@ -17,41 +14,20 @@ def rule_name(application: str, purpose: str) -> str:
     return name[:128]
 
 
-@dataclass(frozen=True)
-class LeaseLookup:
-    """Where the JITR rule looks up a certificate's registration lease: the region's lease table, read with the
-    rule's own role (``dynamodb:GetItem`` on that table only: builders.iam.rule_lease_lookup_statement)."""
-
-    table: str
-    role_arn: str
-
-
-def jitr_sql(ca_certificate_id: str, leases: LeaseLookup | None = None) -> str:
+def jitr_sql(ca_certificate_id: str) -> str:
     """Certificates auto-registered under our CA and waiting for activation, nothing else.
 
-    With ``leases``, an event for a certificate whose registration lease is held and unexpired
-    (functions/certificate_inspector/lease.py) starts nothing: AWS IoT publishes the event again on every
-    connection of a PENDING_ACTIVATION certificate, and while one execution holds the lease every other would
-    end as a duplicate after a StartExecution, its transitions and a Lambda invocation. One ``get_dynamodb()``
-    (AWS allows one per statement) reads the lease; an absent or expired lease lets the event through.
-
-    The filter is written for IoT SQL's Undefined: ``get_dynamodb(...)`` of a missing item, and every operator on
-    it, is Undefined, and a WHERE that is not true drops the event, so ``NOT (lease is held)`` would drop a new
-    device's first event. ``CASE held WHEN true THEN 'held' END`` is Undefined unless the lease is held (no
-    match, or an Undefined subject: developer guide, iot-sql-case.md), and ``isUndefined`` of it is the answer.
-    If the lookup itself fails, the rule runs no action and the device's next connection sends the event again.
+    Every such event starts an execution, duplicates included (AWS IoT publishes the event again on each
+    connection of a PENDING_ACTIVATION certificate): the state machine's inspector ends a duplicate at the
+    certificate's registration lease (functions/certificate_inspector/lease.py). The rule reads nothing else:
+    AWS does not document ``get_dynamodb()`` of a missing item, and a re:Post answer
+    (repost.aws/questions/QUtmrQNjM4SkiP8mWy31_8Ew) reports a FunctionExecution error that makes the rule match
+    nothing, with no error action (those cover failed actions only: rule-error-handling.html). A lease lookup in
+    WHERE would then drop every new certificate's first event, since it has no lease yet (docs/design.md,
+    "Duplicate registration events end at the lease").
     """
-    sql = (f"SELECT * FROM '$aws/events/certificates/registered/{ca_certificate_id}' "
-           "WHERE certificateStatus = 'PENDING_ACTIVATION'")
-    if leases is None:
-        return sql
-    for what, value in (("lease table", leases.table), ("lookup role ARN", leases.role_arn)):
-        if not value or "'" in value:
-            raise ValueError(f"jitr_sql: the {what} {value!r} cannot be quoted in IoT SQL; pass the table's name "
-                             "and the rule role's ARN as Pulumi resolves them")
-    held = (f"get_dynamodb('{leases.table}', '{lease.KEY}', certificateId, '{leases.role_arn}')"
-            f".{lease.EXPIRES} * 1000 > timestamp()")
-    return f"{sql} AND isUndefined(CASE {held} WHEN true THEN 'held' END)"
+    return (f"SELECT * FROM '$aws/events/certificates/registered/{ca_certificate_id}' "
+            "WHERE certificateStatus = 'PENDING_ACTIVATION'")
 
 
 def telemetry_sql(region: str) -> str:

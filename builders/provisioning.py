@@ -7,9 +7,12 @@ name"; an existing thing keeps its attributes: ``DO_NOTHING``), attaches the dev
 certificate. Template syntax: https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html and
 https://docs.aws.amazon.com/iot/latest/developerguide/jit-provisioning.html.
 
-``provisioning_role_policy`` is what AWS IoT may do with the provisioning role while it runs our templates, and
-nothing else: written by us instead of the managed ``AWSIoTThingsRegistration`` (which allows some 30 actions on
-``*``; the policy pack refuses AWS managed policies).
+The provisioning role carries the AWS managed policy ``THINGS_REGISTRATION_POLICY_ARN``: AWS's JITP and fleet
+provisioning guides say the role "must" have it, and no AWS source says a narrower one suffices
+(docs/design.md, "Provisioning modes"). ``provisioning_role_policy`` is that narrower candidate: what our templates
+call, on our resources only. It is not deployed; the live conformance kit (``python -m ops conformance``, probe
+``fleet.register-thing-role``) runs RegisterThing with it and with the managed policy, so the choice can be made
+again on evidence.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from typing import Any
 
 from builders import arns, iam
 
+#: What AWS's guides say the provisioning role must have attached (jit-provisioning.html, provision-wo-cert.html).
+THINGS_REGISTRATION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration"
 #: The thing attribute naming the certificate that owns the thing (the same as builders.asl.jitr.OWNER_ATTRIBUTE).
 OWNER_ATTRIBUTE = "certificateId"
 COMMON_NAME = "AWS::IoT::Certificate::CommonName"
@@ -70,7 +75,8 @@ TEMPLATE_ACTIONS = {
 
 
 def provisioning_role_policy(region: str, account_id: str, device_policy_name: str) -> dict[str, Any]:
-    """Least privilege for AWS IoT running our templates in ``region``: things, certificates, the device policy."""
+    """Least privilege for AWS IoT running our templates in ``region``: things, certificates, the device policy.
+    Not deployed (see the module docstring): the conformance kit's candidate against the managed policy."""
     for name, value in (("region", region), ("account_id", account_id), ("device_policy_name", device_policy_name)):
         _require(name, value)
     iot = lambda resource: arns.iot(region, account_id, resource)  # noqa: E731

@@ -3,18 +3,22 @@
 Every minute a small Lambda connects to this region's own IoT data endpoint with the custom domain as SNI (so it
 tests this region's domain configuration, server certificate and TLS policy, whatever DNS answers), subscribes to
 and publishes on its own topic, receives its message back, and puts ``<application>/Canary`` ``Success`` 1 or 0
-(dimension ``Region``). An alarm on it (missing data = breaching: a canary that stops running fails the region too)
-is the source of a Route 53 ``CLOUDWATCH_METRIC`` health check (insufficient data = unhealthy) that the region's
-latency or geolocation record carries (``components/endpoint.py``), so Route 53 stops sending devices here.
+(dimension ``Region``; a failed run of any kind puts 0, never nothing). An alarm on it (3 failed minutes of 3; missing
+data = breaching: a canary that stops running fails the region too) is the source of a Route 53 ``CLOUDWATCH_METRIC``
+health check (insufficient data = unhealthy) that the region's latency or geolocation record carries
+(``components/endpoint.py``), so Route 53 stops sending devices here. The function has reserved concurrency, so a
+storm that uses up the region's Lambda concurrency cannot throttle it.
 
 The canary's identity (docs/design.md, "Health-checked failover"):
 
 * its certificate is ``python -m pki issue-device canary-<region>`` (``<pkiDir>/devices/``), registered ACTIVE by the
   program with RegisterCertificateWithoutCA: no JITR event, no inspector, no inventory item, so it is never
   replicated; the inspector refuses the ``canary-`` prefix for every other certificate;
-* its private key is stored in Secrets Manager, encrypted with a customer-managed KMS key, written through the
-  write-only ``secret_string_wo`` (never kept in the Pulumi state), readable only by the canary's role (identity
-  policy plus a Deny for every other principal on the secret);
+* its private key is stored in Secrets Manager, encrypted with a customer-managed KMS key, written by
+  ``components.canary_key.CanaryKeyVersion`` from the PKI folder (the state keeps the file's path and its public
+  key's digest, never the key: pulumi-aws's write-only ``secret_string_wo`` is still written to the state's inputs,
+  pulumi-terraform-bridge issue 3201), readable only by the canary's role and the deploying principal (identity
+  policy plus a Deny for every other principal on the secret, put after the key is written);
 * its IoT policy lets it connect as its own thing only and use ``canary/<its thing>`` only.
 """
 
@@ -28,14 +32,25 @@ import pulumi
 import pulumi_aws as aws
 
 from builders import canary
-from components.config import ConfigError
+from components.canary_key import CanaryKeyVersion
+from components.config import CANARY_RESERVED_CONCURRENCY, ConfigError
 from components.function import Function, FunctionArgs, FunctionSite
 from components.naming import Names
 
 SCHEDULE = "rate(1 minute)"
-#: Two consecutive failed (or missing) minutes put the alarm, hence the health check, in ALARM / unhealthy.
-EVALUATION_PERIODS = 2
+#: Three failed minutes in a row (3 of 3) put the alarm, hence the health check, in ALARM / unhealthy: one failed run
+#: never takes a healthy region out of DNS. 3 of 3 rather than M of N because Route 53 records only EvaluationPeriods,
+#: Threshold, ComparisonOperator, Period and Statistic of the alarm (botocore's route53 CloudWatchAlarmConfiguration)
+#: and documents nothing about DatapointsToAlarm or TreatMissingData: with DatapointsToAlarm = EvaluationPeriods, a
+#: health check that reads the alarm's state and one that evaluates the metric's datapoints itself agree (register row
+#: route53.alarm-health-check-reading; docs/design.md, "Health-checked failover"). Every run puts a datapoint, failed
+#: ones a 0 (functions/canary/handler.py), so missing data means the canary did not run at all.
+DATAPOINTS_TO_ALARM = 3
+EVALUATION_PERIODS = 3
 PERIOD_SECONDS = 60
+#: The function's timeout; the handler's own budget (functions/canary/handler.py) ends well inside it, so a hung call
+#: still ends in a 0 datapoint rather than no datapoint.
+TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -44,7 +59,7 @@ class CanaryMaterial:
 
     certificate_pem: str  # the canary's own certificate
     chain_pem: str  # its certificate, then the intermediate (what it presents)
-    private_key_pem: str
+    key_file: Path  # its private key (read when the key is written into Secrets Manager, never by the program)
     trust_pem: str  # the root the domain's server certificate chains to
 
 
@@ -68,7 +83,7 @@ def find_canary_material(pki_dir: Path, region: str) -> CanaryMaterial | None:
     certificate = cert.read_text(encoding="ascii")
     intermediate = layout.intermediate_cert.read_text(encoding="ascii")
     return CanaryMaterial(certificate_pem=certificate, chain_pem=certificate.rstrip("\n") + "\n" + intermediate,
-                          private_key_pem=key_pem, trust_pem=layout.root_cert.read_text(encoding="ascii"))
+                          key_file=key.resolve(), trust_pem=layout.root_cert.read_text(encoding="ascii"))
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,9 @@ class CanaryArgs:
     functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
     log_retention_days: int
     alarm_topic_arn: str | None = None
+    # Lambda concurrency kept for the canary alone (config canaryReservedConcurrency): an onboarding storm that uses
+    # up the region's unreserved concurrency cannot throttle it and so cannot take a healthy region out of DNS.
+    reserved_concurrency: int = CANARY_RESERVED_CONCURRENCY
 
 
 class Canary(pulumi.ComponentResource):
@@ -101,9 +119,12 @@ class Canary(pulumi.ComponentResource):
         secret = aws.secretsmanager.Secret(f"{name}-secret", name=n(f"canary-key-{region}"), kms_key_id=key.arn,
                                            description="The canary's MQTT client private key (PEM)",
                                            recovery_window_in_days=7, opts=child)
-        aws.secretsmanager.SecretVersion(f"{name}-secret-value", secret_id=secret.id,
-                                         secret_string_wo=pulumi.Output.secret(args.material.private_key_pem),
-                                         secret_string_wo_version=1, opts=child)
+        key_version = CanaryKeyVersion(f"{name}-secret-value", secret_arn=secret.arn, region=region,
+                                       key_file=args.material.key_file, opts=child)
+        # Who runs `pulumi up/refresh/destroy` (for an assumed role, the role: what aws:PrincipalArn carries).
+        deployer = aws.iam.get_session_context_output(
+            arn=aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).arn,
+            opts=pulumi.InvokeOptions(parent=self)).issuer_arn
 
         certificate = aws.iot.Certificate(f"{name}-certificate", certificate_pem=args.material.certificate_pem,
                                           active=True, opts=child)
@@ -128,10 +149,14 @@ class Canary(pulumi.ComponentResource):
             policy=lambda log_group_arn: pulumi.Output.all(secret.arn, key.arn).apply(
                 lambda v: canary.role_policy(region=region, secret_arn=v[0], kms_key_arn=v[1], namespace=namespace,
                                              log_group_arn=log_group_arn)),
-            environment=environment, timeout=30, memory_size=128, depends_on=[attachment]), opts=child)
+            environment=environment, timeout=TIMEOUT_SECONDS, memory_size=128,
+            reserved_concurrency=args.reserved_concurrency,
+            depends_on=[attachment, key_version]), opts=child)
         aws.secretsmanager.SecretPolicy(
             f"{name}-secret-policy", secret_arn=secret.arn,
-            policy=self.function.function.role.apply(lambda role: json.dumps(canary.secret_policy(role))), opts=child)
+            policy=pulumi.Output.all(self.function.function.role, deployer).apply(
+                lambda v: json.dumps(canary.secret_policy(v[0], v[1]))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[key_version]))
 
         schedule = aws.cloudwatch.EventRule(f"{name}-schedule", name=n("canary"), schedule_expression=SCHEDULE,
                                             description="Runs the canary every minute", opts=child)
@@ -146,7 +171,8 @@ class Canary(pulumi.ComponentResource):
             alarm_description=(f"The {region} canary could not publish and receive through {args.domain_name} (or did "
                                "not run): Route 53 stops answering this region (docs/design.md)."),
             namespace=namespace, metric_name=canary.METRIC_NAME, dimensions={canary.DIMENSION: region},
-            statistic="Minimum", period=PERIOD_SECONDS, evaluation_periods=EVALUATION_PERIODS, threshold=1,
+            statistic="Minimum", period=PERIOD_SECONDS, evaluation_periods=EVALUATION_PERIODS,
+            datapoints_to_alarm=DATAPOINTS_TO_ALARM, threshold=1,
             comparison_operator="LessThanThreshold", treat_missing_data="breaching",
             alarm_actions=actions, ok_actions=actions, opts=child)
         self.health_check = aws.route53.HealthCheck(

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 import pulumi
 
 import quotas
+from components.naming import S3_RESERVED_PREFIXES
 
 PROJECT = "multi-region-iot"
 DEFAULT_TLS_POLICY = "IoTSecurityPolicy_TLS13_1_3_2022_10"
@@ -28,6 +29,10 @@ LOGGING_RULE = "sfn-logging-enabled"
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                   2192, 2557, 2922, 3288, 3653)
 CONTINENTS = ("AF", "AN", "AS", "EU", "OC", "NA", "SA")
+# The canary runs once a minute for at most 30 s: 2 covers a run that overlaps the next. Reserved concurrency comes out
+# of the region's pool for every other function, so the config keeps it small.
+CANARY_RESERVED_CONCURRENCY = 2
+CANARY_RESERVED_CONCURRENCY_MAX = 10
 
 # Every pattern below is used with fullmatch: "$" would also accept a trailing newline.
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -121,7 +126,12 @@ class StackSettings:
     # The account's raised quotas (same format as quotas/aws-defaults.json); None: AWS's defaults. The pacer spaces
     # throttled calls at these rates (docs/design.md, "Onboarding storms").
     quotas_file: Path | None = None
-
+    # Lambda concurrency reserved for the region's canary (docs/design.md, "Health-checked failover").
+    canary_reserved_concurrency: int = CANARY_RESERVED_CONCURRENCY
+    # Secondary only: the first step of removing this region (README, "Removing a region"). Nothing may attach the
+    # device policy here any more: no DNS records, CA auto-registration off, the JITR rule and fleet template
+    # disabled, the replication pipe stopped.
+    retiring: bool = False
 
     @property
     def is_primary(self) -> bool:
@@ -196,9 +206,11 @@ def validate_provisioning_api(get: Callable[[str], Any], region: str) -> Provisi
 
 
 def validate_provisioning(raw: Any, key: str = "provisioning") -> Provisioning:
-    """``jitr`` (default), ``jitp``, ``fleet``, or ``fleet`` with one of the others (``"fleet,jitp"`` or a YAML list);
-    ``fleet`` alone keeps JITR for devices with factory certificates. ``jitr`` and ``jitp`` together are refused: both
-    would act on the same auto-registration of the same CA."""
+    """``jitr`` (default), ``jitp``, ``fleet``, or ``fleet,jitr`` (a string or a YAML list); ``fleet`` alone keeps
+    JITR for devices with factory certificates. ``jitr`` and ``jitp`` together are refused: both would act on the
+    same auto-registration of the same CA. ``fleet`` and ``jitp`` together are refused too (issue 21): the fleet
+    certificate provider signs with the CA that carries the JITP template, so a fleet certificate the hook never
+    admitted would be activated by JITP wherever its holder presents it (docs/design.md, "Provisioning modes")."""
     if raw is None or raw == "" or raw == []:
         return Provisioning()
     if isinstance(raw, str) and raw.lstrip().startswith("["):
@@ -208,7 +220,7 @@ def validate_provisioning(raw: Any, key: str = "provisioning") -> Provisioning:
     unknown = [m for m in modes if m not in PROVISIONING_MODES]
     if unknown or not modes:
         raise ConfigError(f"{key} = {raw!r} names {unknown or 'nothing'}; use jitr (the default), jitp, fleet, or fleet "
-                          f"with one of the others: {_set_hint(key, 'fleet,jitp')}.")
+                          f"with jitr: {_set_hint(key, 'fleet,jitr')}.")
     if len(set(modes)) != len(modes):
         raise ConfigError(f"{key} = {raw!r} names a mode twice; name each once, e.g. {_set_hint(key, 'fleet,jitr')}.")
     if "jitr" in modes and "jitp" in modes:
@@ -216,7 +228,29 @@ def validate_provisioning(raw: Any, key: str = "provisioning") -> Provisioning:
                           "would activate every certificate JITR is meant to inspect first (issuer, validity, revocation "
                           "list, one owner per thing name); pick one: "
                           f"{_set_hint(key, 'jitr')} or {_set_hint(key, 'jitp')}.")
+    if "fleet" in modes and "jitp" in modes:
+        raise ConfigError(f"{key} = {raw!r} turns on both fleet and jitp: the fleet certificate provider signs with the "
+                          "CA that carries the JITP template, so a fleet certificate the pre-provisioning hook never "
+                          "admitted would be auto-registered and activated by JITP wherever it is presented; pick one: "
+                          f"{_set_hint(key, 'fleet')} (fleet by claim, with JITR for factory certificates) or "
+                          f"{_set_hint(key, 'jitp')}, or run them as two deployments.")
     return Provisioning("jitp" if "jitp" in modes else "jitr", "fleet" in modes)
+
+
+#: CreateProvisioningTemplate's templateName: at most 36 characters (botocore's iot model, shape TemplateName).
+PROVISIONING_TEMPLATE_MAX_LENGTH = 36
+FLEET_TEMPLATE_SUFFIX = "-fleet"  # the template is `<application>-fleet` (components/fleet_provisioning.py)
+
+
+def validate_fleet_template_fits(provisioning: Provisioning, application: str) -> Provisioning:
+    """With ``fleet``, the provisioning template ``<application>-fleet`` must fit AWS's 36 characters."""
+    longest = PROVISIONING_TEMPLATE_MAX_LENGTH - len(FLEET_TEMPLATE_SUFFIX)
+    if provisioning.fleet and len(application) > longest:
+        raise ConfigError(f"application {application!r} is {len(application)} characters: with provisioning fleet the "
+                          f"provisioning template {application + FLEET_TEMPLATE_SUFFIX!r} must fit AWS's "
+                          f"{PROVISIONING_TEMPLATE_MAX_LENGTH} characters; use an application of at most {longest} "
+                          f"characters ({_set_hint('application', PROJECT)}) or turn fleet off.")
+    return provisioning
 
 
 # --- validation of single values ------------------------------------------------------------
@@ -244,6 +278,59 @@ def known_regions() -> frozenset[str]:
 
     partitions = Loader().load_data("partitions")["partitions"]
     return frozenset(r for p in partitions for r in p.get("regions", {}) if not r.endswith("-global"))
+
+
+@functools.lru_cache(maxsize=1)
+def health_check_regions() -> frozenset[str]:
+    """The regions a Route 53 CLOUDWATCH_METRIC health check can read an alarm in: the enum of
+    ``AlarmIdentifier.Region`` (shape ``CloudWatchRegion``) in botocore's route53 service model."""
+    from botocore.loaders import Loader
+
+    return frozenset(Loader().load_service_model("route53", "service-2")["shapes"]["CloudWatchRegion"]["enum"])
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition (aws, aws-cn, aws-us-gov, ...) a known region belongs to, from botocore's partition data
+    (the same answer as ``boto3.session.Session().get_partition_for_region``)."""
+    from botocore.loaders import Loader
+
+    for partition in Loader().load_data("partitions")["partitions"]:
+        if region in partition.get("regions", {}):
+            return partition["id"]
+    raise ConfigError(f"{region!r} is in no partition botocore knows; upgrade botocore "
+                      "(`pip install -U botocore boto3`).")
+
+
+def validate_one_partition(regions: tuple[str, ...], key: str) -> tuple[str, ...]:
+    """Every region of a deployment in one AWS partition: the primary's Route 53 records health-check each region's
+    alarm, the DynamoDB global tables replicate between them and every ARN the stacks exchange starts
+    ``arn:<partition>:``, none of which crosses a partition boundary (a partition is a separate set of accounts)."""
+    partitions: dict[str, list[str]] = {}
+    for region in regions:
+        partitions.setdefault(partition_of(region), []).append(region)
+    if len(partitions) > 1:
+        (first, kept), *_ = partitions.items()
+        others = {p: r for p, r in partitions.items() if p != first}
+        raise ConfigError(f"{key} = {list(regions)} spans AWS partitions {sorted(partitions)} "
+                          f"({', '.join(f'{p}: {r}' for p, r in partitions.items())}): accounts, Route 53 health checks, "
+                          "DynamoDB global tables and ARNs do not cross a partition, so one deployment lives in one; "
+                          f"keep only the {first} regions {kept} in {key} and deploy the "
+                          f"{', '.join(f'{p} region(s) {r}' for p, r in others.items())} as a separate deployment "
+                          "(its own primary stack and account).")
+    return regions
+
+
+def validate_health_checked_region(region: str, key: str) -> str:
+    """A region whose canary alarm Route 53 can health-check (docs/design.md, "Health-checked failover")."""
+    if region not in health_check_regions():
+        import botocore
+
+        raise ConfigError(f"{key} = {region!r}: Route 53 cannot health-check a CloudWatch alarm there "
+                          f"(AlarmIdentifier.Region in botocore {botocore.__version__}'s route53 model does not list "
+                          "it), so the region's record could never be taken out of DNS when its canary fails; pick a "
+                          "region Route 53 lists, or, if AWS has added it since, upgrade botocore "
+                          "(`pip install -U botocore boto3`).")
+    return region
 
 
 def validate_region(value: Any, key: str) -> str:
@@ -316,12 +403,11 @@ def validate_regions(raw: Any, key: str, own_region: str) -> tuple[str, ...]:
                           f"set it with `pulumi config set --path '{key}[0]' {own_region}` and "
                           f"`pulumi config set --path '{key}[1]' us-west-2`.")
     regions = _parse_json(raw, key, list, '["eu-west-1", "us-west-2"]')
-    regions = tuple(validate_region(r, f"{key}[{i}]") for i, r in enumerate(regions))
+    regions = tuple(validate_health_checked_region(validate_region(r, f"{key}[{i}]"), f"{key}[{i}]")
+                    for i, r in enumerate(regions))
     if len(set(regions)) != len(regions):
         raise ConfigError(f"{key} lists a region twice: {list(regions)}; list each region once.")
-    if len(regions) < 2:
-        raise ConfigError(f"{key} = {list(regions)} names fewer than two regions; a multi-region "
-                          "system needs at least two.")
+    validate_one_partition(regions, key)
     if own_region not in regions:
         raise ConfigError(f"{key} = {list(regions)} does not include this stack's region "
                           f"{own_region} (aws:region); add it to {key}.")
@@ -402,6 +488,21 @@ def _bool(value: Any, key: str, default: bool) -> bool:
     raise ConfigError(f"{key} = {value!r} must be true or false; {_set_hint(key, 'false')}.")
 
 
+def validate_canary_concurrency(value: Any, key: str = "canaryReservedConcurrency") -> int:
+    """A small whole number of concurrent executions kept for the canary alone (1 to 10; default 2)."""
+    if value is None or value == "":
+        return CANARY_RESERVED_CONCURRENCY
+    try:
+        number = int(value) if not isinstance(value, (bool, float)) and str(value).strip().isdigit() else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not 1 <= number <= CANARY_RESERVED_CONCURRENCY_MAX:
+        raise ConfigError(f"{key} = {value!r} must be a whole number from 1 to {CANARY_RESERVED_CONCURRENCY_MAX} "
+                          "(concurrent executions kept for the canary alone, taken from the region's pool for every "
+                          f"other function); {_set_hint(key, str(CANARY_RESERVED_CONCURRENCY))}.")
+    return number
+
+
 def _int_choice(value: Any, key: str, choices: tuple[int, ...], default: int) -> int:
     if value is None or value == "":
         return default
@@ -449,11 +550,17 @@ def shared_from_exports(outputs: Mapping[str, Any], own_region: str, primary_sta
 
 def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) -> StackSettings:
     """Validate one stack's config. ``get(key)`` returns the raw value or None."""
-    region = validate_region(region, "aws:region")
+    region = validate_health_checked_region(validate_region(region, "aws:region"), "aws:region")
     application = get("application") or PROJECT
     if not isinstance(application, str) or not _APPLICATION.fullmatch(application):
         raise ConfigError(f"application = {application!r} must be 3-32 lower-case letters, digits and "
                           f"hyphens, starting with a letter (it prefixes every resource name); "
+                          f"{_set_hint('application', PROJECT)}.")
+    reserved = [p for p in S3_RESERVED_PREFIXES if application.startswith(p)]
+    if reserved:
+        raise ConfigError(f"application = {application!r} starts with {reserved[0]!r}, a prefix S3 reserves: every "
+                          "bucket name starts with the application, and S3 refuses names starting so "
+                          "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html); "
                           f"{_set_hint('application', PROJECT)}.")
     primary_stack = get("primaryStack") or None
     if primary_stack is not None:
@@ -515,10 +622,23 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
         primary_stack=primary_stack,
         shared=shared,
         pem_overrides=overrides,
-        provisioning=validate_provisioning(get("provisioning")),
+        provisioning=validate_fleet_template_fits(validate_provisioning(get("provisioning")), application),
         provisioning_api=validate_provisioning_api(get, region),
         quotas_file=quotas_file,
+        canary_reserved_concurrency=validate_canary_concurrency(get("canaryReservedConcurrency")),
+        retiring=validate_retiring(get("retiring"), primary_stack, region),
     )
+
+
+def validate_retiring(value: Any, primary_stack: str | None, region: str) -> bool:
+    """``retiring``: a secondary on its way out (README, "Removing a region"); the primary owns the tables and goes
+    last, so it cannot retire."""
+    retiring = _bool(value, "retiring", False)
+    if retiring and primary_stack is None:
+        raise ConfigError(f"retiring = true on the primary stack ({region}): the primary owns the global tables and is "
+                          "removed last (`pulumi destroy`, after every secondary); retire secondaries only: "
+                          "`pulumi config rm retiring`.")
+    return retiring
 
 
 def validate_quotas_file(value: Any, project_dir: Path) -> Path | None:

@@ -29,6 +29,8 @@ class EndpointArgs:
     validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
     # The region's canary health check (components/canary.py): Route 53 skips this record while it is unhealthy.
     health_check_id: pulumi.Input[str] | None = None
+    # False while the region retires (config `retiring`): no record, so DNS sends no device here.
+    publish_record: bool = True
 
 
 class Endpoint(pulumi.ComponentResource):
@@ -99,7 +101,7 @@ class Endpoint(pulumi.ComponentResource):
                 continent=geo.continent, country=geo.country, subdivision=geo.subdivision)]
         else:
             routing["latency_routing_policies"] = [aws.route53.RecordLatencyRoutingPolicyArgs(region=args.region)]
-        self.record = aws.route53.Record(
+        self.record = None if not args.publish_record else aws.route53.Record(
             f"{name}-record",
             zone_id=args.hosted_zone_id,
             name=args.domain_name,
@@ -115,7 +117,7 @@ class Endpoint(pulumi.ComponentResource):
             "validationRecordFqdns": self.validation_record_fqdns,
             "domainConfigurationName": self.domain_configuration.name,
             "iotEndpoint": self.iot_endpoint,
-            "recordFqdn": self.record.fqdn,
+            "recordFqdn": self.record.fqdn if self.record is not None else "",
         })
 
     def _validation_records(self, name: str, hosted_zone_id: str,

@@ -40,6 +40,8 @@ class FunctionArgs:
     memory_size: int = 256
     # Resources the function must not exist before (e.g. the object an environment variable names).
     depends_on: Sequence[pulumi.Resource] = ()
+    # Concurrency kept for this function alone (None: it shares the region's unreserved pool).
+    reserved_concurrency: int | None = None
 
 
 class Function(pulumi.ComponentResource):
@@ -79,6 +81,7 @@ class Function(pulumi.ComponentResource):
             memory_size=args.memory_size,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            reserved_concurrent_executions=args.reserved_concurrency,
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.ready() + [log_group, *args.depends_on]),
         )
         self.arn = self.function.arn

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from builders.iot_rules import rule_name
+
+#: S3 general purpose bucket names: 3 to 63 characters, lower-case letters, digits, '.' and '-', beginning and ending
+#: with a letter or digit, and not starting with these prefixes
+#: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). The config refuses an
+#: `application` with a reserved prefix (components/config.py), since every bucket name starts with it.
+S3_BUCKET_MAX_LENGTH = 63
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 
 
 @dataclass(frozen=True)
@@ -131,11 +139,21 @@ class Names:
 
     def certificate_store_bucket(self, region: str, account_id: str) -> str:
         """S3 names are global: region and account make it unique."""
-        return f"{self.application}-certs-{region}-{account_id}"[:63]
+        return self._bucket("certs", region, account_id)
 
     def crl_bucket(self, region: str, account_id: str) -> str:
         """The region's certificate revocation list bucket (S3 names are global)."""
-        return f"{self.application}-crl-{region}-{account_id}"[:63]
+        return self._bucket("crl", region, account_id)
+
+    def _bucket(self, kind: str, region: str, account_id: str) -> str:
+        """``<application>-<kind>-<region>-<account>``; when that is longer than S3 allows, the application is cut
+        and followed by 8 hex digits of the full name's SHA-256, so region and account (what makes the name unique)
+        are always whole and the name still ends with a digit. Names that fit are unchanged."""
+        full = f"{self.application}-{kind}-{region}-{account_id}"
+        if len(full) <= S3_BUCKET_MAX_LENGTH:
+            return full
+        tail = f"-{hashlib.sha256(full.encode()).hexdigest()[:8]}-{kind}-{region}-{account_id}"
+        return self.application[:S3_BUCKET_MAX_LENGTH - len(tail)].rstrip("-") + tail
 
     @staticmethod
     def state_machine_log_group(machine: str) -> str:

@@ -60,6 +60,8 @@ class ProvisioningApiArgs:
     log_retention_days: int
     # None: this stack (the primary) writes the ACM validation record; else the primary's record FQDNs.
     validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
+    # False while the region retires (config `retiring`): no latency record, so no device reaches this region's API.
+    publish_record: bool = True
 
 
 class ProvisioningApi(pulumi.ComponentResource):
@@ -86,7 +88,10 @@ class ProvisioningApi(pulumi.ComponentResource):
             ttl=aws.dynamodb.TableTtlArgs(attribute_name="ExpiresAt", enabled=True),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-            deletion_protection_enabled=True, opts=child)
+            # Not protected: its items expire within 2 x the signature window and mean nothing without this
+            # region's API, so `pulumi destroy` of the region's stack (README, "Removing a region") must delete it.
+            # Only the primary's global tables hold data that cannot be rebuilt (docs/design.md).
+            deletion_protection_enabled=False, opts=child)
 
         environment = {
             "INVENTORY_TABLE": args.inventory_table_name, "ALLOW_LIST_TABLE": args.allow_list_table_name,
@@ -151,10 +156,11 @@ class ProvisioningApi(pulumi.ComponentResource):
             opts=child)
         aws.apigatewayv2.ApiMapping(f"{name}-mapping", api_id=api.id, domain_name=domain.domain_name,
                                     stage=stage.id, opts=child)
-        aws.route53.Record(
-            f"{name}-record", zone_id=args.hosted_zone_id, name=host, type="CNAME", ttl=60, set_identifier=region,
-            records=[domain.domain_name_configuration.apply(_target)],
-            latency_routing_policies=[aws.route53.RecordLatencyRoutingPolicyArgs(region=region)], opts=child)
+        if args.publish_record:
+            aws.route53.Record(
+                f"{name}-record", zone_id=args.hosted_zone_id, name=host, type="CNAME", ttl=60, set_identifier=region,
+                records=[domain.domain_name_configuration.apply(_target)],
+                latency_routing_policies=[aws.route53.RecordLatencyRoutingPolicyArgs(region=region)], opts=child)
         self.url = pulumi.Output.from_input(f"https://{host}/provision")
         self.register_outputs({"provisioningApiUrl": self.url, "provisioningFunctionArn": function.arn,
                                "provisioningNonceTable": nonces.name})

@@ -64,14 +64,16 @@ class Region(pulumi.ComponentResource):
             endpoint_address=aws.iot.get_endpoint_output(endpoint_type="iot:Data-ATS",
                                                          opts=pulumi.InvokeOptions(parent=self)).endpoint_address,
             material=canary_material, functions=functions, log_retention_days=s.log_retention_days,
-            alarm_topic_arn=s.alarm_topic_arn), opts=child) if canary_material is not None else None
+            alarm_topic_arn=s.alarm_topic_arn, reserved_concurrency=s.canary_reserved_concurrency),
+            opts=child) if canary_material is not None else None
 
         endpoint = Endpoint(f"{name}-endpoint", EndpointArgs(
             names=names, region=s.region, domain_name=shared.domain_name, hosted_zone_id=shared.hosted_zone_id,
             routing_policy=shared.routing_policy, geolocation=shared.geolocation.get(s.region),
             tls_security_policy=s.tls_security_policy, material=args.material,
             validation_record_fqdns=args.validation_record_fqdns,
-            health_check_id=canary.health_check.id if canary is not None else None), opts=child)
+            health_check_id=canary.health_check.id if canary is not None else None,
+            publish_record=not s.retiring), opts=child)
 
         bus = aws.cloudwatch.EventBus(f"{name}-bus", name=names.event_bus, opts=child)
 
@@ -92,7 +94,7 @@ class Region(pulumi.ComponentResource):
             crl_file=find_revocation_list(s.pki_dir, args.material.ca_certificate_pem),
             alarm_topic_arn=s.alarm_topic_arn,
             registration_config=provisioning_role.jitp_registration_config() if provisioning.jitp else None,
-            jitr=provisioning.jitr, pacing=pacing),
+            jitr=provisioning.jitr, pacing=pacing, retiring=s.retiring),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bus]))
         recorder = ProvisionedRecorder(f"{name}-jitp", ProvisionedRecorderArgs(
             names=names, region=s.region, account_id=args.account_id, ca_certificate_id=registration.ca_certificate.id,
@@ -108,14 +110,18 @@ class Region(pulumi.ComponentResource):
             ca_certificate_id=registration.ca_certificate.id, ca_certificate_pem=args.material.ca_certificate_pem,
             signing_key_arn=s.provisioning_api.signing_key_arn if s.provisioning_api else None,
             claim_certificate_file=s.pki_dir / "claim" / "claim.crt", functions=functions,
-            log_retention_days=s.log_retention_days),
+            log_retention_days=s.log_retention_days,
+            # One certificate provider per AWS account: the primary owns it (docs/design.md).
+            certificate_provider_regions=shared.regions if s.is_primary else (),
+            allow_list_region=shared.primary_region, retiring=s.retiring),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy])) \
             if provisioning.fleet else None
 
         replication = Replication(f"{name}-replication", ReplicationArgs(
             names=names, region=s.region, account_id=args.account_id, event_bus=bus,
             inventory_stream_arn=args.inventory_stream_arn, log_retention_days=s.log_retention_days,
-            state_machine_log_level=s.state_machine_log_level, alarm_topic_arn=s.alarm_topic_arn, pacing=pacing),
+            state_machine_log_level=s.state_machine_log_level, alarm_topic_arn=s.alarm_topic_arn, pacing=pacing,
+            stopped=s.retiring),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy]))
 
         telemetry = Telemetry(f"{name}-telemetry", TelemetryArgs(
@@ -138,7 +144,8 @@ class Region(pulumi.ComponentResource):
                 ca_certificate_id=registration.ca_certificate.id,
                 trust_anchor_pem=chain[chain.rindex("-----BEGIN CERTIFICATE-----"):],
                 functions=functions, log_retention_days=s.log_retention_days,
-                validation_record_fqdns=None if s.is_primary else args.provisioning_validation_record_fqdns),
+                validation_record_fqdns=None if s.is_primary else args.provisioning_validation_record_fqdns,
+                publish_record=not s.retiring),
                 opts=child)
 
         self.outputs = {

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 from builders import iam
 from builders.asl import jitr
 from builders.iot_policy import device_policy
-from builders.iot_rules import LeaseLookup, jitr_sql
+from builders.iot_rules import jitr_sql
 from components.alarms import above_zero_alarm
 from components.function import Function, FunctionArgs, FunctionSite
 from components.naming import Names
@@ -42,6 +42,9 @@ class RegistrationArgs:
     jitr: bool = True
     alarm_topic_arn: str | None = None  # notified while registrations fail
     pacing: Pacing | None = None  # throttled calls wait for a slot (docs/design.md, "Onboarding storms")
+    # True while the region retires (config `retiring`, README "Removing a region"): CA auto-registration off and the
+    # JITR rule disabled, so no new certificate gets the device policy here.
+    retiring: bool = False
 
 
 #: AWS/States ExecutionsFailed of the JITR machine, summed over this many seconds, above 0 raises the alarm.
@@ -70,7 +73,7 @@ class Registration(pulumi.ComponentResource):
             ca_certificate_pem=args.ca_certificate_pem,
             certificate_mode="SNI_ONLY",
             active=True,
-            allow_auto_registration=True,
+            allow_auto_registration=not args.retiring,
             registration_config=args.registration_config,
             opts=child,
         )
@@ -155,10 +158,8 @@ class Registration(pulumi.ComponentResource):
             region=region,
             account_id=account,
             description="Certificates of our CA auto-registered and pending activation start JITR",
-            # Duplicate registration events are dropped in the rule while a lease is held (builders.iot_rules).
-            sql=lambda role_arn: pulumi.Output.all(self.ca_certificate.id, leases, role_arn).apply(
-                lambda v: jitr_sql(v[0], LeaseLookup(table=v[1], role_arn=v[2]))),
-            sql_statement=leases.apply(lambda t: iam.rule_lease_lookup_statement(region, account, t)),
+            # Every event starts an execution; duplicates end at the inspector's lease (builders.iot_rules.jitr_sql).
+            sql=self.ca_certificate.id.apply(jitr_sql),
             action_statement=self.state_machine.arn.apply(
                 lambda arn: iam.statement(["states:StartExecution"], [arn], sid="StartJitr")),
             actions=lambda role_arn: {"step_functions": [aws.iot.TopicRuleStepFunctionArgs(
@@ -168,6 +169,7 @@ class Registration(pulumi.ComponentResource):
             )]},
             log_retention_days=args.log_retention_days,
             parent=self,
+            enabled=not args.retiring,
         )
         # A failed registration is retried by the device's next connection (docs/design.md), so it needs no
         # dead-letter queue; but registrations that keep failing (a broken inspector, throttling, impostors) are

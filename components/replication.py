@@ -37,6 +37,9 @@ class ReplicationArgs:
     batch_size: int = 10
     alarm_topic_arn: str | None = None  # notified when dead letters arrive, and when the queue is empty again
     pacing: Pacing | None = None  # replication's throttled calls wait for a slot (docs/design.md, "Onboarding storms")
+    # True while the region retires (config `retiring`): the pipe is STOPPED, so no replication attaches the device
+    # policy here any more (README, "Removing a region").
+    stopped: bool = False
 
 
 class Replication(pulumi.ComponentResource):
@@ -97,6 +100,7 @@ class Replication(pulumi.ComponentResource):
                 ),
             ),
             target=args.event_bus.arn,
+            desired_state="STOPPED" if args.stopped else "RUNNING",
             target_parameters=aws.pipes.PipeTargetParametersArgs(
                 eventbridge_event_bus_parameters=aws.pipes.PipeTargetParametersEventbridgeEventBusParametersArgs(
                     source=n.event_source,

@@ -19,16 +19,13 @@ from components.roles import service_role
 
 
 def topic_rule(name: str, *, rule_name: str, region: str, account_id: str, description: str,
-               sql: pulumi.Input[str] | Callable[[pulumi.Output[str]], pulumi.Input[str]],
+               sql: pulumi.Input[str],
                action_statement: pulumi.Input[dict],
                actions: Callable[[pulumi.Output[str]], dict[str, Any]], log_retention_days: int,
                parent: pulumi.Resource, depends_on: list[pulumi.Resource] | None = None,
-               error_queue: aws.sqs.Queue | None = None,
-               sql_statement: pulumi.Input[dict] | None = None) -> aws.iot.TopicRule:
+               error_queue: aws.sqs.Queue | None = None, enabled: bool = True) -> aws.iot.TopicRule:
     """Create ``rule_name``. ``action_statement`` is the IAM statement its actions need;
     ``actions(role_arn)`` returns the TopicRule action arguments (e.g. ``{"step_functions": [...]}``).
-    ``sql`` is the statement, or ``sql(role_arn)`` when the SQL itself calls AWS with the rule's role
-    (``get_dynamodb()``), and then ``sql_statement`` is what that call needs.
     Failed actions go to ``error_queue`` (sqs:SendMessage on that queue only) or, without one, to the log group
     ``/aws/iot/rules/<rule_name>/errors``."""
     if error_queue is not None:
@@ -46,8 +43,7 @@ def topic_rule(name: str, *, rule_name: str, region: str, account_id: str, descr
         service="iot",
         account_id=account_id,
         source_arn=arns.topic_rule(region, account_id, rule_name),
-        policy=pulumi.Output.all(action_statement, error_statement, sql_statement).apply(
-            lambda v: iam.document([s for s in v if s is not None])),
+        policy=pulumi.Output.all(action_statement, error_statement).apply(lambda v: iam.document([v[0], v[1]])),
         parent=parent,
         description=f"Lets the {rule_name} topic rule run its actions",
     )
@@ -61,8 +57,8 @@ def topic_rule(name: str, *, rule_name: str, region: str, account_id: str, descr
         name,
         name=rule_name,
         description=description,
-        enabled=True,
-        sql=sql(role.arn) if callable(sql) else sql,
+        enabled=enabled,
+        sql=sql,
         sql_version=SQL_VERSION,
         error_action=error_action,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=role.ready() + list(depends_on or [])),

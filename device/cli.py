@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from device import commands, fleet, provision
-from device.endpoint import EndpointError
+from device.inputs import InputError
 from device.session import Refused
 
 SUBCOMMANDS = [
@@ -33,9 +33,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except EndpointError as error:
+    except InputError as error:  # bad input (--endpoint, --proxy, files, keys, URL): named before anything is sent
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Refused as refused:
         print(f"error: the endpoint refused the device: {refused.reason}", file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. a file the command writes (--out): named, not a traceback
+        where = f": {error.filename}; check that folder's permissions and free space" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
         return 1

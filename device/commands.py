@@ -9,6 +9,7 @@ from pathlib import Path
 
 from device import telemetry
 from device.endpoint import EndpointError, parse_endpoint
+from device.inputs import check_tls_identity, non_negative_float, non_negative_int, positive_float, positive_int
 from device.session import Identity, Refused, Session, connect_with_backoff
 
 
@@ -19,7 +20,8 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
                                         "(the local cloud's DNS answer); default: the system resolver")
     parser.add_argument("--sni", help="TLS server name when --endpoint is an address (the custom domain)")
     parser.add_argument("--ca", type=Path, help="CA the server certificate chains to (default: system store)")
-    parser.add_argument("--attempts", type=int, default=8, help="connection attempts before giving up (default 8)")
+    parser.add_argument("--attempts", type=positive_int, default=8,
+                        help="connection attempts before giving up (at least 1; default 8)")
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +34,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _session_factory(args: argparse.Namespace, on_message=None):
     endpoint = parse_endpoint(args.endpoint, sni=args.sni, proxy=args.proxy)
+    check_tls_identity(args.cert, args.key, args.ca)  # InputError (exit 2) before the first attempt
     identity = Identity(args.thing, args.cert, args.key, args.ca)
     return lambda: Session(endpoint, identity, on_message=on_message)
 
@@ -105,14 +108,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     listen = commands.add_parser("listen", help="subscribe and print messages (default filter e/<thing>/#)")
     add_connection_arguments(listen)
     listen.add_argument("--topic")
-    listen.add_argument("--count", type=int, default=0, help="stop after N messages (default: until --timeout)")
-    listen.add_argument("--timeout", type=float, default=60.0)
+    listen.add_argument("--count", type=non_negative_int, default=0,
+                        help="stop after N messages (default 0: until --timeout)")
+    listen.add_argument("--timeout", type=positive_float, default=60.0, help="seconds to listen (default 60)")
     listen.set_defaults(handler=cmd_listen)
 
     run = commands.add_parser("run", help="telemetry loop: publish QoS 1, follow the domain on region loss")
     add_connection_arguments(run)
-    run.add_argument("--count", type=int, default=10)
-    run.add_argument("--interval", type=float, default=1.0, help="seconds between messages (default 1)")
+    run.add_argument("--count", type=positive_int, default=10, help="messages to publish (default 10)")
+    run.add_argument("--interval", type=non_negative_float, default=1.0, help="seconds between messages (default 1)")
     run.set_defaults(handler=cmd_run)
 
 

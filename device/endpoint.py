@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from device.inputs import InputError
+
 DEFAULT_PORT = 8883
 
 
-class EndpointError(ValueError):
+class EndpointError(InputError):
     """An ``--endpoint``/``--proxy`` value that cannot be used; the message says how to write it."""
 
 
@@ -34,11 +36,15 @@ class Endpoint:
 
 
 def parse_endpoint(endpoint: str, *, sni: str | None = None, proxy: str | None = None) -> Endpoint:
+    if "://" in endpoint or "/" in endpoint:
+        raise EndpointError(f"--endpoint {endpoint!r} is a URL: give the host only, iot.example.com or host:port")
     host, _, port_text = endpoint.rpartition(":") if ":" in endpoint else (endpoint, "", "")
     try:
         port = int(port_text) if port_text else DEFAULT_PORT
     except ValueError:
         raise EndpointError(f"--endpoint {endpoint!r}: the port must be a number (host:8883)") from None
+    if not 1 <= port <= 65535:
+        raise EndpointError(f"--endpoint {endpoint!r}: the port must be 1-65535 (host:8883)")
     if not host:
         raise EndpointError("--endpoint needs a host: iot.example.com or 127.0.0.1:8883")
     server_name = sni or host
@@ -50,9 +56,13 @@ def parse_endpoint(endpoint: str, *, sni: str | None = None, proxy: str | None =
 
 def parse_proxy(url: str) -> Proxy:
     parts = urlsplit(url)
-    if parts.scheme != "socks5h" or not parts.hostname:
-        raise EndpointError(f"--proxy {url!r}: write socks5h://[LOCATION@]127.0.0.1:1080")
-    return Proxy(parts.hostname, parts.port or 1080, parts.username or None)
+    try:
+        port = parts.port  # ValueError when not a number in 0-65535
+    except ValueError:
+        port = 0
+    if parts.scheme != "socks5h" or not parts.hostname or port == 0:
+        raise EndpointError(f"--proxy {url!r}: write socks5h://[LOCATION@]127.0.0.1:1080 (a port in 1-65535)")
+    return Proxy(parts.hostname, port or 1080, parts.username or None)
 
 
 def _is_address(name: str) -> bool:

@@ -23,6 +23,8 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())  # on disk before the rename: a power cut never leaves an empty key in place
     os.chmod(partial, 0o600)
     partial.replace(path)
 

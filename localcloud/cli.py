@@ -39,16 +39,31 @@ _positive = _whole_number(1, "at least 1")
 _non_negative = _whole_number(0, "0 or more")
 
 
+def _port(text: str) -> int:
+    value = _non_negative(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: give 0-65535 (0 = any free port)")
+    return value
+
+
+def _state_dir(text: str) -> Path:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file: give a folder (made if missing) for the local PKI")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localcloud",
                                      description="The offline cloud: deploy and exercise the real program.")
-    parser.add_argument("--state-dir", type=Path, default=None,
+    parser.add_argument("--state-dir", type=_state_dir, default=None,
                         help="where the local PKI is kept (default: <project>/.localcloud)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = commands.add_parser("up", help="deploy both stacks into the local cloud and list what was created")
     up.add_argument("--serve", action="store_true", help="then serve each region's MQTT endpoint until Ctrl-C")
     up.add_argument("--ports", nargs="+", metavar="REGION=PORT", help="endpoint ports (default 8883, 8884, …)")
-    up.add_argument("--resolver-port", type=int, default=1080, help="the domain's socks5h resolver (default 1080)")
+    up.add_argument("--resolver-port", type=_port, default=1080,
+                    help="the domain's socks5h resolver (default 1080; 0 = any free port)")
     commands.add_parser("demo", help="deploy, onboard devices, publish telemetry, show everything per region")
     bench = commands.add_parser("bench", help="onboard N devices and report throughput and per-device costs")
     bench.add_argument("--devices", type=_positive, required=True, help="devices to onboard")
@@ -128,9 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "bench":
         from localcloud import bench
+        from localcloud.cloud import LocalCloudError
 
-        return bench.main(devices=args.devices, regions=args.regions, messages=args.messages, seed=args.seed,
-                          batch=args.batch, as_json=args.json, console=console, state_dir=args.state_dir)
+        try:
+            return bench.main(devices=args.devices, regions=args.regions, messages=args.messages, seed=args.seed,
+                              batch=args.batch, as_json=args.json, console=console, state_dir=args.state_dir)
+        except LocalCloudError as error:  # e.g. --regions not deployed: said before anything is deployed
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     if args.command in ("storm", "capacity"):
         from localcloud.storm import commands
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ import yaml
 
 import pki
 from localcloud import fixes, speedups
+from localcloud.assumptions import AWS_AS_REPORTED, Assumptions
 from localcloud.deployer import Deployer
 from localcloud.fixes import lambda_inprocess
 from localcloud.mockrun import DEFAULT_ACCOUNT, PROJECT, PROJECT_DIR, StackRun, run_stack, stack_config
@@ -108,6 +109,8 @@ class LocalCloud:
     speedups: bool = True
     quiet_moto: bool = True  # moto logs every failed execution at ERROR; failures are data here
     config_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"provisioning": "jitp"}, every stack
+    # where AWS is undocumented, the outcome worse for the design (localcloud.assumptions; docs/emulator.md)
+    assumptions: Assumptions = AWS_AS_REPORTED
     engines: Engines = field(init=False)
     deployments: dict[str, Deployment] = field(default_factory=dict, init=False)
     hosted_zone_id: str = field(default="", init=False)
@@ -162,7 +165,8 @@ class LocalCloud:
             stack.enter_context(mock_aws(config=MOTO_CONFIG))
             if self.speedups:
                 stack.enter_context(speedups.switched_on())
-            self.engines = stack.enter_context(Engines(execution_timeout_s=self.execution_timeout_s))
+            self.engines = stack.enter_context(Engines(execution_timeout_s=self.execution_timeout_s,
+                                                          assumptions=self.assumptions))
             self._exit = stack
             self.ensure_pki()
             self.hosted_zone_id = self._create_hosted_zone()
@@ -310,12 +314,25 @@ class LocalCloud:
             raise LocalCloudError(f"no provisioning API deployed in {region}; deploy first")
         return ProvisioningHttpApi(lambda_invoker(region, names[0]), region=region, **options)
 
-    def run_canaries(self, endpoints: Any = None) -> dict[str, Any]:
+    def run_canaries(self, endpoints: Any = None, missed: Any = ()) -> dict[str, Any]:
         """Run every region's canary once and turn its alarm into its record's health (``localcloud/canaries.py``);
-        with served ``endpoints`` the canaries speak MQTT/TLS to them and the DNS answer follows."""
+        with served ``endpoints`` the canaries speak MQTT/TLS to them and the DNS answer follows. The canaries of the
+        regions in ``missed`` do not run (a minute without a datapoint)."""
         from localcloud.canaries import run_canaries
 
-        return run_canaries(self, endpoints)
+        return run_canaries(self, endpoints, missed)
+
+    @contextmanager
+    def assuming(self, assumptions: Assumptions) -> Iterator[Assumptions]:
+        """Run the block under ``assumptions`` (docs/emulator.md, "Assumptions register"), then the cloud's own again:
+        one deployed cloud runs the design under both outcomes of a register row."""
+        previous = self.engines.assume(assumptions)
+        self.assumptions = assumptions
+        try:
+            yield assumptions
+        finally:
+            self.engines.assume(previous)
+            self.assumptions = previous
 
     # -- device side -------------------------------------------------------------------------------
     def settle(self) -> Any:

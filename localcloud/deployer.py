@@ -16,8 +16,10 @@ backends are plain dicts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import json
 import threading
 import zipfile
 from collections.abc import Callable
@@ -30,10 +32,13 @@ import pulumi
 
 from localcloud import fleet_resources
 from localcloud.fixes import lambda_inprocess
-from localcloud.mockrun import CloudMocks, DEFAULT_ACCOUNT
+from localcloud.mockrun import CloudMocks, DEFAULT_ACCOUNT, session_context
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FUNCTIONS_PACKAGE = "functions"
+
+
+DYNAMIC_TYPE = "pulumi-python:dynamic"  # every Python dynamic resource type starts so
 
 
 class UnsupportedResource(Exception):
@@ -52,6 +57,27 @@ class Created:
 
 def _hex(*parts: str, n: int = 7) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
+
+
+@functools.lru_cache(maxsize=1)
+def _aws_managed_policies() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)
+
+
+def _load_aws_managed_policy(account_id: str, arn: str) -> None:
+    """moto knows AWS managed policies only with MOTO_IAM_LOAD_MANAGED_POLICIES (all of them, slowly): load the one
+    an attachment names from moto's own copy of AWS's documents, so attaching it works as in AWS."""
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[account_id]["aws"]
+    name = arn.rsplit("/", 1)[-1]
+    if not arn.startswith("arn:aws:iam::aws:policy/") or arn in backend.managed_policies \
+            or name not in _aws_managed_policies():
+        return
+    policy = AWSManagedPolicy.from_data(name, account_id, backend.region_name, _aws_managed_policies()[name])
+    backend.managed_policies[policy.arn] = policy
 
 
 def _autoname(logical: str, *, limit: int = 64) -> str:
@@ -177,6 +203,7 @@ class Deployer(CloudMocks):
             "aws:iam/instanceProfile:InstanceProfile": self._instance_profile,
             "aws:iam/role:Role": self._role,
             "aws:iam/rolePolicy:RolePolicy": self._role_policy,
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment": self._role_policy_attachment,
             "aws:iot/caCertificate:CaCertificate": self._ca_certificate,
             "aws:iot/domainConfiguration:DomainConfiguration": self._domain_configuration,
             "aws:iot/eventConfigurations:EventConfigurations": self._event_configurations,
@@ -209,13 +236,15 @@ class Deployer(CloudMocks):
         for typ, creator in (("aws:iot/certificate:Certificate", fleet_resources.certificate),
                              ("aws:iot/policyAttachment:PolicyAttachment", fleet_resources.policy_attachment),
                              ("aws:iot/provisioningTemplate:ProvisioningTemplate", fleet_resources.provisioning_template),
-                             ("aws-native:iot:CertificateProvider", fleet_resources.aws_native_certificate_provider)):
+                             ("aws-native:iot:CertificateProvider", fleet_resources.aws_native_certificate_provider),
+                             (f"{DYNAMIC_TYPE}/fleet:CertificateProviderGuard",
+                              fleet_resources.certificate_provider_guard)):
             self.creators[typ] = lambda args, inputs, region, c=creator: c(self.account_id, region, args.name, inputs)
         self.creators["pulumi:providers:aws-native"] = lambda args, inputs, region: (args.name, dict(inputs))
 
     # -- CloudMocks ------------------------------------------------------------------------
     def create(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        creator = self.creators.get(args.typ)
+        creator = self.creators.get(args.typ) or (self._dynamic if args.typ.startswith(DYNAMIC_TYPE) else None)
         if creator is None:
             raise UnsupportedResource(
                 f"the local cloud cannot create resources of type {args.typ} (resource {args.name!r}); "
@@ -234,6 +263,8 @@ class Deployer(CloudMocks):
                 identity = self._client("sts", region).get_caller_identity()
                 return {"accountId": identity["Account"], "arn": identity["Arn"], "userId": identity["UserId"],
                         "id": identity["Account"]}
+            if token == "aws:iam/getSessionContext:getSessionContext":
+                return session_context(args["arn"])
             if token == "aws:iot/getEndpoint:getEndpoint":
                 # moto invents a new host per call; AWS answers the same one: keep the first.
                 if region not in self._endpoints:
@@ -415,6 +446,8 @@ class Deployer(CloudMocks):
         for key, member in (("alarmDescription", "AlarmDescription"), ("treatMissingData", "TreatMissingData")):
             if inputs.get(key) is not None:
                 request[member] = inputs[key]
+        if inputs.get("datapointsToAlarm") is not None:
+            request["DatapointsToAlarm"] = int(inputs["datapointsToAlarm"])
         cloudwatch = self._client("cloudwatch", region)
         cloudwatch.put_metric_alarm(**request)
         arn = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
@@ -479,6 +512,11 @@ class Deployer(CloudMocks):
         self._client("iam", region).put_role_policy(RoleName=inputs["role"], PolicyName=name,
                                                     PolicyDocument=inputs["policy"])
         return f"{inputs['role']}:{name}", {**inputs, "name": name}
+
+    def _role_policy_attachment(self, args, inputs, region):
+        _load_aws_managed_policy(self.account_id, inputs["policyArn"])
+        self._client("iam", region).attach_role_policy(RoleName=inputs["role"], PolicyArn=inputs["policyArn"])
+        return f"{inputs['role']}-{_autoname(args.name)}", dict(inputs)
 
     def _instance_profile(self, args, inputs, region):
         name = self._name(args, inputs, limit=128)
@@ -674,6 +712,24 @@ class Deployer(CloudMocks):
         created = self._client("route53", region).create_health_check(
             CallerReference=_autoname(args.name), HealthCheckConfig=config)["HealthCheck"]
         return created["Id"], {**inputs}
+
+    # -- Pulumi dynamic resources (components/canary_key.py, ...) ------------------------------------
+    @staticmethod
+    def _dynamic(args, inputs, region):
+        """Run the resource's own provider, as the dynamic provider process would: its ``check``, then ``create``;
+        its AWS calls reach moto like the program's."""
+        import base64
+
+        import dill
+
+        provider = dill.loads(base64.b64decode(inputs["__provider"]))
+        props = {k: v for k, v in inputs.items() if k != "__provider"}
+        checked = provider.check({}, props)
+        if checked.failures:
+            raise UnsupportedResource(f"{args.typ} {args.name!r}: " + "; ".join(
+                f"{f.property}: {f.reason}" for f in checked.failures))
+        created = provider.create(checked.inputs)
+        return created.id, {**props, **(created.outs or {})}
 
     # -- KMS / Secrets Manager -----------------------------------------------------------------------
     def _kms_key(self, args, inputs, region):

@@ -45,6 +45,9 @@ class Resource:
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)  # URNs it explicitly depends on (depends_on)
+    protect: bool = False  # the `protect` resource option: `pulumi destroy` refuses to delete it
+    retain_on_delete: bool = False  # `retain_on_delete`: destroy forgets it and leaves it in AWS
+    import_id: str = ""  # the `import_` resource option: adopt this existing resource instead of creating one
 
     def as_policy_dict(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "urn": self.urn, "props": self.inputs,
@@ -101,6 +104,17 @@ class CloudMocks(pulumi.runtime.Mocks):
         raise NotImplementedError
 
 
+def session_context(arn: str) -> dict[str, str]:
+    """``aws.iam.get_session_context``: for an STS assumed-role ARN, the role's IAM ARN (what ``aws:PrincipalArn``
+    carries; roles with a path are not resolved here, AWS's provider asks IAM); any other ARN passes through."""
+    head, _, resource = arn.partition(":assumed-role/")
+    if not resource:
+        return {"arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": "", "id": arn}
+    role, _, session = resource.partition("/")
+    issuer = head.replace(":sts::", ":iam::", 1) + f":role/{role}"
+    return {"arn": arn, "issuerArn": issuer, "issuerId": "", "issuerName": role, "sessionName": session, "id": arn}
+
+
 def _hex(*parts: str, n: int = 8) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
 
@@ -113,6 +127,8 @@ class FakeCloud(CloudMocks):
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/preview",
                     "userId": "AIDAPREVIEW", "id": self.account_id}
+        if token == "aws:iam/getSessionContext:getSessionContext":
+            return session_context(args["arn"])
         if token == "aws:iot/getEndpoint:getEndpoint":
             return {"endpointAddress": f"a{_hex(self.account_id, n=13)}-ats.iot.{region}.amazonaws.com",
                     "id": region}
@@ -203,7 +219,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             type=request.type, name=request.name, urn=response.urn,
             parent=request.parent or None, custom=bool(request.custom), inputs=_plain(inputs),
             id=registration.id if registration else "", outputs=_plain(registration.state) if registration else {},
-            dependencies=list(request.dependencies)))
+            dependencies=list(request.dependencies), protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete), import_id=request.importId))
         return response
 
     def RegisterResourceOutputs(self, request):

@@ -3,7 +3,9 @@
 - ``backfill REGION [--rate R] [--wait]``: replay ACTIVE inventory items into REGION (``ops.backfill``).
 - ``redrive REGION [--discard-batch-failures]``: empty REGION's dead-letter queue (``ops.redrive``).
 - ``reconcile REGION [--repair] [--retry-tag T]``: inventory vs IoT registry drift (``ops.reconcile``).
-- ``detach-all REGION [--yes]``: detach the device policy from every certificate (``ops.detach``).
+- ``detach-all REGION [--yes] [--wait-executions]``: detach the device policy from every certificate, after the
+  region's executions end (``ops.detach``).
+- ``conformance REGION [--yes] [--local]``: probe what the local cloud assumes about AWS (``ops.conformance``).
 
 Common options (before or after COMMAND): ``--application`` (default ``multi-region-iot``),
 ``--profile`` (a named AWS profile; default: boto3's default session), ``--json``.
@@ -99,9 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("region", type=_region, metavar="REGION", help="any region of the stacks, e.g. eu-west-1")
     add.add_argument("thing", metavar="THING")
     add.add_argument("key", type=Path, metavar="KEY", help="PEM file of the device's verifying (public) key")
+    reset = actions.add_parser("reset", parents=[common], help="let an enrolled device provision again (it lost its "
+                               "key; an attempt left something behind); its next certificate replaces the old one")
+    reset.add_argument("region", type=_region, metavar="REGION", help="any region of the stacks, e.g. eu-west-1")
+    reset.add_argument("thing", metavar="THING")
+    reset.add_argument("--yes", action="store_true", help="really reset (without it: show what would be done)")
     detach = command("detach-all", "detach the device policy from every certificate (before pulumi destroy)")
     detach.add_argument("--yes", action="store_true", help="really detach (without it: list the targets only)")
     detach.add_argument("--rate", type=_rate, default=DEFAULT_RATE, help="detaches per second (default 5)")
+    detach.add_argument("--wait-executions", action="store_true",
+                        help="first wait (up to 15 min) until no state machine execution of the application runs in "
+                             "REGION (the region removal: README, 'Removing a region')")
+    from ops.conformance.cli import add_parser as add_conformance
+
+    add_conformance(commands, common)
     return parser
 
 
@@ -121,6 +134,8 @@ def run(args: argparse.Namespace, clients: ClientFactory) -> Any:
     from ops import allow_list, backfill, detach, reconcile, redrive
 
     if args.command == "allow-list":
+        if args.action == "reset":
+            return allow_list.reset(clients, args.region, args.thing, application=args.application, confirm=args.yes)
         try:
             entries = allow_list.read_entries(args.action, file=getattr(args, "file", None),
                                               thing=getattr(args, "thing", None), key_file=getattr(args, "key", None))
@@ -135,7 +150,8 @@ def run(args: argparse.Namespace, clients: ClientFactory) -> Any:
     if args.command == "reconcile":
         return reconcile.reconcile(clients, args.region, repair=args.repair, retry_tag=args.retry_tag, **common)
     if args.command == "detach-all":
-        return detach.detach_all(clients, args.region, confirm=args.yes, **common)
+        return detach.detach_all(clients, args.region, confirm=args.yes, wait_executions=args.wait_executions,
+                                 **common)
     raise AssertionError(args.command)
 
 
@@ -147,13 +163,18 @@ def main(argv: Sequence[str] | None = None, *, clients: ClientFactory | None = N
          console: Console | None = None) -> int:
     """Entry point; ``clients`` lets tests pass a factory (else a session from ``--profile``)."""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+    from rich.markup import escape
 
     args = build_parser().parse_args(argv)
+    if args.command == "conformance":  # its own flow: a plan, a confirmation, exit 1 on any disagreement
+        from ops.conformance.cli import main as conformance
+
+        return conformance(args, console)
     console = console or Console()
     try:
         report = run(args, clients or _clients(args.profile))
     except OpsError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")  # the message may quote input holding [brackets]
         return 2
     except NoCredentialsError:
         console.print("[red]error:[/red] no AWS credentials found: configure them (`aws configure`, AWS_PROFILE) "

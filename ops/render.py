@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from ops.allow_list import ImportReport
+from ops.allow_list import ImportReport, ResetReport
 from ops.backfill import BackfillReport
 from ops.detach import DetachReport
 from ops.reconcile import ReconcileReport
@@ -81,6 +82,8 @@ def reconcile(console: Console, report: ReconcileReport) -> None:
 def detach(console: Console, report: DetachReport) -> None:
     verb = "would detach" if report.dry_run else "detached"
     done = report.targets if report.dry_run else report.detached
+    if report.waited_for:
+        console.print(f"detach-all {report.region}: waited for {len(report.waited_for)} running execution(s) to end")
     console.print(f"detach-all {report.region}: policy {report.policy!r} {verb} from {len(done)} of "
                   f"{len(report.targets)} targets")
     table = Table(title="targets", title_justify="left")
@@ -97,6 +100,33 @@ def detach(console: Console, report: DetachReport) -> None:
                       f"to detach them.[/yellow]")
 
 
-def allow_list(console: Console, report: ImportReport) -> None:
+def allow_list(console: Console, report: ImportReport | ResetReport) -> None:
+    if isinstance(report, ResetReport):
+        allow_list_reset(console, report)
+        return
     console.print(_counts(f"allow-list ({report.region}; a global table)",
                           {"enrolled": len(report.enrolled), "already enrolled (left as it is)": len(report.already)}))
+
+
+def allow_list_reset(console: Console, report: ResetReport) -> None:
+    """The entry as found, what the reset undoes and replaces, and what is left (or, without --yes, the plan)."""
+    table = Table(title=f"allow-list reset {report.thing} ({report.region})", title_justify="left")
+    table.add_column("")
+    table.add_column("")
+    table.add_row("entry", report.status + (f" (certificate {report.certificate_id})" if report.certificate_id else ""))
+    table.add_row("attempts to undo", ", ".join(report.attempts) + (f" in {report.attempt_region}"
+                                                                      if report.attempts else "none"))
+    table.add_row("next provisioning replaces", report.replaces or "nothing (no ACTIVE inventory item)")
+    if report.confirmed:
+        table.add_row("undone", ", ".join(report.cleaned) or "-")
+    console.print(table)
+    for left in report.left:
+        console.print(f"[yellow]left: {escape(left)}[/yellow]")
+    if report.refused:
+        console.print(f"[red]not reset:[/red] {escape(report.refused)}")
+    elif report.done and report.confirmed:
+        console.print(f"[green]{report.thing} is unprovisioned: the device may ask the provisioning API again.[/green]")
+    elif report.done:
+        console.print(f"[green]{report.thing} is already reset: nothing to do.[/green]")
+    else:
+        console.print(f"[yellow]Nothing changed: run again with --yes to reset {report.thing}.[/yellow]")

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from pki.atomic import KEY_MODE, PUBLIC_MODE, make_private_dir, write_atomic
 from pki.errors import PkiError
-from pki.names import validate_thing_name
+from pki.names import refuse_reserved, validate_thing_name
 
 ALLOW_LIST_FILE = "allow-list.jsonl"
 
@@ -39,7 +39,7 @@ def _signing_key(path: Path) -> ed25519.Ed25519PrivateKey:
 def enrol(out: Path, names: list[str]) -> Path:
     """Make (or reuse) each device's signing key and write the allow-list entries of ``names``; returns the file."""
     for name in names:
-        validate_thing_name(name)
+        refuse_reserved(validate_thing_name(name))
     make_private_dir(out / "devices")
     lines = []
     for name in names:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from functions import reserved_names
 from pki.errors import PkiError
 
 THING_NAME_PATTERN = re.compile(r"[a-zA-Z0-9:_-]+")
@@ -31,6 +32,19 @@ def validate_thing_name(name: str) -> str:
             f"invalid thing name {name!r}: character(s) {shown} not allowed; "
             "use only letters, digits, ':', '_' and '-'"
         )
+    return name
+
+
+def refuse_reserved(name: str, *, canary: bool = False) -> str:
+    """Return ``name`` unless the program keeps it for itself (functions/reserved_names.py, the one rule every way
+    in applies), else raise :class:`PkiError`. ``canary=True`` admits exactly ``canary-<region>``: the canary's own
+    certificate is made with ``issue-device canary-<region>`` (components/canary.py registers it, never JITR)."""
+    if canary and reserved_names.is_canary_name(name):
+        return name
+    why = reserved_names.refusal(name)
+    if why:
+        hint = "; a region's canary certificate is exactly canary-<region>, e.g. canary-eu-west-1" if canary else ""
+        raise PkiError(f"thing name {why}{hint}")
     return name
 
 

@@ -37,7 +37,7 @@ from pki.keys import (
     private_key_pem,
 )
 from pki.layout import Layout
-from pki.names import validate_fqdn, validate_thing_name
+from pki.names import refuse_reserved, validate_fqdn, validate_thing_name
 from pki.lock import locked
 from pki.pairs import Staged, publish_pair, publish_staged, stage_all
 from pki.pem import common_name_of, load_certificate
@@ -245,7 +245,7 @@ def issue_device_certificates(
     if not names:
         raise PkiError("no device names given")
     for name in names:
-        validate_thing_name(name)
+        refuse_reserved(validate_thing_name(name), canary=True)
     ca = authority or load_ca(layout.root, passphrase=passphrase, passphrase_env=passphrase_env)
     issued: list[IssuedCertificate] = []
     with locked(layout):
@@ -340,6 +340,7 @@ def sign_csr_file(
         index = Index.load(layout.index)
         recover(layout, index, ca)
         device = _issue_unique(index, lambda: ca.sign_csr(csr_data, days=days))
+        refuse_reserved(device.name)  # a CSR naming itself a canary: nothing is written
         _check_free(layout, [device.name], force)
         atomic.make_private_dir(layout.devices_dir)
         if force:

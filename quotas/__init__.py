@@ -93,6 +93,8 @@ def _read(path: Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise QuotaFileError(f"{path}: cannot read ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise QuotaFileError(f"{path}: not UTF-8 text (byte {error.start}): save it as UTF-8 JSON") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

@@ -40,11 +40,10 @@ def _lambda_invocations(region: str, arn: str) -> int:
 def _fleet_devices(cloud: LocalCloud, devices: int) -> list[Any]:
     """Enrol and provision ``devices`` serials by claim in the first region; (name, certificate id, pem) each."""
     import boto3
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+    from functions.fleet_provisioning import proof
     from functions.provisioning_api.allow_list import enrol_item
     from localcloud.services.iot.fleet import FleetProvisioning
 
@@ -52,13 +51,13 @@ def _fleet_devices(cloud: LocalCloud, devices: int) -> list[Any]:
     fleet, provisioned = FleetProvisioning(cloud.engines.iot), []
     for i in range(devices):
         serial = f"fleet-bench-{i:04d}"
+        signing = ed25519.Ed25519PrivateKey.generate()  # the device's enrolled key; its public half on the allow-list
+        verifying = signing.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         boto3.client("dynamodb", region_name=REGIONS[0]).put_item(
-            TableName="multi-region-iot-allow-list", Item=enrol_item(serial, "", "2026-01-01T00:00:00Z"))
-        key = ec.generate_private_key(ec.SECP256R1())
-        csr = (x509.CertificateSigningRequestBuilder().subject_name(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, serial)])).sign(key, hashes.SHA256()))
-        result = fleet.fleet_provision(REGIONS[0], claim, csr.public_bytes(serialization.Encoding.PEM).decode(),
-                                       {"SerialNumber": serial})
+            TableName="multi-region-iot-allow-list", Item=enrol_item(serial, verifying, "2026-01-01T00:00:00Z"))
+        csr = proof.csr_pem(ec.generate_private_key(ec.SECP256R1()), serial, signing)
+        result = fleet.fleet_provision(REGIONS[0], claim, csr, {"SerialNumber": serial})
         cloud.settle()
         cloud.connect(REGIONS[0], result.certificate_pem, serial, attempts=1)
         provisioned.append(SimpleNamespace(name=serial, certificate_id=result.certificate_id))

@@ -7,8 +7,9 @@ Runs, each in a fresh process (``python -m localcloud storm --json --plot``):
    15/s, so 15 devices/s -> 150/s);
 2. M devices all first connecting in one region at 10x that case's bound rate (DescribeCertificate and
    RegisterCertificate at 10/s -> 10 devices/s -> 100/s).
-Prints each JSON object, whether it meets the goal (0 lost, 0 stuck, 0 dead letters, drain <= 1.1x bound,
-wall <= 600 s) and the plots' paths.
+Prints each JSON object, whether it meets the goal (0 lost, 0 stuck, 0 dead letters, drain <= 1.1x bound), the
+wall time (reported, not a goal: the simulation's speed never justifies a change to what we deploy), what the storm
+cost in transitions per device, and the plots' paths.
 """
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ def run(name: str, args: list[str], out: Path) -> dict:
         sys.exit(f"{name}: no result (exit {completed.returncode})\n{completed.stderr[-2000:]}")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     goal = (result["lost"] == result["stuck"] == result["dead_letters"] == 0 and result["drain_s"] is not None
-            and result["drain_s"] <= 1.1 * result["bound_s"] and result["wall_s"] <= 600)
+            and result["drain_s"] <= 1.1 * result["bound_s"])
     print(f"{name}: {json.dumps(result)}")
-    print(f"{name}: goal {'MET' if goal else 'NOT MET'}; plot {plot}")
+    per_device = result["transitions"] / result["devices"]
+    print(f"{name}: goal {'MET' if goal else 'NOT MET'}; {per_device:.1f} transitions per device; "
+          f"wall {result['wall_s']:.0f} s (not a goal); plot {plot}")
     return result
 
 

@@ -82,3 +82,122 @@ def _describe(finding: dict) -> str:
         where = f" at {key.get('verbatim_path') or key.get('given_path', '?')}:{row}: {''.join(text)}"
     severity = finding.get("determinations", {}).get("severity", "?")
     return f"{severity} {finding.get('ident')}: {finding.get('desc')}{where}"
+
+
+# ---- what the workflow hands to code it runs -----------------------------------------------------------------------
+
+def _ci() -> dict:
+    import yaml
+
+    return yaml.safe_load((WORKFLOWS / "ci.yml").read_text(encoding="utf-8"))
+
+
+def _triggers(workflow: dict) -> set[str]:
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    return set(on) if isinstance(on, (dict, list)) else {on}
+
+
+def _touches_aws(block: dict) -> bool:
+    text = json.dumps(block)
+    return any(marker in text for marker in ("aws-actions/configure-aws-credentials", "secrets.AWS_",
+                                             "vars.AWS_ROLE_ARN", "secrets.PULUMI_", "id-token"))
+
+
+def _excludes_pull_requests(condition: object) -> bool:
+    return "github.event_name != 'pull_request'" in str(condition or "")
+
+
+def test_pull_request_runs_get_no_aws_credentials_and_so_create_no_stacks() -> None:
+    """Pull-request code must not run next to AWS credentials or a Pulumi token: it could read them, and the preview
+    job's `pulumi stack select --create` would create stacks. Every job or step that reaches them is skipped for
+    pull_request events (previews run on main and on workflow_dispatch)."""
+    workflow = _ci()
+    if "pull_request" not in _triggers(workflow) and "pull_request_target" not in _triggers(workflow):
+        return
+    assert "pull_request_target" not in _triggers(workflow), "pull_request_target runs fork code with secrets"
+    exposed = []
+    for name, job in workflow["jobs"].items():
+        if not _touches_aws(job) or _excludes_pull_requests(job.get("if")):
+            continue
+        exposed += [f"{name}: {step.get('name') or step.get('uses')}" for step in job.get("steps", [])
+                    if _touches_aws(step) and not _excludes_pull_requests(step.get("if"))]
+        if _touches_aws({k: v for k, v in job.items() if k != "steps"}):
+            exposed.append(f"{name} (job-level env or permissions)")
+    assert exposed == [], f"reach AWS credentials or the Pulumi token on pull requests: {exposed}"
+
+
+def test_a_manual_dispatch_previews_only_main():
+    """workflow_dispatch runs the chosen branch's code; the preview job then hands it the AWS role, the Pulumi token
+    and PKI_OUT_TGZ_B64 (server and canary keys), and anyone who can push a branch can dispatch it: the PR-only guard
+    does not stop that (red team, issue 20). Every job that reaches them runs only for refs/heads/main and in the
+    environment `preview`, whose deployment-branch rule (set in the repository, README "CI") GitHub enforces even
+    for a branch that edits this file."""
+    jobs = _ci()["jobs"]
+    guarded = {name: job for name, job in jobs.items() if _touches_aws(job)}
+    assert {"gate", "preview"} <= set(guarded)
+    for name, job in guarded.items():
+        assert "github.ref == 'refs/heads/main'" in str(job.get("if")), f"{name} runs on any dispatched ref"
+        assert job.get("environment") == "preview", f"{name} is not in the protected environment"
+
+
+def _restore_script() -> str:
+    steps = [step for job in _ci()["jobs"].values() for step in job.get("steps", [])
+             if "PKI_OUT_TGZ_B64" in json.dumps(step.get("env", {}))]
+    assert len(steps) == 1, "one step restores the PKI material"
+    return steps[0]["run"]
+
+
+PKI_FILES = {
+    # what the program reads (components/material.py, canary.py, revocation_list.py, fleet_provisioning.py)
+    "pki-out/root-ca.crt": True, "pki-out/intermediate-ca.crt": True, "pki-out/ca-chain.pem": True,
+    "pki-out/crl.pem": True, "pki-out/server/iot.example.com.crt": True, "pki-out/server/iot.example.com.key": True,
+    "pki-out/devices/canary-eu-west-1.crt": True, "pki-out/devices/canary-eu-west-1.key": True,
+    "pki-out/claim/claim.crt": True,
+    # what it never reads
+    "pki-out/index.json": False, "pki-out/devices/sensor-0001.crt": False, "pki-out/devices/sensor-0001.key": False,
+    "pki-out/claim/claim.key": False, "pki-out/archive/20260101T000000Z/root-ca.crt": False,
+}
+CA_KEYS = ("pki-out/root-ca.key", "pki-out/intermediate-ca.key")
+
+
+def _restore(tmp_path: Path, members: list[str]) -> tuple[subprocess.CompletedProcess, set[str]]:
+    import base64
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for member in members:
+            data = f"content of {member}\n".encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RUNNER_TEMP": str(tmp_path / "runner-temp"),
+           "PKI_OUT_TGZ_B64": base64.b64encode(buffer.getvalue()).decode()}
+    (tmp_path / "runner-temp").mkdir()
+    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", _restore_script()], cwd=workspace, env=env,
+                            capture_output=True, text=True, timeout=60)
+    on_disk = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    return result, on_disk
+
+
+def test_ci_restores_only_what_the_program_reads_from_the_pki_secret(tmp_path: Path) -> None:
+    result, on_disk = _restore(tmp_path, list(PKI_FILES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    restored = {p.removeprefix("workspace/") for p in on_disk if p.startswith("workspace/")}
+    assert restored == {name for name, needed in PKI_FILES.items() if needed}
+    assert on_disk - {f"workspace/{name}" for name in restored} == set(), "nothing else is left on the runner"
+
+
+def test_a_pki_secret_holding_a_ca_key_fails_the_job_and_no_ca_key_reaches_the_disk(tmp_path: Path) -> None:
+    result, on_disk = _restore(tmp_path, [*PKI_FILES, *CA_KEYS])
+    assert result.returncode != 0
+    assert "CA private key" in result.stdout + result.stderr and "README" in result.stdout + result.stderr
+    assert not any(name.endswith("-ca.key") for name in on_disk), on_disk
+
+
+def test_an_archived_ca_key_in_the_pki_secret_fails_the_job(tmp_path: Path) -> None:
+    result, on_disk = _restore(tmp_path, [*PKI_FILES, "pki-out/archive/20260101T000000Z/intermediate-ca.key"])
+    assert result.returncode != 0 and not any(p.endswith("-ca.key") for p in on_disk)

@@ -15,8 +15,8 @@ Duplicates: the inspector first takes the certificate's registration lease in th
 at once (``RegistrationInProgress`` -> ``Registration already in progress``, succeeded: a repeated event is normal)
 with no IoT call. Every path that leaves the certificate PENDING_ACTIVATION releases the lease (``Release
 registration lease``, conditional on this execution owning it), so the device's next connection retries at once.
-Most duplicates never get here: the JITR topic rule reads the same lease and starts no execution while it is held
-(``builders.iot_rules.jitr_sql``); the inspector's check stays for the events that pass before the lease is taken.
+Every duplicate gets here: the JITR topic rule reads no lease (``builders.iot_rules.jitr_sql`` says why), so this
+check is both the guarantee and the filter.
 
 Failures, and why each one converges:
 

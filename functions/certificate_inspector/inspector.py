@@ -19,7 +19,9 @@ Given the IoT JITR event, with injected boto3 clients (``iot``, ``dynamodb``) of
 
 or raises a named error that the state machine catches by name:
 ``ThingNameClaimedByAnotherCertificate`` (impostor), ``InvalidThingName``, ``UnexpectedIssuer``,
-``DeviceDecommissioned`` (the item is REVOKED), ``InvalidJitrEvent``, ``RegistrationInProgress`` (a duplicate); ``claim.ClaimLost`` when the item changed
+``DeviceDecommissioned`` (the item is REVOKED), ``FleetCertificateNotAdmitted`` (a fleet-issued certificate with
+verdict NEW: only the pre-provisioning hook admits those; left PENDING_ACTIVATION), ``InvalidJitrEvent`` (before the
+lease), ``CertificateIdMismatch`` (after it: the lease is released), ``RegistrationInProgress`` (a duplicate); ``claim.ClaimLost`` when the item changed
 under the write in a way only a fresh registration event can decide (the machine leaves the certificate
 PENDING_ACTIVATION, so the device's next connection retries).
 """
@@ -48,10 +50,18 @@ try:  # imported as functions.certificate_inspector.inspector (tests) or as top-
 except ImportError:  # pragma: no cover - Lambda runtime layout
     import checks  # type: ignore[no-redef]
 
+try:  # the one reserved-names rule, at the root of functions/ (= the Lambda zip's root)
+    from .. import reserved_names
+except (ImportError, ValueError):  # pragma: no cover - Lambda runtime layout
+    import reserved_names  # type: ignore[no-redef]
+
+try:  # the mark of a fleet-issued certificate (functions/fleet_provisioning/proof.py)
+    from ..fleet_provisioning import proof as fleet_proof
+except (ImportError, ValueError):  # pragma: no cover - Lambda runtime layout
+    from fleet_provisioning import proof as fleet_proof  # type: ignore[no-redef]
+
 # AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-] (botocore model, ThingName shape).
 THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # always fullmatch: "$" would admit a trailing newline
-#: Thing names the program keeps for itself: each region's canary (builders/canary.py RESERVED_PREFIX).
-RESERVED_PREFIX = "canary-"
 CERTIFICATE_ID = re.compile(r"[0-9a-f]{64}")
 INVENTORY_ATTRIBUTES = (
     "ThingName", "CertificateId", "CertificatePem", "CaCertificateId", "OriginRegion", "Status",
@@ -67,6 +77,11 @@ class InvalidJitrEvent(InspectionError):
     """The input is not a JITR event (missing/ill-formed certificateId)."""
 
 
+class CertificateIdMismatch(InspectionError):
+    """The event's certificateId is not the SHA-256 of the certificate IoT describes for it. Raised after the lease
+    is taken, so the machine's catch-all releases the lease (unlike ``InvalidJitrEvent``, refused before it)."""
+
+
 class UnexpectedIssuer(InspectionError):
     """The certificate was not issued by the CA this deployment registered."""
 
@@ -77,6 +92,14 @@ class InvalidThingName(InspectionError):
 
 class ThingNameClaimedByAnotherCertificate(InspectionError):
     """The inventory holds this thing name with a different certificate: an impostor."""
+
+
+class FleetCertificateNotAdmitted(InspectionError):
+    """A certificate the fleet certificate provider issued (its policy OID) that the inventory does not name: the
+    pre-provisioning hook never admitted it (superseded, or never registered). Not activated; it stays
+    PENDING_ACTIVATION (the machine's catch-all), so once replication brings the item that names it, the device's
+    next connection activates it (KNOWN), and a certificate never admitted is deleted by AWS after an hour
+    (fleet-provision-api.html, CreateCertificateFromCsr)."""
 
 
 class DeviceDecommissioned(InspectionError):
@@ -114,8 +137,9 @@ def thing_name_of(certificate: x509.Certificate) -> str:
     name = str(names[0].value)
     if not THING_NAME.fullmatch(name):
         raise InvalidThingName(f"CN {name!r} is not a valid thing name (1-128 characters of a-z A-Z 0-9 : _ -)")
-    if name.startswith(RESERVED_PREFIX):
-        raise InvalidThingName(f"CN {name!r} uses the prefix {RESERVED_PREFIX!r}, reserved for the regions' canaries")
+    reserved = reserved_names.refusal(name)  # canary-<region>: the program's own, never registered by JITR
+    if reserved:
+        raise InvalidThingName(f"CN {reserved}")
     return name
 
 
@@ -156,9 +180,11 @@ def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: Inspec
     certificate = x509.load_pem_x509_certificate(pem.encode("utf-8"))
     der_id = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
     if der_id != certificate_id:
-        raise InvalidJitrEvent(f"certificate id {certificate_id} is not the SHA-256 of the described certificate ({der_id})")
+        raise CertificateIdMismatch(f"certificate id {certificate_id} is not the SHA-256 of the described certificate "
+                                    f"({der_id})")
     checks.check_certificate(certificate, now=checks.utc_now(), revocation_list=checks.revocation_list_from_environment(os.environ))
     thing_name = thing_name_of(certificate)
+    fleet_issued = fleet_proof.is_fleet_issued(certificate)
 
     read = lambda: dynamodb.get_item(  # noqa: E731
         TableName=config.inventory_table, Key={"ThingName": {"S": thing_name}}, ConsistentRead=True).get("Item")
@@ -166,6 +192,10 @@ def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: Inspec
 
     def decide(item: Mapping[str, Any] | None) -> dict[str, Any]:
         verdict = verdict_for(item, certificate_id, thing_name)
+        if fleet_issued and verdict == "NEW":
+            raise FleetCertificateNotAdmitted(
+                f"certificate {certificate_id} for {thing_name!r} was issued by fleet provisioning and no inventory "
+                "item names it: the pre-provisioning hook never admitted it")
         if verdict == "KNOWN":  # the item's own values: nothing to write
             origin, registered_at = _string(item, "OriginRegion"), _string(item, "RegisteredAt")
             pending, previous = _string(item, "PendingCertificateId"), _string(item, "PreviousCertificateId")

@@ -6,9 +6,8 @@ spend a DescribeCertificate (10 TPS per account and region) and then the IoT ste
 duplicate. The inspector therefore takes a lease first: a conditional PutItem on a small regional table keyed by
 certificate id, with an explicit expiry checked in the condition (DynamoDB TTL deletes expired items only eventually,
 so an expired lease must be taken over on its ``ExpiresAt``, not on its absence). A duplicate fails the condition and
-raises :class:`RegistrationInProgress` before any IoT call. The JITR topic rule reads the same item
-(``get_dynamodb()`` in ``builders.iot_rules.jitr_sql``) and starts no execution at all while an unexpired lease is
-held, so in a storm most duplicates cost one GetItem instead of an execution; this condition remains the guarantee.
+raises :class:`RegistrationInProgress` before any IoT call. Every duplicate registration event reaches this
+condition: the JITR topic rule cannot read the lease safely (``builders.iot_rules.jitr_sql``).
 
 The owner is the execution: a Step Functions retry of the inspector task (the same execution) takes its own lease
 again. The JITR machine releases the lease on every path that leaves the certificate PENDING_ACTIVATION (a
@@ -26,7 +25,7 @@ from typing import Any, Callable
 #: releasing (it cannot: every failure path releases) would still onboard within the hour.
 LEASE_SECONDS = 20 * 60
 KEY = "CertificateId"
-EXPIRES = "ExpiresAt"  # epoch seconds; also the table's TTL attribute, and what the JITR rule's lookup reads
+EXPIRES = "ExpiresAt"  # epoch seconds; also the table's TTL attribute
 CONDITION = "attribute_not_exists(CertificateId) OR ExpiresAt < :now OR #owner = :owner"
 
 

@@ -5,15 +5,29 @@ template runs, and provisions only when it answers ``{"allowProvisioning": true}
 
 It admits a serial (template parameter ``SerialNumber``) when, in order:
 
-1. the serial is a thing name, the MQTT client is that serial (``clientId``) and the new certificate's CN is too,
-   and the certificate is ``certificateId`` and was signed by our CA (the certificate provider's);
-2. the allow-list entry (``<application>-allow-list``, the one allow-list of every way in) exists and is
-   ``unprovisioned`` — claimed by one conditional UpdateItem that sets it ``provisioned`` with this certificate —
-   or is already ``provisioned`` *for this same certificate* (RegisterThing retried after a failure of the
-   template: the answer is the same). Any other certificate for that serial is a replay and is refused;
+1. the serial is a thing name and not a reserved one (``reserved_names``: ``canary-``, ``claim-``), the MQTT client
+   is one of the claim's (``clientId`` starts with ``claim-``: the claim's policy allows no other), and the new
+   certificate is ``certificateId``, has CN = the serial, was signed by our CA and carries the fleet policy OID
+   (the certificate provider issued it: ``proof.py``);
+2. the allow-list entry (``<application>-allow-list``, the one allow-list of every way in), **in the certificate
+   provider's region** (``ALLOW_LIST_REGION``, the primary's: every fleet decision about a serial is taken on one
+   replica) is ``issuing`` for exactly this certificate, which the provider recorded after checking the proof by the
+   enrolled key, and moves to ``provisioned`` with one conditional write (``admission.admit``); or it is already
+   ``provisioned`` for this same certificate (RegisterThing retried: the same answer). A superseded certificate, or
+   any other, is refused;
 3. the inventory item is written with JITR's conditional write (``certificate_inspector/claim.py``, verdict NEW:
    only if no item exists), the commit point that replication carries to every region; an item naming another
-   certificate (the device arrived another way) is refused.
+   certificate (the device arrived another way) is refused. After ``python -m ops allow-list reset`` the entry
+   names the certificate the device lost as ``ReplacesCertificateId``: the item may then name that one (ACTIVE),
+   and the write takes the name over from it as the API's provisioner does (``provisioner.REPLACE_CONDITION``,
+   ``PreviousCertificateId`` = the replaced one): a rotation, which every region's replicate machine carries out
+   (the old certificate is revoked, the thing's owner attribute handed over).
+
+The inventory is read (consistent read) **before** step 2, so a serial whose item names another certificate is
+refused with the entry untouched. Should the write of step 3 still lose (another way in wrote the item between the
+read and the write), step 2 is undone by one conditional write (``admission.unadmit``: ``provisioned`` for this
+certificate back to ``issuing`` for it, ``ReplacesCertificateId`` restored): a refused certificate never leaves
+the entry ``provisioned`` (issue 21), and the device may prove itself again.
 
 Why the hook writes the inventory, not the certificate-registered event or a post-provision step: a certificate
 made by CreateCertificateFromCsr is not auto-registered on a connection, so the
@@ -23,8 +37,8 @@ the one piece of our code AWS runs synchronously in every fleet provisioning, wi
 input. Writing before the template runs is safe because a template that then fails leaves the certificate
 PENDING_ACTIVATION here (never usable) and the device's retry of RegisterThing is admitted again (step 2).
 
-Environment: ``ALLOW_LIST_TABLE``, ``INVENTORY_TABLE``, ``CA_CERTIFICATE_ID``, ``CA_CERTIFICATE_PEM``;
-``AWS_REGION`` is Lambda's.
+Environment: ``ALLOW_LIST_TABLE``, ``ALLOW_LIST_REGION`` (default: the function's own), ``INVENTORY_TABLE``,
+``CA_CERTIFICATE_ID``, ``CA_CERTIFICATE_PEM``; ``AWS_REGION`` is Lambda's.
 """
 from __future__ import annotations
 
@@ -43,17 +57,23 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 try:  # a package in tests and in the Lambda zip (functions/ is the zip's root)
+    from .. import reserved_names
     from ..certificate_inspector import claim as inventory_claim
-    from ..provisioning_api.allow_list import PROVISIONED, UNPROVISIONED
+    from ..provisioning_api import allow_list
+    from ..provisioning_api.provisioner import REPLACE_CONDITION
     from ..provisioning_api.request import THING_NAME
+    from . import admission, proof
 except (ImportError, ValueError):  # pragma: no cover
+    import reserved_names  # type: ignore[no-redef]
     from certificate_inspector import claim as inventory_claim  # type: ignore[no-redef]
-    from provisioning_api.allow_list import PROVISIONED, UNPROVISIONED  # type: ignore[no-redef]
+    from fleet_provisioning import admission, proof  # type: ignore[no-redef]
+    from provisioning_api import allow_list  # type: ignore[no-redef]
+    from provisioning_api.provisioner import REPLACE_CONDITION  # type: ignore[no-redef]
     from provisioning_api.request import THING_NAME  # type: ignore[no-redef]
 
 LOG = logging.getLogger(__name__)
 SERIAL_NUMBER = "SerialNumber"  # = builders.fleet.SERIAL_NUMBER
-KEY_ORIGIN = "fleet"
+KEY_ORIGIN = admission.KEY_ORIGIN
 
 
 @dataclass(frozen=True)
@@ -63,14 +83,19 @@ class Settings:
     inventory_table: str
     ca_certificate_id: str
     ca_certificate_pem: str
+    allow_list_region: str = ""  # the certificate provider's (primary's) region; "" = this region
+
+    @property
+    def decision_region(self) -> str:
+        return self.allow_list_region or self.region
 
 
 class Refused(Exception):
     """Provisioning refused; ``reason`` is logged (the device only sees AWS's rejection)."""
 
 
-def _certificate(event: Mapping[str, Any], serial: str, settings: Settings) -> str:
-    """Check the new certificate (CN = serial, id = certificateId, signed by our CA); return its id."""
+def _certificate(event: Mapping[str, Any], serial: str, settings: Settings) -> tuple[str, x509.Certificate]:
+    """Check the new certificate (CN = serial, id = certificateId, signed by our CA, issued by the fleet provider)."""
     try:
         certificate = x509.load_pem_x509_certificate(str(event.get("certificatePem", "")).encode())
     except ValueError:
@@ -86,59 +111,101 @@ def _certificate(event: Mapping[str, Any], serial: str, settings: Settings) -> s
         certificate.verify_directly_issued_by(x509.load_pem_x509_certificate(settings.ca_certificate_pem.encode()))
     except Exception:  # InvalidSignature, ValueError, TypeError
         raise Refused("the certificate was not signed by our CA") from None
-    return certificate_id
+    if not proof.is_fleet_issued(certificate):
+        raise Refused("the certificate was not issued by the fleet certificate provider")
+    return certificate_id, certificate
 
 
-def claim_serial(dynamodb: Any, settings: Settings, serial: str, certificate_id: str, certificate_pem: str,
-                 now: str) -> None:
-    """``unprovisioned`` -> ``provisioned`` for this certificate, or already so for it; else ``Refused``."""
+def replaced_certificate(dynamodb: Any, settings: Settings, serial: str, certificate_id: str) -> str:
+    """The ``ReplacesCertificateId`` an operator's reset left on the entry this certificate was issued for, or ``""``."""
+    entry = allow_list.read(dynamodb, settings.allow_list_table, serial) or {}
+    if entry.get("Status") == admission.ISSUING and entry.get("IssuedCertificateId") == certificate_id:
+        return str(entry.get(allow_list.REPLACES) or "")
+    return ""
+
+
+def _inventory_item(dynamodb: Any, settings: Settings, serial: str) -> dict[str, Any]:
+    return dynamodb.get_item(TableName=settings.inventory_table, Key={"ThingName": {"S": serial}},
+                             ConsistentRead=True).get("Item") or {}
+
+
+def check_inventory(dynamodb: Any, settings: Settings, serial: str, certificate_id: str, replaces: str) -> None:
+    """Before anything is written: the inventory (consistent read) has no item for ``serial``, or one naming this
+    certificate (a retry), or, after a reset, the ACTIVE item still names the certificate it replaces."""
+    item = _inventory_item(dynamodb, settings, serial)
+    named = item.get("CertificateId", {}).get("S")
+    if not item or named == certificate_id:
+        return
+    if replaces and named == replaces and item.get("Status", {}).get("S") == inventory_claim.ACTIVE:
+        return
+    raise Refused(f"the inventory names another certificate for {serial!r}")
+
+
+def claim_serial(dynamodb: Any, settings: Settings, serial: str, certificate: x509.Certificate, certificate_id: str,
+                 certificate_pem: str, now: str, replaces: str = "") -> None:
+    """``issuing`` for this certificate -> ``provisioned``, or already so for it; else ``Refused``."""
     try:
-        dynamodb.update_item(
-            TableName=settings.allow_list_table, Key={"ThingName": {"S": serial}},
-            UpdateExpression=("SET #s = :provisioned, CertificateId = :cid, CertificatePem = :pem, KeyOrigin = :origin, "
-                              "#r = :region, ProvisionedIn = :region, ProvisionedAt = :now"),
-            ConditionExpression="attribute_exists(ThingName) AND (#s = :unprovisioned OR "
-                                "(#s = :provisioned AND CertificateId = :cid))",
-            ExpressionAttributeNames={"#s": "Status", "#r": "Region"},
-            ExpressionAttributeValues={
-                ":provisioned": {"S": PROVISIONED}, ":unprovisioned": {"S": UNPROVISIONED},
-                ":cid": {"S": certificate_id}, ":pem": {"S": certificate_pem}, ":origin": {"S": KEY_ORIGIN},
-                ":region": {"S": settings.region}, ":now": {"S": now}})
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        raise Refused(f"serial {serial!r} is not on the allow-list, or is provisioned or being provisioned for "
-                      "another certificate") from None
+        admission.admit(dynamodb, settings.allow_list_table, serial, certificate_id=certificate_id,
+                        certificate_pem=certificate_pem, key_digest=proof.public_key_digest(certificate.public_key()),
+                        region=settings.region, now=now, replaces=replaces)
+    except admission.NotAdmitted as refused:
+        raise Refused(str(refused)) from None
 
 
 def write_inventory(dynamodb: Any, settings: Settings, serial: str, certificate_id: str, certificate_pem: str,
-                    now: str) -> dict[str, str]:
+                    now: str, replaces: str = "") -> dict[str, str]:
+    """The commit point: NEW, or (``replaces``) the name taken over from the certificate a reset recorded."""
     item = {"ThingName": serial, "CertificateId": certificate_id, "CertificatePem": certificate_pem,
             "CaCertificateId": settings.ca_certificate_id, "OriginRegion": settings.region, "RegisteredAt": now,
-            "PendingCertificateId": "", "PreviousCertificateId": "", "Verdict": "NEW"}
+            "PendingCertificateId": "", "PreviousCertificateId": replaces}
+    values = {":cid": certificate_id, ":pem": certificate_pem, ":ca": settings.ca_certificate_id,
+              ":origin": settings.region, ":at": now, ":pending": "", ":previous": replaces,
+              ":active": inventory_claim.ACTIVE}
+    if replaces:
+        values[":replaces"] = replaces
     try:
-        inventory_claim.write(dynamodb, settings.inventory_table, item)
+        dynamodb.update_item(
+            TableName=settings.inventory_table, Key={"ThingName": {"S": serial}},
+            UpdateExpression=inventory_claim.UPDATE_EXPRESSION,
+            ConditionExpression=REPLACE_CONDITION if replaces else inventory_claim.CONDITIONS["NEW"],
+            ExpressionAttributeNames={"#status": "Status"},
+            ExpressionAttributeValues={name: {"S": value} for name, value in values.items()})
     except dynamodb.exceptions.ConditionalCheckFailedException:
-        current = dynamodb.get_item(TableName=settings.inventory_table, Key={"ThingName": {"S": serial}},
-                                    ConsistentRead=True).get("Item") or {}
+        current = _inventory_item(dynamodb, settings, serial)
         if current.get("CertificateId", {}).get("S") != certificate_id:
             raise Refused(f"the inventory names another certificate for {serial!r}") from None
-    return {k: v for k, v in item.items() if k != "Verdict"}
+    return item
 
 
 def decide(event: Mapping[str, Any], dynamodb: Any, settings: Settings,
-           clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> dict[str, Any]:
-    """The hook's answer for one RegisterThing."""
+           clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc), *,
+           allow_list_dynamodb: Any = None) -> dict[str, Any]:
+    """The hook's answer for one RegisterThing. ``dynamodb`` is this region's (the inventory);
+    ``allow_list_dynamodb`` the certificate provider's region's (default: ``dynamodb``)."""
     parameters = event.get("parameters") if isinstance(event.get("parameters"), Mapping) else {}
     serial = parameters.get(SERIAL_NUMBER)
     try:
         if not isinstance(serial, str) or not THING_NAME.fullmatch(serial):
             raise Refused(f"parameter {SERIAL_NUMBER} {serial!r} is not a thing name")
-        if event.get("clientId") != serial:
-            raise Refused(f"the MQTT client {event.get('clientId')!r} is not the serial {serial!r}")
-        certificate_id = _certificate(event, serial, settings)
+        reserved = reserved_names.refusal(serial)  # before anything is read or written
+        if reserved:
+            raise Refused(f"parameter {SERIAL_NUMBER} {reserved}")
+        client_id = event.get("clientId")
+        if not isinstance(client_id, str) or not client_id.startswith(reserved_names.CLAIM_PREFIX):
+            raise Refused(f"the MQTT client {client_id!r} is not one of the claim's ({reserved_names.CLAIM_PREFIX}...)")
+        certificate_id, certificate = _certificate(event, serial, settings)
         now = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
         pem = str(event["certificatePem"])
-        claim_serial(dynamodb, settings, serial, certificate_id, pem, now)
-        write_inventory(dynamodb, settings, serial, certificate_id, pem, now)
+        entries = allow_list_dynamodb or dynamodb
+        replaces = replaced_certificate(entries, settings, serial, certificate_id)
+        check_inventory(dynamodb, settings, serial, certificate_id, replaces)  # refused: the entry is untouched
+        claim_serial(entries, settings, serial, certificate, certificate_id, pem, now, replaces)
+        try:
+            write_inventory(dynamodb, settings, serial, certificate_id, pem, now, replaces)
+        except Refused:  # another way in wrote the item since the read: undo the admission
+            admission.unadmit(entries, settings.allow_list_table, serial, certificate_id=certificate_id,
+                              replaces=replaces)
+            raise
     except Refused as refused:
         LOG.warning(json.dumps({"serial": serial, "allowProvisioning": False, "reason": str(refused)}))
         return {"allowProvisioning": False}
@@ -149,7 +216,7 @@ def decide(event: Mapping[str, Any], dynamodb: Any, settings: Settings,
 def settings_from(env: Mapping[str, str]) -> Settings:
     return Settings(region=env["AWS_REGION"], allow_list_table=env["ALLOW_LIST_TABLE"],
                     inventory_table=env["INVENTORY_TABLE"], ca_certificate_id=env["CA_CERTIFICATE_ID"],
-                    ca_certificate_pem=env["CA_CERTIFICATE_PEM"])
+                    ca_certificate_pem=env["CA_CERTIFICATE_PEM"], allow_list_region=env.get("ALLOW_LIST_REGION", ""))
 
 
 @functools.lru_cache(maxsize=4)
@@ -159,4 +226,5 @@ def _dynamodb(region: str) -> Any:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = settings_from(os.environ)
-    return decide(event, _dynamodb(settings.region), settings)
+    return decide(event, _dynamodb(settings.region), settings,
+                  allow_list_dynamodb=_dynamodb(settings.decision_region))

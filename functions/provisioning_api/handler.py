@@ -35,6 +35,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def settings_from(env: Mapping[str, str]) -> service.Settings:
+    """The service's settings from the function's environment (set by components/provisioning_api.py)."""
     return service.Settings(
         region=env["AWS_REGION"], inventory_table=env["INVENTORY_TABLE"], allow_list_table=env["ALLOW_LIST_TABLE"],
         nonce_table=env["NONCE_TABLE"], device_policy_name=env["DEVICE_POLICY_NAME"],
@@ -59,11 +60,13 @@ def _clients(region: str, key_arn: str, ca_id: str, regions: str, default: str, 
 
 
 def response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The HTTP API (payload 2.0) response; never cached, since it may carry a certificate."""
     return {"statusCode": status, "headers": {"content-type": "application/json", "cache-control": "no-store"},
             "body": json.dumps(body)}
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Parse (a malformed event or body is 400 before anything is read), decide (``service.provision``), answer."""
     env = os.environ
     try:
         request = from_event(event)
@@ -73,7 +76,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     iot, dynamodb, signer, chooser = _clients(
         settings.region, env["CA_SIGNING_KEY_ARN"], settings.ca_certificate_id, env["REGIONS"], env["DEFAULT_REGION"],
         env.get("GEOLOCATION_DATABASE", ""), env.get("GEOLOCATION_BUCKET", ""), env.get("GEOLOCATION_KEY", ""))
-    answer = service.provision(request, settings, service.Clients(iot, dynamodb, signer, chooser, time.time))
+    try:
+        answer = service.provision(request, settings, service.Clients(iot, dynamodb, signer, chooser, time.time))
+    except UnicodeError:  # a backstop: request.parse_body refuses text that is not ASCII before anything is read
+        return response(400, {"error": "BadRequest", "message": "the request's text fields must be ASCII"})
     # Logged without secrets: thing, outcome, source address; never a key, a certificate or a signature.
     LOG.info(json.dumps({"thingName": request.thing_name, "status": answer.status,
                          "error": answer.body.get("error"), "sourceIp": request.source_ip}))

@@ -142,8 +142,9 @@ def check_csr(csr_pem: str, thing_name: str) -> Any:
 
 
 def issue(signer: Signer, thing_name: str, public_key: Any, *, now: dt.datetime | None = None,
-          days: int = DEVICE_DAYS) -> str:
-    """A device certificate (PEM) for ``public_key``, CN = ``thing_name``, signed through ``signer``."""
+          days: int = DEVICE_DAYS, extensions: tuple[x509.ExtensionType, ...] = ()) -> str:
+    """A device certificate (PEM) for ``public_key``, CN = ``thing_name``, signed through ``signer``; ``extensions``
+    are added, non-critical (the fleet certificate provider marks its certificates: ``fleet_provisioning.proof``)."""
     ca = x509.load_pem_x509_certificate(signer.certificate_pem.encode())
     now = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
     not_after = min(now + dt.timedelta(days=days), ca.not_valid_after_utc)
@@ -170,6 +171,8 @@ def issue(signer: Signer, thing_name: str, public_key: Any, *, now: dt.datetime 
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
     )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     ca_public = ca.public_key()
     draft = builder.sign(_throwaway_key(_kind(ca_public)), _hash_for(ca_public))
     certificate = x509.load_der_x509_certificate(_resign(draft, signer.sign(draft.tbs_certificate_bytes)))
@@ -180,10 +183,3 @@ def issue(signer: Signer, thing_name: str, public_key: Any, *, now: dt.datetime 
                          "signing key is not the CA's") from None
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
-
-def generate_key() -> tuple[Any, str]:
-    """A new EC P-256 key for a device that sent no CSR: (private key, PKCS#8 PEM). Returned once, never stored."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return key, pem

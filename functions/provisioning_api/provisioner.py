@@ -1,20 +1,31 @@
-"""Provision a device in this region, undoing every step already taken if a later one fails.
+"""Provision a device in this region, and undo an attempt that did not commit, from what the registry holds now.
 
-Steps (each recorded in a journal as it succeeds): register the certificate (ACTIVE, with our CA), create the
-thing recording its owner certificate in the attribute ``certificateId`` (as JITR and the replicate machine do:
-docs/design.md "One owner per thing name"), attach the device policy, attach the certificate to the thing, and the
-commit point: the inventory item, written with JITR's conditional write (``certificate_inspector/claim.py``, verdict
-NEW: only if no item exists), so replication carries the device to every region.
+``run``: register the certificate (ACTIVE, with our CA), make the thing record it as its owner in the attribute
+``certificateId`` (as JITR and the replicate machine do: docs/design.md "One owner per thing name"), attach the
+device policy, attach the certificate to the thing, and the commit point: the inventory item, written with JITR's
+conditional write (``certificate_inspector/claim.py`` UPDATE_EXPRESSION), so replication carries the device to
+every region. The condition is NEW (no item yet) or, after ``python -m ops allow-list reset``, a replacement: the
+item is ACTIVE and still names the certificate the reset recorded; the new item then names that one as
+``PreviousCertificateId``, the inventory's rotation, which every region's replicate machine retires (revoked).
+In that case the thing already records the replaced certificate and is handed over (UpdateThing with
+``expectedVersion``: refused with VersionConflictException if anything changed it since it was read, API reference
+UpdateThing) instead of created.
 
-``rollback`` undoes the journal in reverse: detach, deactivate and delete the certificate, delete the thing it
-created. Detaching propagates asynchronously in AWS IoT ("It might take several seconds"), so deletions are retried
-for a while; what still cannot be deleted is revoked, so it can never connect, and named in the error.
+``clean`` undoes an attempt (certificate id) that did not commit. It reads the registry rather than trusting a
+journal kept in memory, so the rollback, the next request (after an invocation died or a rollback was refused) and
+``ops allow-list reset`` all run the same idempotent steps: detach the certificate from the thing and the device
+policy, set it INACTIVE, delete the thing only if it records this certificate as its owner (else hand it back to
+the certificate it replaced, or leave it: a thing that records another owner is never ours to take), delete the
+certificate. Detaching propagates asynchronously ("It might take several seconds for the detachment to
+propagate", DetachThingPrincipal) and DeleteThing is refused meanwhile (docs/emulator.md sections 1-2), so the
+deletions are retried briefly; what still cannot go raises ``CleanupPending`` with the certificate revoked (never
+left usable), and the attempt stays journaled on the allow-list entry for whoever comes next.
 """
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from cryptography import x509
@@ -26,14 +37,21 @@ except (ImportError, ValueError):  # pragma: no cover - provisioning_api importe
     from certificate_inspector import claim as inventory_claim  # type: ignore[no-redef]
 
 OWNER_ATTRIBUTE = "certificateId"  # = builders.asl.jitr.OWNER_ATTRIBUTE
+#: NEW, or the replacement a reset authorised (``:replaces`` = the certificate the item must still name).
+REPLACE_CONDITION = f"{inventory_claim.CONDITIONS['NEW']} OR (#status = :active AND CertificateId = :replaces)"
 
 
 class ThingNameTaken(Exception):
-    """The inventory already names another certificate for this thing (a device that arrived another way)."""
+    """The name belongs to another certificate (a device that arrived another way): the thing or the inventory
+    item records it."""
 
 
-class RollbackIncomplete(Exception):
-    """Something created could not be deleted; it was revoked or is named here for an operator."""
+class Busy(Exception):
+    """Something else changed the thing while this attempt read it (UpdateThing's VersionConflictException)."""
+
+
+class CleanupPending(Exception):
+    """Part of an attempt could not be removed yet (a detach still propagating); its certificate is revoked."""
 
 
 def certificate_id(certificate_pem: str) -> str:
@@ -52,74 +70,143 @@ class Provisioning:
     ca_certificate_id: str
     ca_certificate_pem: str
     sleep: Callable[[float], None] = time.sleep
-    delete_attempts: int = 10
-    journal: list[tuple[str, str]] = field(default_factory=list)
+    #: Tries of each deletion while detaches propagate: 0.2 + 0.4 + 0.8 + 1.6 s of waiting, then ``CleanupPending``
+    #: (the function has 30 s in all; the next request or a reset carries on).
+    delete_attempts: int = 5
 
-    def run(self, thing_name: str, certificate_pem: str, registered_at: str) -> dict[str, str]:
-        """Provision and commit; returns the inventory item as written. Raises after ``rollback`` is needed."""
+    # ---- provisioning ---------------------------------------------------------------------------------------------
+    def run(self, thing_name: str, certificate_pem: str, registered_at: str,
+            replaces: str | None = None) -> dict[str, str]:
+        """Provision and commit; returns the inventory item as written. On an error, ``clean`` undoes the attempt."""
         iot = self.iot
         response = iot.register_certificate(certificatePem=certificate_pem, caCertificatePem=self.ca_certificate_pem,
                                             status="ACTIVE")
         arn, cid = response["certificateArn"], response["certificateId"]
-        self.journal.append(("certificate", arn))
-        try:
-            iot.create_thing(thingName=thing_name, attributePayload={"attributes": {OWNER_ATTRIBUTE: cid}})
-        except iot.exceptions.ResourceAlreadyExistsException:
-            raise ThingNameTaken(f"a thing named {thing_name!r} already exists here for another certificate") from None
-        self.journal.append(("thing", thing_name))
+        if cid != certificate_id(certificate_pem):  # the journal names the attempt by the id computed before
+            self.clean(thing_name, cid)
+            raise RuntimeError(f"IoT registered the certificate as {cid}, not as the SHA-256 of its DER")
+        self._own_thing(thing_name, cid, replaces)
         iot.attach_policy(policyName=self.device_policy_name, target=arn)
-        self.journal.append(("policy", arn))
         iot.attach_thing_principal(thingName=thing_name, principal=arn)
-        self.journal.append(("attachment", arn))
         item = {"ThingName": thing_name, "CertificateId": cid, "CertificatePem": certificate_pem,
                 "CaCertificateId": self.ca_certificate_id, "OriginRegion": self.region, "RegisteredAt": registered_at,
-                "PendingCertificateId": "", "PreviousCertificateId": "", "Verdict": "NEW"}
+                "PendingCertificateId": "", "PreviousCertificateId": replaces or ""}
+        self._commit(item, replaces)
+        return item
+
+    def _own_thing(self, thing_name: str, cid: str, replaces: str | None) -> None:
+        iot = self.iot
         try:
-            inventory_claim.write(self.dynamodb, self.inventory_table, item)
+            iot.create_thing(thingName=thing_name, attributePayload={"attributes": {OWNER_ATTRIBUTE: cid}})
+            return
+        except iot.exceptions.ResourceAlreadyExistsException:
+            pass
+        thing = iot.describe_thing(thingName=thing_name)
+        recorded = (thing.get("attributes") or {}).get(OWNER_ATTRIBUTE)
+        if not replaces or recorded != replaces:
+            raise ThingNameTaken(f"a thing named {thing_name!r} already exists here for another certificate")
+        self._record_owner(thing_name, cid, thing["version"])
+
+    def _record_owner(self, thing_name: str, cid: str, version: int) -> None:
+        try:
+            self.iot.update_thing(thingName=thing_name, expectedVersion=version,
+                                  attributePayload={"attributes": {OWNER_ATTRIBUTE: cid}, "merge": True})
+        except self.iot.exceptions.VersionConflictException:
+            raise Busy(f"the thing {thing_name!r} changed while it was being handed over") from None
+
+    def _commit(self, item: dict[str, str], replaces: str | None) -> None:
+        """The inventory write (the commit point); a lost condition is decided again on a consistent read."""
+        values = {":cid": item["CertificateId"], ":pem": item["CertificatePem"], ":ca": item["CaCertificateId"],
+                  ":origin": item["OriginRegion"], ":at": item["RegisteredAt"], ":pending": "",
+                  ":previous": item["PreviousCertificateId"], ":active": inventory_claim.ACTIVE}
+        if replaces:
+            values[":replaces"] = replaces
+        try:
+            self.dynamodb.update_item(
+                TableName=self.inventory_table, Key={"ThingName": {"S": item["ThingName"]}},
+                UpdateExpression=inventory_claim.UPDATE_EXPRESSION,
+                ConditionExpression=REPLACE_CONDITION if replaces else inventory_claim.CONDITIONS["NEW"],
+                ExpressionAttributeNames={"#status": "Status"},
+                ExpressionAttributeValues={name: {"S": value} for name, value in values.items()})
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            current = self.dynamodb.get_item(TableName=self.inventory_table, Key={"ThingName": {"S": thing_name}},
-                                             ConsistentRead=True).get("Item") or {}
-            if current.get("CertificateId", {}).get("S") != cid:
-                raise ThingNameTaken(f"the inventory names another certificate for {thing_name!r}") from None
-        self.journal.clear()  # committed: nothing is undone from here on
-        return {k: v for k, v in item.items() if k != "Verdict"}
+            current = self.committed(item["ThingName"], item["CertificateId"])
+            if current is None:
+                raise ThingNameTaken(f"the inventory names another certificate for {item['ThingName']!r}") from None
 
-    def rollback(self) -> None:
-        """Undo the journal in reverse; raise ``RollbackIncomplete`` naming what is left (revoked)."""
-        iot, left = self.iot, []
-        for kind, target in reversed(self.journal):
-            try:
-                if kind == "attachment":
-                    iot.detach_thing_principal(thingName=self._thing(), principal=target)
-                elif kind == "policy":
-                    iot.detach_policy(policyName=self.device_policy_name, target=target)
-                elif kind == "thing":
-                    self._retry(lambda: iot.delete_thing(thingName=target))
-                elif kind == "certificate":
-                    cid = target.rsplit("/", 1)[-1]
-                    iot.update_certificate(certificateId=cid, newStatus="INACTIVE")
+    def committed(self, thing_name: str, cid: str) -> dict[str, str] | None:
+        """The inventory item (consistent read) if it names ``cid``: that attempt reached its commit point."""
+        item = self.dynamodb.get_item(TableName=self.inventory_table, Key={"ThingName": {"S": thing_name}},
+                                      ConsistentRead=True).get("Item") or {}
+        if item.get("CertificateId", {}).get("S") != cid:
+            return None
+        return {k: v["S"] for k, v in item.items() if "S" in v}
+
+    # ---- undoing an attempt ---------------------------------------------------------------------------------------
+    def clean(self, thing_name: str, cid: str, replaces: str | None = None) -> None:
+        """Undo what an uncommitted attempt for ``cid`` left in this region (idempotent; see the module docstring).
+        ``replaces``: the certificate the thing recorded before the attempt handed it over, if any."""
+        iot = self.iot
+        arn = self._certificate_arn(cid)
+        thing = self._thing(thing_name)
+        if arn:
+            if thing is not None:
+                self._quietly(lambda: iot.detach_thing_principal(thingName=thing_name, principal=arn))
+            self._quietly(lambda: iot.detach_policy(policyName=self.device_policy_name, target=arn))
+            self._set_status(cid, "INACTIVE")  # unusable from here on, whatever happens next
+        try:
+            if thing is not None and (thing.get("attributes") or {}).get(OWNER_ATTRIBUTE) == cid:
+                if replaces:
                     try:
-                        self._retry(lambda: iot.delete_certificate(certificateId=cid))
-                    except Exception:
-                        iot.update_certificate(certificateId=cid, newStatus="REVOKED")
-                        raise
-            except Exception as error:  # keep undoing the rest
-                left.append(f"{kind} {target} ({type(error).__name__})")
-        self.journal.clear()
-        if left:
-            raise RollbackIncomplete("left after rollback (certificates revoked): " + "; ".join(left))
+                        self._record_owner(thing_name, replaces, thing["version"])
+                    except Busy as busy:
+                        raise CleanupPending(str(busy)) from None
+                else:
+                    self._retry(lambda: iot.delete_thing(thingName=thing_name), f"the thing {thing_name!r}")
+            if arn:
+                self._retry(lambda: iot.delete_certificate(certificateId=cid), f"the certificate {cid}")
+        except CleanupPending:
+            if arn:
+                self._set_status(cid, "REVOKED")  # revocation is final: it can never connect
+            raise
 
-    def _thing(self) -> str:
-        return next(t for k, t in self.journal if k == "thing")
+    def _certificate_arn(self, cid: str) -> str | None:
+        try:
+            return self.iot.describe_certificate(certificateId=cid)["certificateDescription"]["certificateArn"]
+        except self.iot.exceptions.ResourceNotFoundException:
+            return None
 
-    def _retry(self, call: Callable[[], Any]) -> None:
-        """Deletion right after a detach fails until the detach has propagated: retry with a short backoff."""
+    def _thing(self, thing_name: str) -> dict[str, Any] | None:
+        try:
+            return self.iot.describe_thing(thingName=thing_name)
+        except self.iot.exceptions.ResourceNotFoundException:
+            return None
+
+    def _set_status(self, cid: str, status: str) -> None:
+        try:
+            self.iot.update_certificate(certificateId=cid, newStatus=status)
+        except (self.iot.exceptions.CertificateStateException, self.iot.exceptions.ResourceNotFoundException):
+            pass  # already REVOKED (final) or gone
+
+    def _quietly(self, call: Callable[[], Any]) -> None:
+        """A detach that may already be done (not attached, or gone)."""
+        try:
+            call()
+        except (self.iot.exceptions.ResourceNotFoundException, self.iot.exceptions.InvalidRequestException):
+            pass
+
+    def _retry(self, call: Callable[[], Any], what: str) -> None:
+        """A deletion refused until the detaches have propagated: retried with a short backoff, then
+        ``CleanupPending``. Already gone counts as done."""
+        iot = self.iot
         for attempt in range(self.delete_attempts):
             try:
                 call()
                 return
-            except (self.iot.exceptions.InvalidRequestException, self.iot.exceptions.DeleteConflictException,
-                    self.iot.exceptions.CertificateStateException):
+            except iot.exceptions.ResourceNotFoundException:
+                return
+            except (iot.exceptions.InvalidRequestException, iot.exceptions.DeleteConflictException,
+                    iot.exceptions.CertificateStateException) as error:
                 if attempt == self.delete_attempts - 1:
-                    raise
-                self.sleep(min(0.2 * 2 ** attempt, 3.0))
+                    raise CleanupPending(f"{what} cannot be deleted yet ({type(error).__name__}): a detach is "
+                                         "still propagating") from None
+                self.sleep(min(0.2 * 2 ** attempt, 2.0))

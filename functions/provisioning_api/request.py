@@ -1,9 +1,18 @@
 """The provisioning request: what the device sends, what its signature covers, how it is parsed from the event.
 
 Body (JSON): ``thingName``, ``timestamp`` (integer seconds since the epoch), ``nonce`` (16 to 64 URL-safe characters,
-new for every request), ``signature`` (base64), and optionally ``csr`` (PEM). The signature covers
-:func:`signed_message`: a fixed label, the thing name, the timestamp, the nonce and the SHA-256 of the CSR (``-``
-without one), so a captured request can be neither re-aimed at another thing nor given another CSR.
+new for every request), ``signature`` (base64) and ``csr`` (PEM, CN = the thing name). The signature covers
+:func:`signed_message`: a fixed label, the thing name, the timestamp, the nonce and the SHA-256 of the CSR, so a
+captured request can be neither re-aimed at another thing nor given another CSR.
+
+The CSR is required (issue 21): the API certifies only a key the device made and keeps. A key the API generated
+would travel once, in one response; lost with it, the entry would stay ``provisioned`` for a key nobody has. With a
+CSR, a lost response is answered again to any request that certifies the same key (the certificate is public).
+
+Malformed input is refused with ``BadRequest`` (HTTP 400), never an exception: the body is capped at
+``MAX_BODY_BYTES`` and its JSON nesting at ``MAX_DEPTH`` before it is parsed (Python's parser recurses, and a deep
+enough body raises ``RecursionError``), text must be UTF-8, every string field ASCII (a JSON escape such as
+``\\ud800`` would otherwise smuggle in a lone surrogate), and every field has one type and range.
 
 The client's address is API Gateway's ``requestContext.http.sourceIp`` (payload format 2.0), never a header: a
 client can write ``X-Forwarded-For`` but not the address its TCP connection comes from.
@@ -18,12 +27,22 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+try:  # the one reserved-names rule, at the root of functions/ (= the Lambda zip's root)
+    from .. import reserved_names
+except (ImportError, ValueError):  # pragma: no cover - Lambda runtime layout
+    import reserved_names  # type: ignore[no-redef]
+
 LABEL = "iotmr-provision-v1"
 THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # AWS IoT's thing name pattern
-#: Thing names the program keeps for itself: each region's canary (builders/canary.py RESERVED_PREFIX).
-RESERVED_PREFIX = "canary-"
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MAX_BODY_BYTES = 16 * 1024
+#: The body is one flat object; nesting deeper than this is refused before the JSON parser sees it.
+MAX_DEPTH = 4
+#: Seconds since the epoch, 1970 up to the year 5138: outside, the value is not a time (freshness is checked later).
+MAX_TIMESTAMP = 10 ** 11
+CSR_REQUIRED = ("csr is required: make the device's TLS key on the device and send a PEM certificate signing "
+                "request whose CN is the thing name (python -m device provision does); a key made by the API could "
+                "not be answered again after a lost response")
 
 
 class BadRequest(Exception):
@@ -32,11 +51,13 @@ class BadRequest(Exception):
 
 @dataclass(frozen=True)
 class ProvisioningRequest:
+    """A well-formed request (not yet authenticated): every field has its type; ``csr_pem`` is not yet checked."""
+
     thing_name: str
     timestamp: int
     nonce: str
     signature: bytes
-    csr_pem: str | None
+    csr_pem: str
     source_ip: str
 
     @property
@@ -50,6 +71,7 @@ class ProvisioningRequest:
 
 
 def csr_digest(csr_pem: str | None) -> str:
+    """SHA-256 (hex) of the CSR's PEM text as sent, ``-`` without one (requests of version 1 allowed that)."""
     return hashlib.sha256(csr_pem.encode()).hexdigest() if csr_pem else "-"
 
 
@@ -58,16 +80,26 @@ def signed_message(thing_name: str, timestamp: int, nonce: str, csr_pem: str | N
     return "\n".join([LABEL, thing_name, str(int(timestamp)), nonce, csr_digest(csr_pem)]).encode()
 
 
+#: The body's string fields: each must be ASCII (JSON's ``\\ud800`` escape decodes to a lone surrogate, which
+#: valid UTF-8 text can carry and ``str.encode`` then refuses).
+FIELDS = ("thingName", "nonce", "signature", "csr")
+
+
 def parse_body(body: Mapping[str, Any], source_ip: str) -> ProvisioningRequest:
     """Validate the JSON body's fields (each error names the field)."""
+    for field in FIELDS:
+        value = body.get(field)
+        if isinstance(value, str) and not value.isascii():
+            raise BadRequest(f"{field} must be ASCII text (a PEM, base64 or a name); it has other characters")
     thing = body.get("thingName")
     if not isinstance(thing, str) or not THING_NAME.fullmatch(thing):
         raise BadRequest("thingName must be 1-128 letters, digits, ':', '_' or '-'")
-    if thing.startswith(RESERVED_PREFIX):
-        raise BadRequest(f"thingName may not start with {RESERVED_PREFIX!r}: reserved for the regions' canaries")
+    reserved = reserved_names.refusal(thing)
+    if reserved:
+        raise BadRequest(f"thingName {reserved}")
     timestamp = body.get("timestamp")
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
-        raise BadRequest("timestamp must be an integer number of seconds since the epoch")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or not 0 <= timestamp < MAX_TIMESTAMP:
+        raise BadRequest("timestamp must be an integer number of seconds since the epoch (now)")
     nonce = body.get("nonce")
     if not isinstance(nonce, str) or not NONCE.fullmatch(nonce):
         raise BadRequest("nonce must be 16-64 URL-safe base64 characters, new for every request")
@@ -79,9 +111,37 @@ def parse_body(body: Mapping[str, Any], source_ip: str) -> ProvisioningRequest:
     if not signature:
         raise BadRequest("signature must be the base64 signature of the request (see request.signed_message)")
     csr = body.get("csr")
-    if csr is not None and (not isinstance(csr, str) or "-----BEGIN CERTIFICATE REQUEST-----" not in csr):
-        raise BadRequest("csr, when given, must be a PEM certificate signing request")
+    if csr is None:
+        raise BadRequest(CSR_REQUIRED)
+    if not isinstance(csr, str) or "-----BEGIN CERTIFICATE REQUEST-----" not in csr:
+        raise BadRequest("csr must be a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----)")
     return ProvisioningRequest(thing, timestamp, nonce, signature, csr, source_ip)
+
+
+def nesting_depth(text: str, limit: int) -> int:
+    """The deepest nesting of JSON arrays and objects in ``text`` (brackets inside strings do not count), stopping
+    as soon as it exceeds ``limit``: linear, no recursion, so it is safe on any input."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def from_event(event: Mapping[str, Any]) -> ProvisioningRequest:
@@ -90,17 +150,25 @@ def from_event(event: Mapping[str, Any]) -> ProvisioningRequest:
         source_ip = event["requestContext"]["http"]["sourceIp"]
     except (KeyError, TypeError):
         raise BadRequest("the event has no requestContext.http.sourceIp (not an HTTP API payload 2.0 event)") from None
-    raw = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            raw = base64.b64decode(raw).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise BadRequest("the body is not base64-encoded UTF-8 text") from None
-    if len(raw.encode()) > MAX_BODY_BYTES:
+    raw = event.get("body")
+    if raw is None:
+        raise BadRequest("the body is empty: POST a JSON object (thingName, timestamp, nonce, signature, csr)")
+    if not isinstance(raw, str) or not isinstance(source_ip, str):
+        raise BadRequest("the event's body and sourceIp must be strings (an HTTP API payload 2.0 event)")
+    if len(raw) > 2 * MAX_BODY_BYTES:  # base64 grows by a third; anything longer is too big either way
         raise BadRequest(f"the body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw)
-    except ValueError:
+        data = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode("utf-8")
+        text = data.decode("utf-8")
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError; lone surrogates fail to encode
+        raise BadRequest("the body is not UTF-8 JSON text (base64-encoded only when isBase64Encoded)") from None
+    if len(data) > MAX_BODY_BYTES:
+        raise BadRequest(f"the body exceeds {MAX_BODY_BYTES} bytes")
+    if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:
+        raise BadRequest(f"the body nests deeper than {MAX_DEPTH} levels: send one flat JSON object")
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):  # ValueError covers integers longer than Python's 4,300 digits too
         raise BadRequest("the body is not JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")

@@ -27,6 +27,8 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from .. import assumptions as _assumptions
+from ..assumptions import AWS_AS_REPORTED, Assumptions
 from .dynamodb.global_tables import GlobalTables
 from .events.delivery import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
 from .iot.core import IotCore
@@ -105,6 +107,7 @@ class Engines:
     lambda_invoker: LambdaInvoker | None = None
     clock_ms: Callable[[], int] | None = None
     execution_timeout_s: float = 60.0
+    assumptions: Assumptions = AWS_AS_REPORTED
     global_tables: GlobalTables = field(init=False)
     pipes: PipesEngine = field(init=False)
     eventbridge: EventBridgeEngine = field(init=False)
@@ -121,7 +124,7 @@ class Engines:
         self.global_tables = GlobalTables(self.account_id)
         self.pipes = PipesEngine(self.account_id)
         self.eventbridge = EventBridgeEngine(self.account_id, self.lambda_invoker)
-        iot_kwargs: dict[str, Any] = {"lambda_invoker": self.lambda_invoker}
+        iot_kwargs: dict[str, Any] = {"lambda_invoker": self.lambda_invoker, "assumptions": self.assumptions}
         if self.clock_ms is not None:
             iot_kwargs["clock_ms"] = self.clock_ms
         self.iot = IotCore(self.account_id, **iot_kwargs)
@@ -131,6 +134,7 @@ class Engines:
         self.iot.on_execution = self.waiter.track
 
     def activate(self) -> Engines:
+        _assumptions.push(self.assumptions)  # what code without an engine at hand reads (fixes, deployer creators)
         self.global_tables.activate()
         self.pipes.activate()
         self.eventbridge.activate()
@@ -140,6 +144,15 @@ class Engines:
         self.eventbridge.deactivate()
         self.pipes.deactivate()
         self.global_tables.deactivate()
+        _assumptions.pop(self.assumptions)
+
+    def assume(self, assumptions: Assumptions) -> Assumptions:
+        """Run from now on under ``assumptions`` (the engines' and the active ones); returns the previous."""
+        previous = self.assumptions
+        _assumptions.pop(previous)
+        _assumptions.push(assumptions)
+        self.assumptions = self.iot.assumptions = assumptions
+        return previous
 
     def __enter__(self) -> Engines:
         return self.activate()

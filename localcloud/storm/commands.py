@@ -31,6 +31,9 @@ def add_parsers(commands: Any, positive: Any) -> None:
     storm.add_argument("--replication-lag", type=_positive_number, default=1.0, help="global-table lag, s (default 1)")
     storm.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     storm.add_argument("--plot", type=Path, default=None, help="write a PNG of devices ACTIVE over time here")
+    storm.add_argument("--missing-item", choices=("function-error", "undefined"), default="function-error",
+                       help="what rule SQL's get_dynamodb() of a missing item gives (default: function-error, as "
+                            "re:Post reports; docs/emulator.md, Assumptions register)")
     storm.add_argument("--json", action="store_true", help="print one JSON object")
     capacity = commands.add_parser("capacity", help="drain time, bounding API and cost of onboarding N devices")
     capacity.add_argument("--devices", type=positive, required=True, help="devices to onboard")
@@ -52,6 +55,7 @@ def _load_quotas(path: Path | None) -> Any:
 
 
 def cmd_storm(args: argparse.Namespace, console: Console) -> int:
+    from localcloud.assumptions import Assumptions
     from localcloud.cloud import LocalCloudError
 
     from .run import StormConfig, run_storm
@@ -60,7 +64,8 @@ def cmd_storm(args: argparse.Namespace, console: Console) -> int:
         return 2
     config = StormConfig(devices=args.devices, rate=args.rate, regions=args.regions, one_region=args.one_region,
                          quotas_file=args.quotas, seed=args.seed, replication_lag_s=args.replication_lag,
-                         state_dir=args.state_dir)
+                         state_dir=args.state_dir,
+                         assumptions=Assumptions(get_dynamodb_missing_item=args.missing_item.replace("-", "_")))
     try:
         if args.json:
             result = run_storm(config)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import observe
+from localcloud.assumptions import AWS_AS_REPORTED, Assumptions
 from localcloud.cloud import LocalCloud, LocalCloudError
 from localcloud.services import ConnectionRefused
 from localcloud.fixes import aws_calls, lambda_inprocess, sfn_retry_sleep
@@ -40,7 +41,8 @@ from .throttle import Throttle
 #: collector does not scan them again; only its timing changes, as in ``bench``).
 GC_CHECKPOINT_S = 30.0
 
-DETAIL_KEYS = ("executions", "transitions", "registration_events", "rule_lease_lookups")
+DETAIL_KEYS = ("executions", "transitions", "registration_events", "rule_sql_lookups", "rule_function_errors",
+               "missing_item")
 JSON_KEYS = ("devices", "rate", "regions", "first_regions", "lost", "stuck", "dead_letters", "executions_failed",
              "drain_s", "bound_s", "bound_api", "bound_region", "ratio", "throttles", "retries",
              "time_to_active_origin_p50_s", "time_to_active_origin_p99_s", "time_to_active_everywhere_p50_s",
@@ -63,6 +65,7 @@ class StormConfig:
     calibration_devices: int = 4
     max_sim_s: float | None = None  # default: 3 x bound + 600 s
     state_dir: Path | None = None
+    assumptions: Assumptions = AWS_AS_REPORTED  # where AWS is undocumented (localcloud.assumptions)
 
 
 @dataclass
@@ -147,8 +150,8 @@ def calibrate(cloud: LocalCloud, ca: Any, regions: Sequence[str], devices: int) 
     finally:
         aws_calls.remove_observer(counter)
     after = _executions_by_region(regions)
-    # the rules engine's own reads (the JITR rule's lease lookup) are billed like the Lambdas' GetItems; all in the
-    # origin, where the devices connect
+    # the rules engine's own reads (get_dynamodb() in a rule's SQL; none in the shipped rules) are billed like the
+    # Lambdas' GetItems; all in the origin, where the devices connect
     counter.counts[("dynamodb:GetItem", regions[0])] += rules.dynamodb_lookups - lookups_before
     origin: Counter[str] = Counter()
     replica: Counter[str] = Counter()
@@ -190,7 +193,7 @@ def run_storm(config: StormConfig, progress: Callable[[str, float, float], None]
     # The program paces throttled calls at the quotas it is configured with (quotasFile): the same ones the
     # simulated AWS enforces, as a user who raised quotas would configure both.
     overrides = {"quotasFile": str(Path(config.quotas_file).resolve())} if config.quotas_file else {}
-    cloud = LocalCloud(state_dir=config.state_dir, config_overrides=overrides)
+    cloud = LocalCloud(state_dir=config.state_dir, config_overrides=overrides, assumptions=config.assumptions)
     deployed = cloud.regions
     first = list(config.regions or deployed)
     unknown = [r for r in first if r not in deployed]
@@ -260,6 +263,7 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
     retry_waits_before = len(sfn_retry_sleep.SLEPT)
     invocations_before = len(lambda_inprocess.INVOCATIONS)
     events_before, lookups_before = len(iot.published_events), iot.stats.dynamodb_lookups
+    function_errors_before = iot.stats.sql_function_errors
     refused_starts_before, refused_deliveries_before = iot.stats.throttled_starts, engines.eventbridge.stats.throttled
     executions_before = _executions_by_region(regions)
     replication_times: deque[float] = deque()
@@ -371,7 +375,9 @@ def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: lis
         details={"simulated_end_s": round(ended, 3), "executions": sum(after[r][0] - executions_before[r][0] for r in regions),
                  "transitions": sum(after[r][1] - executions_before[r][1] for r in regions),
                  "registration_events": len(iot.published_events) - events_before,
-                 "rule_lease_lookups": iot.stats.dynamodb_lookups - lookups_before,
+                 "rule_sql_lookups": iot.stats.dynamodb_lookups - lookups_before,
+                 "rule_function_errors": iot.stats.sql_function_errors - function_errors_before,
+                 "missing_item": config.assumptions.get_dynamodb_missing_item,
                  "throttled_rule_starts": iot.stats.throttled_starts - refused_starts_before,
                  "throttled_deliveries": engines.eventbridge.stats.throttled - refused_deliveries_before,
                  "gave_up": len(gave_up), "tasks_failed": len(clock.tasks_failed),

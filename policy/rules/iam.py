@@ -54,6 +54,14 @@ DEFAULT_SOURCE_CONDITION_SERVICES = ("events", "iot", "pipes", "states")
 # and sampling actions, all wildcard-only (see policy/data/wildcard_only_actions.json).
 DEFAULT_ALLOWED_AWS_MANAGED_POLICIES = ("AWSXrayWriteOnlyAccess",)
 
+# AWS managed policies that AWS's own guides require on one service's role, with that service's principal: the
+# provisioning role of AWS IoT's JITP and fleet provisioning "must" have AWSIoTThingsRegistration attached
+# (https://docs.aws.amazon.com/iot/latest/developerguide/jit-provisioning.html, provision-wo-cert.html). Only a
+# RolePolicyAttachment may attach one, and the stack rule iam-service-role-managed-policies (rules/stack.py) checks
+# that its role is a role of the stack that nothing but that principal may assume; this rule leaves such an
+# attachment to it and refuses the policy anywhere else (a role's managedPolicyArns, users, groups, exclusive sets).
+SERVICE_ROLE_AWS_MANAGED_POLICIES = {"service-role/AWSIoTThingsRegistration": "iot.amazonaws.com"}
+
 AWS_MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?P<path>.+)$")
 ACCOUNT_ROOT = re.compile(r"^(arn:aws[a-z-]*:iam::(?P<acct>\d{12}):root|(?P<bare>\d{12}))$")
 
@@ -290,6 +298,8 @@ def validate_no_aws_managed_policies(args: ResourceValidationArgs, report: Repor
         path = match.group("path")
         if path in allowed or path.rsplit("/", 1)[-1] in allowed:
             continue
+        if path in SERVICE_ROLE_AWS_MANAGED_POLICIES and args.resource_type == t.IAM_ROLE_POLICY_ATTACHMENT:
+            continue  # judged with its role by the stack rule iam-service-role-managed-policies
         report(f'Attaches the AWS managed policy "{arn}"; write a customer managed or inline policy with the '
                "exact actions and resources instead (AWS managed policies are broad and change without "
                "review).", None)

@@ -196,13 +196,15 @@ def _check_resource(where: str, actions: list[str], resource: str, needs_variabl
 
 # A fleet provisioning claim policy (docs/design.md, "Fleet provisioning by claim"): no thing exists while the claim
 # certificate connects, so it cannot be scoped by the thing-name variable; instead it must be exactly this shape:
-# connect as the connecting client, publish the two requests of one named template, subscribe to / receive their
-# accepted and rejected replies (JSON). builders.fleet.claim_policy writes it.
+# connect with client ids of its own (client/claim-*: claim- is reserved, so never a device's or a canary's client id,
+# which ${iot:ClientId} or client/* would allow every claim holder to take over), publish the two requests of one
+# named template, subscribe to / receive their accepted and rejected replies (JSON). builders.fleet.claim_policy
+# writes it.
 CLAIM_TOPIC_PREFIXES = ("$aws/certificates/", "$aws/provisioning-templates/")
 _TEMPLATE = r"[0-9A-Za-z_-]{1,36}"
 _REQUEST = rf"(\$aws/certificates/create-from-csr/json|\$aws/provisioning-templates/{_TEMPLATE}/provision/json)"
 CLAIM_SHAPES = {
-    "iot:connect": re.compile(r"client/\$\{iot:ClientId\}"),
+    "iot:connect": re.compile(r"client/claim-\*"),
     "iot:publish": re.compile(rf"topic/{_REQUEST}"),
     "iot:subscribe": re.compile(rf"topicfilter/{_REQUEST}/(accepted|rejected)"),
     "iot:receive": re.compile(rf"topic/{_REQUEST}/(accepted|rejected)"),
@@ -225,9 +227,11 @@ def _check_claim_policy(prefix: str, doc: Document, report: ReportViolation) -> 
                 if is_wildcard_resource(resource):
                     continue  # reported by iot-policy-no-wildcard-resources
                 path = resource.split(":", 5)[5] if len(resource.split(":", 5)) == 6 else resource
-                if shape is None or has_wildcard(path) or not shape.fullmatch(path):
+                # the one wildcard allowed: the random part of the claim's own client ids (client/claim-*)
+                wildcard = has_wildcard(path) and action.lower() != "iot:connect"
+                if shape is None or wildcard or not shape.fullmatch(path):
                     report(f'{where} allows {action} on "{resource}" in a fleet provisioning claim policy, which may '
-                           "only connect as ${iot:ClientId}, publish $aws/certificates/create-from-csr/json and "
+                           "only connect as client/claim-*, publish $aws/certificates/create-from-csr/json and "
                            "$aws/provisioning-templates/<our template>/provision/json, and subscribe to / receive "
                            "their /accepted and /rejected replies, each named exactly (builders.fleet.claim_policy).",
                            None)
@@ -274,28 +278,31 @@ def validate_topic_rule_error_action(args: ResourceValidationArgs, report: Repor
                "retention.", None)
 
 
-_SQL_STRING = re.compile(r"'(?:[^']|'')*'")
+# String literals of IoT SQL, single- or double-quoted (the developer guide uses both: iot-sql-json.html), whose
+# text is not SQL: a function name inside one is not a call.
+_SQL_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"")
 _GET_DYNAMODB = re.compile(r"\bget_dynamodb\s*\(", re.IGNORECASE)
-# get_dynamodb() is "Supported by SQL version 2016-03-23 and later" (developer guide, iot-sql-functions.md).
-SQL_VERSIONS_WITHOUT_LOOKUPS = ("2015-10-08",)
 
 
 def validate_topic_rule_sql_lookups(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """A rule's SQL calls ``get_dynamodb()`` at most once, under a SQL version that has it: otherwise AWS evaluates
-    the rule and runs none of its actions (developer guide, iot-sql-functions.md)."""
+    """A rule's SQL calls no ``get_dynamodb()``, in SET, SELECT or WHERE.
+
+    What AWS does for a key with no item is not documented. A re:Post answer (QUtmrQNjM4SkiP8mWy31_8Ew) reports a
+    FunctionExecution error that makes the rule match nothing and run no action; error actions cover failed
+    actions only (rule-error-handling.html), so the message is dropped without a trace. A lookup of an item that
+    may not exist yet (the JITR rule's former lease filter: every new certificate) then loses messages silently,
+    wherever the call is. Two calls, or SQL version 2015-10-08, are refused by AWS's own rules as well."""
     if args.resource_type != t.IOT_TOPIC_RULE:
         return
     sql = get(args.props, "sql")
     if not isinstance(sql, str):
         return
     calls = len(_GET_DYNAMODB.findall(_SQL_STRING.sub("''", sql)))
-    if calls > 1:
-        report(f"The topic rule's SQL calls get_dynamodb() {calls} times; AWS allows one call per SQL statement and "
-               "runs none of the rule's actions when there are more: read one item, or split the rule.", None)
-    version = get(args.props, "sqlVersion")
-    if calls and isinstance(version, str) and version in SQL_VERSIONS_WITHOUT_LOOKUPS:
-        report(f"The topic rule's SQL calls get_dynamodb(), which SQL version {version} does not have; set "
-               "sql_version to 2016-03-23.", None)
+    if calls:
+        report(f"The topic rule's SQL calls get_dynamodb() ({calls} call{'s' if calls > 1 else ''}): for a key with "
+               "no item AWS is reported to fail the function (FunctionExecution), so the rule matches nothing and "
+               "runs no action, not even its error action (re:Post QUtmrQNjM4SkiP8mWy31_8Ew). Match on the message "
+               "alone and read DynamoDB in the action (a Lambda function or a Step Functions workflow).", None)
 
 
 def policies() -> list[ResourceValidationPolicy]:
@@ -341,7 +348,7 @@ def policies() -> list[ResourceValidationPolicy]:
         ),
         ResourceValidationPolicy(
             name="iot-topic-rule-sql-lookups",
-            description="IoT topic rule SQL calls get_dynamodb() at most once, under SQL version 2016-03-23.",
+            description="IoT topic rule SQL calls no get_dynamodb() (a missing item drops the message silently).",
             validate=validate_topic_rule_sql_lookups,
             enforcement_level=mandatory,
         ),

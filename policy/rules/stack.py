@@ -31,7 +31,7 @@ from pulumi_policy import (
 
 from . import types as t
 from .common import MISSING, UNKNOWN, get, is_wildcard_resource, items, iter_allow, listed, parse_document
-from .iam import AWS_MANAGED_POLICY_ARN, managed_policy_arns
+from .iam import AWS_MANAGED_POLICY_ARN, SERVICE_ROLE_AWS_MANAGED_POLICIES, managed_policy_arns
 
 CUSTOMER_MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/(?:.*/)?(?P<name>[^/]+)$")
 ADMIN_POLICY_NAMES = ("AdministratorAccess",)
@@ -276,6 +276,88 @@ def validate_managed_policies_in_stack(args: StackValidationArgs, report: Report
                    "or, after a review, list the ARN in allowedExternalPolicies.", resource.urn)
 
 
+def _trusted_principals(role: PolicyResource) -> Any:
+    """Every principal the role's trust policy allows to assume it, as ("Service"|"AWS"|..., value) pairs; UNKNOWN
+    while the document is unknown (preview), None when the pack cannot read it as AWS would."""
+    document = parse_document(get(role.props, "assumeRolePolicy"))
+    if document.unknown:
+        return UNKNOWN
+    if document.error:
+        return None
+    principals = set()
+    for _, stmt in iter_allow(document):
+        if "NotPrincipal" in stmt:
+            return None
+        principal = stmt.get("Principal")
+        if not isinstance(principal, Mapping):
+            principals.add(("*", str(principal)))
+            continue
+        principals |= {(str(kind), str(v)) for kind, values in principal.items() for v in listed(values)}
+    return principals
+
+
+#: Where AWS IoT is handed its provisioning role, per resource type: (top-level property, path to the role ARN).
+PROVISIONING_ROLE_REFERENCES = {
+    t.IOT_PROVISIONING_TEMPLATE: ("provisioningRoleArn", ()),
+    t.IOT_CA_CERTIFICATE: ("registrationConfig", ("roleArn",)),
+}
+
+
+def _provisioning_role_use(role: PolicyResource, resources: Sequence[PolicyResource]) -> Any:
+    """True if a provisioning template (``provisioningRoleArn``) or a CA certificate's JITP registration
+    (``registrationConfig.roleArn``) of the stack hands AWS IoT ``role``; UNKNOWN if some reference cannot be resolved
+    yet (preview); else False. By property dependency, ARN, or the ARN's last segment = the role's name."""
+    undetermined = False
+    for kind, (prop, path) in PROVISIONING_ROLE_REFERENCES.items():
+        for resource in of_types(resources, [kind]):
+            deps = resource.property_dependencies.get(prop) or []
+            if any(dep is role or getattr(dep, "urn", None) == role.urn for dep in deps):
+                return True
+            value = get(resource.props, prop, *path)
+            if value is UNKNOWN:
+                undetermined = undetermined or not deps
+            elif isinstance(value, str) and value and (
+                    value in identifiers(role, "arn") or value.rsplit("/", 1)[-1] in identifiers(role, "name")):
+                return True
+    return UNKNOWN if undetermined else False
+
+
+def validate_service_role_managed_policies(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An AWS managed policy of SERVICE_ROLE_AWS_MANAGED_POLICIES is attached only to a role of the stack that its
+    one service principal, and nothing else, may assume, and that the stack hands AWS IoT as a provisioning role (a
+    provisioning template's ``provisioningRoleArn`` or a CA certificate's ``registrationConfig.roleArn``), never a
+    topic rule's or any other iot-trusted role (rules/iam.py says why the exception exists)."""
+    roles = of_types(args.resources, [t.IAM_ROLE])
+    for attachment in of_types(args.resources, [t.IAM_ROLE_POLICY_ATTACHMENT]):
+        match = AWS_MANAGED_POLICY_ARN.match(str(get(attachment.props, "policyArn")))
+        service = SERVICE_ROLE_AWS_MANAGED_POLICIES.get(match.group("path")) if match else None
+        if service is None:
+            continue
+        targets = [role for role in roles
+                   if any(m is attachment for m in join(role, [attachment], "role", "name").matches)]
+        if not targets:
+            if get(attachment.props, "role") is UNKNOWN and not attachment.property_dependencies.get("role"):
+                continue  # judged again when the role is known
+            report(f'{attachment.name} attaches "{match.group(0)}" to a role this stack does not define, so the pack '
+                   f"cannot check who may assume it; the exception for it holds only for a role of the stack that "
+                   f"{service} alone may assume.", attachment.urn)
+            continue
+        for role in targets:
+            principals = _trusted_principals(role)
+            if principals is not UNKNOWN and principals != {("Service", service)}:
+                shown = (", ".join(f"{kind} {value}" for kind, value in sorted(principals or []))
+                         or "an unreadable trust policy")
+                report(f'{attachment.name} attaches "{match.group(0)}" to role "{role.name}", which {shown} may '
+                       f"assume; AWS requires that policy on a role for {service} only, and the pack allows it there "
+                       "alone: attach it to a role that trusts nothing but that service principal.", attachment.urn)
+            elif _provisioning_role_use(role, args.resources) is False:
+                report(f'{attachment.name} attaches "{match.group(0)}" to role "{role.name}", which no provisioning '
+                       "template (provisioningRoleArn) or CA certificate (registrationConfig.roleArn) of this stack "
+                       "hands AWS IoT; AWS requires that policy on the provisioning role only, and the pack allows it "
+                       "there alone: give a topic rule's (or any other) role its own least-privilege policy.",
+                       attachment.urn)
+
+
 def _statement_is_admin(stmt: Mapping) -> bool:
     actions = [a for a in listed(stmt.get("Action")) if isinstance(a, str)]
     resources = [r for r in listed(stmt.get("Resource")) if isinstance(r, str)]
@@ -310,19 +392,30 @@ def admin_reason(role: PolicyResource, resources: Sequence[PolicyResource]) -> s
 
 
 def validate_role_alias_not_admin(args: StackValidationArgs, report: ReportViolation) -> None:
-    """A role alias hands its role's credentials to every device allowed to assume it."""
+    """A role alias hands its role's credentials to every device allowed to assume it: the role must be one of the
+    stack (so the pack reads what it allows) and not an administrator, or a role named in config ``trustedRoles``
+    (reviewed by hand), as foreign account roots are named in ``trustedAccounts``."""
     roles = of_types(args.resources, [t.IAM_ROLE])
+    trusted = {str(r) for r in (args.get_config() or {}).get("trustedRoles") or []}
     for alias in of_types(args.resources, [t.IOT_ROLE_ALIAS]):
         arn = get(alias.props, "roleArn")
-        for role in roles:
-            deps = alias.property_dependencies.get("roleArn") or []
-            by_dependency = any(dep is role or getattr(dep, "urn", None) == role.urn for dep in deps)
-            by_value = isinstance(arn, str) and (arn in identifiers(role, "arn")
-                                                 or arn.rsplit("/", 1)[-1] in identifiers(role, "name"))
-            reason = admin_reason(role, args.resources) if by_dependency or by_value else ""
+        name = get(alias.props, "alias")
+        shown = name if isinstance(name, str) else alias.name
+        deps = alias.property_dependencies.get("roleArn") or []
+        ours = [role for role in roles
+                if any(dep is role or getattr(dep, "urn", None) == role.urn for dep in deps)
+                or isinstance(arn, str) and (arn in identifiers(role, "arn")
+                                             or arn.rsplit("/", 1)[-1] in identifiers(role, "name"))]
+        if not ours:
+            if isinstance(arn, str) and arn not in trusted:  # an unknown ARN is judged again on `pulumi up`
+                report(f'Role alias "{shown}" hands devices the temporary credentials of role "{arn}", which this '
+                       "stack does not define, so the pack cannot check that it is not an administrator; define "
+                       "the role in the program (aws.iam.Role) with only the actions the devices need, or, after a "
+                       "review, list its ARN in this rule's trustedRoles.", alias.urn)
+            continue
+        for role in ours:
+            reason = admin_reason(role, args.resources)
             if reason:
-                name = get(alias.props, "alias")
-                shown = name if isinstance(name, str) else alias.name
                 report(f'Role alias "{shown}" hands devices the temporary credentials of role "{role.name}", '
                        f"which is an administrator ({reason}); point the alias at a role with only the actions "
                        "the devices need.", alias.urn)
@@ -364,10 +457,26 @@ def policies() -> list[StackValidationPolicy]:
             }),
         ),
         StackValidationPolicy(
+            name="iam-service-role-managed-policies",
+            description="The AWS managed policies AWS requires on one service's role (AWSIoTThingsRegistration) are "
+                        "attached only to a role of the stack that nothing but that service may assume and that a "
+                        "provisioning template or CA certificate registration of the stack hands AWS IoT.",
+            validate=validate_service_role_managed_policies,
+            enforcement_level=mandatory,
+        ),
+        StackValidationPolicy(
             name="iot-role-alias-not-admin",
-            description="IoT role aliases do not point at a role with administrator access.",
+            description="IoT role aliases point at a role of the stack without administrator access, or at a role "
+                        "listed in trustedRoles.",
             validate=validate_role_alias_not_admin,
             enforcement_level=mandatory,
+            config_schema=PolicyConfigSchema(properties={
+                "trustedRoles": {
+                    "type": "array", "items": {"type": "string"}, "default": [],
+                    "description": "ARNs of IAM roles defined outside the stack that role aliases may point at "
+                                   "(reviewed by hand: devices get their credentials).",
+                },
+            }),
         ),
         StackValidationPolicy(
             name="lambda-log-group-retention",

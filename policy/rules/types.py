@@ -55,6 +55,7 @@ IAM_EXCLUSIVE_ATTACHMENT_TYPES = frozenset({
 
 IOT_PROVISIONING_TEMPLATE = "aws:iot/provisioningTemplate:ProvisioningTemplate"  # templateBody (JSON string)
 IOT_ROLE_ALIAS = "aws:iot/roleAlias:RoleAlias"  # alias, roleArn
+IOT_CA_CERTIFICATE = "aws:iot/caCertificate:CaCertificate"  # registrationConfig.roleArn (JITP)
 
 # Resource-based policies: type -> the property holding the document. Inline ``policy`` properties
 # of queues, topics, keys and buckets are the same documents as their separate policy resources.

@@ -68,9 +68,40 @@ def test_a_device_already_provisioned_is_not_provisioned_again(capsys, claim, tm
     assert (tmp_path / "s-1.crt").read_text() == "already"
 
 
-def test_an_unreachable_endpoint_is_a_refusal_of_the_claim_not_a_crash(capsys, claim, tmp_path) -> None:
+@pytest.fixture
+def signing_key(tmp_path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    path = tmp_path / "s-1.provisioning.key"
+    path.write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return path
+
+
+@pytest.mark.parametrize("given", [None, "absent", "rsa"])
+def test_the_enrolled_signing_key_is_required_and_checked_before_any_connection(capsys, claim, tmp_path,
+                                                                                 given) -> None:
+    """Without the device's enrolled key there is no enrolment proof, so no certificate: bad input (exit 2)."""
+    extra: list[str] = []
+    if given == "absent":
+        extra = ["--signing-key", str(tmp_path / "absent.key")]
+    elif given == "rsa":
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        (tmp_path / "rsa.key").write_bytes(rsa.generate_private_key(65537, 2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        extra = ["--signing-key", str(tmp_path / "rsa.key")]
     code, err = run(capsys, "--serial", "s-1", "--claim-cert", str(claim[0]), "--claim-key", str(claim[1]),
-                    "--out", str(tmp_path))
+                    "--out", str(tmp_path / "out"), *extra)
+    assert code == 2 and "--signing-key" in err and "pki enrol" in err, err
+    assert not (tmp_path / "out" / "s-1.key").exists()
+
+
+def test_an_unreachable_endpoint_is_a_refusal_of_the_claim_not_a_crash(capsys, claim, tmp_path, signing_key) -> None:
+    code, err = run(capsys, "--serial", "s-1", "--claim-cert", str(claim[0]), "--claim-key", str(claim[1]),
+                    "--signing-key", str(signing_key), "--out", str(tmp_path))
     assert code == 1 and "refused the claim certificate" in err
     assert not (tmp_path / "s-1.crt").exists()
 

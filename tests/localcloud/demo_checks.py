@@ -1,4 +1,4 @@
-"""What the demo's second deployment (provisioning jitp + fleet) must show, whoever runs it: the full demo
+"""What the demo's second deployment (provisioning jitr + fleet) must show, whoever runs it: the full demo
 (tests/localcloud/test_e2e_commands.py) and its story with every speed-up off (test_demo_second_deployment.py)."""
 
 from __future__ import annotations
@@ -6,21 +6,19 @@ from __future__ import annotations
 from localcloud.demo import SECOND_PROVISIONING, DemoResult
 from pki.claim import COMMON_NAME as CLAIM_CN
 
-KINDS = {"jitp-sensor-01": "JITP", "fleet-sensor-01": "fleet by claim"}
+KINDS = {"fleet-sensor-01": "fleet by claim"}
 
 
 def check_second_deployment(second: DemoResult | None) -> None:
-    """One JITP device and one fleet device, ACTIVE in every region with their thing and the device policy, in the
+    """One fleet device, ACTIVE in every region with their thing and the device policy, in the
     inventory under the same certificate everywhere; the claim registered everywhere but no device."""
     assert second is not None, "the demo ran no second deployment"
-    assert second.provisioning == SECOND_PROVISIONING == ("jitp", "fleet")
+    assert second.provisioning == SECOND_PROVISIONING == ("jitr", "fleet")
     regions = sorted(second.regions)
     assert [(d.name, sorted(d.worked_in)) for d in second.devices] == [(name, regions) for name in KINDS], \
         [(d.name, d.results) for d in second.devices]
     for device in second.devices:
         assert device.role.startswith(KINDS[device.name]), device.role
-    jitp = second.devices[0]
-    assert jitp.results[second.regions[0]] == "connected (after JITP refusal)"  # the template ran on that refusal
     for name in KINDS:
         ids = set()
         for region in regions:

@@ -329,6 +329,42 @@ def test_detach_all_lists_without_yes_and_detaches_with_it(region: Region) -> No
         detach.detach_all(region.clients, REGION, confirm=True)
 
 
+def test_detach_all_waits_for_the_regions_running_executions_before_detaching(region: Region) -> None:
+    """README, "Removing a region": an execution still running (a replication, a JITR) would attach the device policy
+    again after the detach, so --wait-executions detaches only once nothing of the application runs."""
+    region.device("dev-1")
+    sfn = region.client("stepfunctions")
+    running = sfn.start_execution(stateMachineArn=region.machines[NAMES.replication_state_machine],
+                                  input="{}")["executionArn"]
+    other = sfn.create_state_machine(name="someone-elses-machine", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=other, input="{}")  # not the application's: not waited for
+    polls = []
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        assert region.client("iot").list_targets_for_policy(policyName=NAMES.device_policy)["targets"]  # not yet
+        sfn.stop_execution(executionArn=running)  # the execution ends while we wait
+
+    done = detach.detach_all(region.clients, REGION, confirm=True, wait_executions=True, poll=3.0, sleep=sleep,
+                             bucket=CountingBucket())
+    assert polls == [3.0] and done.waited_for == [running] and done.ok and len(done.detached) == 1
+    assert done.to_json()["waitedForExecutions"] == [running]
+
+
+def test_detach_all_gives_up_waiting_naming_the_fix(region: Region) -> None:
+    sfn = region.client("stepfunctions")
+    sfn.start_execution(stateMachineArn=region.machines[NAMES.decommission_state_machine], input="{}")
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with pytest.raises(OpsError, match=r"still RUNNING in us-west-2 after 30 s .*retiring"):
+        detach.detach_all(region.clients, REGION, confirm=True, wait_executions=True, timeout=30, poll=10,
+                          sleep=sleep, clock=lambda: now[0])
+    assert region.client("iot").list_policies()["policies"]  # nothing detached, nothing deleted
+
+
 # -- CLI ----------------------------------------------------------------------------------------------------------
 def test_the_cli_prints_json_and_exits_by_outcome(region: Region, capsys: pytest.CaptureFixture[str]) -> None:
     region.device("dev-1")

@@ -65,3 +65,16 @@ def test_a_claim_policy_receiving_a_request_topic_or_connecting_as_anyone_is_ref
         allow("iot:Connect", iot_arn("client/claim-device")),
         allow("iot:Receive", iot_arn("topic/$aws/certificates/create-from-csr/json")))})
     assert len(messages) == 2
+
+
+@pytest.mark.parametrize("client", ["client/${iot:ClientId}", "client/*", "client/claim-*-x", "client/claim-?*"])
+def test_a_claim_policy_connecting_with_any_client_id_but_its_own_is_refused(client: str) -> None:
+    """Every device ships the claim: with ${iot:ClientId} (or any other pattern than client/claim-*, claim- being
+    reserved) a claim holder connects with an onboarded device's or a canary's client id and ends its session."""
+    import json
+
+    policy = our_claim_policy()
+    document = json.loads(policy["policy"])
+    document["Statement"][0]["Resource"] = [iot_arn(client)]
+    messages = run_resource("iot-policy-device-scoped", IOT_POLICY, {**policy, "policy": json.dumps(document)})
+    assert len(messages) == 1 and client in messages[0] and "client/claim-*" in messages[0]

@@ -73,8 +73,8 @@ def test_topic_rule_with_error_action_passes() -> None:
     assert run_resource("iot-topic-rule-error-action", "aws:iot/topicRule:TopicRule", props) == []
 
 
-def test_topic_rule_with_one_lookup_passes_and_a_quoted_name_is_not_a_call() -> None:
-    props = {"sql": "SELECT * FROM 'x' WHERE isUndefined(get_dynamodb('t', 'k', a, 'r').v) AND b <> 'get_dynamodb('",
+def test_topic_rule_whose_sql_only_names_get_dynamodb_in_strings_passes() -> None:
+    props = {"sql": "SELECT \"get_dynamodb(\" AS f FROM 'x' WHERE b <> 'get_dynamodb(' AND c = 'where'",
              "sqlVersion": "2016-03-23"}
     assert run_resource("iot-topic-rule-sql-lookups", "aws:iot/topicRule:TopicRule", props) == []
 

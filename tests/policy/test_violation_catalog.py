@@ -406,15 +406,15 @@ CATALOG = [
         {"enabled": True, "sql": "SELECT * FROM 'x'", "sqlVersion": "2016-03-23", "errorAction": {}},
         ["The topic rule's error_action configures no action, so a failed action is dropped without a trace as if "
          "there were none; set one action in it, e.g. cloudwatch_logs to a log group with retention."]),
-    Bad("topic-rule-two-lookups", "iot-topic-rule-sql-lookups", "aws:iot/topicRule:TopicRule",
-        {"sql": "SELECT get_dynamodb('t', 'k', a, 'r').v AS x, GET_DYNAMODB ('t', 'k', b, 'r').v AS y FROM 'x'",
+    Bad("topic-rule-lookup-in-where", "iot-topic-rule-sql-lookups", "aws:iot/topicRule:TopicRule",
+        {"sql": "SELECT * FROM '$aws/events/certificates/registered/abc' WHERE certificateStatus = "
+                "'PENDING_ACTIVATION' AND isUndefined(CASE get_dynamodb('leases', 'CertificateId', certificateId, "
+                "'arn:aws:iam::111122223333:role/r').ExpiresAt * 1000 > timestamp() WHEN true THEN 'held' END)",
          "sqlVersion": "2016-03-23"},
-        ["The topic rule's SQL calls get_dynamodb() 2 times; AWS allows one call per SQL statement and runs none "
-         "of the rule's actions when there are more: read one item, or split the rule."]),
-    Bad("topic-rule-lookup-old-sql-version", "iot-topic-rule-sql-lookups", "aws:iot/topicRule:TopicRule",
-        {"sql": "SELECT * FROM 'x' WHERE get_dynamodb('t', 'k', a, 'r').v = 1", "sqlVersion": "2015-10-08"},
-        ["The topic rule's SQL calls get_dynamodb(), which SQL version 2015-10-08 does not have; set sql_version "
-         "to 2016-03-23."]),
+        ["The topic rule's SQL calls get_dynamodb() (1 call): for a key with no item AWS is reported to fail the "
+         "function (FunctionExecution), so the rule matches nothing and runs no action, not even its error action "
+         "(re:Post QUtmrQNjM4SkiP8mWy31_8Ew). Match on the message alone and read DynamoDB in the action (a Lambda "
+         "function or a Step Functions workflow)."]),
     # --- Issue 11: resource policies (closed limits) -------------------------------------------------
     Bad("sqs-queue-policy-public", "resource-policy-principals", "aws:sqs/queuePolicy:QueuePolicy",
         {"queueUrl": "q", "policy": doc({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
@@ -561,6 +561,90 @@ def _external_policy_in_exclusive_attachments():
     ]
 
 
+THINGS_REGISTRATION = "arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration"
+
+
+def _things_registration_on_a_role_another_service_assumes():
+    role = stack_resource(ROLE, "worker", {"name": "worker", "assumeRolePolicy": doc(SERVICE_TRUST)})
+    attach = stack_resource(ATTACH, "worker-registration", {"role": "worker", "policyArn": THINGS_REGISTRATION})
+    return [role, attach], [
+        (f'worker-registration attaches "{THINGS_REGISTRATION}" to role "worker", which Service states.amazonaws.com '
+         "may assume; AWS requires that policy on a role for iot.amazonaws.com only, and the pack allows it there "
+         "alone: attach it to a role that trusts nothing but that service principal.", attach.urn),
+    ]
+
+
+def _things_registration_on_a_role_outside_the_stack():
+    attach = stack_resource(ATTACH, "ops-registration", {"role": "ops-admin", "policyArn": THINGS_REGISTRATION})
+    return [attach], [
+        (f'ops-registration attaches "{THINGS_REGISTRATION}" to a role this stack does not define, so the pack cannot '
+         "check who may assume it; the exception for it holds only for a role of the stack that iot.amazonaws.com "
+         "alone may assume.", attach.urn),
+    ]
+
+
+def _iot_trusted_role(name: str, condition: dict) -> object:
+    return stack_resource(ROLE, name, {"name": name, "assumeRolePolicy": doc({
+        "Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": condition})})
+
+
+def _things_registration_on_a_topic_rule_role():
+    role = _iot_trusted_role("telemetry-rule-role", {"StringEquals": {
+        "aws:SourceAccount": ACCOUNT, "aws:SourceArn": f"arn:aws:iot:eu-west-1:{ACCOUNT}:rule/telemetry"}})
+    attach = stack_resource(ATTACH, "telemetry-rule-registration",
+                            {"role": "telemetry-rule-role", "policyArn": THINGS_REGISTRATION})
+    rule = stack_resource("aws:iot/topicRule:TopicRule", "telemetry", {
+        "name": "telemetry", "sql": "SELECT * FROM 'i/+/m'",
+        "dynamodbv2s": [{"roleArn": f"arn:aws:iam::{ACCOUNT}:role/telemetry-rule-role"}]})
+    return [role, attach, rule], [
+        (f'telemetry-rule-registration attaches "{THINGS_REGISTRATION}" to role "telemetry-rule-role", which no '
+         "provisioning template (provisioningRoleArn) or CA certificate (registrationConfig.roleArn) of this stack "
+         "hands AWS IoT; AWS requires that policy on the provisioning role only, and the pack allows it there alone: "
+         "give a topic rule's (or any other) role its own least-privilege policy.", attach.urn),
+    ]
+
+
+def test_things_registration_on_a_topic_rule_role_is_refused():
+    """The exception is for the provisioning role; a topic rule's role (trusted by iot for one rule ARN) is refused
+    (red team, issue 20)."""
+    resources, expected = _things_registration_on_a_topic_rule_role()
+    assert run_stack("iam-service-role-managed-policies", resources) == expected
+    assert run_resource("iam-no-aws-managed-policies", ATTACH, resources[1].props) == []  # judged by the stack rule
+
+
+def test_an_administrator_policy_cannot_ride_the_exception():
+    attach = {"role": "provisioning-role", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}
+    assert run_resource("iam-no-aws-managed-policies", ATTACH, attach)
+    path_trick = {"role": "provisioning-role",
+                  "policyArn": "arn:aws:iam::aws:policy/service-role/../AdministratorAccess"}
+    assert run_resource("iam-no-aws-managed-policies", ATTACH, path_trick)
+
+
+IOT_SOURCE_ACCOUNT = {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+PROVISIONING_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/provisioning-role"
+
+
+@pytest.mark.parametrize("reference", ["template-arn", "template-dependency", "ca-registration", "unknown"])
+def test_things_registration_on_the_role_a_template_or_ca_registration_hands_iot_passes(reference):
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    role = _iot_trusted_role("provisioning-role", IOT_SOURCE_ACCOUNT)
+    attach = stack_resource(ATTACH, "provisioning-registration",
+                            {"role": "provisioning-role", "policyArn": THINGS_REGISTRATION})
+    if reference == "ca-registration":
+        user = stack_resource("aws:iot/caCertificate:CaCertificate", "ca", {
+            "active": True, "registrationConfig": {"roleArn": PROVISIONING_ROLE_ARN, "templateBody": "{}"}})
+    else:
+        arn = {"template-arn": PROVISIONING_ROLE_ARN, "template-dependency": UNKNOWN_STRING_VALUE,
+               "unknown": UNKNOWN_STRING_VALUE}[reference]
+        user = stack_resource("aws:iot/provisioningTemplate:ProvisioningTemplate", "fleet", {
+            "name": "fleet", "provisioningRoleArn": arn, "templateBody": "{}"})
+        if reference == "template-dependency":
+            user.property_dependencies = {"provisioningRoleArn": [role]}
+    assert run_stack("iam-service-role-managed-policies", [role, attach, user]) == []
+
+
 def _role_alias_to_administrator():
     role = stack_resource(ROLE, "device-creds", {"name": "device-creds", "assumeRolePolicy": doc(SERVICE_TRUST)})
     attach = stack_resource(ATTACH, "device-creds-admin", {"role": "device-creds",
@@ -587,12 +671,35 @@ def _role_alias_to_star_star_role():
     ]
 
 
+OPS_ADMIN = f"arn:aws:iam::{ACCOUNT}:role/ops-admin"
+
+
+def _role_alias_to_a_role_outside_the_stack():
+    """The role (an administrator, say) is defined elsewhere: the pack cannot read it, so it refuses the alias unless
+    the role is named in trustedRoles (the ARN's last segment matches no role of the stack, by name or ARN)."""
+    role = stack_resource(ROLE, "device-creds", {"name": "device-creds", "assumeRolePolicy": doc(SERVICE_TRUST)})
+    alias = stack_resource("aws:iot/roleAlias:RoleAlias", "alias", {"alias": "device-uploads", "roleArn": OPS_ADMIN})
+    return [role, alias], [
+        (f'Role alias "device-uploads" hands devices the temporary credentials of role "{OPS_ADMIN}", which this stack '
+         "does not define, so the pack cannot check that it is not an administrator; define the role in the program "
+         "(aws.iam.Role) with only the actions the devices need, or, after a review, list its ARN in this rule's "
+         "trustedRoles.", alias.urn),
+    ]
+
+
 STACK_CATALOG = [
     ("iam-managed-policies-in-stack", "external-customer-policy", _external_customer_policy),
     ("iam-managed-policies-in-stack", "external-policy-in-exclusive-attachments",
      _external_policy_in_exclusive_attachments),
+    ("iam-service-role-managed-policies", "things-registration-on-another-services-role",
+     _things_registration_on_a_role_another_service_assumes),
+    ("iam-service-role-managed-policies", "things-registration-on-a-role-outside-the-stack",
+     _things_registration_on_a_role_outside_the_stack),
+    ("iam-service-role-managed-policies", "things-registration-on-a-topic-rule-role",
+     _things_registration_on_a_topic_rule_role),
     ("iot-role-alias-not-admin", "role-alias-to-administrator", _role_alias_to_administrator),
     ("iot-role-alias-not-admin", "role-alias-to-star-star-role", _role_alias_to_star_star_role),
+    ("iot-role-alias-not-admin", "role-alias-to-a-role-outside-the-stack", _role_alias_to_a_role_outside_the_stack),
     ("s3-bucket-public-access-blocked", "public-bucket", _public_bucket),
     ("s3-bucket-public-access-blocked", "half-blocked-bucket", _half_blocked_bucket),
     ("s3-bucket-encrypted", "unencrypted-bucket", _unencrypted_bucket),
@@ -605,3 +712,16 @@ STACK_CATALOG = [
 def test_bad_stack_reports_exact_violation(policy: str, case: str, build) -> None:
     resources, expected = build()
     assert run_stack(policy, resources) == expected
+
+
+def test_a_role_alias_to_a_role_named_in_trusted_roles_passes_and_an_unknown_arn_is_not_judged() -> None:
+    """The refusal of a role outside the stack does not over-reach: a role listed in trustedRoles passes (and only
+    that ARN: the same name in another account does not), and an ARN unknown in preview is judged on `pulumi up`."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    resources, expected = _role_alias_to_a_role_outside_the_stack()
+    assert run_stack("iot-role-alias-not-admin", resources, {"trustedRoles": [OPS_ADMIN]}) == []
+    assert run_stack("iot-role-alias-not-admin", resources,
+                     {"trustedRoles": [OPS_ADMIN.replace(ACCOUNT, FOREIGN)]}) == expected
+    unknown = stack_resource("aws:iot/roleAlias:RoleAlias", "later", {"alias": "later", "roleArn": UNKNOWN_STRING_VALUE})
+    assert run_stack("iot-role-alias-not-admin", [unknown]) == []

@@ -181,6 +181,55 @@ def test_a_thing_name_with_a_trailing_newline_is_refused(ca):
 def test_a_canary_name_is_reserved_for_the_program(ca):
     from builders.canary import RESERVED_PREFIX
 
-    assert inspector.RESERVED_PREFIX == RESERVED_PREFIX  # the Lambda zip carries its own copy
+    # one rule for every way in (functions/reserved_names.py); tests/provisioning/test_reserved_names.py has the rest
     with pytest.raises(inspector.InvalidThingName, match="reserved"):
         inspect(ca, ca.device(f"{RESERVED_PREFIX}eu-west-1"))
+
+
+# ---- issue 21: a fleet-issued certificate the pre-provisioning hook never admitted ------------------------------------
+def _fleet_device(ca, name):
+    """A device certificate of our CA carrying the fleet certificate provider's mark (its policy OID)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from functions.fleet_provisioning import proof
+
+    from .certs import Device, _pem
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(ca.certificate.subject).public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                   .add_extension(proof.fleet_policy(), critical=False)
+                   .sign(ca.key, hashes.SHA256()))
+    return Device(name, _pem(certificate))
+
+
+def test_a_fleet_certificate_no_inventory_item_names_is_not_admitted_and_nothing_is_written(ca):
+    device = _fleet_device(ca, "fleet-1")
+    dynamodb = StubDynamoDb()
+    with pytest.raises(inspector.FleetCertificateNotAdmitted):
+        inspector.inspect({"certificateId": device.certificate_id, "caCertificateId": ca.certificate_id},
+                          iot=StubIot(device.pem, ca.certificate_id), dynamodb=dynamodb, config=config(ca),
+                          now="2025-06-01T00:00:00Z")
+    assert dynamodb.writes == []
+
+
+def test_a_fleet_certificate_the_inventory_names_is_known(ca):
+    device = _fleet_device(ca, "fleet-2")
+    result, dynamodb = inspect(ca, device, item=stored(ca, device))
+    assert result["Verdict"] == "KNOWN" and dynamodb.writes == []
+
+
+def test_a_fleet_certificate_whose_name_another_certificate_holds_is_an_impostor(ca):
+    device, owner = _fleet_device(ca, "fleet-3"), ca.device("fleet-3")
+    with pytest.raises(inspector.ThingNameClaimedByAnotherCertificate):
+        inspect(ca, device, item=stored(ca, owner))

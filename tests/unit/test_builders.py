@@ -4,7 +4,7 @@ import pytest
 
 from builders import arns, iam
 from builders.iot_policy import device_policy
-from builders.iot_rules import LeaseLookup, jitr_sql, rule_name, telemetry_sql
+from builders.iot_rules import jitr_sql, rule_name, telemetry_sql
 from components.naming import Names
 
 REGION, ACCOUNT = "eu-west-1", "111122223333"
@@ -115,20 +115,7 @@ def test_jitr_rule_listens_only_to_our_ca_and_pending_certificates():
     sql = jitr_sql("abc123")
     assert "FROM '$aws/events/certificates/registered/abc123'" in sql
     assert sql.endswith("WHERE certificateStatus = 'PENDING_ACTIVATION'")
-
-
-def test_jitr_rule_with_leases_reads_the_lease_once_with_the_rules_role():
-    sql = jitr_sql("abc123", LeaseLookup("app-registration-leases", "arn:aws:iam::111122223333:role/jitr-rule"))
-    assert sql.startswith(jitr_sql("abc123") + " AND ")
-    assert sql.count("get_dynamodb(") == 1  # AWS runs no action for a statement that calls it twice
-    assert "get_dynamodb('app-registration-leases', 'CertificateId', certificateId, " \
-           "'arn:aws:iam::111122223333:role/jitr-rule').ExpiresAt" in sql
-
-
-@pytest.mark.parametrize("table, role", [("bad'table", "arn:aws:iam::1:role/r"), ("t", ""), ("", "arn")])
-def test_jitr_rule_refuses_a_lease_lookup_it_cannot_quote(table, role):
-    with pytest.raises(ValueError, match="cannot be quoted in IoT SQL"):
-        jitr_sql("abc123", LeaseLookup(table, role))
+    assert "get_dynamodb" not in sql  # every first registration event must start onboarding
 
 
 def test_telemetry_sql_stores_device_timestamp_and_receiving_region():

@@ -29,12 +29,18 @@ def test_primary_defaults():
     assert s.application == "multi-region-iot"
     assert s.test_resources is True
     assert s.pki_dir == Path("/project/pki-out")
+    assert s.canary_reserved_concurrency == 2
 
 
 def test_the_dead_letter_alarm_notifies_a_topic_only_when_one_is_configured():
     assert settings().alarm_topic_arn is None
     topic = "arn:aws:sns:eu-west-1:123456789012:iot-alarms"
     assert settings(alarmTopicArn=topic).alarm_topic_arn == topic
+
+
+def test_the_primary_alone_is_accepted_the_last_region_left_after_a_removal():
+    # README, "Removing a region": `pulumi config rm --path 'regions[1]'` on a two-region system leaves one.
+    assert settings(regions='["eu-west-1"]').shared.regions == ("eu-west-1",)
 
 
 def test_secondary_needs_only_the_primary_stack_name():
@@ -52,7 +58,7 @@ def test_secondary_needs_only_the_primary_stack_name():
     ({"domainName": "localhost"}, "is not a hostname", "iot.example.com"),
     ({"regions": '["us-west-2", "ap-south-1"]'}, "does not include this stack's region eu-west-1", "add it"),
     ({"regions": '["us-west-2", "eu-west-1"]'}, "must start with the primary stack's own region", "move eu-west-1"),
-    ({"regions": '["eu-west-1"]'}, "fewer than two regions", "at least two"),
+    ({"regions": "[]"}, "does not include this stack's region eu-west-1", "add it"),
     ({"regions": '["eu-west-1", "eu-west-1"]'}, "lists a region twice", "once"),
     ({"regions": '["eu-west-1", "mars-1"]'}, "regions[1] = 'mars-1' is not an AWS region", "eu-west-1"),
     ({"regions": "eu-west-1"}, "regions must be a list", '["eu-west-1", "us-west-2"]'),
@@ -66,6 +72,10 @@ def test_secondary_needs_only_the_primary_stack_name():
     ({"application": "Multi Region"}, "application = 'Multi Region'", "pulumi config set application"),
     ({"primaryStack": "eu-west-1"}, "primaryStack = 'eu-west-1' must be a fully qualified", "org/project/stack"),
     ({"serverCertificate": "-----BEGIN CERTIFICATE-----"}, "serverPrivateKey, certificateChain, caCertificate is missing", "--secret"),
+    ({"canaryReservedConcurrency": "0"}, "canaryReservedConcurrency = '0' must be a whole number from 1 to 10",
+     "pulumi config set canaryReservedConcurrency 2"),
+    ({"canaryReservedConcurrency": "50"}, "from 1 to 10", "pulumi config set canaryReservedConcurrency 2"),
+    ({"canaryReservedConcurrency": "two"}, "canaryReservedConcurrency = 'two'", "pulumi config set"),
     ({"alarmTopicArn": "iot-alarms"}, "alarmTopicArn = 'iot-alarms' is not an SNS topic ARN",
      "pulumi config set alarmTopicArn arn:aws:sns:eu-west-1:"),
     ({"alarmTopicArn": "arn:aws:sns:us-west-2:123456789012:iot-alarms"}, "a topic in us-west-2 but this stack deploys "
@@ -144,6 +154,19 @@ def test_regions_of_every_partition_botocore_ships_are_accepted():
     assert settings("cn-north-1", regions='["cn-north-1", "cn-northwest-1"]').region == "cn-north-1"
 
 
+@pytest.mark.parametrize("other", ["cn-north-1", "us-gov-west-1"])
+def test_regions_of_another_partition_are_refused(other):
+    """Route 53 in the aws partition cannot health-check an alarm in aws-cn / aws-us-gov, a global table cannot
+    replicate across partitions and the ARNs differ; botocore's CloudWatchRegion enum lists both partitions' regions,
+    so the health-check check alone does not catch it (red team, issue 20)."""
+    from components.config import validate_regions
+
+    with pytest.raises(ConfigError, match=r"spans AWS partitions .*keep only the aws regions \['eu-west-1'\]"):
+        validate_regions(["eu-west-1", other], "regions", "eu-west-1")
+    with pytest.raises(ConfigError, match="spans AWS partitions"):
+        settings(regions=f'["eu-west-1", "{other}"]')
+
+
 @pytest.mark.parametrize("level", ["OFF", "off"])
 def test_log_level_off_is_refused_naming_the_mandatory_rule(level):
     with pytest.raises(ConfigError, match=r"stateMachineLogLevel = '(OFF|off)'.*sfn-logging-enabled.*ERROR"):
@@ -206,3 +229,34 @@ def test_a_quotas_file_that_cannot_be_used_names_the_key_the_entry_and_the_fix(t
 
     with pytest.raises(ConfigError, match=f"quotasFile: .*{problem}.*pulumi config rm quotasFile"):
         parse_settings(lambda key: values.get(key), "eu-west-1", tmp_path)
+
+
+# --- Route 53 health checks on CloudWatch alarms: AlarmIdentifier.Region is an enum --------------------------------
+
+def _regions_route53_cannot_health_check() -> list[str]:
+    """Regions botocore's partitions know that its route53 model's CloudWatchRegion enum does not list."""
+    from botocore.loaders import Loader
+
+    from components.config import known_regions
+
+    enum = set(Loader().load_service_model("route53", "service-2")["shapes"]["CloudWatchRegion"]["enum"])
+    return sorted(known_regions() - enum)
+
+
+def test_a_region_route53_cannot_health_check_is_refused_naming_the_fix():
+    unsupported = _regions_route53_cannot_health_check()
+    assert unsupported, "every region botocore knows is in the enum: nothing to refuse with this botocore"
+    region = unsupported[0]
+    with pytest.raises(ConfigError, match=rf"regions\[1\] = '{region}'.*Route 53.*AlarmIdentifier.Region.*"
+                                          r"pick a region Route 53 lists.*upgrade botocore"):
+        settings(regions=f'["eu-west-1", "{region}"]')
+    with pytest.raises(ConfigError, match=rf"aws:region = '{region}'.*Route 53"):
+        parse_settings({"primaryStack": "acme/multi-region-iot/eu-west-1"}.get, region, Path("/p"))
+
+
+def test_every_region_the_health_check_accepts_passes():
+    from botocore.loaders import Loader
+
+    enum = Loader().load_service_model("route53", "service-2")["shapes"]["CloudWatchRegion"]["enum"]
+    assert {"eu-west-1", "us-west-2", "ap-southeast-2"} <= set(enum)
+    assert settings(regions='["eu-west-1", "ap-southeast-2"]').shared.regions[1] == "ap-southeast-2"

@@ -29,11 +29,19 @@ def test_the_claim_policy_allows_exactly_our_templates_topics():
     arn = f"arn:aws:iot:{REGION}:{ACCOUNT}:"
     csr, provision = "$aws/certificates/create-from-csr/json", f"$aws/provisioning-templates/{TEMPLATE}/provision/json"
     replies = [f"{t}/{r}" for t in (csr, provision) for r in ("accepted", "rejected")]
-    assert allowed == {("iot:Connect", arn + "client/${iot:ClientId}"),
+    assert allowed == {("iot:Connect", arn + "client/claim-*"),  # client ids of its own only (claim- is reserved)
                        *{("iot:Publish", arn + "topic/" + t) for t in (csr, provision)},
                        *{("iot:Subscribe", arn + "topicfilter/" + t) for t in replies},
                        *{("iot:Receive", arn + "topic/" + t) for t in replies}}
-    assert not any("*" in r for _, r in allowed)
+    assert [r for _, r in allowed if "*" in r] == [arn + "client/claim-*"]
+
+
+def test_each_claim_connection_gets_a_client_id_of_its_own_that_no_device_can_have():
+    from functions import reserved_names
+
+    ids = {fleet.claim_client_id() for _ in range(100)}
+    assert len(ids) == 100 and all(i.startswith("claim-") and len(i.encode()) <= 128 for i in ids)
+    assert all(reserved_names.is_reserved(i) for i in ids)  # no thing, hence no device, may be named so
 
 
 @pytest.mark.parametrize("name", ["", "a" * 37, "bad/name", "x*"])
@@ -42,18 +50,24 @@ def test_a_template_name_aws_would_refuse_is_refused(name):
         fleet.claim_policy(REGION, ACCOUNT, name)
 
 
-def test_the_certificate_provider_may_only_sign_with_the_ca_key_and_log():
+def test_the_certificate_provider_may_only_sign_with_the_ca_key_read_and_record_the_enrolment_and_log():
     key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/mrk-0123"
-    policy = fleet.certificate_provider_policy(key, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:x")
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/app-allow-list"
+    policy = fleet.certificate_provider_policy(key, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:x", table)
     sign = [s for s in policy["Statement"] if "kms:Sign" in s["Action"]]
     assert sign == [{"Effect": "Allow", "Action": ["kms:Sign"], "Resource": [key], "Sid": "SignWithCaKey"}]
-    assert not [a for s in policy["Statement"] for a in s["Action"] if a.startswith(("iot:", "dynamodb:"))]
+    data = [s for s in policy["Statement"] if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert [(s["Action"], s["Resource"]) for s in data] == [(["dynamodb:GetItem", "dynamodb:UpdateItem"], [table])]
+    assert not [a for s in policy["Statement"] for a in s["Action"] if a.startswith("iot:")]
 
 
-def test_the_hook_may_only_read_and_update_the_allow_list_and_the_inventory():
-    policy = fleet.hook_policy(REGION, ACCOUNT, "app-allow-list", "app-device-inventory", "arn:aws:logs:x")
+@pytest.mark.parametrize("allow_list_region", [None, "us-west-2"])
+def test_the_hook_may_only_read_and_update_the_allow_list_and_the_inventory(allow_list_region):
+    policy = fleet.hook_policy(REGION, ACCOUNT, "app-allow-list", "app-device-inventory", "arn:aws:logs:x",
+                               allow_list_region=allow_list_region)
     data = [s for s in policy["Statement"] if any(a.startswith("dynamodb:") for a in s["Action"])]
     assert data[0]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-    assert data[0]["Resource"] == [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/app-allow-list",
-                                   f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/app-device-inventory"]
+    assert sorted(data[0]["Resource"]) == sorted([
+        f"arn:aws:dynamodb:{allow_list_region or REGION}:{ACCOUNT}:table/app-allow-list",
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/app-device-inventory"])
     assert not [a for s in policy["Statement"] for a in s["Action"] if a.startswith(("iot:", "kms:"))]

@@ -51,18 +51,38 @@ def test_the_claim_is_registered_without_ca_with_only_the_claim_policy(fleet_run
     assert attachment.inputs["policy"] == "multi-region-iot-fleet-claim"
 
 
-@pytest.mark.parametrize("region", ["eu-west-1", "us-west-2"])
-def test_the_certificate_provider_and_the_template_with_its_hook(fleet_runs, region):
-    run = fleet_runs[region]
+def test_the_primary_owns_the_accounts_one_certificate_provider(fleet_runs):
+    """AWS: "You can only create one certificate provider per AWS account" (developer guide,
+    provisioning-cert-provider.html). The primary creates it, with the signer it invokes; no other stack does."""
+    run = fleet_runs["eu-west-1"]
     (provider,) = run.of_type("aws-native:iot:CertificateProvider")
     assert provider.inputs["accountDefaultForOperations"] == ["CreateCertificateFromCsr"]
     functions = {f.inputs["name"]: f for f in run.of_type("aws:lambda/function:Function")}
     signer = functions["multi-region-iot-fleet-certificate-provider"]
     assert provider.inputs["lambdaFunctionArn"].endswith("multi-region-iot-fleet-certificate-provider") or \
         provider.inputs["lambdaFunctionArn"] == signer.outputs.get("arn")
-    assert signer.inputs["environment"]["variables"]["CA_SIGNING_KEY_ARN"] == key(region)
+    assert signer.inputs["environment"]["variables"]["CA_SIGNING_KEY_ARN"] == key("eu-west-1")
     (native,) = run.of_type("pulumi:providers:aws-native")
-    assert native.inputs["region"] == region
+    assert native.inputs["region"] == "eu-west-1"
+    secondary = fleet_runs["us-west-2"]
+    assert secondary.of_type("aws-native:iot:CertificateProvider") == []
+    assert "multi-region-iot-fleet-certificate-provider" not in {
+        f.inputs["name"] for f in secondary.of_type("aws:lambda/function:Function")}
+
+
+def test_the_certificate_provider_waits_for_the_check_that_no_other_provider_exists_in_the_account(fleet_runs):
+    run = fleet_runs["eu-west-1"]
+    (guard,) = [r for r in run.resources if r.type.startswith("pulumi-python:dynamic") and "provider-guard" in r.name]
+    assert guard.inputs["regions"] == ["eu-west-1", "us-west-2"] and guard.inputs["ownerRegion"] == "eu-west-1"
+    assert guard.inputs["providerName"] == "multi-region-iot-certificate-provider"
+    (provider,) = run.of_type("aws-native:iot:CertificateProvider")
+    assert guard.urn in provider.dependencies
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-west-2"])
+def test_every_region_has_the_template_with_its_hook(fleet_runs, region):
+    run = fleet_runs[region]
+    functions = {f.inputs["name"]: f for f in run.of_type("aws:lambda/function:Function")}
     (template,) = run.of_type("aws:iot/provisioningTemplate:ProvisioningTemplate")
     assert template.inputs["type"] == "FLEET_PROVISIONING" and template.inputs["enabled"] is True
     assert json.loads(template.inputs["templateBody"]) == fleet.fleet_template("multi-region-iot-device")
@@ -70,6 +90,16 @@ def test_the_certificate_provider_and_the_template_with_its_hook(fleet_runs, reg
     assert int(hook.inputs["timeout"]) == 5
     assert template.inputs["preProvisioningHook"]["payloadVersion"] == "2020-04-01"
     assert run.outputs["fleetTemplateName"] == "multi-region-iot-fleet"
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-west-2"])
+def test_iot_may_invoke_the_hook_for_this_account_as_aws_documents_not_for_a_guessed_source_arn(fleet_runs, region):
+    """The pre-provisioning hook page says to include "source-arn or source-account" and does not say which source
+    ARN IoT presents when it calls the hook: the permission pins the account (aws:SourceAccount) only."""
+    (permission,) = [p for p in fleet_runs[region].of_type("aws:lambda/permission:Permission") if "hook" in p.name]
+    assert permission.inputs["principal"] == "iot.amazonaws.com"
+    assert permission.inputs["sourceAccount"] == "123456789012"
+    assert "sourceArn" not in permission.inputs
 
 
 def test_the_shipped_default_has_no_fleet_provisioning(primary_run):

@@ -53,6 +53,31 @@ def test_the_role_may_sign_with_the_ca_key_only_and_touch_this_regions_tables_on
     assert not any(a.startswith("kms:") and a != "kms:Sign" for s in doc["Statement"] for a in s["Action"])
 
 
+def test_the_role_allows_every_aws_call_the_function_makes():
+    """Each ``iot.<method>(`` / ``dynamodb.<method>(`` / ``kms.<method>(`` call in functions/provisioning_api, named by
+    botocore's model, is an action of the role's policy (issue 21 added DescribeCertificate, DescribeThing and
+    UpdateThing for undoing and replacing attempts)."""
+    import re
+
+    import boto3
+
+    doc = iam.provisioning_api_policy(iam.ProvisioningApiResources(
+        "eu-west-1", "123456789012", "inv", "allow", "nonces", "app-device", "cafe", KEY,
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/x"))
+    allowed = {a for s in doc["Statement"] for a in s["Action"]}
+    source = "\n".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "functions/provisioning_api")
+                       .glob("*.py"))
+    calls = set(re.findall(r"\b(iot|dynamodb|ddb|kms)\.([a-z_]+)\(", source))
+    needed = set()
+    for service, method in calls:
+        prefix = {"ddb": "dynamodb"}.get(service, service)  # IAM's prefix = the client's name for these three
+        operation = boto3.client(prefix, region_name="eu-west-1").meta.method_to_api_mapping.get(method)
+        if operation:  # not e.g. ``exceptions``
+            needed.add(f"{prefix}:{operation}")
+    assert {"iot:DescribeThing", "iot:UpdateThing", "iot:DescribeCertificate"} <= needed
+    assert needed - allowed == set()
+
+
 @pytest.fixture(scope="module")
 def api_runs(pki_dir):
     primary = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "provisioningSigningKeyArn": KEY})
@@ -94,3 +119,14 @@ def test_the_function_gets_its_tables_key_and_regions(api_runs):
     assert env["CA_SIGNING_KEY_ARN"] == KEY and env["REGIONS"] == "eu-west-1,us-west-2"
     assert env["DEFAULT_REGION"] == "eu-west-1" and env["ALLOW_LIST_TABLE"] == "multi-region-iot-allow-list"
     assert env["TRUST_ANCHOR_PEM"].count("BEGIN CERTIFICATE") == 1
+
+
+def test_a_claim_is_taken_over_only_after_the_function_that_made_it_is_surely_gone(api_runs):
+    """Issue 21: the takeover of a claim (allow_list.CLAIM_TIMEOUT_SECONDS) must come well after the function's
+    timeout (Lambda stops it there), or two invocations could both work on one entry."""
+    from functions.provisioning_api.allow_list import CLAIM_TIMEOUT_SECONDS
+
+    primary, _ = api_runs
+    (function,) = [f for f in primary.of_type("aws:lambda/function:Function")
+                   if f.inputs["handler"] == "provisioning_api.handler.handler"]
+    assert 2 * function.inputs["timeout"] <= CLAIM_TIMEOUT_SECONDS

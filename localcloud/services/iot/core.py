@@ -36,8 +36,8 @@ cloud settles. A failed action (the exception is the service's error) runs the r
 makes ``publish`` raise: one the emulator cannot decode (JSON nested deeper than Python's parser goes) fails the
 matched rules' actions instead. ``publish_internal`` is the service's own publish for ``$aws/...`` events
 (no policy). A rule whose SQL calls ``get_dynamodb()`` reads the item with a GetItem on the region's table while it
-is evaluated (``get_dynamodb_item``); a lookup that fails runs no action and goes to the rule's error action
-(docs/emulator.md §12). ``connect_with_backoff`` is the device side: refused, back off (let the cloud
+is evaluated (``get_dynamodb_item``); a lookup that fails, or (by default, ``assumptions``) finds no item, is
+IoT SQL's FunctionExecution error: the rule matches nothing and no error action runs (docs/emulator.md §12). ``connect_with_backoff`` is the device side: refused, back off (let the cloud
 settle), retry.
 
 Lookups are dictionary lookups (certificate by id, thing attachment by (ARN, name), policy
@@ -68,6 +68,7 @@ from moto.moto_api._internal import mock_random
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
+from ...assumptions import AWS_AS_REPORTED, Assumptions
 from ...fixes import aws_calls
 from ...fixes.iot_ca_link import signing_ca
 from . import provisioning, tls_checks
@@ -83,6 +84,29 @@ JITR_TOPIC = "$aws/events/certificates/registered/{ca_id}"
 # (https://docs.aws.amazon.com/iot/latest/developerguide/topicdata.html), a disconnect reason
 # (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html).
 MQTT_MAX_PAYLOAD_BYTES = 128 * 1024
+
+# Message broker limits: "Client ID size: 128 bytes of UTF-8 encoded characters" (AWS IoT Core quotas,
+# https://docs.aws.amazon.com/general/latest/gr/iot-core.html); a longer client id is refused at CONNECT.
+MQTT_MAX_CLIENT_ID_BYTES = 128
+
+# Message broker limits (same page): a topic name or filter is at most 256 bytes (UTF-8) and has at most 7 forward
+# slashes, Basic Ingest's "$aws/rules/<rule>/" prefix not counted; a SUBSCRIBE carries at most 8 filters and a
+# connection holds at most 50 subscriptions (both enforced by the MQTT endpoint).
+MQTT_MAX_TOPIC_BYTES = 256
+MQTT_MAX_TOPIC_SLASHES = 7
+_BASIC_INGEST_PREFIX = re.compile(r"^\$aws/rules/[^/]+/")
+
+
+def topic_limit_error(topic: str, what: str = "topic") -> str | None:
+    """Why AWS's message broker limits refuse ``topic`` (a topic name or filter), or None."""
+    size = len(topic.encode("utf-8"))
+    if size > MQTT_MAX_TOPIC_BYTES:
+        return f"{what} of {size} bytes: AWS IoT's message broker accepts at most {MQTT_MAX_TOPIC_BYTES} bytes"
+    slashes = _BASIC_INGEST_PREFIX.sub("", topic).count("/")
+    if slashes > MQTT_MAX_TOPIC_SLASHES:
+        return (f"{what} with {slashes} forward slashes: AWS IoT's message broker accepts at most "
+                f"{MQTT_MAX_TOPIC_SLASHES} (the $aws/rules/<rule>/ prefix not counted)")
+    return None
 
 # "DynamoDB supports nested attributes up to 32 levels deep", the top-level attribute being level 1
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html): 31 lists/maps in a chain.
@@ -109,9 +133,11 @@ class DynamoDBValidationError(ValueError):
     """DynamoDB's ValidationException for an item it will not store (what moto does not check itself)."""
 
 
-class RuleLookupError(Exception):
-    """A rule's ``get_dynamodb()`` GetItem failed (table missing, key not the table's): the rule's invocation
-    fails and its error action runs, as for a payload that cannot be evaluated."""
+class RuleFunctionError(Exception):
+    """IoT SQL's FunctionExecution error: a rule's ``get_dynamodb()`` found no item (unless the assumption says
+    Undefined) or its GetItem failed (table missing, key not the table's). The rule produces no match: no action
+    and no error action runs (re:Post QUtmrQNjM4SkiP8mWy31_8Ew; error actions cover failed actions only,
+    rule-error-handling.html). Counted in ``IotStats.sql_function_errors``; docs/emulator.md §12."""
 
 
 @dataclass
@@ -172,6 +198,8 @@ class IotStats:
     failed_error_actions: int = 0
     throttled_starts: int = 0  # stepFunctions actions the account's StartExecution quota refused
     dynamodb_lookups: int = 0  # get_dynamodb() GetItems made by rule SQL, failed ones included
+    sql_function_errors: int = 0  # rules that matched nothing because a SQL function failed (FunctionExecution)
+    undecodable_payloads: int = 0  # rules that matched nothing: the payload could not be parsed (assumptions register)
 
 
 @dataclass
@@ -246,8 +274,10 @@ class IotCore:
         *,
         lambda_invoker: LambdaInvoker | None = None,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        assumptions: Assumptions = AWS_AS_REPORTED,
     ) -> None:
         self.account_id = account_id
+        self.assumptions = assumptions
         self.lambda_invoker = lambda_invoker
         self.clock_ms = clock_ms
         self.queue: deque[RuleAction] = deque()
@@ -314,16 +344,23 @@ class IotCore:
     def _connect(self, region: str, certificate_pem: str, client_id: str) -> Connection:
         if not client_id:
             raise ConnectionRefused("MQTT CONNECT without a client id")
+        if len(client_id.encode("utf-8")) > MQTT_MAX_CLIENT_ID_BYTES:
+            raise ConnectionRefused(f"client id of {len(client_id.encode('utf-8'))} bytes: AWS IoT's message broker "
+                                    f"accepts at most {MQTT_MAX_CLIENT_ID_BYTES} bytes (UTF-8)")
         backend = self.backend(region)
         parsed = self._parse(certificate_pem)
-        tls_checks.check_client_certificate(parsed.certificate, error=ConnectionRefused)  # validity: wall-clock time
+        if self.assumptions.expired_certificate_handshake == "refused":  # docs/emulator.md, assumptions register
+            tls_checks.check_client_certificate(parsed.certificate, error=ConnectionRefused)  # validity: wall clock
         certificate = self._find_certificate(backend, parsed)
         if certificate is None:
-            self._auto_register(region, backend, certificate_pem, parsed)
-            raise ConnectionRefused(
-                f"certificate {parsed.certificate_id} was unknown in {region}: registered "
-                "PENDING_ACTIVATION (just-in-time registration); reconnect once it is activated"
-            )
+            provisioned = self._auto_register(region, backend, certificate_pem, parsed)
+            if provisioned and self.assumptions.jitp_first_connection == "accepted":
+                certificate = self._find_certificate(backend, parsed)  # JITP made it ACTIVE: go on connecting
+            if certificate is None or certificate.status != "ACTIVE":
+                raise ConnectionRefused(
+                    f"certificate {parsed.certificate_id} was unknown in {region}: registered "
+                    "PENDING_ACTIVATION (just-in-time registration); reconnect once it is activated"
+                )
         if certificate.status == "PENDING_ACTIVATION":
             self._publish_registered(region, backend, certificate, parsed)
             raise ConnectionRefused(
@@ -360,7 +397,8 @@ class IotCore:
 
     def _auto_register(
         self, region: str, backend: IoTBackend, certificate_pem: str, parsed: _ParsedCertificate
-    ) -> None:
+    ) -> bool:
+        """Auto-register (and, with a JITP template on the CA, provision); True when JITP provisioned it."""
         ca = signing_ca(backend, parsed.certificate)
         if ca is None:
             raise ConnectionRefused(
@@ -381,10 +419,15 @@ class IotCore:
             registered.ca_certificate_id = ca.certificate_id
         self.stats.auto_registered += 1
         self._registered_ms[(region, registered.certificate_id)] = self.clock_ms()
-        self._publish_registered(region, backend, registered, parsed)
+        jitp = provisioning.jitp_template(ca) is not None
+        if not jitp or self.assumptions.jitp_registration_event == "published":  # docs/emulator.md, register
+            self._publish_registered(region, backend, registered, parsed)
         # JITP: a CA whose registration config carries a template provisions the device now (services/iot/provisioning.py)
-        if provisioning.provision_jitp(backend, ca, registered, parsed.certificate) is not None:
+        provisioned = provisioning.provision_jitp(backend, ca, registered, parsed.certificate,
+                                                  assumptions=self.assumptions)
+        if provisioned is not None:
             self.stats.jitp_provisioned += 1
+        return provisioned is not None and "error" not in provisioned
 
     def _publish_registered(
         self, region: str, backend: IoTBackend, certificate: FakeCertificate, parsed: _ParsedCertificate
@@ -444,8 +487,12 @@ class IotCore:
         """What a device publish must pass before anything handles it (open connection, topic, size, ``iot:Publish``);
         returns the payload's bytes. Raises :class:`PublishRefused` (the connection is then closed)."""
         self._check_open(connection)
-        if not topic or "+" in topic or "#" in topic:
+        if not topic or "+" in topic or "#" in topic or "\x00" in topic:
             raise PublishRefused(f"invalid topic {topic!r} for PUBLISH")
+        limit = topic_limit_error(topic)
+        if limit is not None:
+            connection.open = False
+            raise PublishRefused(f"{limit}; disconnected")
         if topic.startswith("$aws/events/"):
             connection.open = False
             raise PublishRefused(f"{topic!r} is reserved for AWS IoT; disconnected")
@@ -460,9 +507,22 @@ class IotCore:
         self._authorize(connection, "iot:Publish", f"topic/{topic}")
         return raw
 
+    def check_retain(self, connection: Connection, topic: str) -> None:
+        """A PUBLISH (or a will) with the RETAIN flag also needs ``iot:RetainPublish`` on ``topic/<topic>``
+        (https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-actions.html), and no reserved topic can be
+        retained (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-retain). Raises
+        :class:`PublishRefused` (the connection is then closed)."""
+        if topic.startswith("$"):
+            connection.open = False
+            raise PublishRefused(f"{topic!r} is a reserved topic: it cannot be retained; disconnected")
+        self._authorize(connection, "iot:RetainPublish", f"topic/{topic}")
+
     def subscribe(self, connection: Connection, topic_filter: str) -> None:
         """A device subscribe: ``iot:Subscribe`` on ``topicfilter/<filter>`` (delivery: ``localcloud.services.iot.mqtt``)."""
         self._check_open(connection)
+        limit = topic_limit_error(topic_filter, "topic filter")
+        if limit is not None:
+            raise PublishRefused(limit)
         iot_sql.validate_topic_filter(topic_filter)
         self._authorize(connection, "iot:Subscribe", f"topicfilter/{topic_filter}")
 
@@ -525,14 +585,19 @@ class IotCore:
         return {name: from_dynamodb_json(value) for name, value in item.to_json()["Attributes"].items()}
 
     def _dynamodb_lookup(self, region: str) -> iot_sql.DynamoDbLookup:
-        """The ``get_dynamodb()`` lookup of a rule in ``region``: counted, and any failure a RuleLookupError."""
+        """The ``get_dynamodb()`` lookup of a rule in ``region``: counted; a failed GetItem, and a missing item
+        under the default assumption, is a RuleFunctionError."""
         def lookup(table_name: str, key: dict[str, Any], role_arn: str) -> dict[str, Any] | None:
             self.stats.dynamodb_lookups += 1
             try:
-                return self.get_dynamodb_item(region, table_name, key)
+                item = self.get_dynamodb_item(region, table_name, key)
             except Exception as error:  # noqa: BLE001 - every GetItem failure fails the rule, never publish
-                raise RuleLookupError(f"get_dynamodb({table_name!r}, key {key!r}) failed: "
-                                      f"{type(error).__name__}: {error}") from error
+                raise RuleFunctionError(f"function getdynamodb failed to execute: get_dynamodb({table_name!r}, "
+                                        f"key {key!r}): {type(error).__name__}: {error}") from error
+            if item is None and self.assumptions.get_dynamodb_missing_item == "function_error":
+                raise RuleFunctionError(f"function getdynamodb failed to execute: not able to retrieve the "
+                                        f"requested item (table {table_name!r}, key {key!r})")
+            return item
         return lookup
 
     def _run_rules(self, region: str, topic: str, payload: Any, client_id: str | None, raw: bytes) -> int:
@@ -550,6 +615,7 @@ class IotCore:
             if not query.matches_topic(topic):
                 continue
             error = undecodable
+            unparsed = undecodable is not None
             result = None
             if error is None:
                 try:
@@ -563,10 +629,17 @@ class IotCore:
                     )
                 except (RecursionError, MemoryError) as failure:
                     error = f"payload could not be evaluated: {type(failure).__name__}: {failure}"
-                except (RuleLookupError, iot_sql.IotSqlError) as failure:  # a failed GetItem, a non-string table name
+                    unparsed = True
+                except RuleFunctionError:  # FunctionExecution: the rule matches nothing, no error action
+                    self.stats.sql_function_errors += 1
+                    continue
+                except iot_sql.IotSqlError as failure:  # e.g. a non-string table name
                     error = f"rule SQL could not be evaluated: {type(failure).__name__}: {failure}"
                 if error is None and result is None:
                     continue
+            if unparsed and self.assumptions.undecodable_payload == "no_error_action":
+                self.stats.undecodable_payloads += 1  # an evaluation problem: no match, no error action (register)
+                continue
             matched += 1
             self.stats.rule_matches += 1
             actions = [(t, p) for action in rule.actions for t, p in action.items()]

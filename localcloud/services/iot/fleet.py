@@ -3,7 +3,7 @@
 
 ``FleetProvisioning(core).fleet_provision(region, claim_pem, csr_pem, parameters)`` is one device's first
 connection with the claim: CONNECT (the claim must be registered and ACTIVE, and its policy must allow
-``iot:Connect`` as the client id, which defaults to ``parameters["SerialNumber"]``); SUBSCRIBE to the four reply
+``iot:Connect`` as the client id, which defaults to a new ``builders.fleet.claim_client_id()``); SUBSCRIBE to the four reply
 topics and PUBLISH the two requests, each checked against the claim's policy as the broker does; then
 
 * **CreateCertificateFromCsr**: with a certificate provider in the region (``localcloud.fleet_resources``), its
@@ -24,7 +24,9 @@ requesting connection only: ``<request topic>/accepted`` with the operation's an
 ``{"statusCode", "errorCode", "errorMessage"}``. ``is_request(topic)`` says which publishes it takes (JSON only).
 
 A rejection raises ``ProvisioningRejected`` with the ``statusCode``/``errorCode``/``errorMessage`` AWS publishes on
-``.../rejected``. The provisioning role's permissions are not evaluated (IAM is not emulated here).
+``.../rejected``. The provisioning role's permissions are not evaluated (IAM is not emulated here); the assumptions
+register's rows decide whether the role must carry ``AWSIoTThingsRegistration``, what IoT presents to the hook's
+resource policy, and which regions the account's certificate provider signs for (``localcloud.assumptions``).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from typing import Any, Mapping
 
 import boto3
 
-from builders.fleet import CREATE_FROM_CSR, SERIAL_NUMBER, TEMPLATE_NAME, provision_topic, reply_topics
+from builders.fleet import CREATE_FROM_CSR, TEMPLATE_NAME, claim_client_id, provision_topic, reply_topics
 from ... import fleet_resources
 from ...fixes.iot_ca_link import signing_ca
 from . import provisioning
@@ -68,7 +70,7 @@ class FleetProvisioning:
     # the device side -----------------------------------------------------------------------------------
     def fleet_provision(self, region: str, claim_pem: str, csr_pem: str, parameters: Mapping[str, str], *,
                         client_id: str | None = None, template_name: str | None = None) -> Provisioned:
-        client_id = client_id or str(parameters.get(SERIAL_NUMBER, ""))
+        client_id = client_id or claim_client_id()
         template_name = template_name or self._only_template(region)
         connection = self.core.connect(region, claim_pem, client_id)
         for topic in reply_topics(template_name):
@@ -119,11 +121,14 @@ class FleetProvisioning:
     # the service side ----------------------------------------------------------------------------------
     def create_certificate_from_csr(self, connection: Connection, csr_pem: str) -> dict[str, str]:
         region, account = connection.region, self.core.account_id
-        provider = fleet_resources.certificate_provider(account, region)
+        provider_region, provider = region, fleet_resources.certificate_provider(account, region)
+        if provider is None and self.core.assumptions.certificate_provider_serves == "every_region":
+            provider_region, provider = fleet_resources.account_certificate_provider(account)
         if provider is None:
-            raise ProvisioningRejected(400, "InvalidRequest", "no certificate provider in this region: AWS would sign "
-                                       "with the Amazon CA, which the local cloud does not emulate")
-        answer = _invoke(region, provider["lambdaFunctionArn"], {
+            raise ProvisioningRejected(400, "InvalidRequest", f"no certificate provider serves {region}: AWS would sign "
+                                       "with the Amazon CA (not emulated), whose certificates our hook refuses "
+                                       "(assumptions register fleet.certificate-provider-regions)")
+        answer = _invoke(provider_region, provider["lambdaFunctionArn"], {
             "certificateSigningRequest": csr_pem, "requestId": str(uuid.uuid4()),
             "principalId": connection.certificate_id})
         if answer is None or not isinstance(answer.get("certificatePem"), str):
@@ -149,8 +154,15 @@ class FleetProvisioning:
         backend = self.core.backend(region)
         certificate = backend.certificates[owned[1]]
         parameters = {str(k): str(v) for k, v in (request.get("parameters") or {}).items()}
+        refused = provisioning.role_refusal(account, template.get("provisioningRoleArn"), self.core.assumptions)
+        if refused is not None:  # AWS cannot run the template with this role (assumptions register)
+            raise ProvisioningRejected(400, "InvalidRequest", refused)
         hook = template["preProvisioningHook"]
         if hook:
+            denied = hook_invoke_refusal(region, account, hook["targetArn"], template["templateArn"],
+                                         self.core.assumptions.hook_invoke_source)
+            if denied is not None:  # "If the Lambda function fails, the provisioning request fails with ACCESS_DENIED"
+                raise ProvisioningRejected(403, "AccessDenied", denied)
             answer = _invoke(region, hook["targetArn"], {
                 "claimCertificateId": connection.certificate_id, "certificateId": certificate.certificate_id,
                 "certificatePem": certificate.certificate_pem, "templateArn": template["templateArn"],
@@ -181,6 +193,63 @@ def _template_of(topic: str) -> str | None:
         return None
     name = topic[len(prefix):-len(suffix)]
     return name if TEMPLATE_NAME.fullmatch(name) else None
+
+
+def hook_invoke_refusal(region: str, account: str, function_arn: str, template_arn: str, source: str) -> str | None:
+    """Why Lambda would refuse IoT's invoke of the pre-provisioning hook, or None: its resource policy must have an
+    Allow statement for ``iot.amazonaws.com`` and ``lambda:InvokeFunction`` whose conditions hold for what IoT
+    presents. What IoT presents is not documented (the guide asks for "source-arn or source-account" conditions):
+    ``account_only`` (the default, worse for a permission pinned to an ARN) gives ``AWS:SourceAccount`` and no
+    ``AWS:SourceArn``; ``template_arn`` gives both, the ARN being the template's (docs/emulator.md, assumptions
+    register ``fleet.hook-invoke-source``)."""
+    context = {"aws:sourceaccount": account}
+    if source == "template_arn":
+        context["aws:sourcearn"] = template_arn
+    try:
+        policy = json.loads(boto3.client("lambda", region_name=region).get_policy(FunctionName=function_arn)["Policy"])
+    except Exception as error:  # noqa: BLE001 - no policy at all: nothing allows IoT
+        return f"the hook {function_arn} has no resource policy allowing iot.amazonaws.com ({type(error).__name__})"
+    if allows_iot_invoke(policy, context):
+        return None
+    presented = ", ".join(f"{k}={v}" for k, v in sorted(context.items()))
+    return (f"no statement of {function_arn}'s resource policy allows iot.amazonaws.com to invoke it with what IoT "
+            f"presents ({presented}; assumptions register fleet.hook-invoke-source)")
+
+
+def allows_iot_invoke(policy: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    """Whether a Lambda resource policy has an Allow statement for ``iot.amazonaws.com`` and ``lambda:InvokeFunction``
+    whose conditions hold for ``context`` (lower-case global condition keys: ``aws:sourceaccount``, ...)."""
+    for statement in policy.get("Statement", []):
+        principal = statement.get("Principal") or {}
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else list(actions or [])
+        if statement.get("Effect") != "Allow" or "iot.amazonaws.com" not in ([service] if isinstance(service, str)
+                                                                              else list(service or [])):
+            continue
+        if not {"lambda:InvokeFunction", "lambda:*", "*"} & set(actions):
+            continue
+        if all(_condition_holds(operator, key.lower(), expected, context)
+               for operator, conditions in (statement.get("Condition") or {}).items()
+               for key, expected in conditions.items()):
+            return True
+    return False
+
+
+def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[str, str]) -> bool:
+    """One IAM condition on a key IoT may present; a key it does not present fails (no ...IfExists is used here)."""
+    import fnmatch
+
+    if key not in context:
+        return operator.endswith("IfExists")
+    value = context[key]
+    wanted = [expected] if isinstance(expected, str) else list(expected)
+    base = operator.removesuffix("IfExists")
+    if base in ("StringEquals", "ArnEquals"):
+        return value in wanted
+    if base in ("StringLike", "ArnLike"):
+        return any(fnmatch.fnmatchcase(value, pattern) for pattern in wanted)
+    return False  # an operator this check does not know: not assumed to hold
 
 
 def _invoke(region: str, function_arn: str, event: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -27,6 +27,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from moto.iot.models import FakeCertificate, IoTBackend
 
+from ...assumptions import THINGS_REGISTRATION_POLICY, Assumptions, active
+
 
 class TemplateError(Exception):
     """AWS IoT would fail this provisioning: the template cannot be applied as written."""
@@ -117,14 +119,42 @@ def jitp_template(ca: Any) -> dict[str, Any] | None:
     return json.loads(body) if body else None
 
 
+def role_refusal(account_id: str, role_arn: str | None, assumptions: Assumptions | None = None) -> str | None:
+    """Why AWS IoT would not provision with the template's role ``role_arn``, or None.
+
+    AWS's JITP and fleet provisioning guides say the role "must" have ``AWSIoTThingsRegistration`` attached; whether
+    a narrower role that allows every call the template makes suffices is not documented (docs/emulator.md,
+    assumptions register ``fleet.register-thing-role``). Under the default assumption the managed policy is required;
+    under ``permissions_suffice`` the role's permissions are not evaluated (no IAM is emulated)."""
+    if (assumptions or active()).provisioning_role != "managed_policy_required":
+        return None
+    if not role_arn:
+        return "the template has no provisioning role"
+    from moto.iam.models import iam_backends
+
+    try:
+        role = iam_backends[account_id]["aws"].get_role_by_arn(role_arn)
+    except Exception:  # noqa: BLE001 - moto's NoSuchEntity: AWS cannot assume a role that does not exist
+        return f"the provisioning role {role_arn} does not exist"
+    if THINGS_REGISTRATION_POLICY not in role.managed_policies:
+        return (f"the provisioning role {role_arn} does not have {THINGS_REGISTRATION_POLICY} attached, which AWS's "
+                "JITP and fleet provisioning guides say it must (assumptions register fleet.register-thing-role)")
+    return None
+
+
 def provision_jitp(backend: IoTBackend, ca: Any, certificate: FakeCertificate,
-                   parsed_certificate: x509.Certificate) -> dict[str, Any] | None:
+                   parsed_certificate: x509.Certificate, *,
+                   assumptions: Assumptions | None = None) -> dict[str, Any] | None:
     """Run the CA's JITP template for a certificate just auto-registered; None when the CA has no template. A
-    template that fails leaves the certificate PENDING_ACTIVATION (the next connection tries again), as AWS logs a
-    provisioning failure."""
+    template that fails (or a provisioning role AWS would refuse, ``role_refusal``) leaves the certificate
+    PENDING_ACTIVATION (the next connection tries again), as AWS logs a provisioning failure."""
     template = jitp_template(ca)
     if template is None:
         return None
+    refused = role_refusal(backend.account_id, (getattr(ca, "registration_config", None) or {}).get("roleArn"),
+                           assumptions)
+    if refused is not None:
+        return {"error": refused, "status": certificate.status}
     try:
         return apply_template(backend, template, jitp_parameters(parsed_certificate, certificate.certificate_id),
                               certificate)

@@ -3,8 +3,10 @@
 AWS IoT Core authenticates a device in TLS client-authentication mode. A client certificate outside its
 validity window is taken to fail the handshake, as a standard TLS server's path validation makes it
 (docs/design.md, "Certificates refused", says what AWS documents and what is our judgement), so such a
-device is never auto-registered and no JITR event is published. :func:`check_client_certificate`
-emulates that: call it from ``IotCore._connect`` right after parsing the certificate::
+device is never auto-registered and no JITR event is published. That is register row
+``iot.handshake-certificate-validity`` (docs/emulator.md): by default (the outcome worse for the design) the engine
+path accepts such a certificate and leaves it to the inspector; ``expired_certificate_handshake="refused"`` calls
+:func:`check_client_certificate` from ``IotCore._connect`` right after parsing the certificate::
 
     tls_checks.check_client_certificate(parsed.certificate, error=ConnectionRefused)
 

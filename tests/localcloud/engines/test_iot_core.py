@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from collections.abc import Iterator
@@ -176,10 +177,15 @@ def test_a_pending_certificate_is_refused_again_and_its_registration_event_repub
     assert core.stats.refused == 2
 
 
-def test_a_certificate_outside_its_validity_window_is_refused_at_the_handshake_without_registration(
-    world: tuple[IotCore, Region], ca: Issued
+@pytest.mark.parametrize("handshake", ["accepted", "refused"])
+def test_a_certificate_outside_its_validity_window_is_registered_or_refused_as_the_register_says(
+    world: tuple[IotCore, Region], ca: Issued, handshake: str
 ) -> None:
+    """Register row iot.handshake-certificate-validity: AWS documents no validity check at the handshake. Default
+    (worse): accepted, auto-registered PENDING_ACTIVATION and the event published, so only the inspector refuses
+    it; the other outcome refuses it at the handshake with nothing registered."""
     core, _ = world
+    core.assumptions = dataclasses.replace(core.assumptions, expired_certificate_handshake=handshake)
     device = make_device(ca, "dev-late")
     now = datetime.datetime.now(datetime.timezone.utc)
     expired = (x509.CertificateBuilder().subject_name(device.certificate.subject)
@@ -187,9 +193,15 @@ def test_a_certificate_outside_its_validity_window_is_refused_at_the_handshake_w
                .serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
                .sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
-    with pytest.raises(ConnectionRefused, match="expired"):
-        core.connect(PRIMARY, expired, "dev-late")
-    assert core.published_events == [] and core.stats.auto_registered == 0
+    if handshake == "refused":
+        with pytest.raises(ConnectionRefused, match="expired"):
+            core.connect(PRIMARY, expired, "dev-late")
+        assert core.published_events == [] and core.stats.auto_registered == 0
+    else:
+        with pytest.raises(ConnectionRefused, match="registered PENDING_ACTIVATION"):
+            core.connect(PRIMARY, expired, "dev-late")
+        assert core.stats.auto_registered == 1
+        assert [event["certificateStatus"] for _, _, event in core.published_events] == ["PENDING_ACTIVATION"]
 
 
 def test_an_activated_device_connects_as_its_thing_only(world: tuple[IotCore, Region], ca: Issued) -> None:

@@ -1,6 +1,8 @@
-"""Topic rules whose SQL calls ``get_dynamodb()``: IotCore reads the item from moto's DynamoDB in the rule's region,
-so the JITR rule's lease filter decides whether the registration event's action is queued; a lookup that fails
-sends the invocation to the rule's error action instead of raising out of the publish."""
+"""Topic rules whose SQL calls ``get_dynamodb()``: IotCore reads the item from moto's DynamoDB in the rule's region.
+A missing item is a FunctionExecution error by default (the rule matches nothing, no error action: re:Post
+QUtmrQNjM4SkiP8mWy31_8Ew) and Undefined under the kinder assumption; a lookup that fails is a FunctionExecution error
+under both, never an exception out of the publish. JITR_SQL is the lease filter the JITR rule had until it was found
+to stop every first registration under the reported behaviour."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from engine_support import ACCOUNT, PRIMARY, SECONDARY
 from moto import mock_aws
 
+from localcloud.assumptions import AWS_AS_REPORTED, KINDER, Assumptions
 from localcloud.services.iot.core import IotCore, from_dynamodb_json
 
 NOW_MS = 1_700_000_000_000
@@ -32,8 +35,8 @@ EVENT = {"certificateId": "c1", "caCertificateId": CA, "certificateStatus": "PEN
 class World:
     """One region with the lease table, an error queue, and rules created on demand."""
 
-    def __init__(self) -> None:
-        self.core = IotCore(clock_ms=lambda: NOW_MS)
+    def __init__(self, assumptions: Assumptions) -> None:
+        self.core = IotCore(clock_ms=lambda: NOW_MS, assumptions=assumptions)
         self.dynamodb = boto3.client("dynamodb", region_name=PRIMARY)
         self.iot = boto3.client("iot", region_name=PRIMARY)
         self.sqs = boto3.client("sqs", region_name=PRIMARY)
@@ -66,18 +69,57 @@ def create_table(client: Any, name: str, keys: list[tuple[str, str]]) -> None:
         BillingMode="PAY_PER_REQUEST")
 
 
-@pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def make_world(monkeypatch: pytest.MonkeyPatch, assumptions: Assumptions) -> Iterator[World]:
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": PRIMARY}.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        yield World()
+        yield World(assumptions)
 
 
-# -- the JITR lease filter against moto's DynamoDB ---------------------------------------------------------------
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The kinder reading (a missing item is Undefined), where the lease filter's own logic can be seen."""
+    yield from make_world(monkeypatch, KINDER)
 
-def test_without_a_lease_the_registration_event_is_queued(world: World) -> None:
+
+@pytest.fixture
+def reported(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The local cloud's default: a missing item is a FunctionExecution error, as re:Post reports."""
+    yield from make_world(monkeypatch, AWS_AS_REPORTED)
+
+
+@pytest.fixture(params=[AWS_AS_REPORTED, KINDER], ids=["function-error", "undefined"])
+def either(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield from make_world(monkeypatch, request.param)
+
+
+# -- a missing item: what re:Post reports, and the kinder reading ----------------------------------------------------
+
+def test_as_reported_a_missing_item_in_where_matches_nothing_and_runs_no_error_action(reported: World) -> None:
+    reported.create_rule("jitr", JITR_SQL)
+    assert reported.core.publish_internal(PRIMARY, TOPIC, EVENT) == 0  # a new certificate has no lease yet
+    assert reported.queued() == [] and reported.core.settle() == 0
+    assert reported.error_messages() == []
+    assert reported.core.stats.dynamodb_lookups == 1 and reported.core.stats.sql_function_errors == 1
+    assert reported.core.stats.rule_matches == 0 and reported.core.stats.error_actions == 0
+
+
+def test_as_reported_a_missing_item_in_select_fails_the_whole_rule(reported: World) -> None:
+    reported.create_rule("enrich", f"SELECT get_dynamodb('{LEASES}', 'CertificateId', certificateId, '{ROLE}') "
+                                   f"AS lease, certificateId FROM '{TOPIC}'")
+    assert reported.core.publish_internal(PRIMARY, TOPIC, EVENT) == 0
+    assert reported.queued() == [] and reported.core.stats.sql_function_errors == 1
+
+
+def test_an_existing_item_is_read_the_same_under_both_readings(either: World) -> None:
+    either.create_rule("jitr", JITR_SQL)
+    either.lease(NOW_MS // 1000 - 60)  # expired: the filter lets the event through
+    assert either.core.publish_internal(PRIMARY, TOPIC, EVENT) == 1
+    assert either.queued() == [("jitr", EVENT, None)] and either.core.stats.sql_function_errors == 0
+
+
+def test_when_a_missing_item_is_undefined_the_registration_event_is_queued(world: World) -> None:
     world.create_rule("jitr", JITR_SQL)
     assert world.core.publish_internal(PRIMARY, TOPIC, EVENT) == 1
     assert world.queued() == [("jitr", EVENT, None)]
@@ -154,35 +196,26 @@ def test_two_get_dynamodb_calls_terminate_the_rule_without_a_lookup(world: World
     assert world.queued() == [] and world.core.stats.dynamodb_lookups == 0
 
 
-# -- failed lookups: the rule's error action, never an exception out of publish ----------------------------------
+# -- failed lookups: a FunctionExecution error under both readings, never an exception out of publish --------------
 
 @pytest.mark.parametrize(
-    ("sql", "reason"),
-    [
-        (JITR_SQL.replace(LEASES, "missing-table"), "ResourceNotFoundException"),
-        (JITR_SQL.replace("'CertificateId'", "'Id'"), "The provided key element does not match the schema"),
-        (JITR_SQL.replace("certificateId,", "timestamp,"), "The provided key element does not match the schema"),
-    ],
+    "sql",
+    [JITR_SQL.replace(LEASES, "missing-table"), JITR_SQL.replace("'CertificateId'", "'Id'"),
+     JITR_SQL.replace("certificateId,", "timestamp,")],
     ids=["missing table", "wrong key name", "number for a string key"],
 )
-def test_a_failed_lookup_runs_the_error_action(world: World, sql: str, reason: str) -> None:
-    world.create_rule("jitr", sql)
-    assert world.core.publish_internal(PRIMARY, TOPIC, EVENT) == 1  # never raises
-    ((rule, _, error),) = world.queued()
-    assert rule == "jitr" and error is not None and reason in error
-    assert world.core.settle() == 0
-    (message,) = world.error_messages()
-    (failure,) = message["failures"]
-    assert message["ruleName"] == "jitr" and failure["failedAction"] == "DynamoDBv2Action"
-    assert "get_dynamodb" in failure["errorMessage"] and reason in failure["errorMessage"]
-    assert world.core.stats.dynamodb_lookups == 1 and world.core.stats.error_actions == 1
+def test_a_failed_lookup_matches_nothing_and_runs_no_error_action(either: World, sql: str) -> None:
+    either.create_rule("jitr", sql)
+    assert either.core.publish_internal(PRIMARY, TOPIC, EVENT) == 0  # never raises
+    assert either.queued() == [] and either.core.settle() == 0 and either.error_messages() == []
+    assert either.core.stats.dynamodb_lookups == 1 and either.core.stats.sql_function_errors == 1
 
 
-def test_a_failed_lookup_fails_only_its_own_rule(world: World) -> None:
-    world.create_rule("broken", JITR_SQL.replace(LEASES, "missing-table"))
-    world.create_rule("jitr", JITR_SQL)
-    assert world.core.publish_internal(PRIMARY, TOPIC, EVENT) == 2
-    assert sorted((rule, error is None) for rule, _, error in world.queued()) == [("broken", False), ("jitr", True)]
+def test_a_failed_lookup_fails_only_its_own_rule(either: World) -> None:
+    either.create_rule("broken", JITR_SQL.replace(LEASES, "missing-table"))
+    either.create_rule("plain", f"SELECT * FROM '{TOPIC}' WHERE certificateStatus = 'PENDING_ACTIVATION'")
+    assert either.core.publish_internal(PRIMARY, TOPIC, EVENT) == 1
+    assert [rule for rule, _, _ in either.queued()] == ["plain"]
 
 
 # -- the account's StartExecution quota applies to a rule's stepFunctions action ----------------------------------

@@ -5,6 +5,7 @@ with the original payload, in an SQS queue; no payload makes ``publish`` raise."
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -115,7 +116,6 @@ def test_a_publish_over_128_kb_is_refused_and_the_client_disconnected(world: Wor
 BAD_PAYLOADS = {
     "NaN": b'{"message": NaN}',
     "1e400": b'{"message": 1e400}',
-    "nested 5,000 deep": b'{"message": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     "nested 40 deep": b'{"message": ' + b"[" * 40 + b"]" * 40 + b"}",
 }
 
@@ -135,6 +135,29 @@ def test_a_message_dynamodb_refuses_lands_in_the_error_queue_with_its_payload(wo
     assert failure["errorMessage"]
     assert world.items() == [] and connection.open
     assert world.core.stats.error_actions == 1
+
+
+UNDECODABLE = b'{"message": ' + b"[" * 5000 + b"]" * 5000 + b"}"  # deeper than any JSON parser here goes
+
+
+@pytest.mark.parametrize("outcome", ["no_error_action", "error_action"])
+def test_a_payload_the_rules_engine_cannot_parse_goes_where_the_register_says(world: World, outcome: str) -> None:
+    """Register row iot-sql.undecodable-payload: AWS documents no parser depth. Default (worse for telemetry's
+    "nothing accepted is lost"): a SQL evaluation problem, so no action and no error action, the message only in
+    IoT's logs; the other outcome fails the rule's action and its error action keeps the message."""
+    world.core.assumptions = dataclasses.replace(world.core.assumptions, undecodable_payload=outcome)
+    connection = world.connect()
+    matched = world.core.publish(connection, "i/dev-1/m", UNDECODABLE)  # never raises
+    world.core.settle()
+    assert world.items() == [] and connection.open
+    if outcome == "no_error_action":
+        assert matched == 0 and world.error_messages() == []
+        assert world.core.stats.undecodable_payloads == 1 and world.core.stats.error_actions == 0
+    else:
+        assert matched == 1
+        (message,) = world.error_messages()
+        assert base64.b64decode(message["base64OriginalPayload"]) == UNDECODABLE
+        assert [f["failedAction"] for f in message["failures"]] == ["DynamoDBv2Action"]
 
 
 def test_an_item_over_400_kb_lands_in_the_error_queue_with_its_payload(world: World) -> None:

@@ -79,3 +79,28 @@ def test_the_capacity_plan_matches_hand_arithmetic():
     assert (result.backfill.seconds, result.backfill.api) == (300.0, "iot:RegisterCertificate")
     # 11 transitions per device at $0.025 per 1,000 = $275 per million devices
     assert result.cost_per_million["state transitions"] == pytest.approx(275.0)
+
+
+@pytest.mark.parametrize(("flag", "reading"), [([], "function_error"), (["--missing-item", "undefined"], "undefined")])
+def test_the_storm_command_runs_under_the_chosen_reading_of_a_missing_item(monkeypatch, flag, reading):
+    from localcloud.cli import main
+    from localcloud.cloud import LocalCloudError
+    from localcloud.storm import run
+
+    seen = []
+
+    def capture(config, progress=None):
+        seen.append(config.assumptions.get_dynamodb_missing_item)
+        raise LocalCloudError("stopped before deploying")
+
+    monkeypatch.setattr(run, "run_storm", capture)
+    assert main(["storm", "--devices", "1", "--rate", "1", "--json", *flag]) == 2
+    assert seen == [reading]
+
+
+def test_the_storm_command_refuses_an_unknown_reading(capsys):
+    from localcloud.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["storm", "--devices", "1", "--rate", "1", "--missing-item", "null"])
+    assert exit_.value.code == 2 and "--missing-item" in capsys.readouterr().err

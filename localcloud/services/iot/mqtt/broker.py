@@ -1,19 +1,29 @@
 """One region's MQTT endpoint: amqtt's broker, with every decision taken by the emulated IoT Core.
 
 ``amqtt`` (https://github.com/Yakifo/amqtt) parses MQTT 3.1.1, keeps sessions and subscriptions, delivers
-QoS 0/1 and does client-id take-over. :class:`RegionBroker` subclasses its ``Broker`` at four documented
-points of its control flow and asks :class:`localcloud.services.iot.core.IotCore` (through the
-:class:`~localcloud.services.iot.mqtt.gate.EngineGate`) every time:
+QoS 0/1. :class:`RegionBroker` subclasses its ``Broker`` at the points of its control flow named below and asks
+:class:`localcloud.services.iot.core.IotCore` (through the :class:`~localcloud.services.iot.mqtt.gate.EngineGate`)
+every time:
 
-* after the TLS handshake and the CONNECT packet: ``IotCore.connect(region, peer certificate, client id)``,
-  i.e. auto-registration and the JITR event, certificate status, ``iot:Connect`` with policy variables. A
-  refusal closes the connection without a CONNACK, as AWS IoT closes the TLS session;
-* each incoming PUBLISH, before its PUBACK: ``IotCore.publish`` (``iot:Publish``, then the region's topic
+* after the TLS handshake and the CONNECT packet, **before the broker changes anything** (sessions,
+  subscriptions, wills, other connections): ``IotCore.connect(region, peer certificate, client id)``, i.e.
+  auto-registration and the JITR event, certificate status, client id length, ``iot:Connect`` with policy
+  variables; then the will, as a publish the device asks for (``IotCore.check_publish``: ``iot:Publish`` on its
+  topic, size; ``IotCore.check_retain`` when retained; QoS 0 or 1). A refusal closes the connection without a
+  CONNACK, as AWS IoT closes the TLS session. Only an accepted CONNECT then takes over the client id (the older
+  connection is closed first, its will sent: DUPLICATE_CLIENTID), starts a clean session or resumes the
+  persistent one, and sets the keep-alive (:mod:`~localcloud.services.iot.mqtt.limits`);
+* each incoming PUBLISH, before its PUBACK: ``IotCore.check_retain`` if it is retained (``iot:RetainPublish``),
+  then ``IotCore.publish`` (``iot:Publish``, then the region's topic
   rules, queued as AWS runs them asynchronously). A refused publish disconnects the client and is never
   acknowledged, so a QoS 1 message is acknowledged only once the rules engine has it. QoS 2 is refused
   (AWS IoT Core supports QoS 0 and 1);
 * each SUBSCRIBE filter: ``IotCore.subscribe`` (``iot:Subscribe`` on ``topicfilter/...``), failure code 0x80;
-* each delivery to a subscriber: ``IotCore.may_receive`` (``iot:Receive`` on ``topic/...``);
+* each delivery to a subscriber: ``IotCore.may_receive`` (``iot:Receive`` on ``topic/...``), retained messages
+  included, which AWS sends only to a subscription whose filter is the message's exact topic;
+* a will, when the connection ends without DISCONNECT (lost, keep-alive timeout, malformed packet, taken over):
+  ``IotCore.publish`` again, so the rules run on it as on any publish; refused (the policy changed, the certificate
+  is no longer ACTIVE), it is not sent;
 * a PUBLISH to the fleet provisioning MQTT API's request topics (``$aws/certificates/create-from-csr/json``,
   ``$aws/provisioning-templates/<template>/provision/json``) goes to
   :meth:`localcloud.services.iot.fleet.FleetProvisioning.answer` instead of the rules engine: the same publish checks
@@ -22,22 +32,37 @@ points of its control flow and asks :class:`localcloud.services.iot.core.IotCore
   MQTT connection used to publish the API request"
   (https://docs.aws.amazon.com/iot/latest/developerguide/fleet-provision-api.html).
 
+Every connection is accepted as plain TCP and upgraded to TLS here (``_accept``), with the handshake, the CONNECT
+and then each packet under a deadline, at most ``Limits.max_pending`` connections waiting to become sessions (one
+more closes the oldest) and every packet read whole and checked first
+(:class:`~localcloud.services.iot.mqtt.packets.PacketReader`).
+
 Which amqtt internals this relies on (amqtt 0.12.1, pinned): ``Broker._create_ssl_context``,
-``Broker._handle_client_session``, ``Broker._authenticate``, ``Broker._topic_filtering`` and the handler's
+``Broker._create_server_instance``, ``Broker._client_connected``, ``Broker._initialize_client_session`` (replaced:
+amqtt's changes the session before anyone decides), ``Broker._delete_session``, ``Broker._handle_client_session``,
+``Broker._handle_disconnect``, ``Broker._publish_retained_messages_for_subscription``, ``Broker._authenticate``,
+``Broker._topic_filtering``, ``Broker._client_message_loop``, ``Broker._handle_message_delivery``,
+``Broker._handle_subscription``, ``Broker._publish_session_retained_messages``,
+``BrokerProtocolHandler.init_from_connect`` and the handler's ``mqtt_publish`` and
 ``_handle_qos{0,1,2}_message_flow``; ``tests/localcloud/mqtt`` fails if they change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import ssl
+from functools import partial
 from typing import Any
 
+from amqtt.adapters import StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action
-from amqtt.mqtt.constants import QOS_1
+from amqtt.errors import AMQTTError
+from amqtt.mqtt.constants import QOS_0, QOS_1
+from amqtt.mqtt.disconnect import DisconnectPacket
 from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import INCOMING
@@ -46,9 +71,47 @@ from localcloud.services.iot import sql as iot_sql
 from localcloud.services.iot.core import Connection, ConnectionRefused, IotCore, PublishRefused
 from localcloud.services.iot.fleet import FleetProvisioning
 from localcloud.services.iot.mqtt.gate import EngineGate
+from localcloud.services.iot.mqtt.limits import Limits
+from localcloud.services.iot.mqtt.packets import PacketReader
 
 LOG = logging.getLogger("localcloud.mqtt")
 _CONNECTION = "_localcloud_connection"
+_CLAIM = "_localcloud_claim"  # the client id whose claim (RegionBroker._claim) this accepted session holds
+
+
+class _RefusalsLoggedOnce(logging.Filter):
+    """amqtt warns "Failed to initialize client session" for every CONNECT it did not get to handle; RegionBroker has
+    already logged why (a refusal, at INFO, in ``refusals``; a connection closed for a malformed or missing CONNECT)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to initialize client session")
+
+
+AMQTT_LOG = logging.getLogger("localcloud.mqtt.amqtt")  # amqtt's own messages from RegionBroker
+AMQTT_LOG.addFilter(_RefusalsLoggedOnce())
+
+
+class _Writer(StreamWriterAdapter):
+    """amqtt's stream writer adapter, plus ``abort()`` (close now, whatever is unsent: a peer that does not read
+    cannot hold a close up) and ``ended``, set once the connection's handling is over."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        super().__init__(writer)
+        self.ended = asyncio.Event()
+        self.handshaking = False
+
+    @property
+    def gone(self) -> bool:
+        transport = self._writer.transport
+        return self.is_closed or transport is None or transport.is_closing()
+
+    def abort(self, reason: str = "") -> None:
+        transport = self._writer.transport  # None: lost while its TLS handshake completed
+        if reason:
+            LOG.info("closing %s: %s", transport.get_extra_info("peername") if transport else "a connection", reason)
+        self.is_closed = True
+        if transport is not None:
+            transport.abort()
 
 
 class _IotHandler(BrokerProtocolHandler):
@@ -61,6 +124,16 @@ class _IotHandler(BrokerProtocolHandler):
     iot_fleet: FleetProvisioning | None  # the fleet provisioning MQTT API (None: its topics go to the rules engine)
     iot_broker: RegionBroker
     iot_replies: set[asyncio.Task[Any]]
+    iot_inflight: asyncio.Semaphore  # unacknowledged outbound QoS 1 messages (Limits.max_inflight_qos1)
+
+    async def mqtt_publish(self, topic: str, data: bytes | bytearray, qos: int | None, retain: bool,
+                           ack_timeout: int | None = None) -> Any:
+        """An outbound publish; a QoS 1 one waits while ``Limits.max_inflight_qos1`` others await their PUBACK (AWS:
+        "no new messages are sent to the client until the client acknowledges the in-flight messages")."""
+        if qos != QOS_1:
+            return await super().mqtt_publish(topic, data, qos, retain, ack_timeout)
+        async with self.iot_inflight:
+            return await super().mqtt_publish(topic, data, qos, retain, ack_timeout)
 
     async def _accept(self, app_message: Any) -> bool | tuple[str, dict[str, Any]]:
         """True: the rules engine has it; False: refused (disconnected); a pair: the fleet provisioning reply."""
@@ -68,6 +141,9 @@ class _IotHandler(BrokerProtocolHandler):
             return True
         async with self.iot_order:
             try:
+                packet = app_message.publish_packet
+                if packet is not None and packet.retain_flag:  # iot:RetainPublish, then everything else
+                    await self.iot_gate.call(self.iot_core.check_retain, self.iot_connection, app_message.topic)
                 if self.iot_fleet is not None and self.iot_fleet.is_request(app_message.topic):
                     return await self.iot_gate.call(self.iot_fleet.answer, self.iot_connection, app_message.topic,
                                                     bytes(app_message.data or b""))
@@ -78,8 +154,8 @@ class _IotHandler(BrokerProtocolHandler):
                 reason = str(refused)
         LOG.info("%s: publish to %s refused, disconnecting: %s", self.iot_connection.client_id,
                  app_message.topic, reason)
-        if self.writer is not None:
-            await self.writer.close()
+        if isinstance(self.writer, _Writer):
+            self.writer.abort()
         return False
 
     async def _handle_qos0_message_flow(self, app_message: Any) -> None:
@@ -122,8 +198,8 @@ class _IotHandler(BrokerProtocolHandler):
         if app_message.direction == INCOMING:
             LOG.info("%s: QoS 2 publish refused (IoT Core supports QoS 0 and 1), disconnecting",
                      self.iot_connection.client_id)
-            if self.writer is not None:
-                await self.writer.close()
+            if isinstance(self.writer, _Writer):
+                self.writer.abort()
             return
         await super()._handle_qos2_message_flow(app_message)
 
@@ -132,53 +208,340 @@ class RegionBroker(Broker):
     """amqtt's broker for one region's endpoint; see the module docstring for what it asks IoT Core."""
 
     def __init__(self, *, region: str, port: int, ssl_context: ssl.SSLContext, core: IotCore, gate: EngineGate,
-                 host: str = "127.0.0.1", fleet: FleetProvisioning | None = None) -> None:
+                 host: str = "127.0.0.1", fleet: FleetProvisioning | None = None, limits: Limits | None = None) -> None:
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "ssl": True}},
             "plugins": {},  # no amqtt plugins: IoT Core decides (and no $SYS topics, which IoT Core lacks)
         }
         super().__init__(config)
+        self.logger = AMQTT_LOG
         self.region = region
         self.ssl_context = ssl_context
         self.core = core
         self.gate = gate
         self.fleet = fleet
+        self.limits = limits if limits is not None else Limits()
         self.refusals: list[tuple[str, str]] = []  # (client id, reason), newest last
         self.down = False  # the region is marked down: every connection is closed at once
+        self._pending: dict[_Writer, asyncio.Task[Any] | None] = {}  # connections not yet sessions, oldest first
+        self._claims: dict[str, list[Any]] = {}  # client id -> [lock, users]: one accepted CONNECT at a time
+        self._deliveries: set[asyncio.Task[Any]] = set()  # queued messages being delivered to a resumed session
 
+    # connections ----------------------------------------------------------------------------------
     def _create_ssl_context(self, listener: Any) -> ssl.SSLContext:  # type: ignore[override]
         return self.ssl_context
 
-    async def _handle_client_session(self, reader: Any, writer: Any, client_session: Any, handler: Any,
-                                     server: Any, listener_name: str) -> None:
-        ssl_object = writer.get_ssl_info()
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        client_id = client_session.client_id or ""
+    async def _create_server_instance(self, listener_name: str, listener_type: Any, address: str | None, port: int,
+                                      ssl_context: ssl.SSLContext | None) -> asyncio.Server:  # type: ignore[override]
+        """Plain TCP: ``_accept`` gives each connection its place first, then starts TLS with a deadline."""
+        return await asyncio.start_server(partial(self._accept, listener_name=listener_name, ssl_context=ssl_context),
+                                          address, port, reuse_address=True)
+
+    def pending_connections(self) -> int:
+        """Connections not yet sessions: in the TLS handshake, waiting for CONNECT, or for IoT Core's verdict."""
+        return len(self._pending)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, listener_name: str,
+                      ssl_context: ssl.SSLContext | None) -> None:
+        adapter = _Writer(writer)
+        self._pending[adapter] = asyncio.current_task()
+        while len(self._pending) > max(1, self.limits.max_pending):
+            oldest, task = next(iter(self._pending.items()))
+            del self._pending[oldest]
+            LOG.info("%d connections are waiting to become sessions: closing the oldest", self.limits.max_pending + 1)
+            if oldest.handshaking and task is not None:
+                task.cancel()  # asyncio's start_tls only fails cleanly when cancelled, not when its transport is closed
+            else:
+                oldest.abort()
         try:
-            if self.down:
-                raise ConnectionRefused(f"{self.region} is down")
-            if not der:
-                raise ConnectionRefused("TLS handshake without a client certificate")
-            connection = await self.gate.call(self.core.connect, self.region, ssl.DER_cert_to_PEM_cert(der),
-                                              client_id)
+            if ssl_context is not None:
+                adapter.handshaking = True
+                try:
+                    await writer.start_tls(ssl_context, ssl_handshake_timeout=self.limits.tls_handshake_timeout_s)
+                except asyncio.CancelledError:
+                    if adapter in self._pending:  # not evicted: the endpoint is stopping
+                        raise
+                    return
+                except Exception as error:  # noqa: BLE001 - refused, timed out or lost: never a session
+                    LOG.debug("TLS handshake failed or timed out: %s", error)
+                    return
+                finally:
+                    adapter.handshaking = False
+            if adapter not in self._pending or adapter.gone:  # evicted as the handshake ended, or lost
+                return
+            packets = PacketReader(reader, self.limits, adapter.abort, timeout_s=self.limits.connect_timeout_s)
+            await self._client_connected(listener_name, packets, adapter)  # type: ignore[arg-type]
+        finally:
+            self._pending.pop(adapter, None)
+            adapter.abort()
+            adapter.ended.set()
+
+    async def _initialize_client_session(self, reader: Any, writer: Any, remote_address: str,
+                                         remote_port: int) -> tuple[BrokerProtocolHandler, Any]:
+        """Read the CONNECT, let IoT Core decide, and only then change the broker's state (amqtt's own version deletes
+        or updates the client id's session before anyone has decided)."""
+        try:
+            handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+        except Exception as error:  # noqa: BLE001 - a CONNECT amqtt cannot read, or none at all: closed
+            reason = getattr(reader, "closed_because", None) or f"{type(error).__name__}: {error}"
+            writer.abort(f"no valid CONNECT: {reason}")
+            raise AMQTTError(f"no valid CONNECT: {reason}") from error
+        if getattr(reader, "pending_bytes", 0):  # PacketReader checks this too: never serve unchecked bytes
+            writer.abort("bytes after the CONNECT payload")
+            raise AMQTTError("bytes after the CONNECT payload")
+        if getattr(reader, "connect_client_id", None) == "":
+            session.client_id = ""  # amqtt invented one; IoT Core decides on what the device sent (refused)
+        client_id = session.client_id or ""
+        try:
+            connection = await self._decide(writer, session)
         except ConnectionRefused as refused:
             self.refusals.append((client_id, refused.reason))
             LOG.info("%s in %s: connection closed: %s", client_id, self.region, refused.reason)
-            await writer.close()
+            writer.abort()
+            raise AMQTTError(refused.reason) from None
+        if writer.gone:  # closed while IoT Core decided (evicted, or the peer left): it must not take over
+            raise AMQTTError(f"{client_id}: connection closed before the CONNACK")
+        # Accepted: from here on the broker's state changes, one accepted CONNECT per client id at a time, from the
+        # take-over until amqtt registers the session (released in _handle_client_session, with no await between).
+        self._pending.pop(writer, None)
+        await self._claim(client_id)
+        try:
+            session = await self._become_session(client_id, session, writer)
+        except BaseException:
+            self._release(client_id)
+            raise
+        reader.timeout_s = self.limits.idle_timeout_s(session.keep_alive)  # 1.5 times the clamped keep-alive
+        reader.connected = True
+        session.keep_alive = 0  # amqtt's own keep-alive timer is off: PacketReader enforces AWS's
+        setattr(session, _CONNECTION, connection)
+        setattr(session, _CLAIM, client_id)
+        return handler, session
+
+    async def _claim(self, client_id: str) -> None:
+        entry = self._claims.setdefault(client_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            await entry[0].acquire()
+        except BaseException:
+            entry[1] -= 1
+            if not entry[1]:
+                self._claims.pop(client_id, None)
+            raise
+
+    def _release(self, client_id: str) -> None:
+        entry = self._claims.get(client_id)
+        if entry is None:
             return
-        setattr(client_session, _CONNECTION, connection)
+        entry[0].release()
+        entry[1] -= 1
+        if not entry[1]:
+            del self._claims[client_id]
+
+    async def _become_session(self, client_id: str, session: Any, writer: _Writer) -> Any:
+        """Holding the client id's claim: take it over, then start a clean session or resume a persistent one."""
+        for _ in range(3):  # re-check: the connection closed may have been replaced while it ended
+            await self._take_over(client_id)
+            existing = self._sessions.get(client_id)
+            if existing is None or not existing[0].transitions.is_connected():
+                break
+        if writer.gone:  # the peer left while waiting for its turn
+            raise AMQTTError(f"{client_id}: connection closed before the CONNACK")
+        existing = self._sessions.get(client_id)
+        if session.clean_session or existing is None or existing[0].clean_session:
+            # [MQTT-3.1.2-6]: a clean session ends with its connection (amqtt drops it only a second later)
+            await self._delete_session(client_id)
+            session.parent = 0
+        else:
+            existing, _ = existing  # resume the persistent session with this CONNECT's will
+            for name in ("will_flag", "will_message", "will_topic", "will_qos", "will_retain", "keep_alive",
+                         "username", "password"):
+                setattr(existing, name, getattr(session, name))
+            session, session.parent = existing, 1
+        return session
+
+    async def _decide(self, writer: _Writer, session: Any) -> Connection:
+        """IoT Core's verdict on a CONNECT (ConnectionRefused says why); nothing in the broker changes here."""
+        if self.down:
+            raise ConnectionRefused(f"{self.region} is down")
+        ssl_object = writer.get_ssl_info()
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der:
+            raise ConnectionRefused("TLS handshake without a client certificate")
+        client_id = session.client_id or ""
+        sessions = sum(1 for other, (s, _) in self._sessions.items()
+                       if other != client_id and s.transitions.is_connected())
+        if sessions >= self.limits.max_sessions:
+            raise ConnectionRefused(f"the endpoint holds {sessions} sessions, its limit (Limits.max_sessions)")
+        will = (session.will_topic, bytes(session.will_message or b""), session.will_qos, bool(session.will_retain)) \
+            if session.will_flag else None
+        return await self.gate.call(self._authorize_connect, ssl.DER_cert_to_PEM_cert(der), client_id, will)
+
+    def _authorize_connect(self, certificate_pem: str, client_id: str,
+                           will: tuple[str, bytes, int, bool] | None) -> Connection:
+        """On the gate's worker: ``IotCore.connect``, then the will as a publish (QoS, topic, size, retain)."""
+        connection = self.core.connect(self.region, certificate_pem, client_id)
+        if will is not None:
+            topic, message, qos, retain = will
+            if qos not in (0, 1):
+                raise ConnectionRefused(f"will with QoS {qos}: AWS IoT supports QoS 0 and 1")
+            try:
+                self.core.check_publish(connection, topic, message)
+                if retain:
+                    self.core.check_retain(connection, topic)
+            except PublishRefused as refused:
+                raise ConnectionRefused(f"will on {topic!r} refused: {refused}") from None
+        return connection
+
+    async def _take_over(self, client_id: str) -> None:
+        """Close the client id's current connection, if any, and wait until the broker has ended it (its will sent):
+        "the new client connection is accepted and the previously connected client is disconnected" (AWS)."""
+        existing = self._sessions.get(client_id)
+        if existing is None or not existing[0].transitions.is_connected():
+            return
+        old_session, old_handler = existing
+        old = getattr(old_session, _CONNECTION, None)
+        LOG.info("%s in %s: a newer connection takes the client id over", client_id, self.region)
+        if isinstance(old_handler.writer, _Writer):
+            old_handler.writer.abort("another connection took the client id over (DUPLICATE_CLIENTID)")
+            try:
+                await asyncio.wait_for(old_handler.writer.ended.wait(), timeout=5)
+            except asyncio.TimeoutError:
+                LOG.warning("%s: the older connection did not end within 5 s", client_id)
+        if old is not None:
+            old.open = False
+
+    async def _handle_client_session(self, reader: Any, writer: Any, client_session: Any, handler: Any,
+                                     server: Any, listener_name: str) -> None:
+        connection: Connection = getattr(client_session, _CONNECTION)
         handler.__class__ = _IotHandler
         handler.iot_gate, handler.iot_core, handler.iot_connection = self.gate, self.core, connection
         handler.iot_order = asyncio.Lock()
         handler.iot_fleet, handler.iot_broker, handler.iot_replies = self.fleet, self, set()
+        handler.iot_inflight = asyncio.Semaphore(max(1, self.limits.max_inflight_qos1))
+        claim = getattr(client_session, _CLAIM, None)
+        if claim is not None:  # amqtt registers the session before its first await: the next claimant sees it
+            delattr(client_session, _CLAIM)
+            self._release(claim)
         await super()._handle_client_session(reader, writer, client_session, handler, server, listener_name)
+
+    async def _client_message_loop(self, client_session: Any, handler: Any) -> None:
+        """amqtt's loop, and whatever ends it (amqtt leaves it on a delivery it dislikes without handling the
+        disconnect), the connection is closed and ended as a connection lost: will, session state."""
+        try:
+            await super()._client_message_loop(client_session, handler)
+        finally:
+            registered = self._sessions.get(client_session.client_id, (None, None))[1]
+            if registered is handler and client_session.transitions.is_connected():
+                if isinstance(handler.writer, _Writer):
+                    handler.writer.abort("the client loop ended")
+                lost: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                lost.set_result(None)
+                await self._handle_disconnect(client_session, handler, lost)
+
+    async def _handle_message_delivery(self, client_session: Any, handler: Any, wait_deliver: Any) -> bool:
+        """A publish to a ``$`` topic reaches here only once IoT Core accepted it (iot:Publish, rules run, PUBACK);
+        amqtt would refuse it and leave the client loop. Delivered to subscribers like any other (amqtt's matching
+        keeps ``+``/``#`` first-level filters off it, [MQTT-4.7.2-1]), except Basic Ingest (``$aws/rules/...``), which
+        goes to the rules engine only (https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html)."""
+        app_message = wait_deliver.result()
+        topic = getattr(app_message, "topic", None) or ""
+        if not topic.startswith("$"):
+            return await super()._handle_message_delivery(client_session, handler, wait_deliver)
+        if not topic.startswith("$aws/rules/"):
+            await self._broadcast_message(client_session, topic, app_message.data)
+        return True
+
+    async def _handle_disconnect(self, client_session: Any, handler: Any, disconnect_waiter: Any) -> None:
+        """Without DISCONNECT the will is sent, through IoT Core first (so the rules run on it); refused, not at all."""
+        if client_session.will_flag and not isinstance(disconnect_waiter.result(), DisconnectPacket):
+            connection: Connection | None = getattr(client_session, _CONNECTION, None)
+            if connection is None or not await self._send_will(connection, client_session):
+                client_session.will_flag = False  # amqtt would deliver it to subscribers
+        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
+
+    async def _send_will(self, connection: Connection, session: Any) -> bool:
+        will = dataclasses.replace(connection, open=True)  # the connection is gone; the will is its last publish
+        topic, message = session.will_topic, bytes(session.will_message or b"")
+        try:
+            if session.will_retain:
+                await self.gate.call(self.core.check_retain, will, topic)
+            await self.gate.call(self.core.publish, will, topic, message)
+        except PublishRefused as refused:
+            LOG.info("%s: will on %s not sent: %s", connection.client_id, topic, refused)
+            return False
+        return True
 
     async def _authenticate(self, session: Any, _: Any) -> bool:
         return getattr(session, _CONNECTION, None) is not None
 
+    # subscriptions and delivery -------------------------------------------------------------------
     async def add_subscription(self, subscription: tuple[str, int], session: Any) -> int:
         topic_filter, qos = subscription
         return await super().add_subscription((topic_filter, min(qos, QOS_1)), session)
+
+    async def _handle_subscription(self, client_session: Any, handler: Any, subscribe_waiter: Any) -> None:
+        """amqtt's, within AWS's limits: a SUBSCRIBE of more than ``Limits.max_filters_per_subscribe`` filters gets
+        0x80 for each; a filter that would make more than ``Limits.max_subscriptions`` gets 0x80."""
+        subscriptions = subscribe_waiter.result()
+        topics = list(subscriptions.topics)
+        client_id = client_session.client_id
+        if len(topics) > self.limits.max_filters_per_subscribe:
+            LOG.info("%s: SUBSCRIBE with %d filters refused (AWS: at most %d)", client_id, len(topics),
+                     self.limits.max_filters_per_subscribe)
+            await handler.mqtt_acknowledge_subscription(subscriptions.packet_id, [0x80] * len(topics))
+            return
+        codes = []
+        for topic_filter, qos in topics:
+            held = {f for f, subscribers in self._subscriptions.items()
+                    if any(s is client_session for s, _ in subscribers)}
+            if topic_filter not in held and len(held) >= self.limits.max_subscriptions:
+                LOG.info("%s: subscription to %s refused: %d held (AWS: at most %d per connection)", client_id,
+                         topic_filter, len(held), self.limits.max_subscriptions)
+                codes.append(0x80)
+            else:
+                codes.append(await self.add_subscription((topic_filter, qos), client_session))
+        await handler.mqtt_acknowledge_subscription(subscriptions.packet_id, codes)
+        for (topic_filter, qos), code in zip(topics, codes):
+            if code != 0x80:
+                await self._publish_retained_messages_for_subscription((topic_filter, qos), client_session)
+
+    async def _publish_session_retained_messages(self, session: Any) -> None:
+        """Messages queued (QoS 1) while a persistent session was offline, sent once it is resumed: each only if
+        ``iot:Receive`` allows it for the connection that resumed it (AWS checks Receive on every delivery), and
+        with RETAIN 0, as the ordinary deliveries they are ([MQTT-3.3.1-9]); amqtt sent them unchecked, retained,
+        and waited for every PUBACK before serving the client."""
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        while not session.retained_messages.empty():
+            queued = session.retained_messages.get_nowait()
+            if not await self._topic_filtering(session, queued.topic, Action.RECEIVE):
+                LOG.info("%s: queued message on %s dropped: iot:Receive refused", session.client_id, queued.topic)
+                continue
+            qos = queued.qos if queued.qos is not None else QOS_0
+            task = asyncio.ensure_future(handler.mqtt_publish(queued.topic, queued.data, min(qos, QOS_1), retain=False))
+            self._deliveries.add(task)
+            task.add_done_callback(self._delivered)
+
+    def _delivered(self, task: asyncio.Task[Any]) -> None:
+        self._deliveries.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            LOG.info("a queued message was not delivered: %s", task.exception())
+
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int], session: Any) -> None:
+        """The retained message of a subscription whose filter is its exact topic ("Subscription to topic filters
+        that contain a wildcard character can't receive retained messages", AWS), to this session only (amqtt also
+        calls this, on reconnect, with every filter any client holds), if ``iot:Receive`` allows it."""
+        topic_filter, qos = subscription
+        retained = self._retained_messages.get(topic_filter)
+        if retained is None or not any(s is session for s, _ in self._subscriptions.get(topic_filter, ())):
+            return
+        if not await self._topic_filtering(session, retained.topic, Action.RECEIVE):
+            return
+        handler = self._get_handler(session)
+        if handler is not None:
+            retained_qos = retained.qos if retained.qos is not None else qos
+            await handler.mqtt_publish(retained.topic, retained.data, min(qos, retained_qos, QOS_1), retain=True)
 
     async def _topic_filtering(self, session: Any, topic: str, action: Action) -> bool:
         connection: Connection | None = getattr(session, _CONNECTION, None)
@@ -209,12 +572,10 @@ class RegionBroker(Broker):
         return found
 
     async def disconnect_all(self) -> None:
-        """Close every client's network connection (the region going down). Closing is one-sided: a TLS peer still
-        sending (``APPLICATION_DATA_AFTER_CLOSE_NOTIFY``) or already gone makes no difference to the outcome."""
+        """Close every client's network connection (the region going down), and every connection not yet a
+        session. Closing is one-sided: a peer still sending or already gone makes no difference."""
+        for pending in list(self._pending):
+            pending.abort()
         for session, handler in list(self._sessions.values()):
-            if handler is not None and handler.writer is not None and session.transitions.is_connected():
-                try:
-                    await handler.writer.close()
-                except (OSError, ConnectionError):  # ssl.SSLError is an OSError
-                    LOG.debug("closing %s's connection: the peer was already gone or still talking",
-                              session.client_id)
+            if handler is not None and isinstance(handler.writer, _Writer) and session.transitions.is_connected():
+                handler.writer.abort()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -28,6 +29,7 @@ from localcloud.services.iot.fleet import FleetProvisioning
 from localcloud.services.iot.mqtt import routing, tls
 from localcloud.services.iot.mqtt.broker import RegionBroker
 from localcloud.services.iot.mqtt.gate import EngineGate
+from localcloud.services.iot.mqtt.limits import Limits
 from localcloud.services.iot.mqtt.resolver import SocksResolver
 
 LOG = logging.getLogger("localcloud.mqtt")
@@ -39,7 +41,7 @@ class MqttEndpoints:
     """Start with ``start()`` (or ``with``); ``stop()`` closes every socket and joins the thread."""
 
     def __init__(self, cloud: Any, *, ports: Mapping[str, int] | None = None, resolver_port: int = DEFAULT_RESOLVER_PORT,
-                 default_location: str = "IE", settle_interval_s: float = 0.05) -> None:
+                 default_location: str = "IE", settle_interval_s: float = 0.05, limits: Limits | None = None) -> None:
         self.cloud = cloud
         self.domain: str = cloud.domain
         self.regions: list[str] = list(cloud.regions)
@@ -51,12 +53,13 @@ class MqttEndpoints:
         self.default_location = routing.Location.parse(default_location)
         self.settle_interval_s = settle_interval_s
         self.routing_policy, self.geolocation = _routing_config(cloud)
+        self.limits = limits if limits is not None else Limits()  # shared by every endpoint and the resolver
         self.gate = EngineGate()
         self.fleet = FleetProvisioning(cloud.engines.iot)  # one for every region: ownership tokens name theirs
         self.down: set[str] = set()
         self.unhealthy_records: set[str] = set()  # records whose health check fails (localcloud/canaries.py)
         self.brokers: dict[str, RegionBroker] = {}
-        self.resolver = SocksResolver(self.domain, self._answer_for_resolver, port=resolver_port)
+        self.resolver = SocksResolver(self.domain, self._answer_for_resolver, port=resolver_port, limits=self.limits)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="localcloud-mqtt", daemon=True)
         self._settler: asyncio.Task[None] | None = None
@@ -76,7 +79,7 @@ class MqttEndpoints:
         context = tls.server_context([tls.ServerMaterial.from_pki(self.cloud.pki_dir, self.domain)])
         for region in self.regions:
             broker = RegionBroker(region=region, port=self.ports[region], ssl_context=context,
-                                  core=self.cloud.engines.iot, gate=self.gate, fleet=self.fleet)
+                                  core=self.cloud.engines.iot, gate=self.gate, fleet=self.fleet, limits=self.limits)
             await broker.start()
             self.ports[region] = broker._servers["default"].instance.sockets[0].getsockname()[1]
             self.brokers[region] = broker
@@ -159,11 +162,16 @@ class MqttEndpoints:
         self.down.discard(region)
         self.brokers[region].down = False
 
-    def connect_hint(self, thing: str, certificate: str, key: str) -> str:
-        """How to reach the endpoints with mosquitto_pub (printed by ``up --serve``)."""
-        return (f"mosquitto_pub --proxy socks5h://IE@127.0.0.1:{self.resolver.port} -h {self.domain} -p 8883 "
-                f"--cafile {self.cloud.pki_dir}/root-ca.crt --cert {certificate} --key {key} -i {thing} "
-                f"-t i/{thing}/m -m '{{\"message\": \"hello\"}}' -q 1 -d")
+    def connect_hint(self, thing: str, certificate: str, key: str, *, intermediate: str | None = None) -> str:
+        """How to reach the endpoints with mosquitto_pub (printed by ``up --serve``), for bash: every path quoted (a
+        state folder may have spaces); with ``intermediate`` the certificate is sent with it as its chain
+        (``<(cat cert intermediate)``). The SOCKS user is the location and the password is ignored, but there must
+        be one: Debian 12's mosquitto 2.0.11 crashes (SIGSEGV) on ``socks5h://IE@...``, a user without a password."""
+        q = shlex.quote
+        cert = f"<(cat {q(certificate)} {q(intermediate)})" if intermediate else q(certificate)
+        return (f"mosquitto_pub --proxy socks5h://IE:x@127.0.0.1:{self.resolver.port} -h {q(self.domain)} -p 8883 "
+                f"--cafile {q(str(self.cloud.pki_dir / 'root-ca.crt'))} --cert {cert} --key {q(key)} -i {q(thing)} "
+                f"-t {q(f'i/{thing}/m')} -m '{{\"message\": \"hello\"}}' -q 1 -d")
 
 
 def _routing_config(cloud: Any) -> tuple[str, dict[str, dict[str, str | None]]]:

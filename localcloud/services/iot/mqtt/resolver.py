@@ -13,6 +13,11 @@ anywhere but loopback. Bytes are relayed untouched, so TLS runs end to end betwe
 
 The same port also answers an HTTP ``CONNECT domain:port`` (RFC 9110, section 9.3.6), the proxy the AWS IoT Device
 SDK v2 (awscrt ``HttpProxyOptions``, tunneling) speaks; the location is then the Basic proxy-authorization user.
+
+A client has ``Limits.resolver_negotiation_timeout_s`` to finish its negotiation, and at most
+``Limits.resolver_max_pending`` negotiations are held (one more closes the oldest), so idle or half-open connections
+cannot use up the process's file descriptors; a relayed connection then lives as long as the endpoint keeps it
+(whose own deadlines and caps, ``localcloud.services.iot.mqtt.broker``, end it).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import binascii
 import logging
 import struct
 from collections.abc import Callable
+
+from localcloud.services.iot.mqtt.limits import Limits
 
 LOG = logging.getLogger("localcloud.mqtt.resolver")
 # answer(location or None) -> (region, loopback port); raises to refuse
@@ -35,12 +42,19 @@ _SUCCEEDED, _NOT_ALLOWED, _UNREACHABLE, _COMMAND_NOT_SUPPORTED = 0, 2, 4, 7
 class SocksResolver:
     """The SOCKS5 CONNECT front of the endpoints for one domain."""
 
-    def __init__(self, domain: str, answer: Answer, *, host: str = "127.0.0.1", port: int = 1080) -> None:
+    def __init__(self, domain: str, answer: Answer, *, host: str = "127.0.0.1", port: int = 1080,
+                 limits: Limits | None = None) -> None:
         self.domain = domain.lower().rstrip(".")
         self.answer = answer
         self.host, self.port = host, port
+        self.limits = limits if limits is not None else Limits()
         self.answers: list[tuple[str | None, str]] = []  # (location, region) per resolved connection
         self._server: asyncio.Server | None = None
+        self._pending: dict[asyncio.StreamWriter, None] = {}  # connections still negotiating, oldest first
+
+    def pending_connections(self) -> int:
+        """Connections that have not finished their SOCKS5 or HTTP CONNECT negotiation."""
+        return len(self._pending)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -52,11 +66,25 @@ class SocksResolver:
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._pending[writer] = None
+        while len(self._pending) > max(1, self.limits.resolver_max_pending):
+            oldest = next(iter(self._pending))
+            del self._pending[oldest]
+            LOG.info("closing the oldest of %d unfinished negotiations", self.limits.resolver_max_pending + 1)
+            oldest.transport.abort()
         try:
-            target = await self._negotiate(reader, writer)
+            try:
+                target = await asyncio.wait_for(self._negotiate(reader, writer),
+                                                self.limits.resolver_negotiation_timeout_s)
+            finally:
+                self._pending.pop(writer, None)
             if target is not None:
                 await _relay(reader, writer, *target)
-        except (asyncio.IncompleteReadError, ConnectionError) as error:
+        except asyncio.TimeoutError:
+            LOG.info("closing a client that did not finish negotiating within %g s",
+                     self.limits.resolver_negotiation_timeout_s)
+            writer.transport.abort()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError) as error:
             LOG.debug("SOCKS client went away: %s", error)
         finally:
             writer.close()
@@ -162,7 +190,7 @@ async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             while data := await source.read(65536):
                 sink.write(data)
                 await sink.drain()
-        except ConnectionError:
+        except OSError:  # ConnectionError included: either side went away
             pass
         finally:
             sink.close()
