@@ -7,26 +7,15 @@ from __future__ import annotations
 import json
 import time
 
-from device.session import Identity
 from tests.localcloud.mqtt.conftest import Served
 from tests.localcloud.mqtt.wire import (EU, accepted_connect, any_client_id, arn, closed_within, connect_packet, grant,
-                                        onboard, paho_connect, publish_packet, raw_connect, read_exactly, tls_socket)
-
-
-def _operator(served: Served, name: str) -> Identity:
-    """A device whose certificate may also publish commands to any thing's ``e/`` topics and read any ``i/`` topic
-    (an application's policy), to drive and watch the victims."""
-    identity = onboard(served, name)
-    grant(served, name, [
-        {"Effect": "Allow", "Action": "iot:Publish", "Resource": arn("topic/e/*")},
-        {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": arn("topicfilter/i/*")},
-        {"Effect": "Allow", "Action": "iot:Receive", "Resource": arn("topic/i/*")}])
-    return identity
+                                        onboard, operator_device, paho_connect, publish_packet, raw_connect,
+                                        read_exactly, tls_socket)
 
 
 def test_a_refused_connect_with_a_victims_client_id_leaves_its_clean_session_and_subscriptions(served: Served) -> None:
     victim, intruder = onboard(served, "sess-victim-01"), onboard(served, "sess-intruder-01")
-    operator = paho_connect(served, _operator(served, "sess-operator-01"))
+    operator = paho_connect(served, operator_device(served, "sess-operator-01"))
     listening = paho_connect(served, victim)
     try:
         assert listening.connected.is_set()
@@ -44,7 +33,7 @@ def test_a_refused_connect_with_a_victims_client_id_leaves_its_clean_session_and
 
 def test_a_refused_connect_leaves_a_persistent_sessions_will_and_subscriptions(served: Served) -> None:
     victim, intruder = onboard(served, "sess-victim-02"), onboard(served, "sess-intruder-02")
-    watcher = paho_connect(served, _operator(served, "sess-operator-02"))
+    watcher = paho_connect(served, operator_device(served, "sess-operator-02"))
     try:
         assert watcher.subscribe("i/sess-victim-02/status") == 1
         victim_client = paho_connect(served, victim, clean_session=False,
@@ -66,7 +55,7 @@ def test_a_refused_connect_leaves_a_persistent_sessions_will_and_subscriptions(s
 
 def test_a_second_connection_with_the_same_client_id_disconnects_the_first(served: Served) -> None:
     device = onboard(served, "sess-twice-01")
-    watcher = paho_connect(served, _operator(served, "sess-operator-03"))
+    watcher = paho_connect(served, operator_device(served, "sess-operator-03"))
     first = paho_connect(served, device, will=("i/sess-twice-01/status", '{"state": "replaced"}', 0, False))
     try:
         assert watcher.subscribe("i/sess-twice-01/status") == 1
@@ -178,7 +167,7 @@ def test_messages_queued_for_a_persistent_session_are_not_delivered_without_iot_
     that may connect with any client id (but has no iot:Receive on the victim's topics) resumes the session: AWS checks
     iot:Receive on every delivery, so it must not get the queued command."""
     victim = onboard(served, "rt-pers-01")
-    operator = paho_connect(served, _operator(served, "rt-pers-op-01"))
+    operator = paho_connect(served, operator_device(served, "rt-pers-op-01"))
     intruder = any_client_id(served, "rt-pers-intr-01")
     try:
         first = paho_connect(served, victim, clean_session=False)
@@ -201,7 +190,7 @@ def test_a_message_queued_for_a_persistent_session_is_delivered_with_retain_0(se
     """A QoS 1 message queued for an offline persistent session is an ordinary delivery: RETAIN must be 0 (MQTT 3.1.1
     [MQTT-3.3.1-9]); the device would otherwise take a one-off command for the topic's retained state."""
     victim = onboard(served, "rt-pers-02")
-    operator = paho_connect(served, _operator(served, "rt-pers-op-02"))
+    operator = paho_connect(served, operator_device(served, "rt-pers-op-02"))
     try:
         first = paho_connect(served, victim, clean_session=False)
         assert first.subscribe("e/rt-pers-02/cmd") == 1
@@ -226,7 +215,7 @@ def test_a_permitted_publish_to_a_dollar_topic_keeps_the_connection_and_its_sess
     device = onboard(served, name)
     grant(served, name, [{"Effect": "Allow", "Action": "iot:Publish",
                           "Resource": arn(f"topic/$aws/things/{name}/shadow/update")}])
-    watcher = paho_connect(served, _operator(served, "rt-dollar-op-01"))
+    watcher = paho_connect(served, operator_device(served, "rt-dollar-op-01"))
     try:
         assert watcher.subscribe(f"i/{name}/status") == 1
         client = paho_connect(served, device, will=(f"i/{name}/status", '{"state": "lost"}', 1, False))
@@ -248,7 +237,7 @@ def test_a_refused_connect_with_a_victims_client_id_and_a_retained_will_changes_
     """The intruder may not connect as the victim, and asks for a retained will on the victim's command topic: no
     CONNACK, the victim keeps its connection and subscription, nothing retained."""
     victim, intruder = onboard(served, "rt-keep-01"), onboard(served, "rt-keep-intr-01")
-    operator = paho_connect(served, _operator(served, "rt-keep-op-01"))
+    operator = paho_connect(served, operator_device(served, "rt-keep-op-01"))
     listening = paho_connect(served, victim)
     try:
         assert listening.subscribe("e/rt-keep-01/cmd") == 1
