@@ -317,6 +317,11 @@ def validate_one_partition(regions: tuple[str, ...], key: str) -> tuple[str, ...
                           f"keep only the {first} regions {kept} in {key} and deploy the "
                           f"{', '.join(f'{p} region(s) {r}' for p, r in others.items())} as a separate deployment "
                           "(its own primary stack and account).")
+    (partition,) = partitions or {"aws": []}
+    if partition != "aws":
+        raise ConfigError(f"{key} = {list(regions)} is in the {partition} partition; this program writes ARNs of the "
+                          "aws partition (arn:aws:..., builders/arns.py and the IAM and state machine builders), so "
+                          "it deploys to aws-partition regions only: choose regions such as eu-west-1 and us-west-2.")
     return regions
 
 

@@ -146,12 +146,14 @@ def test_a_region_no_partition_lists_is_refused(region):
         settings(region=region)
 
 
-def test_regions_of_every_partition_botocore_ships_are_accepted():
+def test_regions_of_every_partition_botocore_ships_are_known_but_only_the_aws_partition_is_deployed():
     from components.config import known_regions
 
     assert {"eu-west-1", "us-gov-west-1", "cn-north-1", "us-isob-east-1"} <= known_regions()
     assert not any(r.endswith("-global") for r in known_regions())
-    assert settings("cn-north-1", regions='["cn-north-1", "cn-northwest-1"]').region == "cn-north-1"
+    # every ARN the program writes is arn:aws:..., wrong in aws-cn or aws-us-gov (red team, issue 20)
+    with pytest.raises(ConfigError, match=r"in the aws-cn partition; this program writes ARNs of the aws partition"):
+        settings("cn-north-1", regions='["cn-north-1", "cn-northwest-1"]')
 
 
 @pytest.mark.parametrize("other", ["cn-north-1", "us-gov-west-1"])
