@@ -67,6 +67,20 @@ def _readable(path: Path, option: str, what: str) -> bytes:
         raise InputError(f"{option} {path}: cannot read ({error.strerror}); give {what}") from None
 
 
+def _private_key(path: Path, option: str, what: str) -> Any:
+    """The unencrypted PEM private key in ``path``, else InputError naming ``option`` and ``what`` to give."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    pem = _readable(path, option, what)
+    try:
+        return serialization.load_pem_private_key(pem, password=None)
+    except TypeError:
+        raise InputError(f"{option} {path} is encrypted; give {what}") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise InputError(f"{option} {path} is not a PEM private key; give {what}") from None
+
+
 DEVICE_CERT = "the device certificate (PEM; python -m pki writes DIR/devices/NAME.crt)"
 DEVICE_KEY = "the private key of that certificate (PEM, unencrypted; DIR/devices/NAME.key next to NAME.crt)"
 
@@ -76,20 +90,14 @@ def check_tls_identity(cert: Path, key: Path, ca: Path | None, *, cert_option: s
                        key_what: str = DEVICE_KEY) -> None:
     """Load what a TLS connection with this identity loads, naming the option of whatever cannot work."""
     from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
-    cert_pem, key_pem = _readable(cert, cert_option, cert_what), _readable(key, key_option, key_what)
+    cert_pem = _readable(cert, cert_option, cert_what)
     try:
         certificates = x509.load_pem_x509_certificates(cert_pem)
     except ValueError:
         raise InputError(f"{cert_option} {cert} is not a PEM certificate; give {cert_what}") from None
-    try:
-        private = serialization.load_pem_private_key(key_pem, password=None)
-    except TypeError:
-        raise InputError(f"{key_option} {key} is encrypted; give {key_what}") from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise InputError(f"{key_option} {key} is not a PEM private key; give {key_what}") from None
+    private = _private_key(key, key_option, key_what)
     if certificates[0].public_key().public_bytes(serialization.Encoding.DER,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo) != \
             private.public_key().public_bytes(serialization.Encoding.DER,
@@ -113,19 +121,11 @@ def check_tls_identity(cert: Path, key: Path, ca: Path | None, *, cert_option: s
 
 def load_signing_key(path: Path, option: str = "--key") -> Any:
     """The provisioning API's request-signing key: an unencrypted Ed25519 or EC private key in PEM."""
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
     what = ("the device's enrolled request-signing key: Ed25519 or EC, PEM, unencrypted (python -m pki enrol writes "
             "DIR/devices/NAME.provisioning.key; its public half is on the allow-list)")
-    pem = _readable(path, option, what)
-    try:
-        key = serialization.load_pem_private_key(pem, password=None)
-    except TypeError:
-        raise InputError(f"{option} {path} is encrypted; give {what}") from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise InputError(f"{option} {path} is not a PEM private key; give {what}") from None
+    key = _private_key(path, option, what)
     if not isinstance(key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         kind = type(key).__name__.removeprefix("_").removesuffix("PrivateKey")
         raise InputError(f"{option} {path} holds a key of type {kind}; give {what}")
