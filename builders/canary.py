@@ -4,7 +4,7 @@ The canary is a program-made device: its certificate (``python -m pki issue-devi
 ACTIVE by the program with RegisterCertificateWithoutCA, so a connection never triggers just-in-time registration,
 the certificate inspector never sees it and no inventory item (hence no replication) is ever written for it. Thing
 names with the reserved prefix ``canary-`` are refused wherever a name enters (one rule,
-``functions/reserved_names.py``: pki, ops allow-list, the provisioning API, fleet provisioning, the inspector), so
+``contract/names.py``: pki, ops allow-list, the provisioning API, fleet provisioning, the inspector), so
 a device naming itself a canary cannot claim that name either.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from builders import arns
 from builders.iam import document, log_writer_statement, statement
-from functions.reserved_names import CANARY_PREFIX
+from contract.names import CANARY_PREFIX
 
-#: Thing names starting with this are the program's canaries; every way in refuses them (functions/reserved_names.py).
+#: Thing names starting with this are the program's canaries; every way in refuses them (contract/names.py).
 RESERVED_PREFIX = CANARY_PREFIX
 METRIC_NAME = "Success"
 DIMENSION = "Region"

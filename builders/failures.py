@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# Step Functions publishes these on the account's default bus for Standard workflows.
-EXECUTION_STATUS_SOURCE = "aws.states"
-EXECUTION_STATUS_DETAIL_TYPE = "Step Functions Execution Status Change"
+from contract.events import EXECUTION_STATUS_DETAIL_TYPE, EXECUTION_STATUS_SOURCE
+
+# Step Functions publishes its Standard workflows' status changes on the account's default bus (contract/events.py).
 GIVEN_UP = ("FAILED", "TIMED_OUT", "ABORTED")
 
 

@@ -22,14 +22,13 @@ from typing import Any
 
 from builders import arns
 from builders.provisioning import device_template
-from functions.reserved_names import CLAIM_PREFIX
+from contract.fleet import SERIAL_NUMBER
+from contract.names import CLAIM_PREFIX
 
-#: The template parameter naming the device (= the thing name, = the allow-list's ThingName).
-SERIAL_NUMBER = "SerialNumber"
 #: CreateProvisioningTemplate's templateName: 1-36 of [0-9A-Za-z_-].
 TEMPLATE_NAME = re.compile(r"[0-9A-Za-z_-]{1,36}")
 CREATE_FROM_CSR = "$aws/certificates/create-from-csr/json"
-#: The claim's MQTT client ids: ``claim-`` (reserved for it, functions/reserved_names.py) and a random part, so the
+#: The claim's MQTT client ids: ``claim-`` (reserved for it, contract/names.py) and a random part, so the
 #: claim can never take a device's or a canary's client id, nor two devices provisioning at once each other's.
 CLAIM_CLIENT_ID_PATTERN = f"{CLAIM_PREFIX}*"
 REPLIES = ("accepted", "rejected")
@@ -63,7 +62,7 @@ def fleet_template(device_policy_name: str) -> dict[str, Any]:
 
 def claim_policy(region: str, account_id: str, template_name: str) -> dict[str, Any]:
     """The claim certificate's IoT policy: the fleet provisioning topics of ``template_name`` and nothing else."""
-    iot = lambda resource: arns.iot(region, account_id, resource)  # noqa: E731
+    iot = lambda resource: arns.iot(region, account_id, resource)
     requests, replies = request_topics(template_name), reply_topics(template_name)
     return {
         "Version": "2012-10-17",

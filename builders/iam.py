@@ -9,7 +9,7 @@ from that table is an error, so a new task in a definition cannot silently widen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from builders import arns
 
@@ -89,7 +89,7 @@ class StateMachineResources:
 
 
 def _sfn_resources(action: str, r: StateMachineResources) -> list[str]:
-    iot = lambda res: arns.iot(r.region, r.account_id, res)  # noqa: E731
+    iot = lambda res: arns.iot(r.region, r.account_id, res)
     table = [arns.dynamodb_table(r.region, r.account_id, r.inventory_table_name)] if r.inventory_table_name else []
     bus = [arns.event_bus(r.region, r.account_id, r.event_bus_name)] if r.event_bus_name else []
     fn = [arn for f in (r.function_arn, r.pacer_function_arn) if f for arn in (f, f"{f}:*")]
@@ -293,8 +293,8 @@ def provisioning_api_policy(r: ProvisioningApiResources) -> dict:
     sign with the CA's KMS key (kms:Sign only: the key never leaves KMS); read the geolocation database object.
     Undoing an attempt reads what it left (DescribeCertificate, DescribeThing) and a replacement after
     ``ops allow-list reset`` hands the thing over (UpdateThing): docs/design.md, "The provisioning API"."""
-    iot = lambda res: arns.iot(r.region, r.account_id, res)  # noqa: E731
-    table = lambda name: arns.dynamodb_table(r.region, r.account_id, name)  # noqa: E731
+    iot = lambda res: arns.iot(r.region, r.account_id, res)
+    table = lambda name: arns.dynamodb_table(r.region, r.account_id, name)
     statements = [
         statement(["iot:RegisterCertificate"], ["*"], sid="RegisterDeviceCertificate"),
         statement(["iot:DescribeCACertificate"], [iot(f"cacert/{r.ca_certificate_id}")], sid="ReadOurCa"),

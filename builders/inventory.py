@@ -21,28 +21,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-THING_NAME = "ThingName"
-CERTIFICATE_ID = "CertificateId"
-CERTIFICATE_PEM = "CertificatePem"
-CA_CERTIFICATE_ID = "CaCertificateId"
-ORIGIN_REGION = "OriginRegion"
-STATUS = "Status"
-REGISTERED_AT = "RegisteredAt"
-PENDING_CERTIFICATE_ID = "PendingCertificateId"
-PREVIOUS_CERTIFICATE_ID = "PreviousCertificateId"
-
-#: Every attribute of the item, in contract order (all DynamoDB strings, always present).
-ATTRIBUTES: tuple[str, ...] = (
-    THING_NAME, CERTIFICATE_ID, CERTIFICATE_PEM, CA_CERTIFICATE_ID, ORIGIN_REGION, STATUS, REGISTERED_AT,
-    PENDING_CERTIFICATE_ID, PREVIOUS_CERTIFICATE_ID,
-)
-HASH_KEY = THING_NAME
-ACTIVE = "ACTIVE"
-REVOKED = "REVOKED"
-STATUSES = (ACTIVE, REVOKED)
+from contract import events
+# The item's attributes and states are the contract's (contract/items.py); the builders write them ``inv.<NAME>``.
+from contract.items import (ACTIVE, CA_CERTIFICATE_ID, CERTIFICATE_ID, CERTIFICATE_PEM, ORIGIN_REGION,
+                            PENDING_CERTIFICATE_ID, PREVIOUS_CERTIFICATE_ID, REGISTERED_AT, REVOKED, STATUS,
+                            STATUSES, THING_NAME)
+from contract.items import INVENTORY_ATTRIBUTES as ATTRIBUTES
+from contract.items import INVENTORY_HASH_KEY as HASH_KEY  # noqa: F401 - re-exported as inv.HASH_KEY
 
 #: Pipe target ``detail_type`` (the pipe's ``source`` is ``<application>.devices``).
-DETAIL_TYPE = "DeviceInventoryChange"
+DETAIL_TYPE = events.INVENTORY_CHANGE
 #: The flat item carries the stream record's event name too.
 EVENT_NAME = "EventName"
 #: ... and the certificate the item named before this change (``OldImage``; null for an INSERT): the certificate a

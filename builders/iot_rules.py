@@ -1,17 +1,11 @@
-"""SQL of the IoT topic rules (SQL version 2016-03-23) and rule naming."""
+"""SQL of the IoT topic rules (SQL version 2016-03-23); their names derive in ``contract/resources.py``."""
 
 from __future__ import annotations
 
-import re
+from contract.resources import rule_name  # noqa: F401 - re-exported: the components name their rules with it
 
 SQL_VERSION = "2016-03-23"
 TELEMETRY_TOPIC_FILTER = "i/+/m"
-
-
-def rule_name(application: str, purpose: str) -> str:
-    """IoT rule names allow only letters, digits and underscores."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", f"{application}_{purpose}")
-    return name[:128]
 
 
 def jitr_sql(ca_certificate_id: str) -> str:

@@ -19,11 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 from builders import arns, iam
+from contract.items import OWNER_ATTRIBUTE
 
 #: What AWS's guides say the provisioning role must have attached (jit-provisioning.html, provision-wo-cert.html).
 THINGS_REGISTRATION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration"
-#: The thing attribute naming the certificate that owns the thing (the same as builders.asl.jitr.OWNER_ATTRIBUTE).
-OWNER_ATTRIBUTE = "certificateId"
 COMMON_NAME = "AWS::IoT::Certificate::CommonName"
 CERTIFICATE_ID = "AWS::IoT::Certificate::Id"
 
@@ -79,7 +78,7 @@ def provisioning_role_policy(region: str, account_id: str, device_policy_name: s
     Not deployed (see the module docstring): the conformance kit's candidate against the managed policy."""
     for name, value in (("region", region), ("account_id", account_id), ("device_policy_name", device_policy_name)):
         _require(name, value)
-    iot = lambda resource: arns.iot(region, account_id, resource)  # noqa: E731
+    iot = lambda resource: arns.iot(region, account_id, resource)
     return iam.document([
         iam.statement(TEMPLATE_ACTIONS["thing"], [iot("thing/*")], sid="Things"),
         iam.statement(TEMPLATE_ACTIONS["attach"], [iot("thing/*"), iot("cert/*")], sid="AttachCertificateToThing"),

@@ -34,8 +34,8 @@ import pulumi_aws as aws
 from builders import canary
 from components.canary_key import CanaryKeyVersion
 from components.config import CANARY_RESERVED_CONCURRENCY, ConfigError
-from components.function import Function, FunctionArgs, FunctionSite
-from components.naming import Names
+from components.context import RegionContext
+from components.function import Function, FunctionArgs
 
 SCHEDULE = "rate(1 minute)"
 #: Three failed minutes in a row (3 of 3) put the alarm, hence the health check, in ALARM / unhealthy: one failed run
@@ -88,15 +88,10 @@ def find_canary_material(pki_dir: Path, region: str) -> CanaryMaterial | None:
 
 @dataclass(frozen=True)
 class CanaryArgs:
-    names: Names
-    region: str
-    account_id: str
+    context: RegionContext
     domain_name: str
     endpoint_address: pulumi.Input[str]  # the region's iot:Data-ATS endpoint (TCP target; SNI is the domain)
     material: CanaryMaterial
-    functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
-    log_retention_days: int
-    alarm_topic_arn: str | None = None
     # Lambda concurrency kept for the canary alone (config canaryReservedConcurrency): an onboarding storm that uses
     # up the region's unreserved concurrency cannot throttle it and so cannot take a healthy region out of DNS.
     reserved_concurrency: int = CANARY_RESERVED_CONCURRENCY
@@ -109,7 +104,7 @@ class Canary(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CanaryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Canary", name, None, opts)
-        n, region, account = args.names, args.region, args.account_id
+        n, region, account = args.context.names, args.context.region, args.context.account_id
         child = pulumi.ResourceOptions(parent=self)
         thing_name = canary.thing_name(region)
         namespace = canary.metric_namespace(n.application)
@@ -145,7 +140,7 @@ class Canary(pulumi.ComponentResource):
         self.function = Function(f"{name}-function", FunctionArgs(
             function_name=n("canary"), handler="canary.handler.handler",
             description="Probes this region's custom-domain MQTT endpoint and puts the Success metric",
-            site=args.functions,
+            context=args.context,
             policy=lambda log_group_arn: pulumi.Output.all(secret.arn, key.arn).apply(
                 lambda v: canary.role_policy(region=region, secret_arn=v[0], kms_key_arn=v[1], namespace=namespace,
                                              log_group_arn=log_group_arn)),
@@ -165,7 +160,7 @@ class Canary(pulumi.ComponentResource):
                                function=self.function.function.name, principal="events.amazonaws.com",
                                source_arn=schedule.arn, source_account=account, opts=child)
 
-        actions = [args.alarm_topic_arn] if args.alarm_topic_arn else []
+        actions = [args.context.alarm_topic_arn] if args.context.alarm_topic_arn else []
         self.alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-alarm", name=n("canary"),
             alarm_description=(f"The {region} canary could not publish and receive through {args.domain_name} (or did "

@@ -29,7 +29,7 @@ a function so that dill serializes it by value (components/canary_key.py says wh
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pulumi
 from pulumi.dynamic import Resource, ResourceProvider
@@ -103,11 +103,11 @@ def guard_class() -> type[ResourceProvider]:
                     if region not in ours and error.response.get("Error", {}).get("Code") in cls.NOT_ENABLED:
                         return None  # an opt-in region the account has not enabled: nothing can be there
                     raise RuntimeError(f"{region}: {error}") from error
-                except Exception as error:  # noqa: BLE001 - named with its region, then fails the check
+                except Exception as error:
                     raise RuntimeError(f"{region}: {error}") from error
 
             with ThreadPoolExecutor(max_workers=cls.PARALLEL) as pool:
-                answers = dict(zip(regions, pool.map(names_in, regions)))
+                answers = dict(zip(regions, pool.map(names_in, regions), strict=True))
             return {region: names for region, names in answers.items() if names is not None}
 
         def check(self, _olds: dict, news: dict) -> CheckResult:

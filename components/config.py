@@ -11,12 +11,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import pulumi
 
 import quotas
-from components.naming import S3_RESERVED_PREFIXES
+from contract.names import application_refusal
 
 PROJECT = "multi-region-iot"
 DEFAULT_TLS_POLICY = "IoTSecurityPolicy_TLS13_1_3_2022_10"
@@ -37,7 +38,6 @@ CANARY_RESERVED_CONCURRENCY_MAX = 10
 # Every pattern below is used with fullmatch: "$" would also accept a trailing newline.
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
-_APPLICATION = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
 _STACK_NAME = re.compile(r"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)")
 _SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
 
@@ -115,14 +115,14 @@ class StackSettings:
     log_retention_days: int = 30
     state_machine_log_level: str = "ERROR"
     test_resources: bool = True
-    alarm_topic_arn: str | None = None  # SNS topic the dead-letter alarm notifies (None: alarm only)
+    alarm_topic_arn: str | None = None  # SNS topic every alarm of the stack notifies (None: alarms only)
     # Primary only: regions whose table replicas are not deletion-protected (the first step of removing a region).
     removable_regions: tuple[str, ...] = ()
     primary_stack: str | None = None  # None: this stack is the primary
     shared: SharedSettings | None = None  # given on the primary; read from it on secondaries
     pem_overrides: PemOverrides | None = None
-    provisioning: "Provisioning" = field(default_factory=lambda: Provisioning())
-    provisioning_api: "ProvisioningApiSettings | None" = None  # None: no provisioning API in this stack
+    provisioning: Provisioning = field(default_factory=lambda: Provisioning())
+    provisioning_api: ProvisioningApiSettings | None = None  # None: no provisioning API in this stack
     # The account's raised quotas (same format as quotas/aws-defaults.json); None: AWS's defaults. The pacer spaces
     # throttled calls at these rates (docs/design.md, "Onboarding storms").
     quotas_file: Path | None = None
@@ -557,16 +557,9 @@ def parse_settings(get: Callable[[str], Any], region: Any, project_dir: Path) ->
     """Validate one stack's config. ``get(key)`` returns the raw value or None."""
     region = validate_health_checked_region(validate_region(region, "aws:region"), "aws:region")
     application = get("application") or PROJECT
-    if not isinstance(application, str) or not _APPLICATION.fullmatch(application):
-        raise ConfigError(f"application = {application!r} must be 3-32 lower-case letters, digits and "
-                          f"hyphens, starting with a letter (it prefixes every resource name); "
-                          f"{_set_hint('application', PROJECT)}.")
-    reserved = [p for p in S3_RESERVED_PREFIXES if application.startswith(p)]
-    if reserved:
-        raise ConfigError(f"application = {application!r} starts with {reserved[0]!r}, a prefix S3 reserves: every "
-                          "bucket name starts with the application, and S3 refuses names starting so "
-                          "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html); "
-                          f"{_set_hint('application', PROJECT)}.")
+    why = application_refusal(application)  # the rule ops applies too (contract/names.py)
+    if why:
+        raise ConfigError(f"application = {application!r} {why}; {_set_hint('application', PROJECT)}.")
     primary_stack = get("primaryStack") or None
     if primary_stack is not None:
         parts = _STACK_NAME.fullmatch(primary_stack) if isinstance(primary_stack, str) else None
@@ -666,12 +659,44 @@ def validate_quotas_file(value: Any, project_dir: Path) -> Path | None:
     return path
 
 
+#: Every ``multi-region-iot:<key>`` the program reads (``parse_settings`` reads no other: ``parse_config`` checks).
+CONFIG_KEYS = (
+    "application", "primaryStack", "regions", "domainName", "hostedZoneId", "routingPolicy", "geolocation",
+    "removableRegions", "tlsSecurityPolicy", "pkiDir", "serverCertificate", "serverPrivateKey", "certificateChain",
+    "caCertificate", "quotasFile", "lambdaArchitecture", "logRetentionDays", "stateMachineLogLevel", "testResources",
+    "alarmTopicArn", "provisioning", "provisioningSigningKeyArn", "provisioningGeolocationDatabase",
+    "provisioningDefaultRegion", "canaryReservedConcurrency", "retiring",
+)
+REGION_KEY = "aws:region"
+
+
+def qualified(key: str) -> str:
+    """A key as ``pulumi config`` names it: ``aws:region`` stays, ``domainName`` is ``multi-region-iot:domainName``."""
+    return key if ":" in key else f"{PROJECT}:{key}"
+
+
+def parse_config(raw: Mapping[str, Any], project_dir: Path) -> StackSettings:
+    """The one parser of a stack's configuration, whatever its source: the program's Pulumi runtime
+    (``read_settings``) or the local cloud's ``Pulumi.<stack>.yaml`` plus overrides
+    (``localcloud.mockrun.stack_settings``). ``raw`` maps keys as ``pulumi config`` names them (``aws:region``,
+    ``multi-region-iot:<key>``; a key without a namespace is this project's) to values as the Pulumi CLI hands them
+    to the program (strings, lists and objects as JSON) or as the YAML holds them (lists, mappings, booleans,
+    numbers): either gives the same settings, and the same ``ConfigError``."""
+    values = {qualified(k): v for k, v in raw.items()}
+
+    def get(key: str) -> Any:
+        if key not in CONFIG_KEYS:  # a key read here but missing from CONFIG_KEYS would be lost by read_settings
+            raise AssertionError(f"config key {key!r} is not in CONFIG_KEYS")
+        return values.get(qualified(key))
+
+    return parse_settings(get, values.get(REGION_KEY), project_dir)
+
+
 def read_settings(project_dir: Path) -> StackSettings:
-    """Read this stack's Pulumi config."""
+    """This stack's settings, from the config the Pulumi CLI hands the program (``pulumi config set``)."""
     from pulumi.runtime.config import get_config
 
-    # Raw reads: secret values (certificate material) are wrapped as secrets where they are used.
-    def get(key: str) -> Any:
-        return get_config(f"{PROJECT}:{key}")
-
-    return parse_settings(get, get_config("aws:region"), project_dir)
+    # Raw reads rather than pulumi.Config().get(), which warns on every secret key: secret values (certificate
+    # material) are wrapped as secrets where they are used (components/endpoint.py).
+    keys = (REGION_KEY, *map(qualified, CONFIG_KEYS))
+    return parse_config({k: v for k in keys if (v := get_config(k)) is not None}, project_dir)

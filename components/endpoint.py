@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import GeoLocation
+from components.context import RegionContext
 from components.material import EndpointMaterial
-from components.naming import Names
 
 
 @dataclass(frozen=True)
 class EndpointArgs:
-    names: Names
-    region: str
+    context: RegionContext
     domain_name: str
     hosted_zone_id: str
     routing_policy: str  # "latency" | "geolocation"
@@ -29,8 +29,6 @@ class EndpointArgs:
     validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
     # The region's canary health check (components/canary.py): Route 53 skips this record while it is unhealthy.
     health_check_id: pulumi.Input[str] | None = None
-    # False while the region retires (config `retiring`): no record, so DNS sends no device here.
-    publish_record: bool = True
 
 
 class Endpoint(pulumi.ComponentResource):
@@ -40,8 +38,8 @@ class Endpoint(pulumi.ComponentResource):
     (TTL 60, set identifier = region) with latency or geolocation routing."""
 
     domain_configuration: aws.iot.DomainConfiguration
-    validation_record_fqdns: pulumi.Output[list[str]]
-    record: aws.route53.Record
+    validation_record_fqdns: pulumi.Output[Sequence[str]]
+    record: aws.route53.Record | None
     iot_endpoint: pulumi.Output[str]
 
     def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
@@ -79,7 +77,7 @@ class Endpoint(pulumi.ComponentResource):
 
         self.domain_configuration = aws.iot.DomainConfiguration(
             f"{name}-domain-configuration",
-            name=args.names.domain_configuration,
+            name=args.context.names.domain_configuration,
             domain_name=args.domain_name,
             service_type="DATA",
             server_certificate_arns=[server.arn],
@@ -100,14 +98,16 @@ class Endpoint(pulumi.ComponentResource):
             routing["geolocation_routing_policies"] = [aws.route53.RecordGeolocationRoutingPolicyArgs(
                 continent=geo.continent, country=geo.country, subdivision=geo.subdivision)]
         else:
-            routing["latency_routing_policies"] = [aws.route53.RecordLatencyRoutingPolicyArgs(region=args.region)]
-        self.record = None if not args.publish_record else aws.route53.Record(
+            routing["latency_routing_policies"] = [
+                aws.route53.RecordLatencyRoutingPolicyArgs(region=args.context.region)]
+        # No record while the region retires (config `retiring`): DNS sends no device here.
+        self.record = None if args.context.retiring else aws.route53.Record(
             f"{name}-record",
             zone_id=args.hosted_zone_id,
             name=args.domain_name,
             type="CNAME",
             ttl=60,
-            set_identifier=args.region,
+            set_identifier=args.context.region,
             records=[self.iot_endpoint],
             health_check_id=args.health_check_id,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.domain_configuration]),
@@ -134,7 +134,8 @@ class Endpoint(pulumi.ComponentResource):
             zone_id=hosted_zone_id,
             name=option.apply(lambda o: o.resource_record_name),
             type=option.apply(lambda o: o.resource_record_type),
-            records=[option.apply(lambda o: o.resource_record_value)],
+            # Typed optional, always set for a DNS-validated certificate.
+            records=[cast("pulumi.Output[str]", option.apply(lambda o: o.resource_record_value))],
             ttl=300,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -26,20 +26,20 @@ import pulumi_aws_native as aws_native
 from builders import arns, fleet
 from components.certificate_provider_guard import CertificateProviderGuard
 from components.config import ConfigError
-from components.function import Function, FunctionArgs, FunctionSite
+from components.context import RegionContext
+from components.function import Function, FunctionArgs
 from components.naming import Names
 
 #: AWS gives the pre-provisioning hook 5 seconds (pre-provisioning-hook.html).
 HOOK_TIMEOUT_SECONDS = 5
 HOOK_PAYLOAD_VERSION = "2020-04-01"  # the only payload version (ProvisioningHook.payloadVersion)
-CERTIFICATE_PROVIDER_OPERATION = "CreateCertificateFromCsr"
+CERTIFICATE_PROVIDER_OPERATION = aws_native.iot.CertificateProviderOperation.CREATE_CERTIFICATE_FROM_CSR
 
 
 @dataclass(frozen=True)
 class FleetProvisioningArgs:
-    names: Names
-    region: str
-    account_id: str
+    # While the region retires (config `retiring`) the template is disabled, so RegisterThing attaches nothing.
+    context: RegionContext
     device_policy_name: pulumi.Input[str]
     provisioning_role_arn: pulumi.Input[str]
     allow_list_table_name: pulumi.Input[str] | None
@@ -48,16 +48,12 @@ class FleetProvisioningArgs:
     ca_certificate_pem: str  # the intermediate (registered in IoT, its key in KMS)
     signing_key_arn: str | None  # provisioningSigningKeyArn
     claim_certificate_file: Path  # <pkiDir>/claim/claim.crt (python -m pki issue-claim)
-    functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
-    log_retention_days: int
     # The account's one certificate provider: created by the stack that owns it (the primary), in its region, after
     # checking these regions for any other. Empty on every other stack.
     certificate_provider_regions: Sequence[str] = ()
     # The certificate provider's (primary's) region: the hook decides on that allow-list replica, where the provider
     # recorded the certificate it issued ("" = this region).
     allow_list_region: str = ""
-    # True while the region retires (config `retiring`): the template is disabled, so RegisterThing attaches nothing.
-    retiring: bool = False
 
 
 def certificate_provider_name(names: Names) -> str:
@@ -75,10 +71,11 @@ def template_name(names: Names) -> str:
 class FleetProvisioning(pulumi.ComponentResource):
     template: aws.iot.ProvisioningTemplate
     claim_certificate: aws.iot.Certificate
+    hook: Function  # the pre-provisioning hook
 
     def __init__(self, name: str, args: FleetProvisioningArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:FleetProvisioning", name, None, opts)
-        n, region, account = args.names, args.region, args.account_id
+        n, region, account = args.context.names, args.context.region, args.context.account_id
         child = pulumi.ResourceOptions(parent=self)
         owns_provider = bool(args.certificate_provider_regions)
         if owns_provider and not args.signing_key_arn:
@@ -99,6 +96,7 @@ class FleetProvisioning(pulumi.ComponentResource):
         aws.iot.PolicyAttachment(f"{name}-claim-attachment", policy=claim_policy.name,
                                  target=self.claim_certificate.arn, opts=child)
 
+        self.provider_function: Function | None = None  # set by _certificate_provider in the provider's region
         self.certificate_provider = self._certificate_provider(name, args) if owns_provider else None
 
         hook = Function(f"{name}-hook", FunctionArgs(
@@ -111,7 +109,7 @@ class FleetProvisioning(pulumi.ComponentResource):
                          "ALLOW_LIST_REGION": args.allow_list_region or region,
                          "INVENTORY_TABLE": args.inventory_table_name,
                          "CA_CERTIFICATE_ID": args.ca_certificate_id, "CA_CERTIFICATE_PEM": args.ca_certificate_pem},
-            timeout=HOOK_TIMEOUT_SECONDS, site=args.functions), opts=child)
+            timeout=HOOK_TIMEOUT_SECONDS, context=args.context), opts=child)
         # The account only: the pre-provisioning hook page asks for "source-arn or source-account" and documents no
         # source ARN that IoT presents when it calls the hook (docs/design.md, "Fleet provisioning by claim").
         hook_permission = aws.lambda_.Permission(
@@ -119,7 +117,7 @@ class FleetProvisioning(pulumi.ComponentResource):
             principal="iot.amazonaws.com", source_account=account, opts=child)
 
         self.template = aws.iot.ProvisioningTemplate(
-            f"{name}-template", name=template, type="FLEET_PROVISIONING", enabled=not args.retiring,
+            f"{name}-template", name=template, type="FLEET_PROVISIONING", enabled=not args.context.retiring,
             description="Fleet provisioning by claim: thing = SerialNumber, device policy, ACTIVE",
             template_body=pulumi.Output.from_input(args.device_policy_name).apply(
                 lambda p: json.dumps(fleet.fleet_template(p), sort_keys=True)),
@@ -128,6 +126,7 @@ class FleetProvisioning(pulumi.ComponentResource):
                 target_arn=hook.arn, payload_version=HOOK_PAYLOAD_VERSION),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[hook_permission] + (
                 [self.certificate_provider] if self.certificate_provider is not None else [])))
+        self.hook = hook
         self.register_outputs({"fleetTemplateName": self.template.name,
                                "claimCertificateId": self.claim_certificate.id,
                                "preProvisioningHookArn": hook.arn})
@@ -135,24 +134,28 @@ class FleetProvisioning(pulumi.ComponentResource):
     def _certificate_provider(self, name: str, args: FleetProvisioningArgs) -> aws_native.iot.CertificateProvider:
         """The account's certificate provider and the signer it invokes, once no other provider exists."""
         child = pulumi.ResourceOptions(parent=self)
-        provider_name = certificate_provider_name(args.names)
+        ctx = args.context
+        provider_name = certificate_provider_name(ctx.names)
+        signing_key_arn, allow_list_table = args.signing_key_arn, args.allow_list_table_name
+        assert signing_key_arn and allow_list_table is not None, "__init__ refuses a provider without them"
         provider_function = Function(f"{name}-certificate-provider", FunctionArgs(
-            function_name=args.names("fleet-certificate-provider"),
+            function_name=ctx.names("fleet-certificate-provider"),
             handler="fleet_provisioning.certificate_provider.handler",
             description="Signs fleet provisioning CSRs proven by an enrolled key, with our CA's key in KMS",
-            policy=lambda log_group_arn: pulumi.Output.from_input(args.allow_list_table_name).apply(
+            policy=lambda log_group_arn: pulumi.Output.from_input(allow_list_table).apply(
                 lambda table: fleet.certificate_provider_policy(
-                    args.signing_key_arn, log_group_arn, arns.dynamodb_table(args.region, args.account_id, table))),
-            environment={"CA_SIGNING_KEY_ARN": args.signing_key_arn, "CA_CERTIFICATE_PEM": args.ca_certificate_pem,
-                         "ALLOW_LIST_TABLE": args.allow_list_table_name},
-            site=args.functions), opts=child)
+                    signing_key_arn, log_group_arn, arns.dynamodb_table(ctx.region, ctx.account_id, table))),
+            environment={"CA_SIGNING_KEY_ARN": signing_key_arn, "CA_CERTIFICATE_PEM": args.ca_certificate_pem,
+                         "ALLOW_LIST_TABLE": allow_list_table},
+            context=ctx), opts=child)
+        self.provider_function = provider_function
         provider_permission = aws.lambda_.Permission(
             f"{name}-certificate-provider-invoke", action="lambda:InvokeFunction",
-            function=provider_function.function.name, principal="iot.amazonaws.com", source_account=args.account_id,
+            function=provider_function.function.name, principal="iot.amazonaws.com", source_account=ctx.account_id,
             opts=child)
         guard = CertificateProviderGuard(f"{name}-provider-guard", regions=args.certificate_provider_regions,
-                                         owner_region=args.region, provider_name=provider_name, opts=child)
-        native = aws_native.Provider(f"{name}-aws-native", region=args.region, opts=child)
+                                         owner_region=ctx.region, provider_name=provider_name, opts=child)
+        native = aws_native.Provider(f"{name}-aws-native", region=ctx.region, opts=child)
         return aws_native.iot.CertificateProvider(
             f"{name}-provider", certificate_provider_name=provider_name,
             lambda_function_arn=provider_function.arn,

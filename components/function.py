@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from builders import arns
+from components.context import RegionContext
 from components.lambda_package import RUNTIME, build_code_dir
 from components.naming import Names
+from contract import metrics
 from components.roles import service_role
-
-
-@dataclass(frozen=True)
-class FunctionSite:
-    """Where and how a region's Lambda functions are built; one per region, shared by every component that has one."""
-
-    region: str
-    account_id: str
-    architecture: str
-    log_retention_days: int
-    functions_dir: Path
-    cache_dir: Path
 
 
 @dataclass(frozen=True)
@@ -32,7 +21,7 @@ class FunctionArgs:
     function_name: str
     handler: str  # module.path.function inside functions/
     description: str
-    site: FunctionSite
+    context: RegionContext  # the region, its account, log retention and where functions are built
     # Given the function's log group ARN, returns its role's policy document.
     policy: Callable[[str], pulumi.Input[dict]]
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -54,35 +43,38 @@ class Function(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=log_group_name,
-            retention_in_days=args.site.log_retention_days,
+            retention_in_days=args.context.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
         role = service_role(
             name,
             service="lambda",
-            account_id=args.site.account_id,
+            account_id=args.context.account_id,
             source_arn=None,  # Lambda sends no source ARN for execution roles
-            policy=args.policy(arns.log_group(args.site.region, args.site.account_id, log_group_name)),
+            policy=args.policy(arns.log_group(args.context.region, args.context.account_id, log_group_name)),
             parent=self,
             description=f"Runs the {args.function_name} function",
         )
-        code_dir = build_code_dir(args.site.functions_dir, args.site.functions_dir / "requirements.txt",
-                                  args.site.architecture, args.site.cache_dir)
+        site = args.context
+        code_dir = build_code_dir(site.functions_dir, site.functions_dir / "requirements.txt",
+                                  site.lambda_architecture, site.build_cache_dir)
         self.function = aws.lambda_.Function(
             name,
             name=args.function_name,
             description=args.description,
             runtime=RUNTIME,
-            architectures=[args.site.architecture],
+            architectures=[site.lambda_architecture],
             handler=args.handler,
             code=pulumi.FileArchive(str(code_dir)),
             role=role.arn,
             timeout=args.timeout,
             memory_size=args.memory_size,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+            # Every function writes its metrics (contract/metrics.py) in the application's namespace.
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
+                **args.environment, metrics.NAMESPACE_VARIABLE: metrics.namespace(site.names.application)}),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
             reserved_concurrent_executions=args.reserved_concurrency,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=role.ready() + [log_group, *args.depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*role.ready(), log_group, *args.depends_on]),
         )
         self.arn = self.function.arn
         self.register_outputs({"arn": self.arn, "name": self.function.name})

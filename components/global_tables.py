@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from components.naming import Names
+from components.context import RegionContext
 
 
 @dataclass(frozen=True)
 class GlobalTablesArgs:
-    names: Names
-    primary_region: str
+    context: RegionContext  # the primary's: the tables' home region
     replica_regions: Sequence[str]
     # Replicas in these regions are not deletion-protected (config `removableRegions`); every other one is.
     removable_regions: Sequence[str] = ()
@@ -55,48 +55,34 @@ class GlobalTables(pulumi.ComponentResource):
             if region in args.replica_regions:
                 pulumi.log.warn(f"removableRegions: the table replicas in {region} are not deletion-protected; remove "
                                 f"{region} from `regions` to delete them, or remove it from removableRegions.", self)
-        common = dict(
-            billing_mode="PAY_PER_REQUEST",
-            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-            replicas=replicas,
-            deletion_protection_enabled=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.inventory = aws.dynamodb.Table(
-            args.names.inventory_table,
-            name=args.names.inventory_table,
-            hash_key="ThingName",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="ThingName", type="S")],
-            stream_enabled=True,
-            stream_view_type="NEW_AND_OLD_IMAGES",
-            **common,
-        )
-        self.data = aws.dynamodb.Table(
-            args.names.data_table,
-            name=args.names.data_table,
-            hash_key="PK",
-            range_key="SK",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="PK", type="S"),
-                        aws.dynamodb.TableAttributeArgs(name="SK", type="S")],
-            # Global tables replicate through streams: version 2019.11.21 requires one.
-            stream_enabled=True,
-            stream_view_type="NEW_AND_OLD_IMAGES",
-            **common,
-        )
+        def table(table_name: str, key_schema: list[tuple[str, str]]) -> aws.dynamodb.Table:
+            """A global table (key schema: (attribute, HASH or RANGE), all strings) with every region's replica.
+            Global tables replicate through streams: version 2019.11.21 requires one."""
+            keys = {kind: attribute for attribute, kind in key_schema}
+            return aws.dynamodb.Table(
+                table_name,
+                name=table_name,
+                hash_key=keys["HASH"],
+                range_key=keys.get("RANGE"),
+                attributes=[aws.dynamodb.TableAttributeArgs(name=attribute, type="S") for attribute, _ in key_schema],
+                stream_enabled=True,
+                stream_view_type="NEW_AND_OLD_IMAGES",
+                billing_mode="PAY_PER_REQUEST",
+                point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+                server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+                replicas=replicas,
+                deletion_protection_enabled=True,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        names = args.context.names
+        self.inventory = table(names.inventory_table, [("ThingName", "HASH")])
+        self.data = table(names.data_table, [("PK", "HASH"), ("SK", "RANGE")])
         # One allow-list for every way in (docs/design.md, "The allow-list"): global, so each region's API claims the
         # same entry; no stream consumer, but version 2019.11.21 replicates through a stream.
-        self.allow_list = aws.dynamodb.Table(
-            args.names.allow_list_table,
-            name=args.names.allow_list_table,
-            hash_key="ThingName",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="ThingName", type="S")],
-            stream_enabled=True,
-            stream_view_type="NEW_AND_OLD_IMAGES",
-            **common,
-        )
+        self.allow_list = table(names.allow_list_table, [("ThingName", "HASH")])
         self.inventory_stream_arns = pulumi.Output.all(self.inventory.stream_arn, self.inventory.replicas).apply(
-            lambda v: stream_arns_by_region(args.primary_region, v[0], v[1]))
+            lambda v: stream_arns_by_region(args.context.region, v[0], v[1]))
         self.register_outputs({
             "inventoryTableName": self.inventory.name,
             "dataTableName": self.data.name,

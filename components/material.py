@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtensionOID
 
 import pki
 from components.config import ConfigError, StackSettings
@@ -49,7 +48,7 @@ def check_material(material: EndpointMaterial, domain: str, origin: str) -> None
             cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
         raise ConfigError(f"the server private key from {origin} does not belong to the server certificate.")
     try:
-        names = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value \
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value \
             .get_values_for_type(x509.DNSName)
     except x509.ExtensionNotFound:
         names = []
@@ -65,7 +64,7 @@ def check_material(material: EndpointMaterial, domain: str, origin: str) -> None
     if not chain:
         raise ConfigError(f"the certificate chain from {origin} is empty.")
     try:
-        is_ca = ca.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca
+        is_ca = ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         is_ca = False
     if not is_ca:

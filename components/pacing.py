@@ -14,8 +14,8 @@ import pulumi_aws as aws
 
 from builders import iam
 from builders.asl.pacing import Pacer
-from components.function import Function, FunctionArgs, FunctionSite
-from components.naming import Names
+from components.context import RegionContext
+from components.function import Function, FunctionArgs
 
 #: How far ahead a JITR execution accepts a slot: shorter than its registration lease (20 minutes,
 #: functions/certificate_inspector/lease.py), so a waiting holder is never overtaken by a duplicate. Beyond it the
@@ -28,9 +28,8 @@ REPLICATION_HORIZON_SECONDS = 48 * 3600
 
 @dataclass(frozen=True)
 class PacingArgs:
-    names: Names
+    context: RegionContext
     rates: Mapping[str, float]  # "iot:AttachPolicy" -> calls per second the account's quota admits here
-    functions: FunctionSite  # the region's Lambda site (region, account, architecture, sources)
 
 
 class Pacing(pulumi.ComponentResource):
@@ -39,7 +38,7 @@ class Pacing(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PacingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Pacing", name, None, opts)
-        n, region, account = args.names, args.functions.region, args.functions.account_id
+        n, region, account = args.context.names, args.context.region, args.context.account_id
         child = pulumi.ResourceOptions(parent=self)
         self.rates = dict(args.rates)
         # One item per API (its next free slot). Regional: quotas are per account and region.
@@ -57,7 +56,7 @@ class Pacing(pulumi.ComponentResource):
                 function_name=n.pacer_function,
                 handler="pacer.handler.handler",
                 description="Gives a throttled AWS call the next free slot of its API's queue in this region",
-                site=args.functions,
+                context=args.context,
                 policy=lambda log_group_arn: table_name.apply(
                     lambda table: iam.lambda_pacer_policy(region, account, table, log_group_arn)),
                 environment={"PACING_TABLE": table_name},

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from builders import iam
 from builders.asl import provisioned
 from builders.iot_rules import jitr_sql, rule_name
+from components.context import RegionContext
 from components.naming import Names
 from components.state_machine import StateMachine, StateMachineArgs
 from components.topic_rule import topic_rule
@@ -26,14 +27,10 @@ def recorder_rule_name(names: Names) -> str:
 
 @dataclass(frozen=True)
 class ProvisionedRecorderArgs:
-    names: Names
-    region: str
-    account_id: str
+    context: RegionContext
     ca_certificate_id: pulumi.Input[str]
     inventory_table_name: pulumi.Input[str]
     event_bus_name: str
-    log_retention_days: int
-    state_machine_log_level: str
 
 
 class ProvisionedRecorder(pulumi.ComponentResource):
@@ -42,7 +39,7 @@ class ProvisionedRecorder(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ProvisionedRecorderArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:ProvisionedRecorder", name, None, opts)
-        n, region, account = args.names, args.region, args.account_id
+        n, region, account = args.context.names, args.context.region, args.context.account_id
         table = pulumi.Output.from_input(args.inventory_table_name)
         self.state_machine = StateMachine(
             f"{name}-machine",
@@ -52,8 +49,7 @@ class ProvisionedRecorder(pulumi.ComponentResource):
                     inventory_table=t, event_bus_name=args.event_bus_name, source=n.event_source)),
                 resources=table.apply(lambda t: iam.StateMachineResources(
                     region, account, n.device_policy, inventory_table_name=t, event_bus_name=args.event_bus_name)),
-                log_retention_days=args.log_retention_days,
-                log_level=args.state_machine_log_level,
+                context=args.context,
                 description="Records a device JITP provisioned in the inventory, so every region gets it",
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -61,8 +57,7 @@ class ProvisionedRecorder(pulumi.ComponentResource):
         self.topic_rule = topic_rule(
             f"{name}-rule",
             rule_name=recorder_rule_name(n),
-            region=region,
-            account_id=account,
+            context=args.context,
             description="Certificates of our CA registered by JITP start the recorder",
             sql=pulumi.Output.from_input(args.ca_certificate_id).apply(jitr_sql),
             action_statement=self.state_machine.arn.apply(
@@ -72,7 +67,6 @@ class ProvisionedRecorder(pulumi.ComponentResource):
                 role_arn=role_arn,
                 execution_name_prefix="jitp",
             )]},
-            log_retention_days=args.log_retention_days,
             parent=self,
         )
         self.register_outputs({"provisionedRecorderStateMachineArn": self.state_machine.arn})

@@ -8,16 +8,18 @@ device to every other region.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from builders import iam
 from components.config import ConfigError, ProvisioningApiSettings
-from components.function import Function, FunctionArgs, FunctionSite
-from components.naming import Names
+from components.context import RegionContext
+from components.function import Function, FunctionArgs
+from contract import items
 
 #: Stage throttling (requests per second, burst): provisioning is rare; a flood is refused before the function runs.
 THROTTLE_RATE, THROTTLE_BURST = 10, 20
@@ -30,10 +32,10 @@ ACCESS_LOG_FORMAT = json.dumps({
 })
 
 
-def _target(configuration) -> str:
+def _target(configuration: Any) -> str:
     """The regional API Gateway host behind the custom domain (an output object, or a dict under some mocks)."""
-    if isinstance(configuration, dict):
-        return configuration.get("target_domain_name") or configuration.get("targetDomainName")
+    if isinstance(configuration, dict):  # None only under mocks that do not invent it
+        return cast(str, configuration.get("target_domain_name") or configuration.get("targetDomainName"))
     return configuration.target_domain_name
 
 
@@ -43,9 +45,8 @@ def hostname(domain_name: str) -> str:
 
 @dataclass(frozen=True)
 class ProvisioningApiArgs:
-    names: Names
-    region: str
-    account_id: str
+    # While the region retires (config `retiring`): no latency record, so no device reaches this region's API.
+    context: RegionContext
     settings: ProvisioningApiSettings
     regions: Sequence[str]
     primary_region: str
@@ -56,21 +57,17 @@ class ProvisioningApiArgs:
     device_policy_name: pulumi.Input[str]
     ca_certificate_id: pulumi.Input[str]
     trust_anchor_pem: str
-    functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
-    log_retention_days: int
     # None: this stack (the primary) writes the ACM validation record; else the primary's record FQDNs.
     validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
-    # False while the region retires (config `retiring`): no latency record, so no device reaches this region's API.
-    publish_record: bool = True
 
 
 class ProvisioningApi(pulumi.ComponentResource):
     url: pulumi.Output[str]
-    validation_record_fqdns: pulumi.Output[list[str]]
+    validation_record_fqdns: pulumi.Output[Sequence[str]]
 
     def __init__(self, name: str, args: ProvisioningApiArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:ProvisioningApi", name, None, opts)
-        s, n, region, account = args.settings, args.names, args.region, args.account_id
+        s, n, region, account = args.settings, args.context.names, args.context.region, args.context.account_id
         child = pulumi.ResourceOptions(parent=self)
         default_region = s.default_region or args.primary_region
         if default_region not in args.regions:
@@ -82,10 +79,10 @@ class ProvisioningApi(pulumi.ComponentResource):
         host = hostname(args.domain_name)
 
         nonces = aws.dynamodb.Table(
-            f"{name}-nonces", name=n.provisioning_nonce_table, hash_key="Key",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="Key", type="S")],
+            f"{name}-nonces", name=n.provisioning_nonce_table, hash_key=items.NONCE_KEY,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=items.NONCE_KEY, type="S")],
             billing_mode="PAY_PER_REQUEST",
-            ttl=aws.dynamodb.TableTtlArgs(attribute_name="ExpiresAt", enabled=True),
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=items.NONCE_EXPIRES, enabled=True),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             # Not protected: its items expire within 2 x the signature window and mean nothing without this
@@ -113,7 +110,7 @@ class ProvisioningApi(pulumi.ComponentResource):
         function = Function(f"{name}-function", FunctionArgs(
             function_name=n.provisioning_function, handler="provisioning_api.handler.handler",
             description="Provisions an allow-listed device from a request signed with its own key",
-            site=args.functions, policy=policy, environment=environment, timeout=30), opts=child)
+            context=args.context, policy=policy, environment=environment, timeout=30), opts=child)
 
         api = aws.apigatewayv2.Api(f"{name}-api", name=n("provisioning"), protocol_type="HTTP",
                                    description="Device provisioning (signed requests from allow-listed devices)",
@@ -124,7 +121,7 @@ class ProvisioningApi(pulumi.ComponentResource):
         route = aws.apigatewayv2.Route(f"{name}-route", api_id=api.id, route_key=ROUTE,
                                        target=integration.id.apply(lambda i: f"integrations/{i}"), opts=child)
         access_logs = aws.cloudwatch.LogGroup(f"{name}-access-logs", name=f"/aws/apigateway/{n('provisioning')}",
-                                              retention_in_days=args.log_retention_days, opts=child)
+                                              retention_in_days=args.context.log_retention_days, opts=child)
         stage = aws.apigatewayv2.Stage(
             f"{name}-stage", api_id=api.id, name="$default", auto_deploy=True,
             default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
@@ -143,7 +140,9 @@ class ProvisioningApi(pulumi.ComponentResource):
             record = aws.route53.Record(
                 f"{name}-validation-record", zone_id=args.hosted_zone_id,
                 name=option.apply(lambda o: o.resource_record_name), type=option.apply(lambda o: o.resource_record_type),
-                records=[option.apply(lambda o: o.resource_record_value)], ttl=300, opts=child)
+                # Typed optional, always set for a DNS-validated certificate.
+                records=[cast("pulumi.Output[str]", option.apply(lambda o: o.resource_record_value))], ttl=300,
+                opts=child)
             self.validation_record_fqdns = pulumi.Output.all(record.fqdn).apply(list)
         else:
             self.validation_record_fqdns = pulumi.Output.from_input(args.validation_record_fqdns)
@@ -156,7 +155,7 @@ class ProvisioningApi(pulumi.ComponentResource):
             opts=child)
         aws.apigatewayv2.ApiMapping(f"{name}-mapping", api_id=api.id, domain_name=domain.domain_name,
                                     stage=stage.id, opts=child)
-        if args.publish_record:
+        if not args.context.retiring:
             aws.route53.Record(
                 f"{name}-record", zone_id=args.hosted_zone_id, name=host, type="CNAME", ttl=60, set_identifier=region,
                 records=[domain.domain_name_configuration.apply(_target)],

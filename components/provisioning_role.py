@@ -10,14 +10,12 @@ import pulumi_aws as aws
 
 from builders import iam
 from builders.provisioning import THINGS_REGISTRATION_POLICY_ARN, jitp_template
-from components.naming import Names
+from components.context import RegionContext
 
 
 @dataclass(frozen=True)
 class ProvisioningRoleArgs:
-    names: Names
-    region: str
-    account_id: str
+    context: RegionContext
 
 
 class ProvisioningRole(pulumi.ComponentResource):
@@ -30,10 +28,10 @@ class ProvisioningRole(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ProvisioningRoleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:ProvisioningRole", name, None, opts)
-        self.names = args.names
+        self.names = args.context.names
         self.role = aws.iam.Role(
             f"{name}-role", description="AWS IoT runs our provisioning templates (JITP, fleet provisioning) with it",
-            assume_role_policy=json.dumps(iam.service_trust_policy("iot", args.account_id)),
+            assume_role_policy=json.dumps(iam.service_trust_policy("iot", args.context.account_id)),
             opts=pulumi.ResourceOptions(parent=self))
         self.attachment = aws.iam.RolePolicyAttachment(
             f"{name}-things-registration", role=self.role.name, policy_arn=THINGS_REGISTRATION_POLICY_ARN,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -12,11 +11,11 @@ import pulumi_aws as aws
 import quotas
 from components.canary import Canary, CanaryArgs, find_canary_material
 from components.config import SharedSettings, StackSettings
+from components.context import RegionContext
 from components.endpoint import Endpoint, EndpointArgs
 from components.fleet_provisioning import FleetProvisioning, FleetProvisioningArgs
-from components.function import FunctionSite
 from components.material import EndpointMaterial
-from components.naming import Names
+from components.monitoring import Monitoring, MonitoringArgs
 from components.pacing import Pacing, PacingArgs
 from components.provisioning_api import ProvisioningApi, ProvisioningApiArgs
 from components.provisioned_recorder import ProvisionedRecorder, ProvisionedRecorderArgs
@@ -32,13 +31,11 @@ from components.test_resources import TestResources, TestResourcesArgs
 class RegionArgs:
     settings: StackSettings
     shared: SharedSettings
-    account_id: str
+    context: RegionContext  # made from the settings (RegionContext.of), handed to every component
     material: EndpointMaterial
     inventory_table_name: pulumi.Input[str]
     data_table_name: pulumi.Input[str]
     inventory_stream_arn: pulumi.Input[str]  # this region's own replica stream
-    functions_dir: Path
-    build_cache_dir: Path
     # Secondaries: the primary's ACM validation record FQDNs (None on the primary, which writes the record).
     validation_record_fqdns: pulumi.Input[Sequence[str]] | None = None
     allow_list_table_name: pulumi.Input[str] | None = None  # the global allow-list (None: an older primary)
@@ -51,102 +48,119 @@ class Region(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Region", name, None, opts)
-        s, shared = args.settings, args.shared
-        names = Names(s.application)
+        s, shared, ctx = args.settings, args.shared, args.context
+        names = ctx.names
         child = pulumi.ResourceOptions(parent=self)
 
-        functions = FunctionSite(region=s.region, account_id=args.account_id, architecture=s.lambda_architecture,
-                                 log_retention_days=s.log_retention_days, functions_dir=args.functions_dir,
-                                 cache_dir=args.build_cache_dir)
         canary_material = find_canary_material(s.pki_dir, s.region)  # docs/design.md, "Health-checked failover"
         canary = Canary(f"{name}-canary", CanaryArgs(
-            names=names, region=s.region, account_id=args.account_id, domain_name=shared.domain_name,
+            context=ctx, domain_name=shared.domain_name,
             endpoint_address=aws.iot.get_endpoint_output(endpoint_type="iot:Data-ATS",
                                                          opts=pulumi.InvokeOptions(parent=self)).endpoint_address,
-            material=canary_material, functions=functions, log_retention_days=s.log_retention_days,
-            alarm_topic_arn=s.alarm_topic_arn, reserved_concurrency=s.canary_reserved_concurrency),
+            material=canary_material, reserved_concurrency=s.canary_reserved_concurrency),
             opts=child) if canary_material is not None else None
 
         endpoint = Endpoint(f"{name}-endpoint", EndpointArgs(
-            names=names, region=s.region, domain_name=shared.domain_name, hosted_zone_id=shared.hosted_zone_id,
+            context=ctx, domain_name=shared.domain_name, hosted_zone_id=shared.hosted_zone_id,
             routing_policy=shared.routing_policy, geolocation=shared.geolocation.get(s.region),
             tls_security_policy=s.tls_security_policy, material=args.material,
             validation_record_fqdns=args.validation_record_fqdns,
-            health_check_id=canary.health_check.id if canary is not None else None,
-            publish_record=not s.retiring), opts=child)
+            health_check_id=canary.health_check.id if canary is not None else None), opts=child)
 
         bus = aws.cloudwatch.EventBus(f"{name}-bus", name=names.event_bus, opts=child)
 
         provisioning = s.provisioning  # docs/design.md, "Provisioning modes"
-        provisioning_role = ProvisioningRole(f"{name}-provisioning", ProvisioningRoleArgs(
-            names, s.region, args.account_id), opts=child) if provisioning.jitp or provisioning.fleet else None
+        provisioning_role = ProvisioningRole(f"{name}-provisioning", ProvisioningRoleArgs(ctx), opts=child) \
+            if provisioning.jitp or provisioning.fleet else None
 
         # One queue per throttled IoT API, shared by this region's JITR and replication (docs/design.md,
         # "Onboarding storms"), spaced at the account's quotas here (quotasFile, else AWS's defaults).
         pacing = Pacing(f"{name}-pacing", PacingArgs(
-            names=names, rates=quotas.load(s.quotas_file).rates("iot", s.region), functions=functions), opts=child)
+            context=ctx, rates=quotas.load(s.quotas_file).rates("iot", s.region)), opts=child)
 
         registration = Registration(f"{name}-registration", RegistrationArgs(
-            names=names, region=s.region, account_id=args.account_id,
-            ca_certificate_pem=args.material.ca_certificate_pem, inventory_table_name=args.inventory_table_name,
-            event_bus_name=names.event_bus, functions=functions, log_retention_days=s.log_retention_days,
-            state_machine_log_level=s.state_machine_log_level,
+            context=ctx, ca_certificate_pem=args.material.ca_certificate_pem,
+            inventory_table_name=args.inventory_table_name, event_bus_name=names.event_bus,
             crl_file=find_revocation_list(s.pki_dir, args.material.ca_certificate_pem),
-            alarm_topic_arn=s.alarm_topic_arn,
-            registration_config=provisioning_role.jitp_registration_config() if provisioning.jitp else None,
-            jitr=provisioning.jitr, pacing=pacing, retiring=s.retiring),
+            registration_config=provisioning_role.jitp_registration_config()
+            if provisioning.jitp and provisioning_role is not None else None,
+            jitr=provisioning.jitr, pacing=pacing),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bus]))
         recorder = ProvisionedRecorder(f"{name}-jitp", ProvisionedRecorderArgs(
-            names=names, region=s.region, account_id=args.account_id, ca_certificate_id=registration.ca_certificate.id,
-            inventory_table_name=args.inventory_table_name, event_bus_name=names.event_bus,
-            log_retention_days=s.log_retention_days, state_machine_log_level=s.state_machine_log_level),
+            context=ctx, ca_certificate_id=registration.ca_certificate.id,
+            inventory_table_name=args.inventory_table_name, event_bus_name=names.event_bus),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bus, registration.device_policy])) \
             if provisioning.jitp else None
 
         fleet = FleetProvisioning(f"{name}-fleet", FleetProvisioningArgs(
-            names=names, region=s.region, account_id=args.account_id,
-            device_policy_name=registration.device_policy.name, provisioning_role_arn=provisioning_role.arn,
+            context=ctx, device_policy_name=registration.device_policy.name,
+            provisioning_role_arn=provisioning_role.arn,
             allow_list_table_name=args.allow_list_table_name, inventory_table_name=args.inventory_table_name,
             ca_certificate_id=registration.ca_certificate.id, ca_certificate_pem=args.material.ca_certificate_pem,
             signing_key_arn=s.provisioning_api.signing_key_arn if s.provisioning_api else None,
-            claim_certificate_file=s.pki_dir / "claim" / "claim.crt", functions=functions,
-            log_retention_days=s.log_retention_days,
+            claim_certificate_file=s.pki_dir / "claim" / "claim.crt",
             # One certificate provider per AWS account: the primary owns it (docs/design.md).
             certificate_provider_regions=shared.regions if s.is_primary else (),
-            allow_list_region=shared.primary_region, retiring=s.retiring),
+            allow_list_region=shared.primary_region),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy])) \
-            if provisioning.fleet else None
+            if provisioning.fleet and provisioning_role is not None else None
 
         replication = Replication(f"{name}-replication", ReplicationArgs(
-            names=names, region=s.region, account_id=args.account_id, event_bus=bus,
-            inventory_stream_arn=args.inventory_stream_arn, log_retention_days=s.log_retention_days,
-            state_machine_log_level=s.state_machine_log_level, alarm_topic_arn=s.alarm_topic_arn, pacing=pacing,
-            stopped=s.retiring),
+            context=ctx, event_bus=bus, inventory_stream_arn=args.inventory_stream_arn, pacing=pacing),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registration.device_policy]))
 
-        telemetry = Telemetry(f"{name}-telemetry", TelemetryArgs(
-            names=names, region=s.region, account_id=args.account_id, data_table_name=args.data_table_name,
-            log_retention_days=s.log_retention_days, alarm_topic_arn=s.alarm_topic_arn), opts=child)
+        telemetry = Telemetry(f"{name}-telemetry", TelemetryArgs(context=ctx, data_table_name=args.data_table_name),
+                              opts=child)
 
         test_bucket: pulumi.Input[str] = ""
         if s.test_resources:
-            kit = TestResources(f"{name}-test", TestResourcesArgs(names, s.region, args.account_id), opts=child)
+            kit = TestResources(f"{name}-test", TestResourcesArgs(ctx), opts=child)
             test_bucket = kit.bucket.bucket
 
         provisioning = None
         if s.provisioning_api is not None:
             chain = args.material.chain_pem
             provisioning = ProvisioningApi(f"{name}-provisioning", ProvisioningApiArgs(
-                names=names, region=s.region, account_id=args.account_id, settings=s.provisioning_api,
+                context=ctx, settings=s.provisioning_api,
                 regions=shared.regions, primary_region=shared.primary_region, domain_name=shared.domain_name,
                 hosted_zone_id=shared.hosted_zone_id, inventory_table_name=args.inventory_table_name,
                 allow_list_table_name=args.allow_list_table_name, device_policy_name=registration.device_policy.name,
                 ca_certificate_id=registration.ca_certificate.id,
                 trust_anchor_pem=chain[chain.rindex("-----BEGIN CERTIFICATE-----"):],
-                functions=functions, log_retention_days=s.log_retention_days,
-                validation_record_fqdns=None if s.is_primary else args.provisioning_validation_record_fqdns,
-                publish_record=not s.retiring),
+                validation_record_fqdns=None if s.is_primary else args.provisioning_validation_record_fqdns),
                 opts=child)
+
+        # The region's dashboard and its replication lag alarm; every alarm of the region on the dashboard.
+        jitr, jitp = s.provisioning.jitr, recorder is not None
+        machines = {"JITR": registration.state_machine.arn, "replicate": replication.replicate.arn,
+                    "decommission": replication.decommission.arn}
+        if recorder is not None:
+            machines["JITP recorder"] = recorder.state_machine.arn
+        functions = [names.inspector_function, pacing.function.function.name]
+        if canary is not None:
+            functions.append(canary.function.function.name)
+        if provisioning is not None:
+            functions.append(names.provisioning_function)
+        if fleet is not None:
+            functions += [fleet.hook.function.name] + (
+                [fleet.provider_function.function.name] if fleet.provider_function is not None else [])
+        monitoring = Monitoring(f"{name}-monitoring", MonitoringArgs(
+            context=ctx, other_regions=[r for r in shared.regions if r != s.region],
+            inventory_table=names.inventory_table,
+            global_tables=[names.inventory_table, names.data_table]
+            + ([names.allow_list_table] if args.allow_list_table_name is not None else []),
+            paced_apis=sorted(pacing.rates), state_machines=machines,
+            onboarding_machines=(["JITR"] if jitr else []) + (["JITP recorder"] if jitp else []),
+            topic_rules=[rule.name for rule in (registration.topic_rule, telemetry.topic_rule,
+                                                recorder.topic_rule if recorder is not None else None) if rule is not None],
+            telemetry_rule=telemetry.topic_rule.name, dead_letter_queue=replication.dead_letter_queue.name,
+            telemetry_error_queue=telemetry.error_queue.name, functions=functions,
+            alarms=[registration.failure_alarm, replication.dead_letter_alarm, telemetry.error_alarm]
+            + ([canary.alarm] if canary is not None else []),
+            inspector=jitr, provisioning_api=provisioning is not None, fleet_hook=fleet is not None,
+            certificate_provider=fleet is not None and fleet.provider_function is not None,
+            canary=canary is not None, health_check_id=canary.health_check.id if canary is not None else None),
+            opts=child)
 
         self.outputs = {
             "region": s.region,
@@ -164,6 +178,7 @@ class Region(pulumi.ComponentResource):
             "eventBusName": bus.name,
             "certificateStoreBucket": test_bucket,
             "crlBucket": registration.revocation_list.bucket.bucket,
+            "dashboardName": monitoring.dashboard.dashboard_name,
         }
         if canary is not None:
             self.outputs["canaryHealthCheckId"] = canary.health_check.id

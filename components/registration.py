@@ -16,35 +16,30 @@ from builders.asl import jitr
 from builders.iot_policy import device_policy
 from builders.iot_rules import jitr_sql
 from components.alarms import above_zero_alarm
-from components.function import Function, FunctionArgs, FunctionSite
-from components.naming import Names
+from components.context import RegionContext
+from components.function import Function, FunctionArgs
 from components.pacing import JITR_HORIZON_SECONDS, Pacing
 from components.revocation_list import RevocationList, RevocationListArgs
 from components.state_machine import StateMachine, StateMachineArgs
 from components.topic_rule import topic_rule
+from contract import items
 
 
 @dataclass(frozen=True)
 class RegistrationArgs:
-    names: Names
-    region: str
-    account_id: str
+    # Its alarm topic is notified while registrations fail. While the region retires (config `retiring`, README
+    # "Removing a region"): CA auto-registration off and the JITR rule disabled, so no new certificate gets the device
+    # policy here.
+    context: RegionContext
     ca_certificate_pem: str
     inventory_table_name: pulumi.Input[str]
     event_bus_name: str
-    functions: FunctionSite  # where this region's Lambda functions are built (components/function.py)
-    log_retention_days: int
-    state_machine_log_level: str
     crl_file: Path | None = None  # <pkiDir>/crl.pem when `pki revoke` wrote one (components/revocation_list.py)
     # provisioning = jitp: the CA carries the JITP template and role (components/provisioning_role.py), and no JITR
     # rule listens to its registrations (both would act on the same auto-registration: docs/design.md).
     registration_config: aws.iot.CaCertificateRegistrationConfigArgs | None = None
     jitr: bool = True
-    alarm_topic_arn: str | None = None  # notified while registrations fail
     pacing: Pacing | None = None  # throttled calls wait for a slot (docs/design.md, "Onboarding storms")
-    # True while the region retires (config `retiring`, README "Removing a region"): CA auto-registration off and the
-    # JITR rule disabled, so no new certificate gets the device policy here.
-    retiring: bool = False
 
 
 #: AWS/States ExecutionsFailed of the JITR machine, summed over this many seconds, above 0 raises the alarm.
@@ -56,13 +51,14 @@ class Registration(pulumi.ComponentResource):
     device_policy: aws.iot.Policy
     state_machine: StateMachine
     lease_table: aws.dynamodb.Table
-    topic_rule: aws.iot.TopicRule
+    topic_rule: aws.iot.TopicRule | None
     revocation_list: RevocationList
     failure_alarm: aws.cloudwatch.MetricAlarm
 
     def __init__(self, name: str, args: RegistrationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Registration", name, None, opts)
-        n, region, account = args.names, args.region, args.account_id
+        ctx = args.context
+        n, region, account = ctx.names, ctx.region, ctx.account_id
         child = pulumi.ResourceOptions(parent=self)
 
         # SNI_ONLY: no verification certificate, and the same CA may be registered in many regions
@@ -73,7 +69,7 @@ class Registration(pulumi.ComponentResource):
             ca_certificate_pem=args.ca_certificate_pem,
             certificate_mode="SNI_ONLY",
             active=True,
-            allow_auto_registration=not args.retiring,
+            allow_auto_registration=not ctx.retiring,
             registration_config=args.registration_config,
             opts=child,
         )
@@ -89,17 +85,16 @@ class Registration(pulumi.ComponentResource):
         )
 
         self.revocation_list = RevocationList(f"{name}-crl", RevocationListArgs(
-            names=n, region=region, account_id=account, ca_certificate_pem=args.ca_certificate_pem,
-            crl_file=args.crl_file), opts=child)
+            context=ctx, ca_certificate_pem=args.ca_certificate_pem, crl_file=args.crl_file), opts=child)
         crl = self.revocation_list
 
         # One JITR execution per certificate at a time (functions/certificate_inspector/lease.py): regional, since a
         # registration event and its duplicates arrive in one region. TTL only tidies; expiry is in the condition.
         self.lease_table = aws.dynamodb.Table(
-            f"{name}-registration-leases", name=n.registration_lease_table, hash_key="CertificateId",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="CertificateId", type="S")],
+            f"{name}-registration-leases", name=n.registration_lease_table, hash_key=items.LEASE_KEY,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=items.LEASE_KEY, type="S")],
             billing_mode="PAY_PER_REQUEST",
-            ttl=aws.dynamodb.TableTtlArgs(attribute_name="ExpiresAt", enabled=True),
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=items.LEASE_EXPIRES, enabled=True),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             opts=child)
@@ -111,7 +106,7 @@ class Registration(pulumi.ComponentResource):
                 function_name=n.inspector_function,
                 handler="certificate_inspector.handler.handler",
                 description="Reads a newly registered device certificate: thing name, issuer, inventory status",
-                site=args.functions,
+                context=ctx,
                 policy=lambda log_group_arn: pulumi.Output.all(args.inventory_table_name, leases).apply(
                     lambda t: iam.lambda_inspector_policy(region, account, t[0], log_group_arn, crl.object_arn,
                                                           lease_table_name=t[1])),
@@ -145,8 +140,7 @@ class Registration(pulumi.ComponentResource):
                                                         event_bus_name=args.event_bus_name,
                                                         function_arn=v[0], lease_table_name=v[2],
                                                         pacer_function_arn=v[3])),
-                log_retention_days=args.log_retention_days,
-                log_level=args.state_machine_log_level,
+                context=ctx,
                 description="Activates a device certificate on first connection",
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.device_policy]),
@@ -155,8 +149,7 @@ class Registration(pulumi.ComponentResource):
         self.topic_rule = None if not args.jitr else topic_rule(
             f"{name}-jitr-rule",
             rule_name=n.jitr_rule,
-            region=region,
-            account_id=account,
+            context=ctx,
             description="Certificates of our CA auto-registered and pending activation start JITR",
             # Every event starts an execution; duplicates end at the inspector's lease (builders.iot_rules.jitr_sql).
             sql=self.ca_certificate.id.apply(jitr_sql),
@@ -167,9 +160,8 @@ class Registration(pulumi.ComponentResource):
                 role_arn=role_arn,
                 execution_name_prefix="jitr",
             )]},
-            log_retention_days=args.log_retention_days,
             parent=self,
-            enabled=not args.retiring,
+            enabled=not ctx.retiring,
         )
         # A failed registration is retried by the device's next connection (docs/design.md), so it needs no
         # dead-letter queue; but registrations that keep failing (a broken inspector, throttling, impostors) are
@@ -183,7 +175,7 @@ class Registration(pulumi.ComponentResource):
             metric_name="ExecutionsFailed",
             dimensions={"StateMachineArn": self.state_machine.arn},
             statistic="Sum",
-            topic_arn=args.alarm_topic_arn,
+            topic_arn=ctx.alarm_topic_arn,
             period_seconds=JITR_FAILURE_PERIOD_SECONDS,
             opts=pulumi.ResourceOptions(parent=self.state_machine),
         )

@@ -12,34 +12,38 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from builders import arns, failures, iam, inventory
 from builders.asl import decommission, replication
-from components.naming import Names
+from components.context import RegionContext
 from components.pacing import REPLICATION_HORIZON_SECONDS, Pacing
 from components.roles import service_role
 from components.state_machine import StateMachine, StateMachineArgs
 from components.watched_queue import watched_queue
 
 
+class _MachineNames(TypedDict):
+    """The keyword arguments both state machine definitions take."""
+    inventory_table: str
+    device_policy_name: str
+    event_bus_name: str
+    source: str
+
+
 @dataclass(frozen=True)
 class ReplicationArgs:
-    names: Names
-    region: str
-    account_id: str
+    # Its alarm topic is notified when dead letters arrive, and when the queue is empty again. While the region retires
+    # (config `retiring`) the pipe is STOPPED, so no replication attaches the device policy here any more (README,
+    # "Removing a region").
+    context: RegionContext
     event_bus: aws.cloudwatch.EventBus
     inventory_stream_arn: pulumi.Input[str]
-    log_retention_days: int
-    state_machine_log_level: str
     batch_size: int = 10
-    alarm_topic_arn: str | None = None  # notified when dead letters arrive, and when the queue is empty again
     pacing: Pacing | None = None  # replication's throttled calls wait for a slot (docs/design.md, "Onboarding storms")
-    # True while the region retires (config `retiring`): the pipe is STOPPED, so no replication attaches the device
-    # policy here any more (README, "Removing a region").
-    stopped: bool = False
 
 
 class Replication(pulumi.ComponentResource):
@@ -51,7 +55,7 @@ class Replication(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ReplicationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Replication", name, None, opts)
-        n, region, account = args.names, args.region, args.account_id
+        n, region, account = args.context.names, args.context.region, args.context.account_id
         bus_name = n.event_bus
         bus_arn = arns.event_bus(region, account, bus_name)
 
@@ -62,7 +66,7 @@ class Replication(pulumi.ComponentResource):
             alarm_name=n.replication_dead_letter_alarm,
             alarm_description=(f"Replication or decommissioning work in {region} was given up on and waits in "
                                f"{n.replication_dead_letter_queue}; fix the cause, then redrive (docs/design.md)."),
-            alarm_topic_arn=args.alarm_topic_arn,
+            alarm_topic_arn=args.context.alarm_topic_arn,
             parent=self,
         )
         dlq_arn = self.dead_letter_queue.arn
@@ -100,7 +104,7 @@ class Replication(pulumi.ComponentResource):
                 ),
             ),
             target=args.event_bus.arn,
-            desired_state="STOPPED" if args.stopped else "RUNNING",
+            desired_state="STOPPED" if args.context.retiring else "RUNNING",
             target_parameters=aws.pipes.PipeTargetParametersArgs(
                 eventbridge_event_bus_parameters=aws.pipes.PipeTargetParametersEventbridgeEventBusParametersArgs(
                     source=n.event_source,
@@ -110,8 +114,8 @@ class Replication(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=pipe_role.ready()),
         )
 
-        common = dict(inventory_table=n.inventory_table, device_policy_name=n.device_policy,
-                      event_bus_name=bus_name, source=n.event_source)
+        common = _MachineNames(inventory_table=n.inventory_table, device_policy_name=n.device_policy,
+                               event_bus_name=bus_name, source=n.event_source)
         machine_resources = iam.StateMachineResources(region, account, n.device_policy,
                                                       inventory_table_name=n.inventory_table, event_bus_name=bus_name)
         pacing = args.pacing
@@ -136,8 +140,7 @@ class Replication(pulumi.ComponentResource):
                     machine_name=machine_name,
                     definition=definition,
                     resources=resources,
-                    log_retention_days=args.log_retention_days,
-                    log_level=args.state_machine_log_level,
+                    context=args.context,
                     description=description,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),

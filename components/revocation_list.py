@@ -21,7 +21,7 @@ import pulumi_aws as aws
 
 import pki
 from components.config import ConfigError
-from components.naming import Names
+from components.context import RegionContext
 from components.private_bucket import private_bucket
 
 CRL_KEY = "crl.pem"  # the inspector's default CRL_KEY, and the file `pki revoke` writes
@@ -48,9 +48,7 @@ def find_revocation_list(pki_dir: Path, ca_certificate_pem: str) -> Path | None:
 
 @dataclass(frozen=True)
 class RevocationListArgs:
-    names: Names
-    region: str
-    account_id: str
+    context: RegionContext
     ca_certificate_pem: str  # the intermediate: the CRL's issuer, registered in IoT Core
     crl_file: Path | None  # None: nothing revoked yet, nothing published
 
@@ -66,7 +64,8 @@ class RevocationList(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RevocationListArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:RevocationList", name, None, opts)
-        self.bucket_name = args.names.crl_bucket(args.region, args.account_id)
+        ctx = args.context
+        self.bucket_name = ctx.names.crl_bucket(ctx.region, ctx.account_id)
         self.bucket = private_bucket(f"{name}-bucket", bucket_name=self.bucket_name, parent=self)
         self.object, self.object_arn, self.environment = None, None, {}
         if args.crl_file is not None:

@@ -8,7 +8,8 @@ and fail with a clear message before it creates anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import pulumi
 from pulumi.runtime.sync_await import _sync_await

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from builders import arns, iam
 from builders.asl.common import sdk_actions
+from components.context import RegionContext
 from components.naming import Names
 from components.roles import service_role
 
@@ -23,8 +24,7 @@ class StateMachineArgs:
     machine_name: str
     definition: pulumi.Input[dict]
     resources: pulumi.Input[iam.StateMachineResources]
-    log_retention_days: int
-    log_level: str
+    context: RegionContext  # its log group's retention and its execution log level
     description: str
 
 
@@ -39,7 +39,7 @@ class StateMachine(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=Names.state_machine_log_group(args.machine_name),
-            retention_in_days=args.log_retention_days,
+            retention_in_days=args.context.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
         region_account = resources.apply(lambda r: (r.region, r.account_id))
@@ -60,7 +60,7 @@ class StateMachine(pulumi.ComponentResource):
             role_arn=role.arn,
             definition=definition.apply(lambda d: json.dumps(d, indent=1)),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                level=args.log_level,
+                level=args.context.state_machine_log_level,
                 include_execution_data=True,
                 log_destination=log_group.arn.apply(lambda a: f"{a}:*"),
             ),

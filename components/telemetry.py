@@ -20,19 +20,15 @@ import pulumi_aws as aws
 
 from builders import arns, iam
 from builders.iot_rules import telemetry_sql
-from components.naming import Names
+from components.context import RegionContext
 from components.topic_rule import topic_rule
 from components.watched_queue import watched_queue
 
 
 @dataclass(frozen=True)
 class TelemetryArgs:
-    names: Names
-    region: str
-    account_id: str
+    context: RegionContext  # its alarm topic is notified when failed messages arrive, and when the queue is empty again
     data_table_name: pulumi.Input[str]
-    log_retention_days: int
-    alarm_topic_arn: str | None = None  # notified when failed messages arrive, and when the queue is empty again
 
 
 class Telemetry(pulumi.ComponentResource):
@@ -42,21 +38,20 @@ class Telemetry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TelemetryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:Telemetry", name, None, opts)
-        n, region, account = args.names, args.region, args.account_id
+        n, region, account = args.context.names, args.context.region, args.context.account_id
         self.error_queue, self.error_alarm = watched_queue(
             f"{name}-errors",
             queue_name=n.telemetry_error_queue,
             alarm_name=n.telemetry_error_alarm,
             alarm_description=(f"Device messages {region} could not store wait in {n.telemetry_error_queue} (AWS IoT's "
                                "error-action message, original payload in base64OriginalPayload); see docs/design.md."),
-            alarm_topic_arn=args.alarm_topic_arn,
+            alarm_topic_arn=args.context.alarm_topic_arn,
             parent=self,
         )
         self.topic_rule = topic_rule(
             f"{name}-rule",
             rule_name=n.telemetry_rule,
-            region=region,
-            account_id=account,
+            context=args.context,
             description="Stores every device message with the region that received it",
             sql=telemetry_sql(region),
             action_statement=pulumi.Output.from_input(args.data_table_name).apply(lambda table: iam.statement(
@@ -65,7 +60,6 @@ class Telemetry(pulumi.ComponentResource):
                 role_arn=role_arn,
                 put_item=aws.iot.TopicRuleDynamodbv2PutItemArgs(table_name=args.data_table_name),
             )]},
-            log_retention_days=args.log_retention_days,
             parent=self,
             error_queue=self.error_queue,
         )

@@ -9,16 +9,14 @@ import pulumi
 import pulumi_aws as aws
 
 from builders import iam
-from components.naming import Names
+from components.context import RegionContext
 from components.private_bucket import private_bucket
 from components.roles import service_role
 
 
 @dataclass(frozen=True)
 class TestResourcesArgs:
-    names: Names
-    region: str
-    account_id: str
+    context: RegionContext
 
 
 class TestResources(pulumi.ComponentResource):
@@ -29,14 +27,15 @@ class TestResources(pulumi.ComponentResource):
     def __init__(self, name: str, args: TestResourcesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("iotmr:regional:TestResources", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        bucket_name = args.names.certificate_store_bucket(args.region, args.account_id)
+        ctx = args.context
+        bucket_name = ctx.names.certificate_store_bucket(ctx.region, ctx.account_id)
         bucket_arn = f"arn:aws:s3:::{bucket_name}"
         self.bucket = private_bucket(f"{name}-certificate-store", bucket_name=bucket_name, parent=self,
                                      force_destroy=True)
         role = service_role(
             f"{name}-instance",
             service="ec2",
-            account_id=args.account_id,
+            account_id=ctx.account_id,
             source_arn=None,
             policy=iam.bucket_reader_policy(bucket_arn),
             parent=self,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from device import commands, fleet, provision
 from device.inputs import InputError
-from device.session import Refused
+from device.session import Lost, Refused
 
 SUBCOMMANDS = [
     commands.register,  # connect, publish, listen, run
@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Refused as refused:
         print(f"error: the endpoint refused the device: {refused.reason}", file=sys.stderr)
+        return 1
+    except Lost as lost:  # a publish refused (MQTT 5: PUBACK reason code) or the connection closed first
+        print(f"error: {lost}", file=sys.stderr)
         return 1
     except OSError as error:  # e.g. a file the command writes (--out): named, not a traceback
         where = f": {error.filename}; check that folder's permissions and free space" if error.filename else ""

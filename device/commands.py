@@ -30,13 +30,16 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thing", required=True, help="thing name = MQTT client id = certificate CN")
     parser.add_argument("--cert", type=Path, required=True, help="device certificate (PEM, from python -m pki)")
     parser.add_argument("--key", type=Path, required=True, help="device private key (PEM)")
+    parser.add_argument("--mqtt", choices=("3.1.1", "5"), default="3.1.1",
+                        help="MQTT version (default 3.1.1); with 5 the endpoint's reason codes are reported")
 
 
 def _session_factory(args: argparse.Namespace, on_message=None):
     endpoint = parse_endpoint(args.endpoint, sni=args.sni, proxy=args.proxy)
     check_tls_identity(args.cert, args.key, args.ca)  # InputError (exit 2) before the first attempt
     identity = Identity(args.thing, args.cert, args.key, args.ca)
-    return lambda: Session(endpoint, identity, on_message=on_message)
+    version = 5 if getattr(args, "mqtt", "3.1.1") == "5" else 4
+    return lambda: Session(endpoint, identity, on_message=on_message, mqtt_version=version)
 
 
 def _say(text: str) -> None:
@@ -73,8 +76,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
                                                                       flush=True)))
     try:
         granted = session.subscribe(args.topic or f"e/{args.thing}/#", qos=1)
-        if granted == 0x80:
-            _say("subscription refused by the endpoint (iot:Subscribe)")
+        if granted >= 0x80:
+            why = "Not authorized, iot:Subscribe" if granted == 0x87 else "iot:Subscribe or AWS's limits"
+            _say(f"subscription refused by the endpoint: SUBACK 0x{granted:02X} ({why})")
             return 1
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline and (args.count == 0 or len(received) < args.count):

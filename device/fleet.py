@@ -38,13 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from builders.fleet import CREATE_FROM_CSR, SERIAL_NUMBER, claim_client_id, provision_topic, reply_topics
+from builders.fleet import CREATE_FROM_CSR, claim_client_id, provision_topic, reply_topics
+from contract import names
+from contract.fleet import SERIAL_NUMBER
 from device import keys
 from device.commands import add_endpoint_arguments
 from device.endpoint import Endpoint, parse_endpoint
 from device.inputs import InputError, check_out_dir, check_tls_identity, load_signing_key
 from device.session import Identity, Lost, Refused, Session, connect_with_backoff
-from functions import reserved_names
 from functions.fleet_provisioning import proof
 from pki.names import PkiError, validate_thing_name
 
@@ -113,10 +114,11 @@ class _Replies:
             return next(((t, p) for t, p in self.received if t in wanted), None)
 
         with self._arrived:
-            if not self._arrived.wait_for(found, timeout=timeout_s):
+            arrived = self._arrived.wait_for(found, timeout=timeout_s)
+            if arrived is None:
                 raise FleetProvisioningError(f"no reply to {request_topic} within {timeout_s:g} s: the endpoint may "
                                              "not run fleet provisioning; check --endpoint, or raise --timeout")
-            topic, payload = found()  # type: ignore[misc]
+            topic, payload = arrived
             self.received.remove((topic, payload))
         try:
             reply = json.loads(payload)
@@ -133,7 +135,7 @@ def check_inputs(serial: str, claim_cert: Path, claim_key: Path, ca: Path | None
         validate_thing_name(serial)
     except PkiError as error:
         raise FleetProvisioningError(f"--serial: {error} (the serial becomes the thing name)", exit_code=2) from None
-    reserved = reserved_names.refusal(serial)
+    reserved = names.refusal(serial)
     if reserved:
         raise FleetProvisioningError(f"--serial {reserved}", exit_code=2)
     for path, option, fix in ((claim_cert, "--claim-cert", "the claim certificate every device ships with "
@@ -219,6 +221,7 @@ def provision_by_claim(endpoint: Endpoint, serial: str, claim_cert: Path, claim_
                                      "again (what was received so far is kept)") from None
     finally:
         session.close()
+    assert created is not None and registered is not None, "both requests answered, or an error was raised"
     certificate = out / f"{serial}.crt"
     certificate.write_text(created["certificatePem"])
     (out / f"{serial}.json").write_text(json.dumps({"thingName": registered["thingName"], "certificateId":
@@ -312,7 +315,7 @@ def serial_of(body: dict[str, Any]) -> str:
 
 def cmd_fleet_provision(args: argparse.Namespace) -> int:
     """The ``fleet-provision`` subcommand: exit 0 provisioned, 1 refused by the endpoint, 2 bad input."""
-    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    say = lambda text: print(text, file=sys.stderr, flush=True)
     endpoint = parse_endpoint(args.endpoint, sni=args.sni, proxy=args.proxy)  # EndpointError: cli.main says it
     try:
         done = provision_by_claim(endpoint, args.serial, args.claim_cert, args.claim_key, args.ca, args.out,

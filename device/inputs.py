@@ -42,15 +42,15 @@ non_negative_float = _number(float, lambda v: v >= 0, "0 or more (seconds)")
 
 
 def check_thing_name(name: str, option: str) -> str:
-    """``name`` if it can be a thing name and is not reserved (functions/reserved_names.py), else InputError."""
-    from functions import reserved_names
+    """``name`` if it can be a thing name and is not reserved (contract/names.py), else InputError."""
+    from contract import names
     from pki.names import PkiError, validate_thing_name
 
     try:
         validate_thing_name(name)
     except PkiError as error:
         raise InputError(f"{option}: {error}") from None
-    reserved = reserved_names.refusal(name)
+    reserved = names.refusal(name)
     if reserved:
         raise InputError(f"{option} {reserved}")
     return name

@@ -63,4 +63,5 @@ def certifies(certificate_pem: str, key: ec.EllipticCurvePrivateKey) -> bool:
         certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
     except ValueError:
         return False
-    return certificate.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+    public = certificate.public_key()
+    return isinstance(public, ec.EllipticCurvePublicKey) and public.public_numbers() == key.public_key().public_numbers()

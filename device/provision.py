@@ -33,16 +33,16 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from contract.proofs import request_message
 from device.inputs import InputError, check_out_dir, check_thing_name, check_url, load_signing_key
 from device.keys import certifies, new_key
 from device.keys import csr_pem as make_csr
-
-LABEL = "iotmr-provision-v1"  # = functions.provisioning_api.request.LABEL
 
 
 class ProvisioningRefused(Exception):
@@ -51,13 +51,6 @@ class ProvisioningRefused(Exception):
     def __init__(self, status: int, body: dict[str, Any]):
         super().__init__(f"{status} {body.get('error', '')}: {body.get('message', body)}")
         self.status, self.body = status, body
-
-
-def signed_message(thing: str, timestamp: int, nonce: str, csr_pem: str | None) -> bytes:
-    import hashlib
-
-    digest = hashlib.sha256(csr_pem.encode()).hexdigest() if csr_pem else "-"
-    return "\n".join([LABEL, thing, str(timestamp), nonce, digest]).encode()
 
 
 def sign(key: Any, message: bytes) -> bytes:
@@ -71,7 +64,7 @@ def sign(key: Any, message: bytes) -> bytes:
 def request_body(thing: str, signing_key: Any, csr_pem: str | None) -> dict[str, Any]:
     timestamp, nonce = int(time.time()), secrets.token_urlsafe(18)
     body = {"thingName": thing, "timestamp": timestamp, "nonce": nonce,
-            "signature": base64.b64encode(sign(signing_key, signed_message(thing, timestamp, nonce, csr_pem))).decode()}
+            "signature": base64.b64encode(sign(signing_key, request_message(thing, timestamp, nonce, csr_pem))).decode()}
     if csr_pem:
         body["csr"] = csr_pem
     return body
@@ -93,9 +86,10 @@ def post(url: str, body: dict[str, Any], attempts: int = 3, timeout: float = 30,
     gateway errors with the same body, backing off 1, 2, 4 ... 16 s, until ``wait_seconds`` of waiting."""
     data, waited, delay, failures = json.dumps(body).encode(), 0.0, 1.0, 0
     while True:
-        request = urllib.request.Request(url, data=data, method="POST", headers={"content-type": "application/json"})
+        request = urllib.request.Request(url, data=data, method="POST",  # noqa: S310 - http(s): inputs.check_url
+                                         headers={"content-type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) URL given)
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - as above
                 answer = _json(response.read(), response.status)
                 missing = [k for k in ANSWER_KEYS if k not in answer]
                 if missing:

@@ -1,5 +1,7 @@
 """The offline cloud: moto, named fixes to it (``fixes``), the AWS behaviour it lacks (``services``), speed-ups that
-change no result (``speedups``), and the program deployed into it.
+change no result (``speedups``), and the program deployed into it. Three seams hold them together: ``compat`` (the
+only door to moto's and Pulumi's internals, with the moto version it was written for), ``patching`` (the one patch
+mechanism, refusing any other moto) and ``interception`` (every call recorded; gates, faults, observers).
 
 botocore signs with awscrt whenever awscrt is importable (the AWS IoT Device SDK, a device-side client the tests use,
 brings it). The local cloud keeps botocore's own SigV4 signer, which moto ignores and

@@ -7,8 +7,8 @@ A behaviour the API reference or developer guide settles is not a switch: the lo
 
 Where each is read: ``IotCore.assumptions`` (``localcloud/services/iot/core.py``, and through it ``fleet.py`` and
 ``provisioning.py``); :func:`active` for code that has no engine at hand (the moto fixes in ``localcloud/fixes/``,
-``localcloud/fleet_resources.py`` while the deployer creates resources). ``Engines`` makes its assumptions the
-active ones while it is activated; ``LocalCloud.assuming(...)`` changes them for a block (tests run one deployed
+``localcloud/services/iot/fleet_resources.py`` while the deployer creates resources). ``Engines`` makes its
+assumptions the active ones while it is activated; ``LocalCloud.assuming(...)`` changes them for a block (tests run one deployed
 cloud under both outcomes that way).
 """
 
@@ -126,7 +126,7 @@ def values(name: str) -> tuple[str, str]:
     """(default, other) of the field ``name``."""
     spec = next(s for s in dataclasses.fields(Assumptions) if s.name == name)
     allowed = get_args(_TYPES[spec.type] if isinstance(spec.type, str) else spec.type)
-    return spec.default, next(a for a in allowed if a != spec.default)
+    return spec.default, next(a for a in allowed if a != spec.default)  # pyright: ignore[reportReturnType]  # every field has a default
 
 
 def other_value(name: str, value: str) -> str:

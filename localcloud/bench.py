@@ -32,8 +32,8 @@ from rich.table import Table
 
 from localcloud import observe
 from localcloud.cloud import LocalCloud, LocalCloudError
-from localcloud.fixes import lambda_inprocess
 from localcloud.services import ConnectionRefused
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 from localcloud.speedups.gc_tuning import bulk_gc
 
 JSON_KEYS = ("devices", "lost", "duplicates", "wall_s", "devices_per_s", "transitions_per_device",
@@ -86,7 +86,7 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
     unknown = [r for r in first_regions if r not in deployed_regions]
     if unknown:
         raise LocalCloudError(f"--regions {unknown} are not deployed; the shipped stacks cover {deployed_regions}")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a seeded simulation, not a secret
     with cloud, observe.CrossRegionMeter() as meter, ExitStack() as bulk:
         report("deploy", 0, 1)
         cloud.deploy()
@@ -165,8 +165,8 @@ def run_bench(devices: int, *, regions: Sequence[str] | None = None, messages: i
 
 def _check(cloud: LocalCloud, names: list[str], issued: list[Any], refused: set[int]) -> tuple[int, int, dict]:
     """Lost devices and duplicated registrations, region by region, from moto's backends."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.iot.models import iot_backends
+    from localcloud.compat.moto.core import DEFAULT_ACCOUNT_ID
+    from localcloud.compat.moto.iot import iot_backends
 
     table = cloud.primary_outputs["inventoryTableName"]
     lost_devices: set[int] = set(refused)
@@ -176,7 +176,7 @@ def _check(cloud: LocalCloud, names: list[str], issued: list[Any], refused: set[
     for region in cloud.regions:
         backend = iot_backends[DEFAULT_ACCOUNT_ID][region]
         attached: dict[str, int] = {}
-        for (principal, thing) in list(backend.principal_things):
+        for (_principal, thing) in list(backend.principal_things):
             if thing in wanted:
                 attached[thing] = attached.get(thing, 0) + 1
         for i, name in enumerate(names):

@@ -32,7 +32,8 @@ import datetime
 import operator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Collection
+from typing import Any
+from collections.abc import Collection
 
 import boto3
 
@@ -139,15 +140,14 @@ def _in_process_probe(core: Any, region: str):
 
 
 def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)  # moto keeps naive UTC timestamps
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)  # moto keeps naive UTC timestamps
 
 
 def _values_since(region: str, alarm: dict, since: datetime.datetime) -> list[float]:
     """The alarm metric's raw datapoints put after ``since``, read from moto's backend (GetMetricStatistics rounds
     StartTime to the second, too coarse for evaluations a few milliseconds apart)."""
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    from localcloud.mockrun import DEFAULT_ACCOUNT
+    from localcloud.compat.moto.core import DEFAULT_ACCOUNT_ID as DEFAULT_ACCOUNT
+    from localcloud.compat.moto.services import cloudwatch_backends
 
     wanted = {(d["Name"], d["Value"]) for d in alarm.get("Dimensions", [])}
     return [datum.value for datum in cloudwatch_backends[DEFAULT_ACCOUNT][region].metric_data

@@ -1,6 +1,8 @@
 """``python -m localcloud``: the local cloud's commands (argparse; output with rich).
 
-- ``up``: deploy both shipped stacks into the local cloud, print what was created per region.
+- ``up``: deploy both shipped stacks into the local cloud, print what was created per region; ``up --serve``
+  [``--provisioning jitr|jitp|fleet[,..]``] then serves their MQTT endpoints (see ``localcloud.serve``).
+- ``enrol SERIAL...``: enrol serials into the local cloud a running ``up --serve`` holds (``localcloud.enrol``).
 - ``demo``: the whole system end to end (see ``localcloud.demo``).
 - ``bench --devices N``: onboarding throughput and cost figures (see ``localcloud.bench``).
 - ``storm --devices N --rate R`` / ``capacity --devices N --regions …``: onboarding storms in simulated time under
@@ -64,7 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--ports", nargs="+", metavar="REGION=PORT", help="endpoint ports (default 8883, 8884, …)")
     up.add_argument("--resolver-port", type=_port, default=1080,
                     help="the domain's socks5h resolver (default 1080; 0 = any free port)")
+    up.add_argument("--aws-port", type=_port, default=4566,
+                    help="with --serve: every region's AWS APIs on this loopback port, as LocalStack (default 4566; "
+                         "0 = any free port)")
+    up.add_argument("--provisioning", metavar="MODES", default=None,
+                    help="with --serve: deploy this provisioning (config key provisioning: jitr, jitp, fleet, or "
+                         "fleet,jitr; default: the stacks' own) and print the commands that work for it")
+    enrol = commands.add_parser("enrol", help="enrol serials into the cloud a running `up --serve` holds (fleet "
+                                "provisioning: each device's signing key and allow-list entry)")
+    enrol.add_argument("serials", nargs="+", metavar="SERIAL", help="the devices' serials (thing names)")
+    enrol.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server (default 30)")
     commands.add_parser("demo", help="deploy, onboard devices, publish telemetry, show everything per region")
+    dashboard = commands.add_parser("dashboard", help="draw REGION's CloudWatch dashboard as a PNG, from a running "
+                                    "`up --serve`'s metrics (its AWS endpoint) or AWS's (localcloud.dashboard)")
+    dashboard.add_argument("region", metavar="REGION", help="the dashboard's region, e.g. eu-west-1")
+    dashboard.add_argument("--png", type=Path, required=True, metavar="FILE", help="where to write the picture")
+    dashboard.add_argument("--endpoint-url", default=None, metavar="URL",
+                           help="the CloudWatch endpoint, e.g. up --serve's http://127.0.0.1:4566 (default: "
+                                "AWS_ENDPOINT_URL, else AWS)")
+    dashboard.add_argument("--name", default=None, help="the dashboard's name (default: the one named for REGION)")
+    dashboard.add_argument("--minutes", type=_positive, default=30, help="how far back (default 30)")
+    dashboard.add_argument("--period", type=_positive, default=60, help="seconds per datapoint (default 60)")
     bench = commands.add_parser("bench", help="onboard N devices and report throughput and per-device costs")
     bench.add_argument("--devices", type=_positive, required=True, help="devices to onboard")
     bench.add_argument("--regions", nargs="+", default=None,
@@ -133,9 +155,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up" and args.serve:
         from localcloud import serve
 
-        return serve.main(console, args.state_dir, args.ports, args.resolver_port)
+        return serve.main(console, args.state_dir, args.ports, args.resolver_port, provisioning=args.provisioning,
+                          aws_port=args.aws_port)
+    if args.command == "up" and args.provisioning is not None:
+        print("error: --provisioning goes with --serve (up --serve --provisioning MODES)", file=sys.stderr)
+        return 2
+    if args.command == "enrol":
+        from localcloud import enrol
+
+        return enrol.main(args.state_dir, args.serials, timeout_s=args.timeout)
     if args.command == "up":
         return cmd_up(console, args.state_dir)
+    if args.command == "dashboard":
+        from localcloud import dashboard
+
+        return dashboard.main(args.region, args.png, endpoint_url=args.endpoint_url, name=args.name,
+                              minutes=args.minutes, period=args.period)
     if args.command == "demo":
         from localcloud import demo
 

@@ -24,22 +24,22 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 
 import pki
+from components.config import StackSettings
 from localcloud import fixes, speedups
 from localcloud.assumptions import AWS_AS_REPORTED, Assumptions
-from localcloud.deployer import Deployer
-from localcloud.fixes import lambda_inprocess
-from localcloud.mockrun import DEFAULT_ACCOUNT, PROJECT, PROJECT_DIR, StackRun, run_stack, stack_config
+from localcloud.deploy import Deployer
+from localcloud.mockrun import DEFAULT_ACCOUNT, PROJECT_DIR, StackRun, run_stack, stack_names, stack_settings
 from localcloud.services import Engines, connect_with_backoff
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 from localcloud.services.iot.core import Connection
 
 ENVIRONMENT = {
@@ -48,6 +48,9 @@ ENVIRONMENT = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    # A shell that exported AWS_ENDPOINT_URL for `up --serve`'s AWS endpoint must not send this process's own calls
+    # there (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html): they are answered in-process.
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
 }
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "iot": {"use_valid_cert": True}}
 
@@ -58,27 +61,29 @@ class LocalCloudError(Exception):
 
 @dataclass(frozen=True)
 class ShippedStack:
-    """A ``Pulumi.<stack>.yaml`` of the project: its name, region and primary (if secondary)."""
+    """A ``Pulumi.<stack>.yaml`` of the project: its name and its settings, read as the program reads them."""
 
     name: str
-    region: str
-    primary_stack: str | None  # fully qualified, for secondaries
+    settings: StackSettings
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def primary_stack(self) -> str | None:  # fully qualified, for secondaries
+        return self.settings.primary_stack
 
     @property
     def is_primary(self) -> bool:
-        return self.primary_stack is None
+        return self.settings.is_primary
 
 
-def shipped_stacks(project_dir: Path = PROJECT_DIR) -> list[ShippedStack]:
-    """The project's stacks, primaries first (the order they must be deployed in)."""
-    stacks = []
-    for path in sorted(project_dir.glob("Pulumi.*.yaml")):
-        name = path.name[len("Pulumi."):-len(".yaml")]
-        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-        region = config.get("aws:region")
-        if not region:
-            raise LocalCloudError(f"{path.name} has no aws:region; set it with `pulumi config set aws:region ...`")
-        stacks.append(ShippedStack(name, region, config.get(f"{PROJECT}:primaryStack")))
+def shipped_stacks(project_dir: Path = PROJECT_DIR,
+                   overrides: Mapping[str, Any] | None = None) -> list[ShippedStack]:
+    """The project's stacks, primaries first (the order they must be deployed in); a bad value in one raises the
+    program's ``ConfigError``."""
+    stacks = [ShippedStack(name, stack_settings(name, project_dir, overrides)) for name in stack_names(project_dir)]
     if not stacks:
         raise LocalCloudError(f"no Pulumi.<stack>.yaml in {project_dir}; nothing to deploy")
     return sorted(stacks, key=lambda s: not s.is_primary)
@@ -123,17 +128,16 @@ class LocalCloud:
         if self.state_dir is None:
             self.state_dir = self.project_dir / ".localcloud"
         self.state_dir = Path(self.state_dir)
-        self.stacks = shipped_stacks(self.project_dir)
+        self.stacks = shipped_stacks(self.project_dir, self.config_overrides)
         primary = [s for s in self.stacks if s.is_primary]
         if len(primary) != 1:
             raise LocalCloudError(f"expected exactly one primary stack (one without primaryStack), found "
                                   f"{[s.name for s in primary]}")
         self.primary = primary[0]
-        primary_config = stack_config(self.primary.name, self.project_dir)
-        self.domain = _json_or_text(primary_config.get(f"{PROJECT}:domainName", ""))
-        self.configured_zone_id = _json_or_text(primary_config.get(f"{PROJECT}:hostedZoneId", ""))
-        if not self.domain:
-            raise LocalCloudError(f"Pulumi.{self.primary.name}.yaml has no {PROJECT}:domainName")
+        assert self.primary.settings.shared is not None  # the parser requires them on a primary
+        self.shared = self.primary.settings.shared  # domain, zone, regions, routing: the program's SharedSettings
+        self.domain = self.shared.domain_name
+        self.configured_zone_id = self.shared.hosted_zone_id
 
     # -- lifecycle ----------------------------------------------------------------------------
     @property
@@ -149,7 +153,7 @@ class LocalCloud:
         """Environment, fixes, moto, speed-ups, engines, hosted zone, PKI (nothing deployed yet)."""
         if self._exit is not None:
             return self
-        from moto import mock_aws
+        from localcloud.compat.moto.core import mock_aws
 
         for key, value in ENVIRONMENT.items():
             self._saved_environment[key] = os.environ.get(key)
@@ -236,7 +240,7 @@ class LocalCloud:
 
         moto invents ids that are not Route 53 shaped (no leading ``Z``) and the program checks
         the shape; re-keying the zone in moto's backend keeps the shipped config unchanged."""
-        from moto.route53.models import route53_backends
+        from localcloud.compat.moto.services import route53_backends
 
         route53 = boto3.client("route53", region_name="us-east-1")
         zone = route53.create_hosted_zone(Name=self.domain, CallerReference=f"localcloud-{self.domain}")
@@ -350,12 +354,3 @@ class LocalCloud:
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
                 for execution in page["executions"]:
                     yield {**execution, "stateMachineName": machine["name"]}
-
-
-def _json_or_text(value: str) -> str:
-    if value.startswith('"'):
-        import json
-
-        return json.loads(value)
-    return value
-

@@ -185,8 +185,8 @@ def _result(cloud: LocalCloud, devices: list[Device], provisioning: tuple[str, .
 
 def registry(region: str) -> list[CertificateView]:
     """Every certificate registered in ``region`` with its status, things and policies (sorted by CN)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.iot.models import iot_backends
+    from localcloud.compat.moto.core import DEFAULT_ACCOUNT_ID
+    from localcloud.compat.moto.iot import iot_backends
 
     backend = iot_backends[DEFAULT_ACCOUNT_ID][region]
     things: dict[str, list[str]] = {}
@@ -279,8 +279,8 @@ def _enrol(cloud: LocalCloud, folder: Path, name: str, region: str) -> None:
 def _provisioned_by_claim(cloud: LocalCloud, serial: str, region: str) -> Device:
     """Enrol ``serial``, serve the MQTT endpoints, and run the device tool's fleet provisioning by claim
     (``python -m device fleet-provision``) against ``region``: it connects with the claim, sends a CSR for a key it
-    made, proven by its enrolled signing key (the one `pki enrol` made), registers its serial with the template, and keeps the certificate. Its key lives in a temporary folder,
-    deleted when the demo is done with it (never in the state folder)."""
+    made, proven by its enrolled signing key (the one `pki enrol` made), registers its serial with the template, and
+    keeps the certificate. Its key lives in a temporary folder, deleted when the demo is done with it (never in the state folder)."""
     import tempfile
 
     from device.endpoint import Endpoint
@@ -332,7 +332,7 @@ def _short(value: str, n: int = 12) -> str:
 def _common_name(pem: str) -> str:
     try:
         subject = x509.load_pem_x509_certificate(pem.encode()).subject
-        return subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value  # type: ignore[return-value]
+        return str(subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
     except Exception:  # noqa: BLE001 - a display helper
         return "?"
 
@@ -389,8 +389,8 @@ def region_tables(result: DemoResult, region: str) -> list[Table]:
         executions.add_column(column)
     for execution in sorted(observe.executions(region), key=lambda e: (str(e.start), e.machine)):
         style = "green" if execution.status == "SUCCEEDED" else "red"
-        executions.add_row(execution.machine.removeprefix(result.application + "-"), _short(execution.name, 24), f"[{style}]{execution.status}[/{style}]",
-                           str(execution.transitions), _describe_input(execution.input))
+        executions.add_row(execution.machine.removeprefix(result.application + "-"), _short(execution.name, 24),
+                           f"[{style}]{execution.status}[/{style}]", str(execution.transitions), _describe_input(execution.input))
     return [certificates, inventory, telemetry, executions]
 
 

@@ -1,6 +1,8 @@
 """Run the real Pulumi program (``__main__.py``) for one stack under Pulumi mocks, in-process.
 
-Config comes from ``Pulumi.yaml`` defaults and ``Pulumi.<stack>.yaml`` (plus overrides); stack
+Config comes from ``Pulumi.yaml`` defaults and ``Pulumi.<stack>.yaml`` (plus overrides): ``stack_config`` is the
+local cloud's one reader of the stack YAML, and ``stack_settings`` parses it with the program's own parser
+(``components.config.parse_config``), so the local cloud reads every setting as the program does. Stack
 references resolve to outputs the caller hands in (from an earlier run of the referenced stack).
 Every registered resource is recorded with its type, name, parent, inputs (engine camelCase
 names, as policies see them) and outputs. What the resources "return" is up to a ``CloudMocks``
@@ -17,17 +19,26 @@ import runpy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import pulumi
 import yaml
 from google.protobuf import empty_pb2
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-from pulumi.runtime.settings import reset_options
+
+from components.config import PROJECT, REGION_KEY, StackSettings, parse_config, qualified
+from localcloud.compat.pulumi import (
+    MockEngine,
+    MockMonitor,
+    MockSettings,
+    configure,
+    deserialize_properties,
+    reset_options,
+    run_in_stack,
+    secret_value,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROJECT = "multi-region-iot"
 DEFAULT_ACCOUNT = "123456789012"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
@@ -93,7 +104,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         args.inputs = _plain(args.inputs)
         return self.create(args)
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
+    def call(self, args: pulumi.runtime.MockCallArgs):  # pyright: ignore[reportIncompatibleMethodOverride]  # pulumi also takes a bare dict
         return self.invoke(args.token, dict(args.args))
 
     # -- to override ----------------------------------------------------------------------
@@ -124,14 +135,15 @@ class FakeCloud(CloudMocks):
 
     def invoke(self, token: str, args: dict) -> dict:
         region = args.get("region") or self.region
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/preview",
-                    "userId": "AIDAPREVIEW", "id": self.account_id}
-        if token == "aws:iam/getSessionContext:getSessionContext":
-            return session_context(args["arn"])
-        if token == "aws:iot/getEndpoint:getEndpoint":
-            return {"endpointAddress": f"a{_hex(self.account_id, n=13)}-ats.iot.{region}.amazonaws.com",
-                    "id": region}
+        match token:
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/preview",
+                        "userId": "AIDAPREVIEW", "id": self.account_id}
+            case "aws:iam/getSessionContext:getSessionContext":
+                return session_context(args["arn"])
+            case "aws:iot/getEndpoint:getEndpoint":
+                return {"endpointAddress": f"a{_hex(self.account_id, n=13)}-ats.iot.{region}.amazonaws.com",
+                        "id": region}
         raise NotImplementedError(f"the mock cloud does not answer the invoke {token}")
 
     def create(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
@@ -199,7 +211,7 @@ def _certificate_id(pem: str) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
+class _RecordingMonitor(MockMonitor):
     """The SDK's mock monitor, also keeping parents, inputs and the stack's exports."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks):
@@ -213,7 +225,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
             return response
-        inputs = rpc.deserialize_properties(request.object)
+        inputs = deserialize_properties(request.object)
         registration = self.resources.get(response.urn)
         self.records.append(Resource(
             type=request.type, name=request.name, urn=response.urn,
@@ -232,12 +244,18 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 def _plain(value: Any) -> Any:
     """Drop SDK wrappers (secrets, unknowns) so records are plain JSON-like data."""
     if isinstance(value, dict):
-        if rpc._special_sig_key in value and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return _plain(value.get("value"))
+        secret, plain = secret_value(value)
+        if secret:
+            return _plain(plain)
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The project's stacks: one ``Pulumi.<stack>.yaml`` each, by name."""
+    return [p.name[len("Pulumi."):-len(".yaml")] for p in sorted(project_dir.glob("Pulumi.*.yaml"))]
 
 
 def stack_config(stack: str, project_dir: Path = PROJECT_DIR,
@@ -248,29 +266,35 @@ def stack_config(stack: str, project_dir: Path = PROJECT_DIR,
     for key, spec in (project.get("config") or {}).items():
         default = spec.get("default") if isinstance(spec, dict) else spec
         if default is not None:
-            config[key if ":" in key else f"{PROJECT}:{key}"] = default
+            config[qualified(key)] = default
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name}: create it (`pulumi stack init {stack}`) "
                                 "or pick one of the shipped stacks")
     for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
-        config[key if ":" in key else f"{PROJECT}:{key}"] = value
+        config[qualified(key)] = value
     for key, value in (overrides or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
         if value is None:
-            config.pop(full, None)
+            config.pop(qualified(key), None)
         else:
-            config[full] = value
+            config[qualified(key)] = value
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
 
 
-def _configure(mocks: pulumi.runtime.Mocks, monitor: pulumi_mocks.MockMonitor, stack: str) -> None:
+def stack_settings(stack: str, project_dir: Path = PROJECT_DIR,
+                   overrides: Mapping[str, Any] | None = None) -> StackSettings:
+    """The stack's settings as the program reads them: ``stack_config`` parsed by the program's parser (a bad value
+    raises the program's ``ConfigError``)."""
+    return parse_config(stack_config(stack, project_dir, overrides), project_dir)
+
+
+def _configure(mocks: pulumi.runtime.Mocks, monitor: MockMonitor, stack: str) -> None:
     """What ``pulumi.runtime.set_mocks`` does, minus creating a root stack on a loop that never
     runs: ``run_in_stack`` creates the root stack on our loop, as the CLI's language host does."""
     features = set(monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures)
     reset_options()
-    pulumi.runtime.settings.configure(pulumi_mocks.MockSettings(
-        monitor=monitor, monitor_features=features, engine=pulumi_mocks.MockEngine(None),
+    configure(MockSettings(
+        monitor=monitor, monitor_features=features, engine=MockEngine(None),
         project=PROJECT, stack=stack, dry_run=False, organization=None, callbacks=None))
 
 
@@ -282,8 +306,9 @@ def run_stack(stack: str, *, mocks: CloudMocks | None = None, project_dir: Path 
     Raises whatever the program raises (e.g. ``ConfigError``) after the runtime has settled.
     """
     config = stack_config(stack, project_dir, config_overrides)
-    region = json.loads(config["aws:region"]) if config.get("aws:region", "").startswith('"') \
-        else config.get("aws:region", "eu-west-1")
+    # Only for the mocks' invented ARNs: the program checks the region itself (and raises ConfigError for a bad one).
+    region = json.loads(config[REGION_KEY]) if config.get(REGION_KEY, "").startswith('"') \
+        else config.get(REGION_KEY, "eu-west-1")
     if mocks is None:
         mocks = FakeCloud(stack_outputs, region=region)
     else:
@@ -300,7 +325,7 @@ def run_stack(stack: str, *, mocks: CloudMocks | None = None, project_dir: Path 
     try:
         _configure(mocks, monitor, stack)
         pulumi.runtime.set_all_config(config)
-        loop.run_until_complete(pulumi.runtime.stack.run_in_stack(
+        loop.run_until_complete(run_in_stack(
             lambda: runpy.run_path(str(program), run_name="__main__")))
     finally:
         loop.close()
@@ -310,5 +335,5 @@ def run_stack(stack: str, *, mocks: CloudMocks | None = None, project_dir: Path 
             sys.path.remove(str(project_dir))
     outputs = {}
     if monitor.stack_outputs_struct is not None:
-        outputs = _plain(rpc.deserialize_properties(monitor.stack_outputs_struct))
+        outputs = _plain(deserialize_properties(monitor.stack_outputs_struct))
     return StackRun(stack, monitor.records, outputs)

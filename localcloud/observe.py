@@ -3,8 +3,9 @@ executions with their state transitions, and the AWS calls that crossed regions.
 
 Reads go to moto's backends directly (no API round trip, no linear ``describe_execution`` scan),
 so the demo and the benchmark can look at tens of thousands of executions cheaply.
-``CrossRegionMeter`` is an adapter over moto (not a patch): while an execution runs, every AWS
-call whose region differs from the execution's region is counted.
+``CrossRegionMeter`` wraps moto's ``start_execution`` (a ``localcloud.patching.Patch``, undone when it is
+uninstalled) and observes ``localcloud.interception``: while an execution runs, every AWS call whose region differs
+from the execution's region is counted.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
-from moto.iot.models import iot_backends
-from moto.stepfunctions.responses import get_backend as sfn_backend
+from localcloud import interception
+from localcloud.compat.moto.core import DEFAULT_ACCOUNT_ID
+from localcloud.compat.moto.dynamodb import dynamodb_backends
+from localcloud.compat.moto.iot import iot_backends
+from localcloud.compat.moto.stepfunctions import sfn_backend
+from localcloud.patching import Patch
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ def certificate_status(region: str, certificate_id: str, account_id: str = DEFAU
 def _plain_item(item: Any) -> dict[str, Any]:
     out = {}
     for key, value in item.to_json()["Attributes"].items():
-        (kind, raw), = value.items()
+        (_kind, raw), = value.items()
         out[key] = raw
     return out
 
@@ -129,7 +132,7 @@ def table_items(region: str, table: str, account_id: str = DEFAULT_ACCOUNT_ID) -
 
 def queue_depth(region: str, queue_url_or_name: str, account_id: str = DEFAULT_ACCOUNT_ID) -> int:
     """Messages held by an SQS queue in ``region`` (visible, in flight or delayed); 0 if there is no such queue."""
-    from moto.sqs.models import sqs_backends
+    from localcloud.compat.moto.services import sqs_backends
 
     queue = sqs_backends[account_id][region].queues.get(queue_url_or_name.rstrip("/").rsplit("/", 1)[-1])
     return 0 if queue is None else len(queue._messages)
@@ -147,8 +150,8 @@ class CrossRegionMeter:
 
     Wraps ``StepFunctionsParserBackend.start_execution`` (which, with synchronous executions, runs
     the whole execution, Lambda tasks included) to know the executing region, and observes every
-    call ``localcloud.fixes.aws_calls`` records (stubber path and in-process path alike), so that
-    fix must be applied (``LocalCloud`` applies it). ``calls`` counts every call seen inside an
+    call ``localcloud.interception`` records (stubber path and in-process path alike), so its hook
+    must be installed (the fix ``aws_calls``; ``LocalCloud`` applies it). ``calls`` counts every call seen inside an
     execution, ``cross_region`` those that left its region (with a sample in ``examples``).
     """
 
@@ -156,7 +159,7 @@ class CrossRegionMeter:
         self.calls = 0
         self.cross_region = 0
         self.examples: list[tuple[str, str, str]] = []  # (executing region, call region, event name)
-        self._saved: list[tuple[Any, str, Any]] = []
+        self._patch = Patch("cross_region_meter", kind="observe")
 
     def _observe(self, call: Any) -> None:
         executing = _EXECUTING[-1] if _EXECUTING else None
@@ -169,12 +172,10 @@ class CrossRegionMeter:
                 self.examples.append((executing, call.region, f"{call.service}.{call.operation}"))
 
     def install(self) -> CrossRegionMeter:
-        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+        from localcloud.compat.moto.stepfunctions_parser import StepFunctionsParserBackend
 
-        from localcloud.fixes import aws_calls
-
-        if not aws_calls.LEDGER.applied:
-            raise RuntimeError("CrossRegionMeter observes localcloud.fixes.aws_calls: apply it first "
+        if not interception.installed():
+            raise RuntimeError("CrossRegionMeter observes localcloud.interception: apply the fix aws_calls first "
                                "(localcloud.fixes.apply() or inside LocalCloud)")
         original_start = StepFunctionsParserBackend.start_execution
 
@@ -185,18 +186,13 @@ class CrossRegionMeter:
             finally:
                 _EXECUTING.pop()
 
-        self._saved = [(StepFunctionsParserBackend, "start_execution", original_start)]
-        StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
-        aws_calls.add_observer(self._observe)
+        self._patch.set(StepFunctionsParserBackend, "start_execution", start_execution)
+        interception.add_observer(self._observe)
         return self
 
     def uninstall(self) -> None:
-        from localcloud.fixes import aws_calls
-
-        aws_calls.remove_observer(self._observe)
-        for owner, name, original in reversed(self._saved):
-            setattr(owner, name, original)
-        self._saved = []
+        interception.remove_observer(self._observe)
+        self._patch.undo()
 
     def __enter__(self) -> CrossRegionMeter:
         return self.install()

@@ -13,10 +13,11 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
+from collections.abc import Mapping
 
-from components.config import ConfigError, validate_hostname
-from localcloud.mockrun import PROJECT_DIR, StackRun, run_stack, stack_config
+from components.config import ConfigError, StackSettings
+from localcloud.mockrun import PROJECT_DIR, StackRun, run_stack, stack_names, stack_settings
 
 STATE_DIR = PROJECT_DIR / ".localcloud"
 PREVIEWS = STATE_DIR / "previews"
@@ -34,63 +35,67 @@ def _issue_canary(pki_dir: Path, region: str) -> None:
         pki.issue_device_certificates(pki_dir, [thing_name(region)])
 
 
-def _pki_override(stack: str, pki_dir: Path | None, overrides: Mapping[str, Any] | None,
-                  out: TextIO) -> dict[str, str]:
+def _pki_override(settings: StackSettings, pki_dir: Path | None, out: TextIO) -> dict[str, str]:
     """Use the configured PKI folder if it has material; else a generated one (a preview needs
     certificates to plan the CA and endpoint, not the real ones)."""
     if pki_dir is not None:
         return {"pkiDir": str(pki_dir)}
-    config = stack_config(stack, overrides=overrides)
-    configured = Path(config.get("multi-region-iot:pkiDir", "pki-out"))
-    configured = configured if configured.is_absolute() else PROJECT_DIR / configured
-    if any(k in config for k in ("multi-region-iot:serverCertificate",)) or (configured / "intermediate-ca.crt").exists():
+    configured = settings.pki_dir  # absolute: relative to the project
+    if settings.pem_overrides is not None or (configured / "intermediate-ca.crt").exists():
         return {}
-    domain = validate_hostname(_domain_for(stack, config), "domainName")
+    domain = _domain_for(settings)
     import pki
 
     try:  # a PKI made for another domain is refused, never replaced: its CA may have signed devices
         pki.check_pki_domain(GENERATED_PKI, domain, start_over=f"remove it (`rm -rf {GENERATED_PKI}`) and preview again")
         if not (GENERATED_PKI / "root-ca.crt").exists():
             pki.init_pki(GENERATED_PKI, domain)
-        _issue_canary(GENERATED_PKI, config.get("aws:region", stack))
+        _issue_canary(GENERATED_PKI, settings.region)
     except pki.PkiError as error:
         raise ConfigError(f"domainName = {domain!r}: {error}") from None
     out.write(f"note: pkiDir {configured} has no PKI; planning with a generated one in {GENERATED_PKI}\n")
     return {"pkiDir": str(GENERATED_PKI)}
 
 
-def _domain_for(stack: str, config: Mapping[str, str]) -> str:
-    domain = config.get("multi-region-iot:domainName")
-    if domain:
-        return domain
-    ref = config.get("multi-region-iot:primaryStack")
-    if ref:
-        saved = PREVIEWS / f"{ref.rsplit('/', 1)[-1]}.json"
-        if saved.exists():
-            return json.loads(saved.read_text()).get("domainName", "iot.example.com")
+def _domain_for(settings: StackSettings) -> str:
+    if settings.shared is not None:
+        return settings.shared.domain_name
+    saved = PREVIEWS / f"{settings.primary_stack.rsplit('/', 1)[-1]}.json"
+    if saved.exists():
+        return json.loads(saved.read_text()).get("domainName", "iot.example.com")
     return "iot.example.com"
+
+
+def _is_primary(stack: str) -> bool:
+    try:
+        return stack_settings(stack).is_primary
+    except ConfigError:  # not a stack anyone can preview, so not the primary of any
+        return False
 
 
 def _primary_stacks() -> list[str]:
     """The project's stacks that are primaries (no primaryStack in their Pulumi.<stack>.yaml)."""
-    names = [p.name[len("Pulumi."):-len(".yaml")] for p in sorted(PROJECT_DIR.glob("Pulumi.*.yaml"))]
-    return [n for n in names if not stack_config(n).get("multi-region-iot:primaryStack")]
+    return [n for n in stack_names() if _is_primary(n)]
 
 
-def _referenced_outputs(stack: str, pki_dir: Path | None, out: TextIO,
-                        overrides: Mapping[str, Any] | None = None) -> dict[str, Mapping[str, Any]]:
+def _referenced_outputs(settings: StackSettings, pki_dir: Path | None, out: TextIO) -> dict[str, Mapping[str, Any]]:
     """The exports of the stack ``primaryStack`` names (previewed first if never previewed); a name that
     is no stack of this project, or a secondary, is a ConfigError saying what was expected."""
-    ref = stack_config(stack, overrides=overrides).get("multi-region-iot:primaryStack")
-    if not ref:
+    ref = settings.primary_stack
+    if ref is None:
         return {}
     ref_stack = ref.rsplit("/", 1)[-1]
     expected = (f"expected org/multi-region-iot/<stack> naming this project's primary stack "
                 f"({', '.join(_primary_stacks()) or 'none found'})")
-    if not (PROJECT_DIR / f"Pulumi.{ref_stack}.yaml").exists():
+    if ref_stack not in stack_names():
         raise ConfigError(f"primaryStack = {ref!r} names stack {ref_stack}, which does not exist (no "
                           f"Pulumi.{ref_stack}.yaml, no preview): {expected}.")
-    if stack_config(ref_stack).get("multi-region-iot:primaryStack"):
+    try:
+        referenced = stack_settings(ref_stack)
+    except ConfigError as error:
+        raise ConfigError(f"primaryStack = {ref!r}: the primary stack {ref_stack} could not be previewed (error: "
+                          f"{error}); fix it first.") from None
+    if not referenced.is_primary:
         raise ConfigError(f"primaryStack = {ref!r} names a secondary stack (it sets primaryStack itself): {expected}.")
     saved = PREVIEWS / f"{ref_stack}.json"
     if not saved.exists():
@@ -126,14 +131,12 @@ def plan_tree(run: StackRun) -> list[str]:
     return lines
 
 
-def _provisioning_key_override(stack: str, overrides: Mapping[str, Any] | None) -> dict[str, str]:
+def _provisioning_key_override(settings: StackSettings) -> dict[str, str]:
     """The local cloud deploys the provisioning API (its own KMS key per region); previews plan it too, with a
     placeholder key ARN of the stack's region, unless the stack or the caller names a key."""
-    config = stack_config(stack, overrides=overrides)
-    if config.get("multi-region-iot:provisioningSigningKeyArn"):
+    if settings.provisioning_api is not None:
         return {}
-    region = config.get("aws:region", "eu-west-1")
-    return {"provisioningSigningKeyArn": f"arn:aws:kms:{region}:123456789012:key/mrk-{'0' * 32}"}
+    return {"provisioningSigningKeyArn": f"arn:aws:kms:{settings.region}:123456789012:key/mrk-{'0' * 32}"}
 
 
 def preview(stack: str, *, policy_pack: str | None = None, policy_config: Mapping[str, Any] | None = None,
@@ -141,10 +144,12 @@ def preview(stack: str, *, policy_pack: str | None = None, policy_config: Mappin
             out: TextIO = sys.stdout) -> int:
     """Preview one stack; return the exit code ``pulumi preview`` would."""
     try:
-        config_overrides = {**_provisioning_key_override(stack, config_overrides), **(config_overrides or {})}
-        overrides = {**config_overrides, **_pki_override(stack, pki_dir, config_overrides, out)}
+        # The program's own parser first: a bad value is the error the program would raise, said before anything runs.
+        settings = stack_settings(stack, overrides=config_overrides)
+        overrides = {**_provisioning_key_override(settings), **(config_overrides or {}),
+                     **_pki_override(settings, pki_dir, out)}
         run = run_stack(stack, config_overrides=overrides,
-                        stack_outputs=_referenced_outputs(stack, pki_dir, out, config_overrides))
+                        stack_outputs=_referenced_outputs(settings, pki_dir, out))
     except (ConfigError, FileNotFoundError) as exc:  # PkiError is turned into ConfigError where it can arise
         out.write(f"error: {exc}\n")
         return EXIT_ERROR

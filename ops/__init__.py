@@ -17,5 +17,7 @@ factory (``ops.clients``), so inside ``LocalCloud`` the same code reaches moto.
 | ``registry`` | read the IoT registry (paginated) into ``drift``'s snapshots |
 | ``reconcile`` | report drift per thing, optionally start the converging machine |
 | ``detach`` | detach the device policy from every target before ``pulumi destroy`` |
+| ``trace`` | one device's story in every region (read-only) and a verdict per region with the command that fixes it |
+| ``status`` | the fleet at a glance, one row per region (read-only) |
 | ``cli`` / ``render`` | argparse front end, rich tables or JSON |
 """

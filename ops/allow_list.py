@@ -7,13 +7,13 @@ only if the thing is not enrolled yet (a conditional put): importing a file twic
 resets a device that was provisioned. The allow-list is a global table: importing in one region enrols everywhere.
 
 The whole file is checked before anything is written: a line that is not an entry, a reserved thing name
-(``functions/reserved_names.py``: ``canary-``), or a thing named twice with two different keys (which of them the
+(``contract/names.py``: ``canary-``), or a thing named twice with two different keys (which of them the
 device holds cannot be told) stops the import, naming the line(s). A thing named twice with the same key is one entry.
 
 ``reset`` (issue 21) is for a device the provisioning API cannot answer any more: it lost the key its certificate is
 for (or an entry of the first version made its key and the response was lost), or an attempt left something the
 device's own retries could not undo. With ``--yes`` it undoes every journaled attempt that did not commit, in the
-region that made it (the same idempotent steps as the API: ``provisioner.Provisioning.clean``), and puts the entry
+region that made it (the same idempotent steps as the API: ``contract.registry.Provisioning.clean``), and puts the entry
 back to ``unprovisioned``, recording as ``ReplacesCertificateId`` the certificate the inventory item names (ACTIVE).
 The device's next request then takes the thing name over from that certificate: the inventory item names the new
 one with the old one as ``PreviousCertificateId``, which every region's replicate machine revokes (the inventory's
@@ -27,17 +27,17 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from components.naming import Names
-from functions import reserved_names
-from functions.provisioning_api import allow_list as entries
-from functions.provisioning_api.allow_list import enrol_item
-from functions.provisioning_api.provisioner import CleanupPending, Provisioning
-from functions.provisioning_api.request import THING_NAME
+from contract import allow_list as entries
+from contract import names
+from contract.allow_list import enrol_item
+from contract.registry import CleanupPending, Provisioning
+from contract.resources import Names
 from ops.clients import DEFAULT_APPLICATION, client_factory
 from ops.errors import OpsError
 
@@ -77,9 +77,9 @@ def parse(lines: Iterable[str]) -> list[dict[str, str]]:
             thing, pem = value["thingName"], value["verifyingKey"]
         except (ValueError, KeyError, TypeError, RecursionError):
             raise EntryError(f"line {number}: not an object with thingName and verifyingKey") from None
-        if not isinstance(thing, str) or not THING_NAME.fullmatch(thing):
+        if not names.is_thing_name(thing):
             raise EntryError(f"line {number}: {thing!r} is not a thing name")
-        reserved = reserved_names.refusal(thing)
+        reserved = names.refusal(thing)
         if reserved:
             raise EntryError(f"line {number}: thingName {reserved}")
         try:
@@ -102,7 +102,7 @@ def parse(lines: Iterable[str]) -> list[dict[str, str]]:
 
 
 def import_entries(dynamodb: Any, table: str, entries: list[dict[str, str]]) -> ImportReport:
-    report, now = ImportReport(), dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report, now = ImportReport(), dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for item in entries:
         try:
             dynamodb.put_item(TableName=table, Item=enrol_item(item["thingName"], item["verifyingKey"], now),
@@ -179,13 +179,13 @@ class ResetReport:
 def reset(source: Any, region: str, thing: str, *, application: str = DEFAULT_APPLICATION, confirm: bool = False,
           clock: Callable[[], float] = time.time) -> ResetReport:
     """Plan (and with ``confirm`` do) the reset of ``thing``'s entry through ``region`` (module docstring)."""
-    if not THING_NAME.fullmatch(thing):
+    if not names.is_thing_name(thing):
         raise OpsError(f"{thing!r} is not a thing name: 1-128 letters, digits, ':', '_' or '-'")
-    clients, names = client_factory(source), Names(application)
+    clients, physical = client_factory(source), Names(application)
     dynamodb = clients("dynamodb", region)
-    entry = entries.read(dynamodb, names.allow_list_table, thing)
+    entry = entries.read(dynamodb, physical.allow_list_table, thing)
     if entry is None:
-        raise OpsError(f"{thing!r} is not on the allow-list ({names.allow_list_table} in {region}): check THING and "
+        raise OpsError(f"{thing!r} is not on the allow-list ({physical.allow_list_table} in {region}): check THING and "
                        "--application; enrol it with `python -m ops allow-list add REGION THING KEY`")
     report = ResetReport(region, thing, status=entry.get("Status", ""), certificate_id=entry.get("CertificateId", ""),
                          confirmed=confirm)
@@ -194,7 +194,7 @@ def reset(source: Any, region: str, thing: str, *, application: str = DEFAULT_AP
                           f"{entry.get('ClaimedAt')}, through {entry.get('ClaimRegion')}): run this again after "
                           f"{entries.CLAIM_TIMEOUT_SECONDS} s")
         return report
-    item = dynamodb.get_item(TableName=names.inventory_table, Key={"ThingName": {"S": thing}},
+    item = dynamodb.get_item(TableName=physical.inventory_table, Key={"ThingName": {"S": thing}},
                              ConsistentRead=True).get("Item") or {}
     current = item.get("CertificateId", {}).get("S", "")
     if item.get("Status", {}).get("S") == "REVOKED":
@@ -213,7 +213,7 @@ def reset(source: Any, region: str, thing: str, *, application: str = DEFAULT_AP
         return report
     if report.attempts:
         work = Provisioning(clients("iot", report.attempt_region), clients("dynamodb", report.attempt_region),
-                            names.inventory_table, names.device_policy, report.attempt_region, "", "")
+                            physical.inventory_table, physical.device_policy, report.attempt_region, "", "")
         for cid in report.attempts:
             try:
                 work.clean(thing, cid, entry.get(entries.REPLACES) or None)
@@ -221,9 +221,9 @@ def reset(source: Any, region: str, thing: str, *, application: str = DEFAULT_AP
             except CleanupPending as pending:
                 report.left.append(f"{cid}: {pending}; run this again in a few seconds (or the device's next "
                                    "request finishes it)")
-    at = dt.datetime.fromtimestamp(clock(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = dt.datetime.fromtimestamp(clock(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     forget = report.cleaned + [cid for cid in journaled if cid == current]
-    report.done = entries.reset(dynamodb, names.allow_list_table, thing, entry, replaces=report.replaces or None,
+    report.done = entries.reset(dynamodb, physical.allow_list_table, thing, entry, replaces=report.replaces or None,
                                 forget=forget, at=at)
     if not report.done:
         report.refused = f"the entry of {thing} changed while it was being reset (a request?): run this again"

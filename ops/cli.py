@@ -6,9 +6,12 @@
 - ``detach-all REGION [--yes] [--wait-executions]``: detach the device policy from every certificate, after the
   region's executions end (``ops.detach``).
 - ``conformance REGION [--yes] [--local]``: probe what the local cloud assumes about AWS (``ops.conformance``).
+- ``trace THING [--regions R ...]``: one device's story in every region and a verdict per region (``ops.trace``).
+- ``status [--regions R ...]``: the fleet at a glance, one row per region (``ops.status``).
 
 Common options (before or after COMMAND): ``--application`` (default ``multi-region-iot``),
-``--profile`` (a named AWS profile; default: boto3's default session), ``--json``.
+``--profile`` (a named AWS profile; default: boto3's default session), ``--json``, ``--endpoint-url URL`` (every AWS
+call to URL: the local cloud's ``http://127.0.0.1:4566`` while ``python -m localcloud up --serve`` runs).
 Exit status: 0 done, 1 done but something needs attention (failures, drift left, messages left),
 2 bad input or a missing resource/credentials (the message names the problem and the fix).
 """
@@ -24,8 +27,9 @@ from typing import Any
 
 from rich.console import Console
 
+from contract.names import application_refusal
 from ops import render
-from ops.clients import APPLICATION_PATTERN, DEFAULT_APPLICATION, REGION_PATTERN, ClientFactory, client_factory
+from ops.clients import DEFAULT_APPLICATION, REGION_PATTERN, ClientFactory, client_factory
 from ops.errors import OpsError
 from ops.ratelimit import ATTACH_POLICY_TPS, DEFAULT_RATE
 
@@ -37,9 +41,11 @@ def _region(text: str) -> str:
 
 
 def _application(text: str) -> str:
-    if not APPLICATION_PATTERN.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an application name: use lowercase letters, digits and "
-                                         f"dashes, as in the stack's `application` config (default {DEFAULT_APPLICATION})")
+    """Exactly the applications the program accepts (contract/names.py: the stack's `application` config)."""
+    why = application_refusal(text)
+    if why:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an application name: it {why}, as in the stack's "
+                                         f"`application` config (default {DEFAULT_APPLICATION})")
     return text
 
 
@@ -55,6 +61,16 @@ def _rate(text: str) -> float:
     return value
 
 
+def _endpoint_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an endpoint URL: give scheme and host, e.g. "
+                                         "http://127.0.0.1:4566")
+    return text
+
+
 def _common(suppress: bool) -> argparse.ArgumentParser:
     """Options accepted before and after COMMAND; after it they override (defaults suppressed there)."""
     parser = argparse.ArgumentParser(add_help=False)
@@ -63,6 +79,9 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
                         help=f"the stacks' application name (default {DEFAULT_APPLICATION})")
     parser.add_argument("--profile", default=default(None), help="AWS profile (default: boto3's default session)")
     parser.add_argument("--json", action="store_true", default=default(False), help="print one JSON object")
+    parser.add_argument("--endpoint-url", type=_endpoint_url, default=default(None), metavar="URL",
+                        help="send every AWS call to URL, e.g. the local cloud's http://127.0.0.1:4566 (default: "
+                             "AWS's endpoints, or AWS_ENDPOINT_URL when set)")
     return parser
 
 
@@ -112,13 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     detach.add_argument("--wait-executions", action="store_true",
                         help="first wait (up to 15 min) until no state machine execution of the application runs in "
                              "REGION (the region removal: README, 'Removing a region')")
+    regions_help = "the regions to look in (default: every replica of the application's inventory table)"
+    trace = commands.add_parser("trace", parents=[common], help="one device's story in every region, oldest first, "
+                                "and a verdict per region with the command that fixes it (ops.trace)")
+    trace.add_argument("thing", metavar="THING", help="the device's thing name")
+    trace.add_argument("--regions", nargs="+", type=_region, metavar="R", help=regions_help)
+    status = commands.add_parser("status", parents=[common], help="the fleet at a glance, one row per region "
+                                 "(ops.status)")
+    status.add_argument("--regions", nargs="+", type=_region, metavar="R", help=regions_help)
     from ops.conformance.cli import add_parser as add_conformance
 
     add_conformance(commands, common)
     return parser
 
 
-def _clients(profile: str | None) -> ClientFactory:
+def _clients(profile: str | None, endpoint_url: str | None = None) -> ClientFactory:
     import boto3
     from botocore.exceptions import ProfileNotFound
 
@@ -126,11 +153,30 @@ def _clients(profile: str | None) -> ClientFactory:
         session = boto3.Session(profile_name=profile) if profile else boto3.Session()
     except ProfileNotFound:
         raise OpsError(f"no AWS profile named {profile!r}: list yours with `aws configure list-profiles`") from None
-    return client_factory(session)
+    return client_factory(session, endpoint_url)
+
+
+def _session_region(profile: str | None) -> str | None:
+    """The region of the profile (or of boto3's default session): where ``trace``/``status`` look for the
+    inventory table's replicas first."""
+    import boto3
+
+    try:
+        return (boto3.Session(profile_name=profile) if profile else boto3.Session()).region_name
+    except Exception:  # noqa: BLE001 - only a hint; _clients reports a bad profile
+        return None
 
 
 def run(args: argparse.Namespace, clients: ClientFactory) -> Any:
     """Run the parsed command; returns its report."""
+    if args.command in ("trace", "status"):
+        from ops import status, trace
+
+        where = {"regions": args.regions, "application": args.application, "profile": args.profile,
+                 "seeds": [_session_region(args.profile)]}
+        if args.command == "trace":
+            return trace.trace(clients, args.thing, **where)
+        return status.status(clients, **where)
     from ops import allow_list, backfill, detach, reconcile, redrive
 
     if args.command == "allow-list":
@@ -156,7 +202,9 @@ def run(args: argparse.Namespace, clients: ClientFactory) -> Any:
 
 
 _RENDER = {"backfill": render.backfill, "redrive": render.redrive, "reconcile": render.reconcile,
-           "detach-all": render.detach, "allow-list": render.allow_list}
+           "detach-all": render.detach, "allow-list": render.allow_list,
+           "trace": lambda console, report: report.render(console),
+           "status": lambda console, report: report.render(console)}
 
 
 def main(argv: Sequence[str] | None = None, *, clients: ClientFactory | None = None,
@@ -172,7 +220,7 @@ def main(argv: Sequence[str] | None = None, *, clients: ClientFactory | None = N
         return conformance(args, console)
     console = console or Console()
     try:
-        report = run(args, clients or _clients(args.profile))
+        report = run(args, clients or _clients(args.profile, args.endpoint_url))
     except OpsError as error:
         console.print(f"[red]error:[/red] {escape(str(error))}")  # the message may quote input holding [brackets]
         return 2
@@ -190,7 +238,7 @@ def main(argv: Sequence[str] | None = None, *, clients: ClientFactory | None = N
         details = error.response.get("Error", {})
         console.print(f"[red]error:[/red] AWS refused {error.operation_name}: {details.get('Code')}: "
                       f"{details.get('Message')}; check the credentials (--profile) and their permissions in "
-                      f"{args.region}")
+                      f"{getattr(args, 'region', None) or 'the regions'}")
         return 2
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")

@@ -2,7 +2,7 @@
 
 State machine ARNs are *built* (``arn:<partition>:states:<region>:<account>:stateMachine:<name>``)
 from the caller's account and partition (one ``sts:GetCallerIdentity``, allowed to every principal)
-rather than found with ``ListStateMachines``: the names are fixed by ``components.naming.Names``, so
+rather than found with ``ListStateMachines``: the names are fixed by ``contract.resources.Names``, so
 building costs no paginated listing of every machine in the account, needs no ``states:List*``
 permission, and cannot pick a same-named machine of another application. A machine that is not
 deployed shows up at ``StartExecution`` as ``StateMachineDoesNotExist``, which the commands report.
@@ -13,23 +13,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import boto3
 
-from components.naming import Names
+from contract.resources import Names
 
 #: ``(service, region) -> boto3 client``; tests and the CLI build one from a Session.
 ClientFactory = Callable[[str, str], Any]
-SessionOrFactory = Union[boto3.Session, ClientFactory, None]
+SessionOrFactory = boto3.Session | ClientFactory | None
 
 DEFAULT_APPLICATION = "multi-region-iot"
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
-APPLICATION_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
-def client_factory(source: SessionOrFactory = None) -> ClientFactory:
-    """A caching factory from a boto3 Session (default: a new default session) or an existing factory."""
+def client_factory(source: SessionOrFactory = None, endpoint_url: str | None = None) -> ClientFactory:
+    """A caching factory from a boto3 Session (default: a new default session) or an existing factory.
+
+    ``endpoint_url`` sends every client's calls there (``--endpoint-url``, e.g. the local cloud's
+    ``http://127.0.0.1:4566``); without it boto3 resolves the endpoint itself, honouring ``AWS_ENDPOINT_URL`` and the
+    profile's ``endpoint_url`` ("Service-specific endpoints", AWS SDKs and Tools Reference Guide:
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)."""
     if source is not None and not isinstance(source, boto3.Session):
         return source
     session = source or boto3.Session()
@@ -38,7 +42,7 @@ def client_factory(source: SessionOrFactory = None) -> ClientFactory:
     def make(service: str, region: str) -> Any:
         key = (service, region)
         if key not in cache:
-            cache[key] = session.client(service, region_name=region)
+            cache[key] = session.client(service, region_name=region, endpoint_url=endpoint_url)
         return cache[key]
 
     return make

@@ -23,10 +23,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 
 from builders import inventory as inv
-from builders.failures import EXECUTION_STATUS_DETAIL_TYPE, EXECUTION_STATUS_SOURCE
+from contract.events import EXECUTION_STATUS_DETAIL_TYPE, EXECUTION_STATUS_SOURCE
 
 
 class Kind(str, Enum):
@@ -57,7 +57,7 @@ def _attribute(message: dict[str, Any], name: str) -> str:
     return str(value.get("StringValue", ""))
 
 
-def _is_state_machine_arn(arn: Any) -> bool:
+def _is_state_machine_arn(arn: Any) -> TypeGuard[str]:
     return isinstance(arn, str) and arn.startswith("arn:") and ":states:" in arn and ":stateMachine:" in arn
 
 

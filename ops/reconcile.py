@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builders import inventory as inv
-from builders.asl.jitr import OWNER_ATTRIBUTE
+from contract.items import OWNER_ATTRIBUTE
 from ops import executions, inventory, registry
 from ops.clients import DEFAULT_APPLICATION, SessionOrFactory, scope as resolve_scope
 from ops.drift import UNREPAIRABLE, Code, Drift, item_drift, orphan_things

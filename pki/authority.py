@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Literal
+from collections.abc import Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from pki import profiles
 from pki.errors import PkiError
@@ -82,7 +84,7 @@ class IssuedCertificate:
 
 def expired_validity(*, days_ago: int = 1, lifetime_days: int = 365) -> Validity:
     """A validity window that ended ``days_ago`` days ago: for issuing expired test certificates."""
-    end = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=days_ago)
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=days_ago)
     return Validity(end - dt.timedelta(days=lifetime_days), end)
 
 
@@ -110,7 +112,7 @@ class CertificateAuthority:
         root_days: int = profiles.ROOT_DAYS,
         intermediate_days: int = profiles.INTERMEDIATE_DAYS,
         now: dt.datetime | None = None,
-    ) -> "CertificateAuthority":
+    ) -> CertificateAuthority:
         """A brand-new root and intermediate (keys of ``key_type``), in memory."""
         org, country = check_org(org), check_country(country)
         label = org or "PKI"
@@ -171,7 +173,7 @@ class CertificateAuthority:
         key_type: str = DEFAULT_KEY_TYPE,
         days: int = profiles.DEVICE_DAYS,
         validity: Validity | None = None,
-        public_key: PublicKey | None = None,
+        public_key: CertificatePublicKeyTypes | None = None,
     ) -> IssuedCertificate:
         """A device certificate with CN = ``name``.
 
@@ -183,19 +185,20 @@ class CertificateAuthority:
         key = None
         if public_key is None:
             key = generate_private_key(key_type)
-            public_key = key.public_key()
+            checked: PublicKey = key.public_key()
         else:
-            check_public_key(public_key, f"the public key for {name}")
+            checked = check_public_key(public_key, f"the public key for {name}")
         window = validity or Validity.for_days(days)
         certificate = profiles.build_device(
-            public_key, self._subject(name), window, self.intermediate_certificate, self.intermediate_key,
+            checked, self._subject(name), window, self.intermediate_certificate, self.intermediate_key,
             enforce_issuer_lifetime=validity is None,
         )
         return IssuedCertificate(name, "device", certificate, key)
 
-    def issue_devices(self, names: Iterable[str], **options: object) -> list[IssuedCertificate]:
-        """One device certificate per name (same options as :meth:`issue_device`), in memory."""
-        return [self.issue_device(name, **options) for name in names]  # type: ignore[arg-type]
+    def issue_devices(self, names: Iterable[str], *, key_type: str = DEFAULT_KEY_TYPE,
+                      days: int = profiles.DEVICE_DAYS, validity: Validity | None = None) -> list[IssuedCertificate]:
+        """One device certificate per name (the options of :meth:`issue_device`), in memory."""
+        return [self.issue_device(name, key_type=key_type, days=days, validity=validity) for name in names]
 
     def sign_csr(self, csr_data: bytes | str, *, days: int = profiles.DEVICE_DAYS) -> IssuedCertificate:
         """Issue a device certificate for a CSR (PEM or DER) after checking its signature and CN.
@@ -209,7 +212,7 @@ class CertificateAuthority:
         if len(names) != 1:
             raise PkiError("the CSR has more than one CN: give exactly one, the thing name")
         name = names[0]
-        return self.issue_device(name, days=days, public_key=csr.public_key())  # type: ignore[arg-type]
+        return self.issue_device(name, days=days, public_key=csr.public_key())
 
 
 def parse_csr(csr_data: bytes | str) -> x509.CertificateSigningRequest:

@@ -45,7 +45,7 @@ def issue_claim(out: Path, *, replace: bool = False, days: int = CLAIM_DAYS) -> 
         return Claim(certificate_path, key_path, created=False)
     make_private_dir(certificate_path.parent)
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, COMMON_NAME)])
     certificate = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())

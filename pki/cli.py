@@ -13,7 +13,8 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn
+from collections.abc import Sequence
 
 from pki import profiles
 from pki.authority import DEFAULT_ORG
@@ -33,9 +34,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error message instead of usage + message, and no abbreviated
     options (so ``--passphrase x`` can never be taken for ``--passphrase-env x``)."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -293,11 +294,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     table = [(r.kind, r.name, r.serial, r.not_after[:19].replace("T", " "), r.status) for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(headers)]
     for row in (headers, *table):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
-COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign, "verify": _cmd_verify, "revoke": _cmd_revoke, "enrol": _cmd_enrol, "issue-claim": _cmd_claim, "list": _cmd_list}
+COMMANDS = {"init": _cmd_init, "issue-device": _cmd_issue, "issue-server": _cmd_server, "sign-csr": _cmd_sign,
+            "verify": _cmd_verify, "revoke": _cmd_revoke, "enrol": _cmd_enrol, "issue-claim": _cmd_claim,
+            "list": _cmd_list}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,7 +50,7 @@ class IndexEntry:
     def from_certificate(
         cls, certificate: x509.Certificate, *, kind: str, name: str, certificate_path: str,
         key_path: str | None, origin: str,
-    ) -> "IndexEntry":
+    ) -> IndexEntry:
         """The entry describing ``certificate`` stored at ``certificate_path``."""
         der = certificate.public_bytes(serialization.Encoding.DER)
         return cls(
@@ -63,7 +63,7 @@ class IndexEntry:
             certificate=certificate_path,
             key=key_path,
             origin=origin,
-            issued_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            issued_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         )
 
 
@@ -75,7 +75,7 @@ class Index:
         self.entries: dict[str, IndexEntry] = entries or {}
 
     @classmethod
-    def load(cls, path: Path) -> "Index":
+    def load(cls, path: Path) -> Index:
         """Read the index; a missing file is an empty index, an unreadable one an error."""
         try:
             text = path.read_text(encoding="utf-8")

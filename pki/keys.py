@@ -8,10 +8,11 @@ thousands of device keys a matter of seconds.
 from __future__ import annotations
 
 import os
-from typing import Literal, Union, get_args
+from typing import Literal, cast, get_args
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from pki.errors import PkiError
 
@@ -19,10 +20,10 @@ KeyType = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-4096"]
 KEY_TYPES: tuple[str, ...] = get_args(KeyType)
 DEFAULT_KEY_TYPE: KeyType = "ec-p256"
 
-PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey]
-PublicKey = Union[ec.EllipticCurvePublicKey, rsa.RSAPublicKey]
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
-PASSPHRASE_ENV = "PKI_CA_PASSPHRASE"
+PASSPHRASE_ENV = "PKI_CA_PASSPHRASE"  # noqa: S105 - the variable's name, not a passphrase
 """Environment variable holding the CA keys' passphrase (never taken from the command line)."""
 
 _CURVES = {"ec-p256": ec.SECP256R1, "ec-p384": ec.SECP384R1}
@@ -34,7 +35,7 @@ def check_key_type(key_type: str) -> KeyType:
     """Return ``key_type`` if it is supported, else raise a :class:`PkiError` listing the choices."""
     if key_type not in KEY_TYPES:
         raise PkiError(f"unknown key type {key_type!r}: choose one of {', '.join(KEY_TYPES)}")
-    return key_type  # type: ignore[return-value]
+    return cast(KeyType, key_type)
 
 
 def generate_private_key(key_type: str = DEFAULT_KEY_TYPE) -> PrivateKey:
@@ -45,7 +46,7 @@ def generate_private_key(key_type: str = DEFAULT_KEY_TYPE) -> PrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[key_type])
 
 
-def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     """The digest a CA with ``key`` signs with: SHA-384 for P-384, SHA-256 otherwise."""
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()
@@ -95,12 +96,12 @@ def load_private_key(pem: bytes, *, source: str, passphrase: bytes | None = None
     return key
 
 
-def public_key_der(key: PublicKey) -> bytes:
+def public_key_der(key: CertificatePublicKeyTypes) -> bytes:
     """SubjectPublicKeyInfo DER, the form two keys are compared in."""
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def keys_match(private_key: PrivateKey, public_key: PublicKey) -> bool:
+def keys_match(private_key: PrivateKey, public_key: CertificatePublicKeyTypes) -> bool:
     """True if ``private_key`` is the private half of ``public_key``."""
     return public_key_der(private_key.public_key()) == public_key_der(public_key)
 

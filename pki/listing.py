@@ -42,7 +42,7 @@ def list_certificates(pki_dir: Path, *, now: dt.datetime | None = None) -> list[
     layout = Layout(Path(pki_dir))
     if not layout.index.exists() and not layout.root_cert.exists():
         raise PkiError(f"{layout.root} holds no PKI: run {layout.init_hint()}")
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     index = Index.load(layout.index)
     rows: list[Listed] = []
     seen_files: set[str] = set()

@@ -7,7 +7,7 @@ import errno
 import fcntl
 import os
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from pki import atomic
 from pki.errors import PkiError

@@ -1,18 +1,18 @@
 """Validation of the names that end up in certificates: AWS IoT thing names and server FQDNs.
 
 A device certificate's CN *is* the thing name JITR creates, so anything AWS IoT would refuse as a
-thing name must be refused here, before a certificate carrying it exists.
+thing name must be refused here, before a certificate carrying it exists: the rule is ``contract/names.py``'s, the
+one every way a name enters applies; this module words its refusals for the CA tool.
 """
 
 from __future__ import annotations
 
 import re
 
-from functions import reserved_names
+from contract import names
+from contract.names import THING_NAME_MAX_LENGTH
 from pki.errors import PkiError
 
-THING_NAME_PATTERN = re.compile(r"[a-zA-Z0-9:_-]+")
-THING_NAME_MAX_LENGTH = 128
 _FQDN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
@@ -25,9 +25,8 @@ def validate_thing_name(name: str) -> str:
             f"thing name is {len(name)} characters long: AWS IoT allows at most "
             f"{THING_NAME_MAX_LENGTH}; shorten it"
         )
-    if not THING_NAME_PATTERN.fullmatch(name):
-        bad = sorted({c for c in name if not THING_NAME_PATTERN.fullmatch(c)})
-        shown = ", ".join(repr(c) for c in bad)
+    if not names.is_thing_name(name):
+        shown = ", ".join(repr(c) for c in names.bad_thing_name_characters(name))
         raise PkiError(
             f"invalid thing name {name!r}: character(s) {shown} not allowed; "
             "use only letters, digits, ':', '_' and '-'"
@@ -36,12 +35,12 @@ def validate_thing_name(name: str) -> str:
 
 
 def refuse_reserved(name: str, *, canary: bool = False) -> str:
-    """Return ``name`` unless the program keeps it for itself (functions/reserved_names.py, the one rule every way
+    """Return ``name`` unless the program keeps it for itself (contract/names.py, the one rule every way
     in applies), else raise :class:`PkiError`. ``canary=True`` admits exactly ``canary-<region>``: the canary's own
     certificate is made with ``issue-device canary-<region>`` (components/canary.py registers it, never JITR)."""
-    if canary and reserved_names.is_canary_name(name):
+    if canary and names.is_canary_name(name):
         return name
-    why = reserved_names.refusal(name)
+    why = names.refusal(name)
     if why:
         hint = "; a region's canary certificate is exactly canary-<region>, e.g. canary-eu-west-1" if canary else ""
         raise PkiError(f"thing name {why}{hint}")
@@ -53,14 +52,14 @@ def device_names(prefix: str, count: int) -> list[str]:
     if count < 1:
         raise PkiError(f"--count must be at least 1, got {count}")
     width = max(4, len(str(count)))
-    names = [f"{prefix}-{i:0{width}d}" for i in range(1, count + 1)]
+    batch = [f"{prefix}-{i:0{width}d}" for i in range(1, count + 1)]
     validate_thing_name(prefix)
-    if len(names[-1]) > THING_NAME_MAX_LENGTH:
+    if len(batch[-1]) > THING_NAME_MAX_LENGTH:
         raise PkiError(
-            f"prefix {prefix!r} is too long for --count {count}: the name {names[-1][:20]}... "
+            f"prefix {prefix!r} is too long for --count {count}: the name {batch[-1][:20]}... "
             f"would exceed {THING_NAME_MAX_LENGTH} characters; shorten the prefix"
         )
-    return names
+    return batch
 
 
 def validate_fqdn(domain: str) -> str:

@@ -78,8 +78,8 @@ def stage_all(pool: ThreadPoolExecutor, batch: list[Staged]) -> None:
     every temp file of the batch is removed and the first error raised."""
     futures = [pool.submit(stage_pair, staged) for staged in batch]
     wait(futures)
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [error for error in (f.exception() for f in futures) if error is not None]
     if errors:
         for staged in batch:
             staged.discard()
-        raise errors[0]  # type: ignore[misc]
+        raise errors[0]

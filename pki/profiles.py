@@ -47,11 +47,11 @@ class Validity:
     not_after: dt.datetime
 
     @classmethod
-    def for_days(cls, days: int, *, now: dt.datetime | None = None) -> "Validity":
+    def for_days(cls, days: int, *, now: dt.datetime | None = None) -> Validity:
         """``days`` of validity starting :data:`CLOCK_SKEW` before ``now``."""
         if days < 1:
             raise PkiError(f"validity must be at least 1 day, got {days}")
-        start = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0) - CLOCK_SKEW
+        start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0) - CLOCK_SKEW
         return cls(start, start + dt.timedelta(days=days))
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pki import atomic
 from pki.authority import CertificateAuthority
@@ -50,7 +51,9 @@ def load_crl(path: Path, issuer: x509.Certificate) -> x509.CertificateRevocation
         crl = x509.load_pem_x509_crl(data)
     except ValueError as exc:
         raise PkiError(f"{path} is not a readable certificate revocation list ({exc})") from None
-    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+    signer = issuer.public_key()
+    if crl.issuer != issuer.subject or not isinstance(signer, ec.EllipticCurvePublicKey | rsa.RSAPublicKey) \
+            or not crl.is_signature_valid(signer):
         raise PkiError(f"{path} is not signed by this directory's intermediate CA ({issuer.subject.rfc4514_string()}): "
                        "it was altered or belongs to another CA; restore it from a backup")
     return crl
@@ -82,7 +85,7 @@ def build_crl(authority: CertificateAuthority, entries: dict[int, dt.datetime], 
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revoked_at).build())
     key = authority.intermediate_key
-    return builder.sign(key, signature_hash(key))  # type: ignore[arg-type]
+    return builder.sign(key, signature_hash(key))
 
 
 def revoke_device(out_dir: Path, name: str, *, passphrase: bytes | str | None = None,
@@ -101,7 +104,7 @@ def revoke_device(out_dir: Path, name: str, *, passphrase: bytes | str | None = 
     except Exception:  # noqa: BLE001 - any failure means "not ours"
         raise PkiError(f"{cert_path} was not issued by this directory's intermediate CA: revoke it with the CA "
                        "that issued it") from None
-    moment = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+    moment = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     serial = certificate.serial_number
     with locked(layout):
         existing = load_crl(layout.crl, authority.intermediate_certificate) if layout.crl.exists() else None

@@ -19,7 +19,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography import x509
 
@@ -85,7 +85,7 @@ def _archive(layout: Layout) -> Path | None:
     present = [p for p in movable if p.exists()]
     if not present:
         return None
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     target = layout.archive_dir / stamp
     atomic.make_private_dir(layout.archive_dir)
     os.mkdir(target, atomic.DIR_MODE)
@@ -181,7 +181,7 @@ def load_ca(
     intermediate = load_certificate(_read(layout.intermediate_cert, layout), source=str(layout.intermediate_cert))
     key_pem = _read(layout.intermediate_key, layout)
     key = load_private_key(key_pem, source=str(layout.intermediate_key), passphrase=_passphrase(passphrase, passphrase_env))
-    if not keys_match(key, intermediate.public_key()):  # type: ignore[arg-type]
+    if not keys_match(key, intermediate.public_key()):
         raise PkiError(f"{layout.intermediate_key} does not match {layout.intermediate_cert}: restore the right key or re-run init --force")
     subject = intermediate.subject
     org = subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
@@ -260,7 +260,7 @@ def issue_device_certificates(
                 for start in range(0, len(names), STAGE_BATCH):
                     batch = []
                     for name in names[start:start + STAGE_BATCH]:
-                        device = _issue_unique(index, lambda: ca.issue_device(name, key_type=key_type, days=days))
+                        device = _issue_unique(index, lambda name=name: ca.issue_device(name, key_type=key_type, days=days))
                         batch.append(Staged(device, layout.device_key(name), layout.device_cert(name)))
                     stage_all(pool, batch)
                     for staged in batch:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -153,7 +153,7 @@ def _check_key_file(
     except PkiError as exc:
         finding.problems.append(str(exc))
         return True
-    if not keys_match(key, certificate.public_key()):  # type: ignore[arg-type]
+    if not keys_match(key, certificate.public_key()):
         finding.problems.append(f"{label} does not match the certificate's public key")
     return True
 
@@ -274,14 +274,14 @@ class _Verifier:
     def _path_validation(self, certificate: x509.Certificate, cn: str, finding: Finding) -> None:
         try:
             if finding.what.startswith("server"):
-                self.server_builder.build_server_verifier(verification.DNSName(cn)).verify(certificate, [self.intermediate])
+                self.server_builder.build_server_verifier(x509.DNSName(cn)).verify(certificate, [self.intermediate])
             else:
                 self.client_builder.build_client_verifier().verify(certificate, [self.intermediate])
         except verification.VerificationError as exc:
             finding.problems.append(f"path validation failed: {exc}")
 
 
-def _crl_finding(layout: Layout, intermediate: x509.Certificate, verifier: "_Verifier") -> Finding:
+def _crl_finding(layout: Layout, intermediate: x509.Certificate, verifier: _Verifier) -> Finding:
     """Check crl.pem: one CRL, issued and signed by the intermediate, not past its next update."""
     finding = Finding(layout.relative(layout.crl), "revocation list")
     try:
@@ -330,9 +330,9 @@ def verify_directory(
         index: Index | None = Index.load(layout.index)
     except PkiError:
         index = None
-    verifier = _Verifier(layout, root, intermediate, now or dt.datetime.now(dt.timezone.utc), secret, index)
+    verifier = _Verifier(layout, root, intermediate, now or dt.datetime.now(dt.UTC), secret, index)
     report = Report(verifier.ca_findings())
-    for finding, count in zip(report.findings, (root_count, intermediate_count)):
+    for finding, count in zip(report.findings, (root_count, intermediate_count), strict=False):  # the first two
         if count != 1:
             finding.problems.insert(0, f"holds {count} certificates but must hold exactly one: remove the extra "
                                        "PEM block(s) (a certificate appended to it is not one this PKI issued)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -34,7 +34,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 from .pack import DEFAULT_ENFORCEMENT_LEVEL, PACK_NAME, build_policies, pack_version
 from .rules.common import is_unknown_value
 
-ConfigValue = Union[str, EnforcementLevel, Mapping[str, Any]]
+ConfigValue = str | EnforcementLevel | Mapping[str, Any]
 LEVELS = {level.value: level for level in EnforcementLevel}
 
 
@@ -103,7 +103,7 @@ def _check_property(policy: Policy, key: str, value: Any) -> None:
         raise PolicyConfigError(f"{policy.name}.{key} must be a list of strings, got {value!r}")
 
 
-def resolve_config(policies: Sequence[Policy], config: Optional[Mapping[str, ConfigValue]]) -> dict[str, _Settings]:
+def resolve_config(policies: Sequence[Policy], config: Mapping[str, ConfigValue] | None) -> dict[str, _Settings]:
     """Per-policy enforcement level and properties, as ``pulumi preview --policy-pack-config`` would
     give them: ``{"all": level, "<policy>": level | {"enforcementLevel": level, "<prop>": value}}``."""
     config = dict(config or {})
@@ -148,7 +148,7 @@ def _engine_value(value: Any) -> Any:
     return value
 
 
-def _options(parent: Optional[str]) -> PolicyResourceOptions:
+def _options(parent: str | None) -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent)
 
 
@@ -165,7 +165,7 @@ class _Resource:
     name: str
     urn: str
     props: Any
-    parent: Optional[str]
+    parent: str | None
     property_dependencies: dict
 
 
@@ -194,8 +194,8 @@ def _normalise(index: int, raw: Mapping[str, Any]) -> _Resource:
 # Evaluation
 # --------------------------------------------------------------------------------------------
 
-def evaluate(resources: Sequence[Mapping[str, Any]], config: Optional[Mapping[str, ConfigValue]] = None,
-             policies: Optional[Sequence[Policy]] = None) -> list[Violation]:
+def evaluate(resources: Sequence[Mapping[str, Any]], config: Mapping[str, ConfigValue] | None = None,
+             policies: Sequence[Policy] | None = None) -> list[Violation]:
     """Run every policy of the pack over ``resources``; return the violations in report order.
 
     ``config`` follows the policy-pack config file format (see ``resolve_config``); a disabled
@@ -211,7 +211,7 @@ def evaluate(resources: Sequence[Mapping[str, Any]], config: Optional[Mapping[st
     def reporter(policy: Policy, level: EnforcementLevel, default: _Resource | None):
         shown_level = EnforcementLevel.MANDATORY if level == EnforcementLevel.REMEDIATE else level
 
-        def report(message: str, urn: Optional[str] = None) -> None:
+        def report(message: str, urn: str | None = None) -> None:
             target = by_urn.get(urn) if urn else default
             target_urn = urn or (default.urn if default else "")
             if target is not None:
@@ -224,7 +224,8 @@ def evaluate(resources: Sequence[Mapping[str, Any]], config: Optional[Mapping[st
                                         target_urn, rtype, rname, message or ""))
         return report
 
-    def run(policy: Policy, args: Any, report, target: _Resource | None) -> None:
+    def run(policy: ResourceValidationPolicy | StackValidationPolicy, args: Any, report: Any,
+            target: _Resource | None) -> None:
         try:
             policy.validate(args, report)
         except UnknownValueError as exc:

@@ -13,17 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from device.endpoint import Endpoint  # noqa: E402
-from device.session import Identity, Session, connect_with_backoff  # noqa: E402
-from localcloud.cloud import LocalCloud  # noqa: E402
-from localcloud.services.iot.mqtt.endpoints import MqttEndpoints  # noqa: E402
+from device.endpoint import Endpoint
+from device.session import Identity, Session, connect_with_backoff
+from localcloud.cloud import LocalCloud
+from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
 
 
 def main() -> None:

@@ -1,32 +1,29 @@
 """Benchmark (not a test): cost per device of each provisioning mode, from execution histories in the local cloud.
 
-For each mode (``jitr``, ``jitp``, ``fleet`` = ``fleet,jitr`` onboarding by claim) it deploys both shipped stacks into a fresh local cloud with ``provisioning`` set
-to that mode, onboards N devices in eu-west-1 (first connection refused, the cloud settles, the device reconnects),
-lets replication reach us-west-2, and prints per device: state transitions (``*StateEntered`` events of every
-execution), Lambda invocations (``LambdaFunctionScheduled`` events), executions, and API calls an execution made to
-another region (``observe.CrossRegionMeter``). Fleet devices are enrolled on the allow-list and provisioned through
-the fleet provisioning MQTT API with the claim (``localcloud.services.iot.fleet``); their Lambda invocations outside any
-execution (certificate provider, pre-provisioning hook) are counted from the in-process Lambda ledger.
+For each mode (``jitr``, ``jitp``, ``fleet`` = ``fleet,jitr`` onboarding by claim) it deploys both shipped stacks
+into a fresh local cloud with ``provisioning`` set to that mode, onboards N devices in eu-west-1 (first connection
+refused, the cloud settles, the device reconnects), lets replication reach us-west-2, and prints per device: state
+transitions (``*StateEntered`` events of every execution), Lambda invocations (``LambdaFunctionScheduled`` events),
+executions, and API calls an execution made to another region (``observe.CrossRegionMeter``). Fleet devices are
+enrolled on the allow-list and provisioned through the fleet provisioning MQTT API with the claim
+(``localcloud.services.iot.fleet``); their Lambda invocations outside any execution (certificate provider,
+pre-provisioning hook) are counted from the in-process Lambda ledger.
 
     .venv/bin/python scripts/bench_provisioning.py [--devices N]
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import pki  # noqa: E402
-from localcloud import observe  # noqa: E402
-from localcloud.cloud import LocalCloud  # noqa: E402
-from localcloud.services import ConnectionRefused  # noqa: E402
+import pki
+from localcloud import observe
+from localcloud.cloud import LocalCloud
+from localcloud.services import ConnectionRefused
 
 REGIONS = ("eu-west-1", "us-west-2")
 
@@ -43,8 +40,8 @@ def _fleet_devices(cloud: LocalCloud, devices: int) -> list[Any]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+    from contract.allow_list import enrol_item
     from functions.fleet_provisioning import proof
-    from functions.provisioning_api.allow_list import enrol_item
     from localcloud.services.iot.fleet import FleetProvisioning
 
     claim = (cloud.pki_dir / "claim" / "claim.crt").read_text()
@@ -65,7 +62,7 @@ def _fleet_devices(cloud: LocalCloud, devices: int) -> list[Any]:
 
 
 def measure(mode: str, devices: int) -> dict[str, float]:
-    from localcloud.fixes import lambda_inprocess
+    from localcloud.services.awslambda import inprocess as lambda_inprocess
 
     config = "fleet,jitr" if mode == "fleet" else mode
     with LocalCloud(state_dir=Path(tempfile.mkdtemp(prefix=f"bench-{mode}-")),

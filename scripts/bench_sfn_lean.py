@@ -16,19 +16,14 @@ alternate several runs of each mode and compare medians:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+# The sibling script (run by path, so scripts/ is first on sys.path); importing it sets the fake credentials.
+import bench_statemachines as flow
+from moto.stepfunctions.parser.asl.component.program.program import Program
 
-import bench_statemachines as flow  # noqa: E402  (sets the fake credentials)
-from moto.stepfunctions.parser.asl.component.program.program import Program  # noqa: E402
-
-from localcloud.speedups import (  # noqa: E402
+from localcloud.speedups import (
     botocore_user_agent,
     ddb_expressions,
     moto_action_cache,
@@ -63,7 +58,7 @@ def main() -> None:
         engine.install()
     if args.lean:
         sfn_lean.install()
-    Program._eval_body = _timed_eval_body  # type: ignore[method-assign]
+    Program._eval_body = _timed_eval_body
     ca = flow.TestCA()
     with flow.Cloud(ca) as cloud:
         for index in range(3):

@@ -12,22 +12,18 @@ seed design's figures.
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import os  # noqa: E402
 
 for key, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1",
                    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}.items():
     os.environ.setdefault(key, value)
 
-from localcloud.fixes import aws_calls, lambda_inprocess  # noqa: E402
-from tests.statemachines.certs import TestCA  # noqa: E402
-from tests.statemachines.harness import REGIONS, Cloud, Run, routed_machines, stream_record  # noqa: E402
+# Imported after the fake credentials are set: botocore reads them when the local cloud's clients are made.
+from localcloud import interception as aws_calls  # noqa: E402 - after the fake credentials above
+from localcloud.services.awslambda import inprocess as lambda_inprocess  # noqa: E402 - after the fake credentials above
+from localcloud.statemachines.certs import TestCA  # noqa: E402 - after the fake credentials above
+from localcloud.statemachines.harness import REGIONS, Cloud, Run, routed_machines, stream_record  # noqa: E402 - after the fake credentials above
 
 # The seed's design per device in two regions (the brief's figures: JITR + copy machine, one Lambda each,
 # a third execution, one cross-region call to read the certificate PEM from the origin region).

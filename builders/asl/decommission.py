@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from builders import inventory as inv
+from contract import events
 
 from .common import NOT_FOUND, catch, certificate_arn, read_item, require, sdk_task
 from .replication import CURRENT, current, failure_report
@@ -40,7 +41,7 @@ DONE = "Decommissioned"
 REPORT_FAILURE = "Report decommission failure"
 FAILED = "Decommission failed"
 
-FAILURE_DETAIL_TYPE = "DeviceDecommissionFailed"
+FAILURE_DETAIL_TYPE = events.DECOMMISSION_FAILED
 
 
 def _recorded_arns() -> dict[str, Any]:

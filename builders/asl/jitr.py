@@ -31,7 +31,9 @@ Failures, and why each one converges:
   cross-region race the certificate judged an impostor here may be the one the global table keeps, and then the
   replication machine activates it (a revoked certificate could never be activated again). Because replication
   may have done so just before the quarantine, the machine re-reads the inventory afterwards and re-activates the
-  certificate if it now owns the thing;
+  certificate if it now owns the thing. The inspector's error has no ``$.Device``: its message is the claim (a JSON
+  object, ``contract.errors.IMPOSTOR_CLAIM_FIELDS``), read back into ``$.Device`` before the quarantine (a path that
+  selects nothing would be ``States.Runtime``, which no Catch takes: the execution would fail before the report);
 - invalid certificate (``InvalidThingName``, ``UnexpectedIssuer``, the checks of ``checks.py``) or decommissioned
   device (``DeviceDecommissioned``): certificate REVOKED (final), execution fails with that error;
 - activation refused because the certificate was revoked meanwhile (a decommission, or the replication machine
@@ -44,6 +46,7 @@ from __future__ import annotations
 from typing import Any
 
 from builders import inventory as inv
+from contract import errors, events, items
 
 from .pacing import Pacer, pace_iot_tasks
 from .common import (ALREADY_EXISTS, CERTIFICATE_STATE, LAMBDA_INVOKE, catch, put_event, read_item, require, retry,
@@ -63,14 +66,17 @@ DECOMMISSIONED_MEANWHILE = "Was the device decommissioned meanwhile?"
 DELETE_AGAIN = "Delete the decommissioned thing again"
 RELEASE_LEASE = "Release registration lease"
 IN_PROGRESS = "Registration already in progress"
-IN_PROGRESS_ERRORS = ["RegistrationInProgress"]
-INVALID_EVENT_ERRORS = ["InvalidJitrEvent"]
+IN_PROGRESS_ERRORS = [errors.REGISTRATION_IN_PROGRESS]
+INVALID_EVENT_ERRORS = [errors.INVALID_JITR_EVENT]
 
 DESCRIBE_EXISTING_THING = "Describe existing thing"
 THING_OWNER = "Does the thing belong to another certificate?"
 OWNED_ELSEWHERE = "Thing owned by another certificate"
-THING_OWNED_ERROR = "ThingOwnedByAnotherCertificate"
+THING_OWNED_ERROR = errors.THING_OWNED_BY_ANOTHER_CERTIFICATE
 
+READ_IMPOSTOR_ERROR = "Read the inspector's error"
+READ_CLAIM = "Read the impostor's claim"
+CLAIMED_THING = "Keep the claimed thing name"
 QUARANTINE = "Quarantine impostor certificate"
 RECHECK = "Re-read inventory"
 WON_MEANWHILE = "Has the certificate won the thing name meanwhile?"
@@ -80,16 +86,13 @@ IMPOSTOR_REJECTED = "Impostor rejected"
 REVOKE_REJECTED = "Revoke rejected certificate"
 CERTIFICATE_REJECTED = "Certificate rejected"
 
-IMPOSTOR_ERROR = "ImpostorCertificateRejected"
-IMPOSTOR_DETAIL_TYPE = "ImpostorCertificateRejected"
-IMPOSTOR_ERRORS = ["ThingNameClaimedByAnotherCertificate"]
+IMPOSTOR_ERROR = errors.IMPOSTOR_CERTIFICATE_REJECTED
+IMPOSTOR_DETAIL_TYPE = events.IMPOSTOR_REJECTED
+IMPOSTOR_ERRORS = [errors.THING_NAME_CLAIMED]
 #: Certificates that can never be registered (the inspector's and its checks' named errors).
-REJECTED_ERRORS = [
-    "InvalidThingName", "UnexpectedIssuer", "DeviceDecommissioned",
-    "CertificateNotValidNow", "NotAClientCertificate", "CertificateRevokedByCa",
-]
+REJECTED_ERRORS = list(errors.REJECTED)
 #: The thing attribute naming the certificate that owns the thing (docs/design.md, "One owner per thing name").
-OWNER_ATTRIBUTE = "certificateId"
+OWNER_ATTRIBUTE = items.OWNER_ATTRIBUTE
 
 #: What the inspector returns (``$.Payload``) and the machine keeps under ``$.Device``.
 DEVICE_FIELDS = (
@@ -123,7 +126,7 @@ def _inspect(inspector_function_arn: str, failed: str) -> dict[str, Any]:
         "Retry": retry("lambda"),
         "Catch": [
             catch(IN_PROGRESS_ERRORS, IN_PROGRESS, result_path=None),
-            catch(IMPOSTOR_ERRORS, QUARANTINE),
+            catch(IMPOSTOR_ERRORS, READ_IMPOSTOR_ERROR),  # no $.Device on this route: read it from the error
             catch(REJECTED_ERRORS, REVOKE_REJECTED),
             catch(INVALID_EVENT_ERRORS, REGISTRATION_FAILED),  # refused before the lease: nothing to release
             catch(["States.ALL"], failed),  # still PENDING_ACTIVATION: the next connection retries
@@ -134,12 +137,12 @@ def _inspect(inspector_function_arn: str, failed: str) -> dict[str, Any]:
 
 def release_lease(lease_table: str, next_state: str) -> dict[str, Any]:
     """Delete this execution's registration lease (only if it owns it); any error still goes on to ``next_state``
-    (the lease then expires: ``lease.LEASE_SECONDS``)."""
+    (the lease then expires: ``contract.items.LEASE_SECONDS``)."""
     return rollback_task("dynamodb", "deleteItem", {
         "TableName": lease_table,
-        "Key": {"CertificateId": {"S.$": "$.certificateId"}},
+        "Key": {items.LEASE_KEY: {"S.$": "$.certificateId"}},
         "ConditionExpression": "#owner = :owner",
-        "ExpressionAttributeNames": {"#owner": "Owner"},
+        "ExpressionAttributeNames": {"#owner": items.LEASE_OWNER},
         "ExpressionAttributeValues": {":owner": {"S.$": "$$.Execution.Id"}},
     }, next_state, comment="The certificate stays PENDING_ACTIVATION: let the device's next connection register it")
 
@@ -219,9 +222,17 @@ def definition(*, inspector_function_arn: str, inventory_table: str, device_poli
             "Next": QUARANTINE,
         },
         # ---- impostor: quarantine (INACTIVE), re-check ownership, report, fail --------------------------------
+        # The inspector's impostor error carries its claim (contract.errors.IMPOSTOR_CLAIM_FIELDS) as the message
+        # inside the Lambda error response that Step Functions puts in the Cause: parsed twice, then kept where the
+        # other route into the quarantine has it ($.Device), so "Re-read inventory" finds the thing name.
+        READ_IMPOSTOR_ERROR: {"Type": "Pass", "Parameters": {"Lambda.$": "States.StringToJson($.Error.Cause)"},
+                              "ResultPath": "$.Claim", "Next": READ_CLAIM},
+        READ_CLAIM: {"Type": "Pass", "Parameters": {"Device.$": "States.StringToJson($.Claim.Lambda.errorMessage)"},
+                     "ResultPath": "$.Claim", "Next": CLAIMED_THING},
+        CLAIMED_THING: {"Type": "Pass", "InputPath": "$.Claim.Device", "ResultPath": "$.Device", "Next": QUARANTINE},
         QUARANTINE: rollback_task("iot", "updateCertificate", {**certificate_id, "NewStatus": "INACTIVE"}, RECHECK,
                                   comment="INACTIVE: refused at connection without a new registration event"),
-        RECHECK: read_item(inventory_table, "$.Device.ThingName", next_state=WON_MEANWHILE,
+        RECHECK: read_item(inventory_table, _device("ThingName"), next_state=WON_MEANWHILE,
                            catches=[catch(["States.ALL"], REPORT_IMPOSTOR, result_path=None)]),
         WON_MEANWHILE: {
             "Type": "Choice",
@@ -240,6 +251,7 @@ def definition(*, inspector_function_arn: str, inventory_table: str, device_poli
             detail={
                 "certificateId.$": "$.certificateId",
                 "caCertificateId.$": "$.caCertificateId",
+                "thingName.$": _device("ThingName"),
                 "error.$": "$.Error.Error",
                 "cause.$": "$.Error.Cause",
                 "execution.$": "$$.Execution.Id",

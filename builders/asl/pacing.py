@@ -19,12 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract import errors
+
 from .common import LAMBDA_INVOKE, SDK_PREFIX, catch, retry
 
 #: What each kind of task raises when AWS throttles it, as Step Functions names it.
 THROTTLED = {"iot": "Iot.ThrottlingException", "lambda": "ThrottlingException"}
 #: The pacer's error worth a quick retry (functions/pacer/pacing.py); its others go where the task's errors go.
-CONTENTION = "PacingContention"
+CONTENTION = errors.PACING_CONTENTION
 PACE_PREFIX = "Pace: "
 WAIT_PREFIX = "Wait: "
 SLOT_PATH = "$.Pace"

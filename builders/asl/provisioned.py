@@ -11,8 +11,8 @@ Happy path, 4 state transitions, no Lambda:
 
     Describe certificate -> Find provisioned thing -> Provisioned yet? -> Claim thing name
 
-The claim is the inspector's conditional write (``functions/certificate_inspector/claim.py``: the same update
-expression, NEW only if no item exists), the commit point of "One owner per thing name". When it loses:
+The claim is the inspector's conditional write (``contract/items.py``: the same update expression, NEW only if no
+item exists), the commit point of "One owner per thing name". When it loses:
 
 - the item names this certificate and is ACTIVE (the device reached this region after replication, or a repeated
   event): nothing to do;
@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from builders import inventory as inv
-from functions.certificate_inspector import claim as inspector_claim
+from contract import errors, events, items
 
 from .common import (CONDITION_FAILED, catch, put_event, read_item, require, rollback_task, sdk_task)
 
@@ -53,7 +53,8 @@ IMPOSTOR_REJECTED = "Impostor rejected"
 NOT_PROVISIONED = "Template did not provision"
 RECORDING_FAILED = "Recording failed"
 
-IMPOSTOR_ERROR = IMPOSTOR_DETAIL_TYPE = "ImpostorCertificateRejected"
+IMPOSTOR_ERROR = errors.IMPOSTOR_CERTIFICATE_REJECTED
+IMPOSTOR_DETAIL_TYPE = events.IMPOSTOR_REJECTED
 MAX_LOOKS = 12
 WAIT_SECONDS = 5
 
@@ -62,7 +63,7 @@ _THING = "$.Principal.Things[0]"
 
 
 def claim_parameters(inventory_table: str) -> dict[str, Any]:
-    """UpdateItem of the NEW claim, with the inspector's expression and condition (``claim.py``)."""
+    """UpdateItem of the NEW claim, with the inspector's expression and condition (``contract/items.py``)."""
     values = {
         ":cid": {"S.$": "$.certificateId"},
         ":pem": {"S.$": "$.Certificate.Pem"},
@@ -76,9 +77,9 @@ def claim_parameters(inventory_table: str) -> dict[str, Any]:
     return {
         "TableName": inventory_table,
         "Key": {inv.THING_NAME: {"S.$": _THING}},
-        "UpdateExpression": inspector_claim.UPDATE_EXPRESSION,
-        "ConditionExpression": inspector_claim.CONDITIONS["NEW"],
-        "ExpressionAttributeNames": {"#status": inv.STATUS},
+        "UpdateExpression": items.CLAIM_EXPRESSION,
+        "ConditionExpression": items.CLAIM_CONDITIONS["NEW"],
+        "ExpressionAttributeNames": items.CLAIM_NAMES,
         "ExpressionAttributeValues": values,
     }
 
@@ -134,7 +135,7 @@ def definition(*, inventory_table: str, event_bus_name: str, source: str) -> dic
         ALREADY_RECORDED: {"Type": "Succeed"},
         REVOKE_DECOMMISSIONED: rollback_task("iot", "updateCertificate", {**certificate_id, "NewStatus": "REVOKED"},
                                              DECOMMISSIONED),
-        DECOMMISSIONED: {"Type": "Fail", "Error": "DeviceDecommissioned",
+        DECOMMISSIONED: {"Type": "Fail", "Error": errors.DEVICE_DECOMMISSIONED,
                          "Cause": "the inventory marks this device REVOKED"},
         QUARANTINE: rollback_task("iot", "updateCertificate", {**certificate_id, "NewStatus": "INACTIVE"}, DETACH,
                                   comment="INACTIVE, as JITR quarantines: refused at connection, no new event"),

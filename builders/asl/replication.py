@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from builders import inventory as inv
+from contract import events
 
 from .common import (ALREADY_EXISTS, CERTIFICATE_STATE, NOT_FOUND, catch, put_event, read_item, require, sdk_task,
                      tolerant)
@@ -64,9 +65,9 @@ REPORT_FAILURE = "Report replication failure"
 FAILED = "Replication failed"
 REFUSED = "Certificate revoked here"
 
-FAILURE_DETAIL_TYPE = "DeviceReplicationFailed"
-CONFLICT_DETAIL_TYPE = "DeviceOwnershipConflict"
-ENFORCED_DETAIL_TYPE = "ThingOwnershipEnforced"
+FAILURE_DETAIL_TYPE = events.REPLICATION_FAILED
+CONFLICT_DETAIL_TYPE = events.OWNERSHIP_CONFLICT
+ENFORCED_DETAIL_TYPE = events.OWNERSHIP_ENFORCED
 
 CURRENT = "$.Current.Item"
 

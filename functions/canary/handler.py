@@ -13,19 +13,22 @@ timeouts and one retry so that the key read (at most ~8 s), the probe (8 s) and 
 the function's 30 s timeout: a run Lambda kills would leave the minute empty.
 
 Environment: ``ENDPOINT_HOST``, ``ENDPOINT_PORT``, ``SERVER_NAME``, ``CLIENT_ID``, ``TOPIC``, ``CERTIFICATE_PEM``,
-``TRUST_PEM``, ``KEY_SECRET_ARN``, ``METRIC_NAMESPACE``, ``METRIC_REGION``.
+``TRUST_PEM``, ``KEY_SECRET_ARN``, ``METRIC_NAMESPACE``, ``METRIC_REGION``; ``METRICS_NAMESPACE`` (every function's:
+``CanaryRoundTrip`` of contract/metrics.py, written as an embedded-metric-format log line).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import boto3
 from botocore.config import Config
+
+from contract import metrics
 
 from .probe import Credentials, Outcome, Target, probe
 
@@ -38,8 +41,21 @@ SDK_CONFIG = Config(connect_timeout=2, read_timeout=2, retries={"mode": "standar
 def handler(event: Any, context: Any) -> dict:
     result = run(os.environ, secrets=boto3.client("secretsmanager", config=SDK_CONFIG),
                  cloudwatch=boto3.client("cloudwatch", config=SDK_CONFIG))
-    print(json.dumps({"canary": result}))
+    record(result, os.environ)
     return result
+
+
+def record(result: Mapping[str, Any], env: Mapping[str, str]) -> None:
+    """The run's log record; for a successful probe also ``CanaryRoundTrip`` (contract.metrics), the probe's time end
+    to end (a failed probe's time says nothing about the endpoint: ``Success`` 0 already counts it)."""
+    fields = {"level": "INFO" if result["success"] else "WARNING", "message": "canary probe",
+              "success": result["success"], "step": result["step"], "detail": result["detail"],
+              "seconds": result["seconds"], "thingName": env.get("CLIENT_ID")}
+    if result["success"] and env.get("METRIC_REGION"):
+        metrics.emit([(metrics.CANARY_ROUND_TRIP, round(result["seconds"] * 1000, 1))],
+                     dimensions={"Region": env["METRIC_REGION"]}, fields=fields, environ=env)
+    else:
+        metrics.log(fields)
 
 
 def run(env: Mapping[str, str], *, secrets: Any, cloudwatch: Any, probe: Callable[..., Outcome] = probe) -> dict:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,13 @@ def probe(target: Target, credentials: Credentials, topic: str, *, timeout_s: fl
     deadline = started + timeout_s
     state: dict[str, Any] = {"connected": None, "granted": None, "received": False}
     token = uuid.uuid4().hex
-    client = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=credentials.client_id, protocol=mqtt.MQTTv311,
+    client = _Client(CallbackAPIVersion.VERSION2, client_id=credentials.client_id, protocol=mqtt.MQTTv311,
                      clean_session=True)
     client.tcp_target = (target.host, target.port)
     client.connect_timeout = timeout_s
     client.tls_set_context(tls_context(credentials))
     client.on_connect = lambda c, u, f, reason, p: state.update(connected=not reason.is_failure)
-    client.on_disconnect = lambda c, u, f, reason, p: state.update(connected=state["connected"] and None or False)
+    client.on_disconnect = lambda c, u, f, reason, p: state.update(connected=(state["connected"] and None) or False)
     client.on_subscribe = lambda c, u, mid, reasons, p: state.update(granted=[r.value for r in reasons])
     client.on_message = lambda c, u, m: state.update(received=state["received"] or bytes(m.payload) == token.encode())
 

@@ -27,10 +27,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 CRL_BUCKET_ENV = "CRL_BUCKET"
@@ -62,10 +64,6 @@ class RevocationListUnavailable(RuntimeError):
     """A CRL is configured but cannot be read or trusted; nothing is activated until it can."""
 
 
-#: Error names the JITR machine should route to "Revoke rejected certificate" (builders/asl/jitr.py).
-REJECTED_ERROR_NAMES = ("CertificateNotValidNow", "NotAClientCertificate", "CertificateRevokedByCa")
-
-
 @dataclass(frozen=True)
 class RevocationList:
     """The serials one CA revoked, from a CRL whose signature was verified."""
@@ -77,7 +75,7 @@ class RevocationList:
 
 def utc_now() -> datetime.datetime:
     """The current time, timezone-aware UTC (what certificate dates are compared with)."""
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _extension(certificate: x509.Certificate, kind: type) -> Any:
@@ -154,7 +152,9 @@ def parse_revocation_list(data: bytes, issuer: x509.Certificate, *, source: str)
     except ValueError as error:
         raise RevocationListUnavailable(f"{source} is not a certificate revocation list ({error}); "
                                         "publish the crl.pem that `python -m pki revoke` writes") from None
-    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+    signer = issuer.public_key()
+    if crl.issuer != issuer.subject or not isinstance(signer, ec.EllipticCurvePublicKey | rsa.RSAPublicKey) \
+            or not crl.is_signature_valid(signer):
         raise RevocationListUnavailable(
             f"{source} is not signed by {issuer.subject.rfc4514_string()}: refusing to trust it; publish the CRL "
             "that `python -m pki revoke` writes with this CA's intermediate key")
@@ -194,7 +194,7 @@ def _read_object(s3: Any, bucket: str, key: str) -> bytes:
     source = f"s3://{bucket}/{key}"
     try:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as error:  # botocore ClientError, NoSuchKey, network: all mean "unknown state"
+    except Exception as error:  # noqa: BLE001 - botocore ClientError, NoSuchKey, network: all mean "unknown state"
         raise RevocationListUnavailable(f"cannot read the revocation list {source} ({error}); publish it "
                                         f"there or unset {CRL_BUCKET_ENV} to run without one") from None
 

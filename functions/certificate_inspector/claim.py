@@ -1,6 +1,7 @@
 """The inventory write that claims a thing name for a certificate: the commit point of just-in-time registration.
 
-One conditional UpdateItem on this region's replica of the global table:
+One conditional UpdateItem on this region's replica of the global table (``contract/items.py``: the expression and
+conditions every way in writes with):
 
 - NEW: only if no item exists (``attribute_not_exists``): of two certificates claiming one name in this region,
   exactly one wins; of two executions for one certificate (IoT repeats the registration event), the second finds
@@ -15,18 +16,10 @@ machine settles those (docs/design.md, "One owner per thing name").
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
-ACTIVE, REVOKED = "ACTIVE", "REVOKED"
-
-UPDATE_EXPRESSION = (
-    "SET CertificateId = :cid, CertificatePem = :pem, CaCertificateId = :ca, OriginRegion = :origin, "
-    "#status = :active, RegisteredAt = :at, PendingCertificateId = :pending, PreviousCertificateId = :previous"
-)
-CONDITIONS = {
-    "NEW": "attribute_not_exists(ThingName)",
-    "ROTATION": "#status = :active AND PendingCertificateId = :cid",
-}
+from contract.items import ACTIVE, CLAIM_CONDITIONS, CLAIM_EXPRESSION, CLAIM_NAMES
 
 
 def write(dynamodb: Any, table: str, device: Mapping[str, Any]) -> None:
@@ -39,9 +32,9 @@ def write(dynamodb: Any, table: str, device: Mapping[str, Any]) -> None:
     dynamodb.update_item(
         TableName=table,
         Key={"ThingName": {"S": device["ThingName"]}},
-        UpdateExpression=UPDATE_EXPRESSION,
-        ConditionExpression=CONDITIONS[device["Verdict"]],
-        ExpressionAttributeNames={"#status": "Status"},
+        UpdateExpression=CLAIM_EXPRESSION,
+        ConditionExpression=CLAIM_CONDITIONS[device["Verdict"]],
+        ExpressionAttributeNames=CLAIM_NAMES,
         ExpressionAttributeValues={name: {"S": value} for name, value in values.items()},
     )
 
@@ -54,13 +47,13 @@ def claim(dynamodb: Any, table: str, device: dict[str, Any],
         return device
     try:
         write(dynamodb, table, device)
-    except dynamodb.exceptions.ConditionalCheckFailedException:
+    except dynamodb.exceptions.ConditionalCheckFailedException as conflict:
         fresh = dynamodb.get_item(TableName=table, Key={"ThingName": {"S": device["ThingName"]}},
                                   ConsistentRead=True).get("Item")
         decided = decide_again(fresh)
         if decided["Verdict"] != "KNOWN":  # e.g. a rotation authorised and withdrawn meanwhile: decide on the next event
             raise ClaimLost(f"the inventory item of {device['ThingName']!r} changed while certificate "
-                            f"{device['CertificateId']} was claiming it; the next connection retries")
+                            f"{device['CertificateId']} was claiming it; the next connection retries") from conflict
         return decided
     return device
 

@@ -4,6 +4,8 @@ Environment: ``INVENTORY_TABLE``, ``EXPECTED_CA_CERTIFICATE_ID``, ``REGISTRATION
 set by Lambda). Input: ``{"Event": <the JITR event>, "ExecutionId": <the JITR execution>}`` as the JITR machine sends
 it (the execution owns the registration lease), or a bare JITR event.
 Errors are raised as named exceptions; Step Functions sees their class name as the error name.
+Each invocation writes one record: ``Registrations`` by verdict or ``RegistrationRefusals`` by error name
+(contract/metrics.py, in ``METRICS_NAMESPACE``), with the thing, certificate and execution as fields.
 """
 from __future__ import annotations
 
@@ -14,10 +16,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-try:  # imported as functions.certificate_inspector.handler (tests) or as top-level handler (Lambda zip)
-    from . import inspector
-except ImportError:  # pragma: no cover - Lambda runtime layout
-    import inspector  # type: ignore[no-redef]
+from contract import metrics
+
+from . import inspector
 
 # Re-exported so callers can catch them as handler.ThingNameClaimedByAnotherCertificate etc.
 InspectionError = inspector.InspectionError
@@ -54,4 +55,32 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = inspector.InspectorConfig.from_environment(os.environ)
     jitr_event, owner = unwrap(event)
     iot, dynamodb = _clients(config.region)
-    return inspector.inspect(jitr_event, lease_owner=owner, iot=iot, dynamodb=dynamodb, config=config)
+    certificate_id = jitr_event.get("certificateId") if isinstance(jitr_event, dict) else None
+    try:
+        result = inspector.inspect(jitr_event, lease_owner=owner, iot=iot, dynamodb=dynamodb, config=config)
+    except Exception as error:
+        record_refusal(error, certificate_id=certificate_id, execution_id=owner)
+        raise
+    record_registration(result, execution_id=owner)
+    return result
+
+
+def record_registration(result: dict[str, Any], *, execution_id: str | None) -> None:
+    """One ``Registrations`` line (contract.metrics) for an accepted certificate, with its thing and execution."""
+    metrics.emit([(metrics.REGISTRATIONS, 1)], dimensions={"Verdict": result["Verdict"]}, fields={
+        "level": "INFO", "message": "certificate accepted", "thingName": result["ThingName"],
+        "certificateId": result["CertificateId"], "executionId": execution_id, "originRegion": result["OriginRegion"]})
+
+
+def record_refusal(error: Exception, *, certificate_id: Any, execution_id: str | None) -> None:
+    """One ``RegistrationRefusals`` line for an error the inspector raises on purpose (its class name is the reason
+    the machine catches); any other error (throttling, a fault) is logged as a record without a metric."""
+    reason = type(error).__name__
+    fields = {"level": "WARNING", "thingName": getattr(error, "thing_name", None),
+              "certificateId": certificate_id if isinstance(certificate_id, str) else None,
+              "executionId": execution_id, "error": str(error)}
+    if reason in metrics.REFUSAL_REASONS:
+        metrics.emit([(metrics.REFUSALS, 1)], dimensions={"Reason": reason},
+                     fields={"message": "certificate refused", **fields})
+    else:
+        metrics.log({"message": "inspection failed", "errorType": reason, **fields})

@@ -21,52 +21,31 @@ or raises a named error that the state machine catches by name:
 ``ThingNameClaimedByAnotherCertificate`` (impostor), ``InvalidThingName``, ``UnexpectedIssuer``,
 ``DeviceDecommissioned`` (the item is REVOKED), ``FleetCertificateNotAdmitted`` (a fleet-issued certificate with
 verdict NEW: only the pre-provisioning hook admits those; left PENDING_ACTIVATION), ``InvalidJitrEvent`` (before the
-lease), ``CertificateIdMismatch`` (after it: the lease is released), ``RegistrationInProgress`` (a duplicate); ``claim.ClaimLost`` when the item changed
-under the write in a way only a fresh registration event can decide (the machine leaves the certificate
-PENDING_ACTIVATION, so the device's next connection retries).
+lease), ``CertificateIdMismatch`` (after it: the lease is released), ``RegistrationInProgress`` (a duplicate);
+``claim.ClaimLost`` when the item changed under the write in a way only a fresh registration event can decide (the
+machine leaves the certificate PENDING_ACTIVATION, so the device's next connection retries).
 """
 from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-try:  # a package in tests, top-level modules in the Lambda zip
-    from . import claim, lease
-except ImportError:  # pragma: no cover - Lambda runtime layout
-    import claim  # type: ignore[no-redef]
-    import lease  # type: ignore[no-redef]
+from contract import fleet, items, names
 
-try:  # imported as functions.certificate_inspector.inspector (tests) or as top-level inspector (Lambda zip)
-    from . import checks
-except ImportError:  # pragma: no cover - Lambda runtime layout
-    import checks  # type: ignore[no-redef]
+from . import checks, claim, lease
 
-try:  # the one reserved-names rule, at the root of functions/ (= the Lambda zip's root)
-    from .. import reserved_names
-except (ImportError, ValueError):  # pragma: no cover - Lambda runtime layout
-    import reserved_names  # type: ignore[no-redef]
-
-try:  # the mark of a fleet-issued certificate (functions/fleet_provisioning/proof.py)
-    from ..fleet_provisioning import proof as fleet_proof
-except (ImportError, ValueError):  # pragma: no cover - Lambda runtime layout
-    from fleet_provisioning import proof as fleet_proof  # type: ignore[no-redef]
-
-# AWS IoT thing names: 1-128 characters of [a-zA-Z0-9:_-] (botocore model, ThingName shape).
-THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # always fullmatch: "$" would admit a trailing newline
 CERTIFICATE_ID = re.compile(r"[0-9a-f]{64}")
-INVENTORY_ATTRIBUTES = (
-    "ThingName", "CertificateId", "CertificatePem", "CaCertificateId", "OriginRegion", "Status",
-    "RegisteredAt", "PendingCertificateId", "PreviousCertificateId",
-)
 
 
 class InspectionError(Exception):
@@ -91,7 +70,19 @@ class InvalidThingName(InspectionError):
 
 
 class ThingNameClaimedByAnotherCertificate(InspectionError):
-    """The inventory holds this thing name with a different certificate: an impostor."""
+    """The inventory holds this thing name with a different certificate: an impostor.
+
+    Its message is the claim as a JSON object (``contract.errors.IMPOSTOR_CLAIM_FIELDS``): the JITR machine's catch
+    route has no inspector result, and reads the thing name back from it to re-check the inventory after the
+    quarantine."""
+
+    def __init__(self, thing_name: str, certificate_id: str, owner_certificate_id: str) -> None:
+        self.thing_name, self.certificate_id, self.owner_certificate_id = thing_name, certificate_id, owner_certificate_id
+        super().__init__(json.dumps({
+            "ThingName": thing_name, "CertificateId": certificate_id, "OwnerCertificateId": owner_certificate_id,
+            "Reason": f"thing {thing_name!r} belongs to certificate {owner_certificate_id}; certificate "
+                      f"{certificate_id} claims the same name",
+        }))
 
 
 class FleetCertificateNotAdmitted(InspectionError):
@@ -117,7 +108,7 @@ class InspectorConfig:
     lease_table: str = ""  # REGISTRATION_LEASE_TABLE: the deployed program always sets it (components/registration.py)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> "InspectorConfig":
+    def from_environment(cls, environ: Mapping[str, str]) -> InspectorConfig:
         missing = [name for name in ("INVENTORY_TABLE", "EXPECTED_CA_CERTIFICATE_ID", "AWS_REGION") if not environ.get(name)]
         if missing:
             raise RuntimeError(f"environment variable(s) {', '.join(missing)} not set; the function's configuration must define them")
@@ -126,25 +117,25 @@ class InspectorConfig:
 
 
 def _utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def thing_name_of(certificate: x509.Certificate) -> str:
     """The subject CN, validated as a thing name."""
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if len(names) != 1:
-        raise InvalidThingName(f"certificate subject must have exactly one CN, found {len(names)}")
-    name = str(names[0].value)
-    if not THING_NAME.fullmatch(name):
+    common_names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if len(common_names) != 1:
+        raise InvalidThingName(f"certificate subject must have exactly one CN, found {len(common_names)}")
+    name = str(common_names[0].value)
+    if not names.is_thing_name(name):
         raise InvalidThingName(f"CN {name!r} is not a valid thing name (1-128 characters of a-z A-Z 0-9 : _ -)")
-    reserved = reserved_names.refusal(name)  # canary-<region>: the program's own, never registered by JITR
+    reserved = names.refusal(name)  # canary-<region>: the program's own, never registered by JITR
     if reserved:
         raise InvalidThingName(f"CN {reserved}")
     return name
 
 
-def _string(item: Mapping[str, Any], attribute: str) -> str:
-    return item.get(attribute, {}).get("S", "")
+def _string(item: Mapping[str, Any] | None, attribute: str) -> str:
+    return (item or {}).get(attribute, {}).get("S", "")
 
 
 def verdict_for(item: Mapping[str, Any] | None, certificate_id: str, thing_name: str) -> str:
@@ -153,10 +144,8 @@ def verdict_for(item: Mapping[str, Any] | None, certificate_id: str, thing_name:
         return "NEW"
     current, pending = _string(item, "CertificateId"), _string(item, "PendingCertificateId")
     if certificate_id not in (current, pending):
-        raise ThingNameClaimedByAnotherCertificate(
-            f"thing {thing_name!r} belongs to certificate {current}; certificate {certificate_id} claims the same name"
-        )
-    if _string(item, "Status") == "REVOKED":
+        raise ThingNameClaimedByAnotherCertificate(thing_name, certificate_id, current)
+    if _string(item, items.STATUS) == items.REVOKED:
         raise DeviceDecommissioned(f"thing {thing_name!r} is decommissioned (Status REVOKED); certificate {certificate_id} stays inactive")
     return "KNOWN" if certificate_id == current else "ROTATION"
 
@@ -174,7 +163,8 @@ def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: Inspec
     description = iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
     ca_certificate_id = description.get("caCertificateId") or event.get("caCertificateId") or ""
     if ca_certificate_id != config.expected_ca_certificate_id:
-        raise UnexpectedIssuer(f"certificate {certificate_id} was issued by CA {ca_certificate_id or 'unknown'}, expected {config.expected_ca_certificate_id}")
+        raise UnexpectedIssuer(f"certificate {certificate_id} was issued by CA {ca_certificate_id or 'unknown'}, "
+                               f"expected {config.expected_ca_certificate_id}")
 
     pem = description["certificatePem"]
     certificate = x509.load_pem_x509_certificate(pem.encode("utf-8"))
@@ -184,9 +174,9 @@ def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: Inspec
                                     f"({der_id})")
     checks.check_certificate(certificate, now=checks.utc_now(), revocation_list=checks.revocation_list_from_environment(os.environ))
     thing_name = thing_name_of(certificate)
-    fleet_issued = fleet_proof.is_fleet_issued(certificate)
+    fleet_issued = fleet.is_fleet_issued(certificate)
 
-    read = lambda: dynamodb.get_item(  # noqa: E731
+    read = lambda: dynamodb.get_item(
         TableName=config.inventory_table, Key={"ThingName": {"S": thing_name}}, ConsistentRead=True).get("Item")
     written_at = now or _utc_now()
 
@@ -216,4 +206,8 @@ def inspect(event: Mapping[str, Any], *, iot: Any, dynamodb: Any, config: Inspec
             "PreviousCertificateId": previous,
         }
 
-    return claim.claim(dynamodb, config.inventory_table, decide(read()), decide)
+    try:
+        return claim.claim(dynamodb, config.inventory_table, decide(read()), decide)
+    except Exception as error:  # the handler's log record names the thing the refused certificate claims
+        error.thing_name = thing_name  # pyright: ignore[reportAttributeAccessIssue]  # read by the handler's log record
+        raise

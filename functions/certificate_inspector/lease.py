@@ -5,28 +5,24 @@ AWS IoT publishes the registration event again on every connection of a PENDING_
 spend a DescribeCertificate (10 TPS per account and region) and then the IoT steps again before it could tell it was a
 duplicate. The inspector therefore takes a lease first: a conditional PutItem on a small regional table keyed by
 certificate id, with an explicit expiry checked in the condition (DynamoDB TTL deletes expired items only eventually,
-so an expired lease must be taken over on its ``ExpiresAt``, not on its absence). A duplicate fails the condition and
+so an expired lease must be taken over on its ``ExpiresAt``, not on its absence). The item is
+``contract/items.py``'s (the JITR machine releases it, ``components/registration.py`` makes its table). A duplicate fails the condition and
 raises :class:`RegistrationInProgress` before any IoT call. Every duplicate registration event reaches this
 condition: the JITR topic rule cannot read the lease safely (``builders.iot_rules.jitr_sql``).
 
 The owner is the execution: a Step Functions retry of the inspector task (the same execution) takes its own lease
 again. The JITR machine releases the lease on every path that leaves the certificate PENDING_ACTIVATION (a
 conditional DeleteItem on the owner), so the device's next connection retries at once; if even that fails the lease
-expires after :data:`LEASE_SECONDS`. A successful registration leaves it to expire (the certificate is ACTIVE: no
+expires after ``LEASE_SECONDS``. A successful registration leaves it to expire (the certificate is ACTIVE: no
 more events). Nothing here decides ownership of the thing name: that stays the inventory's conditional write.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
-#: Longer than one throttled step can keep a holder busy (``THROTTLING_RETRY``: about 17 minutes), so a duplicate
-#: never overtakes a holder that is still retrying; short enough that a device whose holder vanished without
-#: releasing (it cannot: every failure path releases) would still onboard within the hour.
-LEASE_SECONDS = 20 * 60
-KEY = "CertificateId"
-EXPIRES = "ExpiresAt"  # epoch seconds; also the table's TTL attribute
-CONDITION = "attribute_not_exists(CertificateId) OR ExpiresAt < :now OR #owner = :owner"
+from contract.items import LEASE_CONDITION, LEASE_EXPIRES, LEASE_KEY, LEASE_OWNER, LEASE_SECONDS
 
 
 class RegistrationInProgress(Exception):
@@ -42,9 +38,10 @@ def take(dynamodb: Any, table: str, certificate_id: str, owner: str, *,
     try:
         dynamodb.put_item(
             TableName=table,
-            Item={KEY: {"S": certificate_id}, "Owner": {"S": owner}, EXPIRES: {"N": str(now + seconds)}},
-            ConditionExpression=CONDITION,
-            ExpressionAttributeNames={"#owner": "Owner"},
+            Item={LEASE_KEY: {"S": certificate_id}, LEASE_OWNER: {"S": owner},
+                  LEASE_EXPIRES: {"N": str(now + seconds)}},
+            ConditionExpression=LEASE_CONDITION,
+            ExpressionAttributeNames={"#owner": LEASE_OWNER},
             ExpressionAttributeValues={":now": {"N": str(now)}, ":owner": {"S": owner}},
         )
     except dynamodb.exceptions.ConditionalCheckFailedException:

@@ -1,6 +1,6 @@
 """The allow-list transitions of fleet provisioning (docs/design.md, "Fleet provisioning by claim").
 
-The entry (``provisioning_api.allow_list``: ``ThingName``, ``Status``, ``VerifyingKey``, ...) goes
+The entry (``contract/allow_list.py``: ``ThingName``, ``Status``, ``VerifyingKey``, ...) goes
 
     unprovisioned --(certificate provider: proof by the enrolled key)--> issuing --(hook)--> provisioned
 
@@ -29,12 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
-try:  # a package in tests and in the Lambda zip (functions/ is the zip's root)
-    from ..provisioning_api.allow_list import PROVISIONED, REPLACES, RESULT, UNPROVISIONED
-except (ImportError, ValueError):  # pragma: no cover
-    from provisioning_api.allow_list import PROVISIONED, REPLACES, RESULT, UNPROVISIONED  # type: ignore[no-redef]
+from contract.allow_list import ISSUING, PROVISIONED, REPLACES, RESULT, UNPROVISIONED
 
-ISSUING = "issuing"
 KEY_ORIGIN = "fleet"
 
 

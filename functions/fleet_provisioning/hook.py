@@ -5,21 +5,21 @@ template runs, and provisions only when it answers ``{"allowProvisioning": true}
 
 It admits a serial (template parameter ``SerialNumber``) when, in order:
 
-1. the serial is a thing name and not a reserved one (``reserved_names``: ``canary-``, ``claim-``), the MQTT client
+1. the serial is a thing name and not a reserved one (``contract.names``: ``canary-``, ``claim-``), the MQTT client
    is one of the claim's (``clientId`` starts with ``claim-``: the claim's policy allows no other), and the new
    certificate is ``certificateId``, has CN = the serial, was signed by our CA and carries the fleet policy OID
-   (the certificate provider issued it: ``proof.py``);
+   (the certificate provider issued it: ``contract.fleet.is_fleet_issued``);
 2. the allow-list entry (``<application>-allow-list``, the one allow-list of every way in), **in the certificate
    provider's region** (``ALLOW_LIST_REGION``, the primary's: every fleet decision about a serial is taken on one
    replica) is ``issuing`` for exactly this certificate, which the provider recorded after checking the proof by the
    enrolled key, and moves to ``provisioned`` with one conditional write (``admission.admit``); or it is already
    ``provisioned`` for this same certificate (RegisterThing retried: the same answer). A superseded certificate, or
    any other, is refused;
-3. the inventory item is written with JITR's conditional write (``certificate_inspector/claim.py``, verdict NEW:
+3. the inventory item is written with JITR's conditional write (``contract/items.py``, verdict NEW:
    only if no item exists), the commit point that replication carries to every region; an item naming another
    certificate (the device arrived another way) is refused. After ``python -m ops allow-list reset`` the entry
    names the certificate the device lost as ``ReplacesCertificateId``: the item may then name that one (ACTIVE),
-   and the write takes the name over from it as the API's provisioner does (``provisioner.REPLACE_CONDITION``,
+   and the write takes the name over from it as the API's provisioner does (``contract.items.REPLACE_CONDITION``,
    ``PreviousCertificateId`` = the replaced one): a rotation, which every region's replicate machine carries out
    (the old certificate is revoked, the thing's owner attribute handed over).
 
@@ -45,34 +45,21 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import json
-import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import boto3
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-try:  # a package in tests and in the Lambda zip (functions/ is the zip's root)
-    from .. import reserved_names
-    from ..certificate_inspector import claim as inventory_claim
-    from ..provisioning_api import allow_list
-    from ..provisioning_api.provisioner import REPLACE_CONDITION
-    from ..provisioning_api.request import THING_NAME
-    from . import admission, proof
-except (ImportError, ValueError):  # pragma: no cover
-    import reserved_names  # type: ignore[no-redef]
-    from certificate_inspector import claim as inventory_claim  # type: ignore[no-redef]
-    from fleet_provisioning import admission, proof  # type: ignore[no-redef]
-    from provisioning_api import allow_list  # type: ignore[no-redef]
-    from provisioning_api.provisioner import REPLACE_CONDITION  # type: ignore[no-redef]
-    from provisioning_api.request import THING_NAME  # type: ignore[no-redef]
+from contract import allow_list, fleet, items, metrics, names
+from contract.fleet import SERIAL_NUMBER
 
-LOG = logging.getLogger(__name__)
-SERIAL_NUMBER = "SerialNumber"  # = builders.fleet.SERIAL_NUMBER
+from . import admission, proof
+
 KEY_ORIGIN = admission.KEY_ORIGIN
 
 
@@ -104,14 +91,14 @@ def _certificate(event: Mapping[str, Any], serial: str, settings: Settings) -> t
     certificate_id = hashlib.sha256(der).hexdigest()
     if certificate_id != event.get("certificateId"):
         raise Refused("certificatePem is not the certificate certificateId names")
-    names = [str(a.value) for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    if names != [serial]:
-        raise Refused(f"the certificate's CN {names} is not the serial {serial!r}")
+    common_names = [str(a.value) for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if common_names != [serial]:
+        raise Refused(f"the certificate's CN {common_names} is not the serial {serial!r}")
     try:
         certificate.verify_directly_issued_by(x509.load_pem_x509_certificate(settings.ca_certificate_pem.encode()))
-    except Exception:  # InvalidSignature, ValueError, TypeError
+    except Exception:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError: all mean not signed by our CA
         raise Refused("the certificate was not signed by our CA") from None
-    if not proof.is_fleet_issued(certificate):
+    if not fleet.is_fleet_issued(certificate):
         raise Refused("the certificate was not issued by the fleet certificate provider")
     return certificate_id, certificate
 
@@ -119,7 +106,7 @@ def _certificate(event: Mapping[str, Any], serial: str, settings: Settings) -> t
 def replaced_certificate(dynamodb: Any, settings: Settings, serial: str, certificate_id: str) -> str:
     """The ``ReplacesCertificateId`` an operator's reset left on the entry this certificate was issued for, or ``""``."""
     entry = allow_list.read(dynamodb, settings.allow_list_table, serial) or {}
-    if entry.get("Status") == admission.ISSUING and entry.get("IssuedCertificateId") == certificate_id:
+    if entry.get("Status") == allow_list.ISSUING and entry.get("IssuedCertificateId") == certificate_id:
         return str(entry.get(allow_list.REPLACES) or "")
     return ""
 
@@ -136,7 +123,7 @@ def check_inventory(dynamodb: Any, settings: Settings, serial: str, certificate_
     named = item.get("CertificateId", {}).get("S")
     if not item or named == certificate_id:
         return
-    if replaces and named == replaces and item.get("Status", {}).get("S") == inventory_claim.ACTIVE:
+    if replaces and named == replaces and item.get("Status", {}).get("S") == items.ACTIVE:
         return
     raise Refused(f"the inventory names another certificate for {serial!r}")
 
@@ -160,15 +147,15 @@ def write_inventory(dynamodb: Any, settings: Settings, serial: str, certificate_
             "PendingCertificateId": "", "PreviousCertificateId": replaces}
     values = {":cid": certificate_id, ":pem": certificate_pem, ":ca": settings.ca_certificate_id,
               ":origin": settings.region, ":at": now, ":pending": "", ":previous": replaces,
-              ":active": inventory_claim.ACTIVE}
+              ":active": items.ACTIVE}
     if replaces:
         values[":replaces"] = replaces
     try:
         dynamodb.update_item(
             TableName=settings.inventory_table, Key={"ThingName": {"S": serial}},
-            UpdateExpression=inventory_claim.UPDATE_EXPRESSION,
-            ConditionExpression=REPLACE_CONDITION if replaces else inventory_claim.CONDITIONS["NEW"],
-            ExpressionAttributeNames={"#status": "Status"},
+            UpdateExpression=items.CLAIM_EXPRESSION,
+            ConditionExpression=items.REPLACE_CONDITION if replaces else items.CLAIM_CONDITIONS["NEW"],
+            ExpressionAttributeNames=items.CLAIM_NAMES,
             ExpressionAttributeValues={name: {"S": value} for name, value in values.items()})
     except dynamodb.exceptions.ConditionalCheckFailedException:
         current = _inventory_item(dynamodb, settings, serial)
@@ -178,21 +165,23 @@ def write_inventory(dynamodb: Any, settings: Settings, serial: str, certificate_
 
 
 def decide(event: Mapping[str, Any], dynamodb: Any, settings: Settings,
-           clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc), *,
-           allow_list_dynamodb: Any = None) -> dict[str, Any]:
+           clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC), *,
+           allow_list_dynamodb: Any = None, emit: Callable[..., Any] | None = None) -> dict[str, Any]:
     """The hook's answer for one RegisterThing. ``dynamodb`` is this region's (the inventory);
-    ``allow_list_dynamodb`` the certificate provider's region's (default: ``dynamodb``)."""
-    parameters = event.get("parameters") if isinstance(event.get("parameters"), Mapping) else {}
+    ``allow_list_dynamodb`` the certificate provider's region's (default: ``dynamodb``). The answer is handed to
+    ``emit`` (the handler's: ``contract.metrics.emit``, one ``FleetProvisioningVerdicts`` line)."""
+    raw_parameters = event.get("parameters")
+    parameters = raw_parameters if isinstance(raw_parameters, Mapping) else {}
     serial = parameters.get(SERIAL_NUMBER)
     try:
-        if not isinstance(serial, str) or not THING_NAME.fullmatch(serial):
+        if not isinstance(serial, str) or not names.is_thing_name(serial):
             raise Refused(f"parameter {SERIAL_NUMBER} {serial!r} is not a thing name")
-        reserved = reserved_names.refusal(serial)  # before anything is read or written
+        reserved = names.refusal(serial)  # before anything is read or written
         if reserved:
             raise Refused(f"parameter {SERIAL_NUMBER} {reserved}")
         client_id = event.get("clientId")
-        if not isinstance(client_id, str) or not client_id.startswith(reserved_names.CLAIM_PREFIX):
-            raise Refused(f"the MQTT client {client_id!r} is not one of the claim's ({reserved_names.CLAIM_PREFIX}...)")
+        if not isinstance(client_id, str) or not client_id.startswith(names.CLAIM_PREFIX):
+            raise Refused(f"the MQTT client {client_id!r} is not one of the claim's ({names.CLAIM_PREFIX}...)")
         certificate_id, certificate = _certificate(event, serial, settings)
         now = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
         pem = str(event["certificatePem"])
@@ -207,10 +196,24 @@ def decide(event: Mapping[str, Any], dynamodb: Any, settings: Settings,
                               replaces=replaces)
             raise
     except Refused as refused:
-        LOG.warning(json.dumps({"serial": serial, "allowProvisioning": False, "reason": str(refused)}))
+        _record(emit, "Refused", serial, event, level="WARNING", reason=str(refused))
         return {"allowProvisioning": False}
-    LOG.info(json.dumps({"serial": serial, "allowProvisioning": True, "certificateId": certificate_id}))
+    _record(emit, "Admitted", serial, event, level="INFO")
     return {"allowProvisioning": True}
+
+
+def _record(emit: Callable[..., Any] | None, verdict: str, serial: Any, event: Mapping[str, Any], *, level: str,
+            reason: str | None = None) -> None:
+    """One ``FleetProvisioningVerdicts`` line (contract.metrics): the serial, the new certificate, the MQTT client
+    and, for a refusal, why (the device only sees AWS's rejection)."""
+    if emit is None:
+        return
+    certificate_id, client_id = event.get("certificateId"), event.get("clientId")
+    emit([(metrics.FLEET_HOOK_VERDICTS, 1)], dimensions={"Verdict": verdict}, fields={
+        "level": level, "message": f"RegisterThing {verdict.lower()}",
+        "thingName": serial if isinstance(serial, str) else None,
+        "certificateId": certificate_id if isinstance(certificate_id, str) else None,
+        "clientId": client_id if isinstance(client_id, str) else None, "reason": reason})
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:
@@ -227,4 +230,4 @@ def _dynamodb(region: str) -> Any:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = settings_from(os.environ)
     return decide(event, _dynamodb(settings.region), settings,
-                  allow_list_dynamodb=_dynamodb(settings.decision_region))
+                  allow_list_dynamodb=_dynamodb(settings.decision_region), emit=metrics.emit)

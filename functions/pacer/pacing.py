@@ -26,7 +26,8 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 KEY = "Api"
 #: ``service:Operation`` as IAM and the quota data name it.
@@ -58,7 +59,7 @@ class Request:
     horizon_seconds: float  # the furthest slot the caller accepts
 
     @classmethod
-    def parse(cls, event: Mapping[str, Any]) -> "Request":
+    def parse(cls, event: Mapping[str, Any]) -> Request:
         """``{"Api": "iot:AttachPolicy", "Rate": 15, "HorizonSeconds": 900}`` as the state machines send it."""
         if not isinstance(event, Mapping):
             raise InvalidPacingRequest(f"expected an object with Api, Rate and HorizonSeconds, got {event!r}")
@@ -92,7 +93,7 @@ def _number(value: float) -> dict[str, str]:
 
 
 def _timestamp(epoch_second: int) -> str:
-    return datetime.datetime.fromtimestamp(epoch_second, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(epoch_second, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reserve(dynamodb: Any, table: str, request: Request, *, clock: Callable[[], float] | None = None) -> Slot:

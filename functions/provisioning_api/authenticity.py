@@ -13,13 +13,11 @@ unknown one. The fleet certificate provider does the same (:func:`key_for`).
 from __future__ import annotations
 
 from cryptography.exceptions import InvalidSignature
-from typing import Union
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-#: A request older or further in the future than this is refused (clock skew of devices included).
-MAX_AGE_SECONDS = 300
+from contract import proofs
 
 
 class NotAuthentic(Exception):
@@ -44,7 +42,7 @@ def load_verifying_key(pem: str) -> ed25519.Ed25519PublicKey | ec.EllipticCurveP
                        "keys are accepted")
 
 
-VerifyingKey = Union[ed25519.Ed25519PublicKey, ec.EllipticCurvePublicKey]
+VerifyingKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 
 
 def _public_pem(key: VerifyingKey) -> str:
@@ -115,7 +113,7 @@ def verify(verifying_key_pem: str, message: bytes, signature: bytes) -> None:
         raise NotAuthentic("the signature does not verify with the device's enrolled key")
 
 
-def check_fresh(timestamp: int, now: float, max_age: int = MAX_AGE_SECONDS) -> None:
+def check_fresh(timestamp: int, now: float, max_age: int = proofs.MAX_AGE_SECONDS) -> None:
     if abs(now - timestamp) > max_age:
         raise Stale(f"the request's timestamp is {int(now - timestamp)} s from the server's clock; requests are "
                     f"accepted within {max_age} s: sign a new request with the current time")

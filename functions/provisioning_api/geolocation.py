@@ -11,12 +11,10 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
-try:  # a package in tests, top-level modules in the Lambda zip
-    from .regions import check_known, closest_region
-except ImportError:  # pragma: no cover - Lambda runtime layout
-    from regions import check_known, closest_region  # type: ignore[no-redef]
+from .regions import check_known, closest_region
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,8 @@ def open_reader(path: str | os.PathLike | None) -> Any | None:
     return reader
 
 
-def fetch_from_s3(s3: Any, bucket: str, key: str, directory: Path = Path("/tmp")) -> Path:
+def fetch_from_s3(s3: Any, bucket: str, key: str,
+                  directory: Path = Path("/tmp")) -> Path:  # noqa: S108 - Lambda's only writable directory
     """Download the database once per container (Lambda's /tmp survives warm invocations)."""
     target = directory / f"geolocation-{Path(key).name}"
     if not target.exists():

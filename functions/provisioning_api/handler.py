@@ -9,28 +9,26 @@ Environment: ``INVENTORY_TABLE``, ``ALLOW_LIST_TABLE``, ``NONCE_TABLE``, ``DEVIC
 holding that CA's key: ``kms:Sign`` only), ``TRUST_ANCHOR_PEM`` (the root CA), ``DEVICE_ENDPOINT``, ``REGIONS``
 (comma-separated), ``DEFAULT_REGION``, and the geolocation database: ``GEOLOCATION_DATABASE`` (a path, relative
 to the package) or ``GEOLOCATION_BUCKET`` + ``GEOLOCATION_KEY`` (read once per container); neither = every
-device gets the default region. ``AWS_REGION`` is Lambda's.
+device gets the default region. ``AWS_REGION`` is Lambda's. Each answer writes one ``ProvisioningRequests`` record
+(contract/metrics.py, in ``METRICS_NAMESPACE``).
 """
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import boto3
 
-try:  # a package in tests and in the Lambda zip
-    from . import geolocation, issuer, service
-    from .request import BadRequest, from_event
-except ImportError:  # pragma: no cover
-    import geolocation, issuer, service  # type: ignore[no-redef]  # noqa: E401
-    from request import BadRequest, from_event  # type: ignore[no-redef]
+from contract import metrics
 
-LOG = logging.getLogger(__name__)
+from . import geolocation, issuer, service
+from .request import BadRequest, from_event
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -65,12 +63,24 @@ def response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
             "body": json.dumps(body)}
 
 
+def record(status: int, body: Mapping[str, Any], *, thing_name: Any = None, source_ip: Any = None,
+           certificate_id: Any = None) -> None:
+    """One ``ProvisioningRequests`` line (contract.metrics) per answer, logged without secrets: thing, outcome, source
+    address, the certificate issued; never a key, a certificate or a signature."""
+    outcome = body.get("error") or "Provisioned"
+    metrics.emit([(metrics.PROVISIONING_REQUESTS, 1)], dimensions={"Outcome": str(outcome)}, fields={
+        "level": "INFO" if status < 400 else "WARNING", "message": "provisioning answered", "status": status,
+        "thingName": thing_name if isinstance(thing_name, str) else None, "sourceIp": source_ip,
+        "certificateId": certificate_id if isinstance(certificate_id, str) else None})
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Parse (a malformed event or body is 400 before anything is read), decide (``service.provision``), answer."""
     env = os.environ
     try:
         request = from_event(event)
     except BadRequest as error:
+        record(400, {"error": "BadRequest"})
         return response(400, {"error": "BadRequest", "message": str(error)})
     settings = settings_from(env)
     iot, dynamodb, signer, chooser = _clients(
@@ -79,8 +89,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         answer = service.provision(request, settings, service.Clients(iot, dynamodb, signer, chooser, time.time))
     except UnicodeError:  # a backstop: request.parse_body refuses text that is not ASCII before anything is read
+        record(400, {"error": "BadRequest"}, source_ip=request.source_ip)
         return response(400, {"error": "BadRequest", "message": "the request's text fields must be ASCII"})
-    # Logged without secrets: thing, outcome, source address; never a key, a certificate or a signature.
-    LOG.info(json.dumps({"thingName": request.thing_name, "status": answer.status,
-                         "error": answer.body.get("error"), "sourceIp": request.source_ip}))
+    record(answer.status, answer.body, thing_name=request.thing_name, source_ip=request.source_ip,
+           certificate_id=answer.body.get("certificateId"))
     return response(answer.status, answer.body)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,7 +39,7 @@ class Signer(Protocol):
     def sign(self, tbs: bytes) -> bytes: ...
 
 
-def _hash_for(public_key: Any) -> hashes.HashAlgorithm:
+def _hash_for(public_key: Any) -> hashes.SHA256 | hashes.SHA384:
     if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.key_size >= 384:
         return hashes.SHA384()
     return hashes.SHA256()
@@ -55,9 +56,11 @@ class PemSigner:
         key = serialization.load_pem_private_key(self.private_key_pem.encode(), password=None)
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(tbs, ec.ECDSA(_hash_for(key.public_key())))
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise IssueError(f"the CA key is a {type(key).__name__}: a CA signs with an EC or RSA key")
         from cryptography.hazmat.primitives.asymmetric import padding
 
-        return key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
+        return key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
 
 
 @dataclass
@@ -146,7 +149,7 @@ def issue(signer: Signer, thing_name: str, public_key: Any, *, now: dt.datetime 
     """A device certificate (PEM) for ``public_key``, CN = ``thing_name``, signed through ``signer``; ``extensions``
     are added, non-critical (the fleet certificate provider marks its certificates: ``fleet_provisioning.proof``)."""
     ca = x509.load_pem_x509_certificate(signer.certificate_pem.encode())
-    now = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     not_after = min(now + dt.timedelta(days=days), ca.not_valid_after_utc)
     if not_after <= now:
         raise IssueError("the CA certificate has expired: renew it before provisioning devices")
@@ -178,8 +181,13 @@ def issue(signer: Signer, thing_name: str, public_key: Any, *, now: dt.datetime 
     certificate = x509.load_der_x509_certificate(_resign(draft, signer.sign(draft.tbs_certificate_bytes)))
     try:
         certificate.verify_directly_issued_by(ca)
-    except Exception as error:  # InvalidSignature, ValueError, TypeError
+    except Exception as error:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError: all mean not the CA's key
         raise IssueError(f"the CA signer's signature does not verify with the CA certificate ({error!r}): the "
                          "signing key is not the CA's") from None
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
+
+def certificate_id(certificate_pem: str) -> str:
+    """SHA-256 of the DER: the certificate's id in every region (as AWS IoT computes it)."""
+    der = x509.load_pem_x509_certificate(certificate_pem.encode()).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()

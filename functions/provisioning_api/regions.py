@@ -10,7 +10,7 @@ between two regions. A region missing here cannot be chosen by distance: ``close
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 #: region -> (latitude, longitude, the place AWS names)
 REGION_COORDINATES: dict[str, tuple[float, float, str]] = {

@@ -2,8 +2,8 @@
 
 Body (JSON): ``thingName``, ``timestamp`` (integer seconds since the epoch), ``nonce`` (16 to 64 URL-safe characters,
 new for every request), ``signature`` (base64) and ``csr`` (PEM, CN = the thing name). The signature covers
-:func:`signed_message`: a fixed label, the thing name, the timestamp, the nonce and the SHA-256 of the CSR, so a
-captured request can be neither re-aimed at another thing nor given another CSR.
+``contract.proofs.request_message`` (what the device signs: a fixed label, the thing name, the timestamp, the nonce
+and the SHA-256 of the CSR), so a captured request can be neither re-aimed at another thing nor given another CSR.
 
 The CSR is required (issue 21): the API certifies only a key the device made and keeps. A key the API generated
 would travel once, in one response; lost with it, the entry would stay ``provisioned`` for a key nobody has. With a
@@ -23,18 +23,12 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
-try:  # the one reserved-names rule, at the root of functions/ (= the Lambda zip's root)
-    from .. import reserved_names
-except (ImportError, ValueError):  # pragma: no cover - Lambda runtime layout
-    import reserved_names  # type: ignore[no-redef]
+from contract import names, proofs
 
-LABEL = "iotmr-provision-v1"
-THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")  # AWS IoT's thing name pattern
-NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MAX_BODY_BYTES = 16 * 1024
 #: The body is one flat object; nesting deeper than this is refused before the JSON parser sees it.
 MAX_DEPTH = 4
@@ -62,22 +56,12 @@ class ProvisioningRequest:
 
     @property
     def message(self) -> bytes:
-        return signed_message(self.thing_name, self.timestamp, self.nonce, self.csr_pem)
+        return proofs.request_message(self.thing_name, self.timestamp, self.nonce, self.csr_pem)
 
     @property
     def digest(self) -> str:
         """What identifies this exact request (a retry of it has the same digest)."""
         return hashlib.sha256(self.message + b"\n" + self.signature).hexdigest()
-
-
-def csr_digest(csr_pem: str | None) -> str:
-    """SHA-256 (hex) of the CSR's PEM text as sent, ``-`` without one (requests of version 1 allowed that)."""
-    return hashlib.sha256(csr_pem.encode()).hexdigest() if csr_pem else "-"
-
-
-def signed_message(thing_name: str, timestamp: int, nonce: str, csr_pem: str | None) -> bytes:
-    """The bytes the device signs with its enrolled key."""
-    return "\n".join([LABEL, thing_name, str(int(timestamp)), nonce, csr_digest(csr_pem)]).encode()
 
 
 #: The body's string fields: each must be ASCII (JSON's ``\\ud800`` escape decodes to a lone surrogate, which
@@ -92,16 +76,16 @@ def parse_body(body: Mapping[str, Any], source_ip: str) -> ProvisioningRequest:
         if isinstance(value, str) and not value.isascii():
             raise BadRequest(f"{field} must be ASCII text (a PEM, base64 or a name); it has other characters")
     thing = body.get("thingName")
-    if not isinstance(thing, str) or not THING_NAME.fullmatch(thing):
+    if not names.is_thing_name(thing):
         raise BadRequest("thingName must be 1-128 letters, digits, ':', '_' or '-'")
-    reserved = reserved_names.refusal(thing)
+    reserved = names.refusal(thing)
     if reserved:
         raise BadRequest(f"thingName {reserved}")
     timestamp = body.get("timestamp")
     if isinstance(timestamp, bool) or not isinstance(timestamp, int) or not 0 <= timestamp < MAX_TIMESTAMP:
         raise BadRequest("timestamp must be an integer number of seconds since the epoch (now)")
     nonce = body.get("nonce")
-    if not isinstance(nonce, str) or not NONCE.fullmatch(nonce):
+    if not isinstance(nonce, str) or not proofs.NONCE.fullmatch(nonce):
         raise BadRequest("nonce must be 16-64 URL-safe base64 characters, new for every request")
     raw_signature = body.get("signature")
     try:
@@ -109,7 +93,7 @@ def parse_body(body: Mapping[str, Any], source_ip: str) -> ProvisioningRequest:
     except (binascii.Error, ValueError):
         signature = b""
     if not signature:
-        raise BadRequest("signature must be the base64 signature of the request (see request.signed_message)")
+        raise BadRequest("signature must be the base64 signature of the request (see contract.proofs.request_message)")
     csr = body.get("csr")
     if csr is None:
         raise BadRequest(CSR_REQUIRED)

@@ -2,7 +2,7 @@
 
 Order (each refusal says why and what to do):
 
-1. fresh: the timestamp within ``MAX_AGE_SECONDS`` (401 ``Stale``);
+1. fresh: the timestamp within ``contract.proofs.MAX_AGE_SECONDS`` (401 ``Stale``);
 2. enrolled and authentic, one answer for both (403 ``NotAuthorized``): the signature verifies with the entry's own
    verifying key. A name that is not enrolled is answered exactly like a bad signature, after the same work
    (``authenticity.authentic``), so the API does not tell anyone which serials are enrolled;
@@ -21,7 +21,7 @@ Order (each refusal says why and what to do):
    invocation died after the inventory write), any other is undone; what cannot be undone yet (a detach still
    propagating) releases the claim with 503 ``RetryLater``;
 8. the closest region from the connection's source address; provisioning and the inventory write (the commit point:
-   ``provisioner.Provisioning.run``); any failure before it undoes the attempt and releases the entry (500
+   ``contract.registry.Provisioning.run``); any failure before it undoes the attempt and releases the entry (500
    ``ProvisioningFailed``, 409 ``ThingNameTaken``, 503 ``RetryLater``), keeping in the journal whatever could not be
    removed yet; then the entry is completed.
 
@@ -35,19 +35,17 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-try:  # a package in tests and in the Lambda zip
-    from . import allow_list, authenticity, issuer, nonces, provisioner
-    from .geolocation import RegionChooser
-    from .request import ProvisioningRequest
-except ImportError:  # pragma: no cover
-    import allow_list, authenticity, issuer, nonces, provisioner  # type: ignore[no-redef]  # noqa: E401
-    from geolocation import RegionChooser  # type: ignore[no-redef]
-    from request import ProvisioningRequest  # type: ignore[no-redef]
+from contract import allow_list, proofs, registry
+
+from . import authenticity, issuer, nonces
+from .geolocation import RegionChooser
+from .request import ProvisioningRequest
 
 LOG = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ class Settings:
     ca_certificate_id: str
     trust_anchor_pem: str  # the root CA: what devices verify the endpoint with
     device_endpoint: str  # the custom domain devices connect to (every region behind it)
-    max_age_seconds: int = authenticity.MAX_AGE_SECONDS
+    max_age_seconds: int = proofs.MAX_AGE_SECONDS
 
 
 @dataclass
@@ -152,7 +150,7 @@ class _Attempt:
                           f"`python -m ops allow-list reset {elsewhere} {self.thing} --yes`")
 
         certificate_pem = issuer.issue(self.clients.signer, self.thing, self.public_key)
-        cid = provisioner.certificate_id(certificate_pem)
+        cid = issuer.certificate_id(certificate_pem)
         token = self.request.nonce
         claimed = allow_list.claim(ddb, table, self.thing, entry, token, settings.region, int(self.now), cid)
         if claimed is None:  # another request moved the entry since it was read
@@ -168,18 +166,18 @@ class _Attempt:
                 return self._provisioned(done)
             try:
                 work.clean(self.thing, earlier, replaces)
-            except provisioner.CleanupPending as pending:
+            except registry.CleanupPending as pending:
                 allow_list.release(ddb, table, self.thing, token, forget=[cid])
                 LOG.warning("an earlier attempt for %s cannot be undone yet: %s", self.thing, pending)
                 return refuse(503, "RetryLater", f"an earlier attempt is still being undone ({pending}): retry in a "
                                                  "few seconds")
             allow_list.forget(ddb, table, self.thing, token, [earlier])
 
-        at = dt.datetime.fromtimestamp(self.now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        at = dt.datetime.fromtimestamp(self.now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         choice = self.clients.chooser.choose(self.request.source_ip)
         try:
-            item = work.run(self.thing, certificate_pem, at, replaces)
-        except Exception as error:
+            item = work.run(self.thing, certificate_pem, cid, at, replaces)
+        except Exception as error:  # noqa: BLE001 - whatever failed, the attempt is undone and answered
             return self._undo(work, cid, replaces, error)
         result = {"CertificateId": item["CertificateId"], "CertificatePem": certificate_pem,
                   "PublicKeyDigest": key_digest(self.public_key), "KeyOrigin": "csr", "Region": choice.region,
@@ -187,25 +185,25 @@ class _Attempt:
         done = allow_list.complete(ddb, table, self.thing, token, result)
         return Answer(200, self._body(done))
 
-    def _work(self) -> provisioner.Provisioning:
+    def _work(self) -> registry.Provisioning:
         s = self.settings
-        return provisioner.Provisioning(self.clients.iot, self.clients.dynamodb, s.inventory_table,
-                                        s.device_policy_name, s.region, s.ca_certificate_id,
-                                        self.clients.signer.certificate_pem, sleep=self.clients.sleep)
+        return registry.Provisioning(self.clients.iot, self.clients.dynamodb, s.inventory_table,
+                                     s.device_policy_name, s.region, s.ca_certificate_id,
+                                     self.clients.signer.certificate_pem, sleep=self.clients.sleep)
 
-    def _undo(self, work: provisioner.Provisioning, cid: str, replaces: str | None, error: Exception) -> Answer:
+    def _undo(self, work: registry.Provisioning, cid: str, replaces: str | None, error: Exception) -> Answer:
         """Undo this attempt and release the entry; an attempt not fully undone stays journaled for the next."""
         try:
             work.clean(self.thing, cid, replaces)
             forget, left = [cid], ""
-        except Exception as cleanup:  # CleanupPending, or AWS refusing: the next request carries on
+        except Exception as cleanup:  # noqa: BLE001 - CleanupPending, or AWS refusing: the next request carries on
             forget, left = [], f" ({cleanup}; the next request finishes removing it)"
         allow_list.release(self.clients.dynamodb, self.settings.allow_list_table, self.thing, self.request.nonce,
                            forget=forget)
         LOG.warning("provisioning %s failed and was undone: %r%s", self.thing, error, left)
-        if isinstance(error, provisioner.ThingNameTaken):
+        if isinstance(error, registry.ThingNameTaken):
             return refuse(409, "ThingNameTaken", f"{error}; nothing of this request was kept{left}")
-        if isinstance(error, provisioner.Busy) or left:
+        if isinstance(error, registry.Busy) or left:
             return refuse(503, "RetryLater", f"provisioning did not finish: retry in a few seconds{left}")
         return refuse(500, "ProvisioningFailed", "provisioning failed; nothing was kept and the device may retry "
                                                  "with a new request")

@@ -6,7 +6,8 @@ does behave as AWS does (error names, status codes, ids, idempotency, asynchrony
 Docker (``lambda_inprocess``).
 
 Use ``localcloud.fixes.apply()`` (idempotent) once per process, or ``with localcloud.fixes.patched():`` to scope them.
-Each fix lives in its own module with ``NAME``, ``apply()`` and ``revert()`` and is tested in
+Each fix lives in its own module with ``NAME``, ``PATCH`` (its ``localcloud.patching.Patch``: what it changed, undone
+by ``revert()``), ``apply()`` and ``revert()`` and is tested in
 ``tests/statemachines/test_patches.py``. Knobs (retry time scale, synchronous executions, detach propagation delay)
 are in ``settings``; what each IoT fix models, and AWS's sources, are in ``docs/emulator.md``.
 
@@ -16,6 +17,7 @@ are in ``settings``; what each IoT fix models, and AWS's sources, are in ``docs/
 | ``sfn_error_names`` | aws-sdk errors named ``Iot.ResourceAlreadyExistsException`` / ``DynamoDb.…`` like Step Functions |
 | ``sfn_execution_names`` | unnamed executions get a UUID instead of colliding on ``None`` |
 | ``sfn_retry_sleep`` | retry intervals sleep ``interval * settings.retry_time_scale`` |
+| ``sfn_runtime_errors`` | ``States.Runtime`` (a path selecting nothing) fails the execution: no Retry/Catch matches it, ``States.ALL`` included; a Choice rule on a missing path raises it |
 | ``sfn_serial_executions`` | executions run synchronously (or one at a time): no dict races, deterministic |
 | ``lambda_inprocess`` | Lambda Invoke runs the registered handler in-process with the function's env and region |
 | ``iot_certificate_ids`` | certificate id = SHA-256 of the DER |
@@ -29,17 +31,18 @@ are in ``settings``; what each IoT fix models, and AWS's sources, are in ``docs/
 | ``iot_certificate_status`` | UpdateCertificate: REVOKED is final (REVOKED -> REVOKED is a no-op); PENDING_* cannot be set |
 | ``iot_detach_policy`` | DetachPolicy from a target not in the region: ``InvalidRequestException``, not ResourceNotFound |
 | ``s3_secure_transport`` | bucket policies: ``Bool aws:SecureTransport`` evaluated, requests count as TLS (moto ignores the operator) |
-| ``aws_calls`` | records every call (service, operation, region); fault injection / interleaving hooks (not a moto gap: the hook tests need, applied with the fixes) |
+| ``aws_calls`` | hooks ``localcloud.interception`` into moto's stubber: every call recorded, faults injected, gates and observers asked (not a moto gap: the hook tests need, applied with the fixes) |
 
-Shared by the fixes: ``_patching`` (the ledger that applies and reverts one fix by name), ``botocore_models`` (cached
-service models), ``settings`` (the knobs above).
+Shared: ``localcloud.patching`` (the one patch mechanism: each fix's ``Patch``, which refuses a moto other than
+``localcloud.compat.moto.WRITTEN_FOR``), ``localcloud.compat.moto`` (every moto internal a fix touches),
+``localcloud.botocore_models`` (cached service models), ``settings`` (the knobs above).
 """
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Iterator
+from collections.abc import Iterator
 
 from . import (
     aws_calls,
@@ -58,6 +61,7 @@ from . import (
     sfn_error_names,
     sfn_execution_names,
     sfn_retry_sleep,
+    sfn_runtime_errors,
     sfn_sdk_shapes,
     sfn_serial_executions,
 )
@@ -68,6 +72,7 @@ FIXES: tuple[ModuleType, ...] = (
     sfn_error_names,
     sfn_execution_names,
     sfn_retry_sleep,
+    sfn_runtime_errors,
     sfn_serial_executions,
     lambda_inprocess,
     iot_certificate_ids,
@@ -90,7 +95,7 @@ __all__ = ["FIXES", "SETTINGS", "Settings", "apply", "revert", "patched", "appli
 
 def applied() -> list[str]:
     """Names of the fixes currently applied."""
-    return [fix.NAME for fix in FIXES if fix.LEDGER.applied]
+    return [fix.NAME for fix in FIXES if fix.PATCH.applied]
 
 
 def apply(only: tuple[str, ...] | None = None) -> None:
@@ -101,7 +106,7 @@ def apply(only: tuple[str, ...] | None = None) -> None:
         raise ValueError(f"unknown fix(es) {sorted(unknown)}; known: {sorted(names)}")
     with _LOCK:
         for fix in FIXES:
-            if (only is None or fix.NAME in only) and not fix.LEDGER.applied:
+            if (only is None or fix.NAME in only) and not fix.PATCH.applied:
                 fix.apply()
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "iot_ca_registration"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 
 def _truthy(value: Any) -> bool:
@@ -18,8 +18,7 @@ def _truthy(value: Any) -> bool:
 
 
 def apply() -> None:
-    from moto.iot.models import FakeCaCertificate
-    from moto.iot.responses import IoTResponse
+    from ..compat.moto.iot import FakeCaCertificate, IoTResponse
 
     original_register = IoTResponse.register_ca_certificate
     original_update = IoTResponse.update_ca_certificate
@@ -47,10 +46,10 @@ def apply() -> None:
         description["autoRegistrationStatus"] = getattr(self, "auto_registration_status", "DISABLE")
         return description
 
-    LEDGER.set(IoTResponse, "register_ca_certificate", register_ca_certificate)
-    LEDGER.set(IoTResponse, "update_ca_certificate", update_ca_certificate)
-    LEDGER.set(FakeCaCertificate, "to_description_dict", to_description_dict)
+    PATCH.set(IoTResponse, "register_ca_certificate", register_ca_certificate)
+    PATCH.set(IoTResponse, "update_ca_certificate", update_ca_certificate)
+    PATCH.set(FakeCaCertificate, "to_description_dict", to_description_dict)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

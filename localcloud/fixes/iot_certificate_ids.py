@@ -11,10 +11,10 @@ import hashlib
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "iot_certificate_ids"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 
 def certificate_id(certificate_pem: str) -> str:
@@ -31,10 +31,10 @@ def _compute_cert_id(self, certificate_pem: str) -> str:
 
 
 def apply() -> None:
-    from moto.iot.models import FakeCertificate
+    from ..compat.moto.iot import FakeCertificate
 
-    LEDGER.set(FakeCertificate, "compute_cert_id", _compute_cert_id)
+    PATCH.set(FakeCertificate, "compute_cert_id", _compute_cert_id)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

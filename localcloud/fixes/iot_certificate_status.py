@@ -19,17 +19,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "iot_certificate_status"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 INTERNAL_STATUSES = ("PENDING_ACTIVATION", "PENDING_TRANSFER")
 
 
 def apply() -> None:
-    from moto.iot.exceptions import CertificateStateException, InvalidRequestException
-    from moto.iot.models import IoTBackend
+    from ..compat.moto.iot import CertificateStateException, InvalidRequestException, IoTBackend
 
     original = IoTBackend.update_certificate
 
@@ -48,8 +47,8 @@ def apply() -> None:
             )
         return original(self, certificate_id, new_status)
 
-    LEDGER.set(IoTBackend, "update_certificate", update_certificate)
+    PATCH.set(IoTBackend, "update_certificate", update_certificate)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

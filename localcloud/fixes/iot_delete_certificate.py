@@ -20,15 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "iot_delete_certificate"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 
 def apply() -> None:
-    from moto.iot.exceptions import CertificateStateException, DeleteConflictException
-    from moto.iot.models import IoTBackend
+    from ..compat.moto.iot import CertificateStateException, DeleteConflictException, IoTBackend
 
     def delete_certificate(self: Any, certificate_id: str, force_delete: bool) -> None:
         certificate = self.describe_certificate(certificate_id)  # ResourceNotFoundException
@@ -46,8 +45,8 @@ def apply() -> None:
             self.principal_policies.pop((arn, policy.name), None)
         del self.certificates[certificate_id]
 
-    LEDGER.set(IoTBackend, "delete_certificate", delete_certificate)
+    PATCH.set(IoTBackend, "delete_certificate", delete_certificate)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "iot_delete_thing"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 
 def apply() -> None:
-    from moto.iot.exceptions import IoTClientError, ThingStillAttached
+    from ..compat.moto.iot import IoTBackend, IoTClientError, ThingStillAttached
 
     def __init__(self: Any, name: str) -> None:
         IoTClientError.__init__(
@@ -27,9 +27,7 @@ def apply() -> None:
         )
         self.code = 400
 
-    LEDGER.set(ThingStillAttached, "__init__", __init__)
-
-    from moto.iot.models import IoTBackend
+    PATCH.set(ThingStillAttached, "__init__", __init__)
 
     from ..assumptions import active
     from . import iot_detach_propagation
@@ -47,8 +45,8 @@ def apply() -> None:
                                                         if key[1] == thing_name])
         return original_delete(self, thing_name)
 
-    LEDGER.set(IoTBackend, "delete_thing", delete_thing)
+    PATCH.set(IoTBackend, "delete_thing", delete_thing)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "iot_detach_policy"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 
 def apply() -> None:
-    from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundException
-    from moto.iot.models import IoTBackend
+    from ..compat.moto.iot import InvalidRequestException, IoTBackend, ResourceNotFoundException
 
     original = IoTBackend.detach_policy
 
@@ -33,8 +32,8 @@ def apply() -> None:
             raise InvalidRequestException(f"Target {target} does not exist in this region") from None
         return original(self, policy_name, target)
 
-    LEDGER.set(IoTBackend, "detach_policy", detach_policy)
+    PATCH.set(IoTBackend, "detach_policy", detach_policy)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

@@ -23,11 +23,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._patching import Ledger
+from ..patching import Patch
 from .settings import SETTINGS
 
 NAME = "iot_detach_propagation"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 _STATE = "_localcloud_detach_propagation"  # attribute on each moto IoTBackend (reset with the backend)
 _LOCK = threading.RLock()
@@ -68,7 +68,7 @@ def _tick(backend: Any) -> None:
 
 def pending_detaches(account_id: str | None = None, region: str | None = None) -> list[tuple[str, str, str, str]]:
     """Detaches not yet propagated, as (account, region, principal ARN, thing name)."""
-    from moto.iot.models import iot_backends
+    from ..compat.moto.iot import iot_backends
 
     found = []
     with _LOCK:
@@ -81,7 +81,7 @@ def pending_detaches(account_id: str | None = None, region: str | None = None) -
 
 def complete_pending_detaches(account_id: str | None = None, region: str | None = None) -> int:
     """Propagate every pending detach now (optionally of one account / region); returns how many."""
-    from moto.iot.models import iot_backends
+    from ..compat.moto.iot import iot_backends
 
     done = 0
     with _LOCK:
@@ -104,9 +104,7 @@ def _backends(backends: Any, account_id: str | None, region: str | None) -> list
 
 
 def apply() -> None:
-    from moto.iot.exceptions import ResourceNotFoundException
-    from moto.iot.models import IoTBackend
-    from moto.iot.responses import IoTResponse
+    from ..compat.moto.iot import IoTBackend, IoTResponse, ResourceNotFoundException
 
     original_call_action = IoTResponse.call_action
     original_detach = IoTBackend.detach_thing_principal
@@ -144,14 +142,14 @@ def apply() -> None:
         with _LOCK:
             _state(self).pending.pop((principal_arn, thing_name), None)
 
-    LEDGER.set(IoTResponse, "call_action", call_action)
-    LEDGER.set(IoTBackend, "detach_thing_principal", detach_thing_principal)
-    LEDGER.set(IoTBackend, "attach_thing_principal", attach_thing_principal)
+    PATCH.set(IoTResponse, "call_action", call_action)
+    PATCH.set(IoTBackend, "detach_thing_principal", detach_thing_principal)
+    PATCH.set(IoTBackend, "attach_thing_principal", attach_thing_principal)
 
 
 def _backend_of(response: Any) -> Any:
     """The moto IoT backend a response object answered for (None if it never got that far)."""
-    from moto.iot.models import iot_backends
+    from ..compat.moto.iot import iot_backends
 
     account, region = getattr(response, "current_account", None), getattr(response, "region", None)
     if not account or not region:
@@ -163,4 +161,4 @@ def _backend_of(response: Any) -> Any:
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

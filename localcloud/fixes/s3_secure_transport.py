@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "s3_secure_transport"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 SECURE_TRANSPORT = "aws:SecureTransport"
 REQUEST_SECURE_TRANSPORT = "true"  # every local request is an HTTPS request
 
@@ -45,15 +45,16 @@ def applicable_policy(policy: str) -> str:
             condition["Bool"] = {k: v for k, v in condition["Bool"].items() if k != SECURE_TRANSPORT}
             if not condition["Bool"]:
                 del condition["Bool"]
-            statement = {**statement, "Condition": condition} if condition else \
-                {k: v for k, v in statement.items() if k != "Condition"}
+            kept.append({**statement, "Condition": condition} if condition else
+                        {k: v for k, v in statement.items() if k != "Condition"})
+            continue
         kept.append(statement)
     return json.dumps({**document, "Statement": kept})
 
 
 def apply() -> None:
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-    from moto.s3.models import FakeBucket
+    from ..compat.moto.iam import IAMPolicy, PermissionResult
+    from ..compat.moto.services import FakeBucket
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
@@ -61,8 +62,8 @@ def apply() -> None:
         raw = self.policy.decode() if isinstance(self.policy, bytes) else self.policy
         return IAMPolicy(applicable_policy(raw)).is_action_permitted(action, resource)
 
-    LEDGER.set(FakeBucket, "get_permission", get_permission)
+    PATCH.set(FakeBucket, "get_permission", get_permission)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

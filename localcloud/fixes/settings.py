@@ -51,7 +51,7 @@ class Settings:
     detach_delay_calls: int = DEFAULT_DETACH_DELAY_CALLS
 
     @classmethod
-    def from_environment(cls) -> "Settings":
+    def from_environment(cls) -> Settings:
         return cls(
             retry_time_scale=_env_float("LOCALCLOUD_RETRY_TIME_SCALE", 1.0),
             synchronous_executions=os.environ.get("LOCALCLOUD_SYNCHRONOUS_EXECUTIONS", "1") not in ("0", "false", "no"),

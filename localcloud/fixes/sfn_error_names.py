@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "sfn_error_names"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 # Java SDK v2 client names for the services this project (and common others) call through aws-sdk tasks.
 _PREFIXES: dict[str, str] = {
@@ -68,12 +68,11 @@ def _normalise_exception_name(norm_service_name: str, ex: Exception) -> str:
 
 
 def apply() -> None:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk as sdk
+    from ..compat.moto.stepfunctions_parser import StateTaskServiceAwsSdk as cls
 
-    cls = sdk.StateTaskServiceAwsSdk
-    LEDGER.set(cls, "_normalise_service_error_name", staticmethod(_normalise_service_error_name))
-    LEDGER.set(cls, "_normalise_exception_name", staticmethod(_normalise_exception_name))
+    PATCH.set(cls, "_normalise_service_error_name", staticmethod(_normalise_service_error_name))
+    PATCH.set(cls, "_normalise_exception_name", staticmethod(_normalise_exception_name))
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

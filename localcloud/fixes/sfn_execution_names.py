@@ -8,22 +8,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ._patching import Ledger
+from ..patching import Patch
 
 NAME = "sfn_execution_names"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 
 def apply() -> None:
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from ..compat.moto.stepfunctions_parser import StepFunctionsParserBackend
 
     original = StepFunctionsParserBackend.start_execution
 
     def start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
-    LEDGER.set(StepFunctionsParserBackend, "start_execution", start_execution)
+    PATCH.set(StepFunctionsParserBackend, "start_execution", start_execution)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time as _time
 
-from ._patching import Ledger
+from ..patching import Patch
 from .settings import SETTINGS
 
 NAME = "sfn_retry_sleep"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 SLEPT: list[float] = []  # unscaled intervals requested, newest last (lets tests check the backoff)
 #: When set (``localcloud.storm``: simulated time), retry waits go to it instead of ``time.sleep``.
@@ -34,10 +34,10 @@ class _ScaledTime:
 
 
 def apply() -> None:
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from ..compat.moto.stepfunctions_parser import retrier_decl
 
-    LEDGER.set(retrier_decl, "time", _ScaledTime())
+    PATCH.set(retrier_decl, "time", _ScaledTime())
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

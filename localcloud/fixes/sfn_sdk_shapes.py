@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from ._patching import Ledger
-from .botocore_models import operation_model
+from ..botocore_models import operation_model
+from ..patching import Patch
 
 NAME = "sfn_sdk_shapes"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 
 
 def _timestamps_to_strings(value: Any) -> Any:
@@ -44,11 +44,11 @@ def _normalise_response(self, response: Any, boto_service_name: str | None = Non
 
 
 def apply() -> None:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk as sdk
+    from ..compat.moto.stepfunctions_parser import StateTaskServiceAwsSdk
 
-    LEDGER.set(sdk.StateTaskServiceAwsSdk, "_normalise_parameters", _normalise_parameters)
-    LEDGER.set(sdk.StateTaskServiceAwsSdk, "_normalise_response", _normalise_response)
+    PATCH.set(StateTaskServiceAwsSdk, "_normalise_parameters", _normalise_parameters)
+    PATCH.set(StateTaskServiceAwsSdk, "_normalise_response", _normalise_response)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

@@ -14,20 +14,21 @@ from __future__ import annotations
 import sys
 import threading
 
-from ._patching import Ledger
+from ..patching import Patch
 from .settings import SETTINGS
 
 NAME = "sfn_serial_executions"
-LEDGER = Ledger(NAME)
+PATCH = Patch(NAME)
 EXECUTION_LOCK = threading.RLock()
-_PARSER_PATH = "moto/stepfunctions/parser/asl/"
 
 
 def inside_an_execution() -> bool:
     """True when the calling thread is evaluating a state of a moto execution."""
+    from ..compat.moto.stepfunctions_parser import PARSER_PATH
+
     frame = sys._getframe(1)
     while frame is not None:
-        if _PARSER_PATH in frame.f_code.co_filename.replace("\\", "/"):
+        if PARSER_PATH in frame.f_code.co_filename.replace("\\", "/"):
             return True
         frame = frame.f_back
     return False
@@ -44,7 +45,7 @@ def _start(self) -> None:
         else:
             run()
     else:
-        from moto.stepfunctions.parser.utils import TMP_THREADS
+        from ..compat.moto.stepfunctions_parser import TMP_THREADS
 
         thread = threading.Thread(target=run, daemon=True)
         TMP_THREADS.append(thread)
@@ -52,10 +53,10 @@ def _start(self) -> None:
 
 
 def apply() -> None:
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from ..compat.moto.stepfunctions_parser import ExecutionWorker
 
-    LEDGER.set(ExecutionWorker, "start", _start)
+    PATCH.set(ExecutionWorker, "start", _start)
 
 
 def revert() -> None:
-    LEDGER.revert()
+    PATCH.undo()

@@ -13,7 +13,7 @@ E = TypeVar("E", bound="ExclusiveEngine")
 
 
 class ExclusiveEngine:
-    active: ClassVar["ExclusiveEngine | None"] = None
+    active: ClassVar[ExclusiveEngine | None] = None
     conflict_error: ClassVar[type[Exception]] = RuntimeError
 
     def __init_subclass__(cls, **kwargs: object) -> None:

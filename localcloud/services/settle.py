@@ -25,10 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-
 from .. import assumptions as _assumptions
 from ..assumptions import AWS_AS_REPORTED, Assumptions
+from ..compat.moto.core import DEFAULT_ACCOUNT_ID
 from .dynamodb.global_tables import GlobalTables
 from .events.delivery import EventBridgeEngine, LambdaInvoker, inprocess_lambda_invoker
 from .iot.core import IotCore
@@ -117,7 +116,7 @@ class Engines:
 
     def __post_init__(self) -> None:
         if self.lambda_invoker is None:
-            try:  # Lambda handlers registered with localcloud.fixes run in-process
+            try:  # Lambda handlers registered with localcloud.services.awslambda run in-process
                 self.lambda_invoker = inprocess_lambda_invoker(self.account_id)
             except ImportError:
                 pass

@@ -5,7 +5,9 @@ The third of the local cloud's three kinds of code (docs/emulator.md, "Layout"):
 (parses, scans, copies, threads, signing, HTTP-shaped round trips) from moto, botocore or boto3; whatever it
 replaces answers exactly as before. :func:`install` switches every one of them on, :func:`uninstall` every one off
 (``LocalCloud(speedups=False)`` runs without any; ``tests/localcloud/test_speedups.py`` runs the demo both ways and
-compares the stories). Each module also has its own ``install()`` / ``uninstall()`` / ``installed()`` for its tests.
+compares the stories). Each module also has its own ``install()`` / ``uninstall()`` / ``installed()`` for its tests,
+and makes its changes through its ``PATCH`` (``localcloud.patching``, the mechanism the fixes use too: it records
+what it replaced, undoes it, and refuses a moto other than ``localcloud.compat.moto.WRITTEN_FOR``).
 
 | module | what it removes |
 |---|---|

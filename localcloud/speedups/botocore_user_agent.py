@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_SAVED: dict[str, Any] = {}
+from localcloud.patching import Patch
+
+PATCH = Patch("botocore_user_agent", kind="speed-up")
+_ORIGINAL: dict[str, Any] = {}  # "sanitize": botocore's function, while installed
 _CACHE: dict[tuple[Any, bool], str] = {}
 _LIMIT = 4096  # distinct components kept; a process sees a few dozen
 
@@ -22,9 +25,9 @@ def _sanitize(raw_str: Any, allow_hash: bool) -> str:
     try:
         cached = _CACHE.get(key)
     except TypeError:  # unhashable: no caching
-        return _SAVED["sanitize"](raw_str, allow_hash)
+        return _ORIGINAL["sanitize"](raw_str, allow_hash)
     if cached is None:
-        cached = _SAVED["sanitize"](raw_str, allow_hash)
+        cached = _ORIGINAL["sanitize"](raw_str, allow_hash)
         if len(_CACHE) >= _LIMIT:
             _CACHE.clear()
         _CACHE[key] = cached
@@ -35,22 +38,16 @@ def install() -> None:
     """Cache sanitised User-Agent components (idempotent)."""
     from botocore import useragent
 
-    if "sanitize" not in _SAVED:
-        _SAVED["sanitize"] = useragent.sanitize_user_agent_string_component
-        useragent.sanitize_user_agent_string_component = _sanitize
+    if not PATCH.applied:
+        _ORIGINAL["sanitize"] = PATCH.set(useragent, "sanitize_user_agent_string_component", _sanitize)
 
 
 def uninstall() -> None:
     """Restore botocore's function and forget the cache."""
-    from botocore import useragent
-
-    original = _SAVED.pop("sanitize", None)
-    if original is not None and useragent.sanitize_user_agent_string_component is _sanitize:
-        useragent.sanitize_user_agent_string_component = original
+    PATCH.undo()
+    _ORIGINAL.clear()
     _CACHE.clear()
 
 
 def installed() -> bool:
-    from botocore import useragent
-
-    return useragent.sanitize_user_agent_string_component is _sanitize
+    return PATCH.applied

@@ -34,7 +34,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-_SAVED: dict[str, Any] = {}
+from localcloud.patching import Patch
+
+PATCH = Patch("ddb_expressions", kind="speed-up")
+_ORIGINAL: dict[str, Any] = {}  # moto's make / Validator.__init__, while installed
 _PARSED: dict[str, Any] = {}
 _TEXT_OF: dict[int, str] = {}  # id(parsed tree in _PARSED) -> its text
 _PASSED: set[tuple[Any, ...]] = set()  # (check class, text, names, key names) that passed
@@ -46,7 +49,7 @@ _IS_NODE: dict[type, bool] = {}
 def _is_node(cls: type) -> bool:
     answer = _IS_NODE.get(cls)
     if answer is None:
-        from moto.dynamodb.parsing.ast_nodes import Node
+        from localcloud.compat.moto.dynamodb import Node
 
         answer = _IS_NODE[cls] = issubclass(cls, Node)
     return answer
@@ -92,7 +95,7 @@ _CLAUSE_KIND: dict[type, int] = {}  # 1: Expression, 2: UpdateExpressionFunction
 def _kind(cls: type) -> int:
     kind = _CLAUSE_KIND.get(cls)
     if kind is None:
-        from moto.dynamodb.parsing.ast_nodes import Expression, UpdateExpressionFunction
+        from localcloud.compat.moto.dynamodb import Expression, UpdateExpressionFunction
 
         kind = _CLAUSE_KIND[cls] = 1 if issubclass(cls, Expression) else 2 if issubclass(cls, UpdateExpressionFunction) else 0
     return kind
@@ -112,7 +115,7 @@ def _find_clauses(self: Any, clause_types: Any) -> list[Any]:
 def _make_cached(cls: Any, expression_str: str) -> Any:
     tree = _PARSED.get(expression_str)
     if tree is None:
-        tree = _SAVED["make"].__func__(cls, expression_str)
+        tree = _ORIGINAL["make"].__func__(cls, expression_str)
         if len(_PARSED) >= _PARSED_LIMIT:
             _PARSED.clear()
             _TEXT_OF.clear()
@@ -123,7 +126,7 @@ def _make_cached(cls: Any, expression_str: str) -> Any:
 
 
 def _structural_classes() -> tuple[type, ...]:
-    from moto.dynamodb.parsing import validators
+    from localcloud.compat.moto.dynamodb import validators
 
     return tuple(getattr(validators, name) for name in _STRUCTURAL_NAMES)
 
@@ -151,7 +154,7 @@ def _validate(self: Any) -> Any:
 
 
 def _validator_init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
-    _SAVED["validator_init"](self, expression, *args, **kwargs)
+    _ORIGINAL["validator_init"](self, expression, *args, **kwargs)
     self._localcloud_source = expression  # the parsed tree this validator copied (identity, for _TEXT_OF)
 
 
@@ -187,7 +190,7 @@ def _clone(value: Any, memo: dict[int, Any]) -> Any:
         copied.__dict__.update({name: _clone(item, memo) for name, item in value.__dict__.items()})
     else:
         return copy.deepcopy(value, memo)
-    copy._keep_alive(value, memo)  # type: ignore[attr-defined]  # what deepcopy does for every copied object
+    copy._keep_alive(value, memo)  # what deepcopy does for every copied object
     return copied
 
 
@@ -198,8 +201,7 @@ def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
 
 def _dynamic_classes_are_plain() -> bool:
     """moto's traversers must not override the walk itself (else the cache could skip their logic)."""
-    from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from localcloud.compat.moto.dynamodb import DepthFirstTraverser, validators
 
     for name in dir(validators):
         value = getattr(validators, name)
@@ -211,52 +213,30 @@ def _dynamic_classes_are_plain() -> bool:
 
 def install() -> None:
     """Use the cached walks (idempotent; a no-op if moto's traversers override the walk)."""
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from localcloud.compat.moto.dynamodb import DepthFirstTraverser, Node, UpdateExpressionParser, validators
 
-    if "traverse" in _SAVED or not _dynamic_classes_are_plain():
+    if PATCH.applied or not _dynamic_classes_are_plain():
         return
-    from moto.dynamodb.parsing import validators
+    PATCH.on_undo(_forget)
+    PATCH.set(validators, "deepcopy", _deepcopy)
+    _ORIGINAL["make"] = PATCH.set(UpdateExpressionParser, "make", classmethod(_make_cached))
+    _ORIGINAL["validator_init"] = PATCH.set(validators.Validator, "__init__", _validator_init)
+    PATCH.set(validators.Validator, "validate", _validate)
+    PATCH.set(DepthFirstTraverser, "traverse_node_recursively", _traverse_node_recursively)
+    PATCH.set(Node, "find_clauses", _find_clauses)
 
-    _SAVED["deepcopy"] = validators.deepcopy
-    validators.deepcopy = _deepcopy
-    _SAVED["make"] = UpdateExpressionParser.__dict__["make"]
-    UpdateExpressionParser.make = classmethod(_make_cached)  # type: ignore[method-assign,assignment]
-    _SAVED["validator_init"] = validators.Validator.__dict__["__init__"]
-    _SAVED["validate"] = validators.Validator.__dict__["validate"]
-    validators.Validator.__init__ = _validator_init  # type: ignore[method-assign]
-    validators.Validator.validate = _validate  # type: ignore[method-assign]
-    _SAVED["traverse"] = DepthFirstTraverser.__dict__["traverse_node_recursively"]
-    _SAVED["find_clauses"] = Node.__dict__["find_clauses"]
-    DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively  # type: ignore[method-assign]
-    Node.find_clauses = _find_clauses  # type: ignore[method-assign]
+
+def _forget() -> None:
+    _PARSED.clear()
+    _TEXT_OF.clear()
+    _PASSED.clear()
+    _ORIGINAL.clear()
 
 
 def uninstall() -> None:
     """Restore moto's walks."""
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-
-    if "deepcopy" in _SAVED:
-        from moto.dynamodb.parsing import validators
-
-        validators.deepcopy = _SAVED.pop("deepcopy")
-    if "make" in _SAVED:
-        UpdateExpressionParser.make = _SAVED.pop("make")  # type: ignore[method-assign]
-    if "validate" in _SAVED:
-        from moto.dynamodb.parsing import validators
-
-        validators.Validator.__init__ = _SAVED.pop("validator_init")  # type: ignore[method-assign]
-        validators.Validator.validate = _SAVED.pop("validate")  # type: ignore[method-assign]
-    _PARSED.clear()
-    _TEXT_OF.clear()
-    _PASSED.clear()
-    if "traverse" in _SAVED:
-        DepthFirstTraverser.traverse_node_recursively = _SAVED.pop("traverse")  # type: ignore[method-assign]
-        Node.find_clauses = _SAVED.pop("find_clauses")  # type: ignore[method-assign]
+    PATCH.undo()
 
 
 def installed() -> bool:
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
-
-    return DepthFirstTraverser.__dict__.get("traverse_node_recursively") is _traverse_node_recursively
+    return PATCH.applied

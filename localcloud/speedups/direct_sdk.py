@@ -10,7 +10,7 @@ URL matching, werkzeug, ``setup_class``) is about a third of all CPU.
 ``install()`` registers a botocore ``before-call`` handler (the hook ``botocore.stub.Stubber``
 uses to answer calls) for the operations in :data:`OPERATIONS`. For those it:
 
-1. records the call with :mod:`localcloud.fixes.aws_calls` (recorder, observers such as the
+1. records the call with :mod:`localcloud.interception` (recorder, observers such as the
    cross-region meter) exactly as the stubber path does;
 2. fills a fresh moto response object from the request botocore has already serialized, the way
    ``setup_class`` would for it (body, headers with the same ``Credential`` scope, query string,
@@ -20,8 +20,8 @@ uses to answer calls) for the operations in :data:`OPERATIONS`. For those it:
    dict, timestamps, ``ResponseMetadata`` and modelled exception classes as before.
 
 A call takes the usual path when moto's stubber is off, the client has another endpoint than
-AWS's, the operation is not listed, or a fault is armed for it in ``aws_calls`` (so injected
-errors and botocore's retry loop behave exactly as they always did). A call an ``aws_calls`` gate
+AWS's, the operation is not listed, or a fault is armed for it in ``interception`` (so injected
+errors and botocore's retry loop behave exactly as they always did). A call an ``interception`` gate
 refuses (the storm's throttle) gets the same modelled error as on the stubber path, answered here. ``uninstall()`` removes
 the handler. Clients created before ``install()`` keep the usual path (botocore copies its
 built-in handlers when a client is created).
@@ -29,12 +29,16 @@ built-in handlers when a client is created).
 
 from __future__ import annotations
 
-import importlib
 import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from localcloud import interception
+from localcloud.compat.moto import internal_module
+from localcloud.patching import Patch
+
 NAME = "direct_sdk"
+PATCH = Patch(NAME, kind="speed-up")
 
 # (botocore service name, operation) -> moto response class; the calls onboarding makes per device.
 _RESPONSE_CLASSES = {
@@ -62,7 +66,6 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
 })
 _AWS_HOST = re.compile(r"[a-z0-9-]+\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")  # fullmatch
 _EVENT = "before-call"
-_STATE: dict[str, Any] = {"installed": False}
 _CLASSES: dict[str, type] = {}
 
 
@@ -79,7 +82,7 @@ def _response_class(service: str) -> type:
     found = _CLASSES.get(service)
     if found is None:
         module_name, class_name = _RESPONSE_CLASSES[service]
-        found = _CLASSES[service] = getattr(importlib.import_module(module_name), class_name)
+        found = _CLASSES[service] = getattr(internal_module(module_name), class_name)
     return found
 
 
@@ -111,8 +114,9 @@ def _uri_match(operation_model: Any, api_params: dict[str, Any]) -> dict[str, An
 def _prepare(response: Any, operation_model: Any, request_dict: dict[str, Any], api_params: dict[str, Any],
              authorization: str | None) -> None:
     """Set what ``BaseResponse.setup_class`` sets, for a JSON / REST-JSON request without form or files."""
-    from moto.utilities.utils import get_partition
     from werkzeug.datastructures import Headers
+
+    from localcloud.compat.moto.core import get_partition
 
     url = request_dict["url"]
     headers = Headers([(str(k), v.decode("utf-8") if isinstance(v, bytes) else str(v))
@@ -135,7 +139,7 @@ def _prepare(response: Any, operation_model: Any, request_dict: dict[str, Any], 
         for key, value in parse_qsl(body, keep_blank_values=True):
             querystring[key] = [value]
     if not querystring:
-        querystring.update(headers)
+        querystring.update(headers)  # pyright: ignore[reportCallIssue]  # as moto's own parser does
     response.is_werkzeug_request = False
     response.normalized_request = None
     response.parsed_url = parsed_url
@@ -153,15 +157,16 @@ def _prepare(response: Any, operation_model: Any, request_dict: dict[str, Any], 
     response.uri_match = _uri_match(operation_model, api_params)
     response.headers = headers
     response.response_headers = {"server": "amazon.com"}
-    from moto.core.utils import utcnow
     from werkzeug.http import http_date
+
+    from localcloud.compat.moto.core import utcnow
 
     response.response_headers["date"] = http_date(utcnow())
     operation_name = operation_model.name
     response._get_action = lambda: operation_name  # the operation botocore called, no route matching
     if response.automated_parameter_parsing:
         _parse_parameters(response, headers, raw_body, parsed_url.path, querystring)
-    from moto.iam.models import mark_account_as_visited
+    from localcloud.compat.moto.iam import mark_account_as_visited
 
     response.access_key = response.get_access_key()
     response.current_account = response.get_current_account()
@@ -197,7 +202,8 @@ def _answer(operation_model: Any, url: str, status: int, headers: dict[str, Any]
     from botocore.awsrequest import AWSResponse
     from botocore.endpoint import convert_to_response_dict
     from botocore.parsers import create_parser
-    from moto.core.botocore_stubber import MockRawResponse
+
+    from localcloud.compat.moto.core import MockRawResponse
 
     http = AWSResponse(url, status, headers, MockRawResponse(body))
     response_dict = convert_to_response_dict(http, operation_model)
@@ -220,12 +226,12 @@ def _api_params_slot(params: dict[str, Any], context: dict[str, Any], **_: Any) 
 
 def _before_call(model: Any, params: dict[str, Any], request_signer: Any = None, context: Any = None,
                  **_: Any) -> tuple[Any, dict] | None:
-    if not _STATE["installed"]:
+    if not PATCH.applied:
         return None
     service = model.service_model.service_name
     if (service, model.name) not in OPERATIONS:
         return None
-    from moto.core.models import botocore_stubber
+    from localcloud.compat.moto.core import botocore_stubber
 
     if not botocore_stubber.enabled:
         return None
@@ -233,10 +239,8 @@ def _before_call(model: Any, params: dict[str, Any], request_signer: Any = None,
     found = _AWS_HOST.fullmatch(urlsplit(url).netloc)
     if found is None:
         return None
-    from localcloud.fixes import aws_calls
-
-    call = aws_calls.Call(model.service_model.service_id.hyphenize(), model.name, found.group(1))
-    if aws_calls.fault_armed(call):
+    call = interception.Call(model.service_model.service_id.hyphenize(), model.name, found.group(1))
+    if interception.fault_armed(call):
         return None
     api_params = (context or {}).get("localcloud_api_params", {})
     response = _response_class(service)()
@@ -245,11 +249,11 @@ def _before_call(model: Any, params: dict[str, Any], request_signer: Any = None,
                  _authorization(request_signer, found.group(1), model.service_model.signing_name or service))
     except _NotDirect:
         return None
-    refused = aws_calls.seen(call)
+    refused = interception.seen(call)
     if refused is not None:  # a gate (the storm's throttle) refuses it, as the stubber path would
-        status, headers, body = aws_calls.error_parts(call, refused, aws_calls.GATE_MESSAGE)
+        status, headers, body = interception.error_parts(call, refused, interception.GATE_MESSAGE)
         return _answer(model, url, status, headers, body)
-    from moto.core.exceptions import HTTPException
+    from localcloud.compat.moto.core import HTTPException
 
     try:
         status, headers, body = response.call_action()
@@ -284,23 +288,17 @@ def install() -> None:
     """
     from botocore import handlers
 
-    if _STATE["installed"]:
+    if PATCH.applied:
         return
-    handlers.BUILTIN_HANDLERS.extend(_HANDLERS)
+    PATCH.extend(handlers.BUILTIN_HANDLERS, _HANDLERS)
     _on_default_session("register")
-    _STATE["installed"] = True
+    PATCH.on_undo(lambda: _on_default_session("unregister"))
 
 
 def uninstall() -> None:
     """Back to moto's usual request handling (clients that still hold the handler find it switched off)."""
-    from botocore import handlers
-
-    for entry in _HANDLERS:
-        while entry in handlers.BUILTIN_HANDLERS:
-            handlers.BUILTIN_HANDLERS.remove(entry)
-    _on_default_session("unregister")
-    _STATE["installed"] = False
+    PATCH.undo()
 
 
 def installed() -> bool:
-    return bool(_STATE["installed"])
+    return PATCH.applied

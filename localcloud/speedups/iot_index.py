@@ -26,12 +26,12 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from moto.iot.exceptions import ResourceNotFoundException
-from moto.iot.models import IoTBackend
-from moto.utilities.utils import get_partition
+from localcloud.compat.moto.core import get_partition
+from localcloud.compat.moto.iot import IoTBackend, ResourceNotFoundException
+from localcloud.patching import Patch
 
 
-class PairIndex(OrderedDict):  # type: ignore[type-arg]
+class PairIndex(OrderedDict):
     """An ``OrderedDict`` keyed by (first, second) pairs that indexes both components."""
 
     def __init__(self, items: Iterable[tuple[Any, Any]] = ()) -> None:
@@ -58,7 +58,7 @@ class PairIndex(OrderedDict):  # type: ignore[type-arg]
                 if not keys:
                     del index[part]
 
-    def pop(self, key: Any, *default: Any) -> Any:
+    def pop(self, key: Any, *default: Any) -> Any:  # pyright: ignore[reportIncompatibleMethodOverride]  # as moto calls it
         if key in self:
             value = super().pop(key)
             self._forget(key)
@@ -77,7 +77,7 @@ class PairIndex(OrderedDict):  # type: ignore[type-arg]
         self.by_first.clear()
         self.by_second.clear()
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
@@ -101,7 +101,8 @@ class PairIndex(OrderedDict):  # type: ignore[type-arg]
         return list(self.by_second.get(second, ()))
 
 
-_ORIGINALS: dict[str, Any] = {}
+PATCH = Patch("iot_index", kind="speed-up")
+_ORIGINALS: dict[str, Any] = {}  # what install() replaced, by name (the replacements call two of them)
 
 
 def _indexed(backend: IoTBackend) -> tuple[PairIndex, PairIndex]:
@@ -109,7 +110,7 @@ def _indexed(backend: IoTBackend) -> tuple[PairIndex, PairIndex]:
         backend.principal_things = PairIndex(backend.principal_things.items())
     if not isinstance(backend.principal_policies, PairIndex):
         backend.principal_policies = PairIndex(backend.principal_policies.items())
-    return backend.principal_things, backend.principal_policies  # type: ignore[return-value]
+    return backend.principal_things, backend.principal_policies
 
 
 def _thing_arn(backend: IoTBackend, thing_name: str) -> str:
@@ -175,7 +176,7 @@ def delete_thing(self: IoTBackend, thing_name: str) -> None:
     things, _ = _indexed(self)
     # the other outcome of the register's iot.delete-thing-with-principal detaches instead: the fix decides then
     if things.seconds(thing_name) and active().delete_thing_with_principal == "refused":
-        from moto.iot.exceptions import ThingStillAttached
+        from localcloud.compat.moto.iot import ThingStillAttached
 
         self.describe_thing(thing_name)  # not found first, as moto does
         raise ThingStillAttached(thing_name)
@@ -197,21 +198,17 @@ _REPLACEMENTS = {
 
 def install() -> None:
     """Replace moto's scanning lookups (idempotent)."""
+    if PATCH.applied:
+        return
+    PATCH.on_undo(_ORIGINALS.clear)
     for name, replacement in _REPLACEMENTS.items():
-        current = getattr(IoTBackend, name)
-        if current is replacement:
-            continue
-        _ORIGINALS[name] = current
-        setattr(IoTBackend, name, replacement)
+        _ORIGINALS[name] = PATCH.set(IoTBackend, name, replacement)
 
 
 def uninstall() -> None:
-    """Restore what ``install()`` replaced (only if still ours)."""
-    for name, original in list(_ORIGINALS.items()):
-        if getattr(IoTBackend, name) is _REPLACEMENTS[name]:
-            setattr(IoTBackend, name, original)
-        del _ORIGINALS[name]
+    """Restore what ``install()`` replaced."""
+    PATCH.undo()
 
 
 def installed() -> bool:
-    return all(getattr(IoTBackend, name) is fn for name, fn in _REPLACEMENTS.items())
+    return PATCH.applied

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_SAVED: dict[str, Any] = {}
+from localcloud.patching import Patch
+
+PATCH = Patch("moto_action_cache", kind="speed-up")
+_ORIGINAL: dict[str, Any] = {}  # "get_action": moto's BaseResponse._get_action, while installed
 _SLOT = "_localcloud_action"
 
 
@@ -28,7 +31,7 @@ def _get_action(self: Any) -> str:
         return cached[1]
     had_match = "uri_match" in self.__dict__
     before = self.__dict__.get("uri_match", _NOT_SET)
-    action = _SAVED["get_action"](self)
+    action = _ORIGINAL["get_action"](self)
     after = self.__dict__.get("uri_match", _NOT_SET)
     # remember the uri_match this computation set (or none, if it set nothing)
     uri_match = after if (not had_match or after is not before) else _NOT_SET
@@ -41,23 +44,17 @@ _NOT_SET = object()
 
 def install() -> None:
     """Remember each request's operation (idempotent)."""
-    from moto.core.responses import BaseResponse
+    from localcloud.compat.moto.core import BaseResponse
 
-    if "get_action" not in _SAVED:
-        _SAVED["get_action"] = BaseResponse.__dict__["_get_action"]
-        BaseResponse._get_action = _get_action  # type: ignore[method-assign]
+    if not PATCH.applied:
+        _ORIGINAL["get_action"] = PATCH.set(BaseResponse, "_get_action", _get_action)
 
 
 def uninstall() -> None:
     """Restore moto."""
-    from moto.core.responses import BaseResponse
-
-    original = _SAVED.pop("get_action", None)
-    if original is not None and BaseResponse.__dict__.get("_get_action") is _get_action:
-        BaseResponse._get_action = original  # type: ignore[method-assign]
+    PATCH.undo()
+    _ORIGINAL.clear()
 
 
 def installed() -> bool:
-    from moto.core.responses import BaseResponse
-
-    return BaseResponse.__dict__.get("_get_action") is _get_action
+    return PATCH.applied

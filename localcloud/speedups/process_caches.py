@@ -16,8 +16,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from localcloud.compat.moto import internal_module
+from localcloud.patching import Patch
+
+PATCH = Patch("process_caches", kind="speed-up")
 _LOCK = threading.RLock()
-_SAVED: list[tuple[Any, str, Any]] = []
 _SDK_CLIENTS: dict[tuple[str, str], Any] = {}
 _PLAIN_CLIENTS: dict[tuple[str, str], Any] = {}
 _NAME_INDEX: dict[int, tuple[int, dict[str, Any]]] = {}  # id(state machine) -> (executions seen, name -> execution)
@@ -32,12 +35,11 @@ _SDK_IMPORTERS = (
 
 
 def _set(owner: Any, name: str, value: Any) -> None:
-    _SAVED.append((owner, name, getattr(owner, name)))
-    setattr(owner, name, value)
+    PATCH.set(owner, name, value)
 
 
 def installed() -> bool:
-    return bool(_SAVED)
+    return PATCH.applied
 
 
 def clear_caches() -> None:
@@ -48,14 +50,13 @@ def clear_caches() -> None:
 
 
 def install() -> None:
-    import importlib
-
     import boto3
-    from moto.stepfunctions.models import StateMachine
-    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    from localcloud.compat.moto.stepfunctions import StateMachine
+    from localcloud.compat.moto.stepfunctions_parser import boto_client
 
     with _LOCK:
-        if _SAVED:
+        if PATCH.applied:
             return
         clear_caches()
         original_sdk = boto_client.boto_client_for
@@ -70,7 +71,7 @@ def install() -> None:
             return client
 
         for module_name in _SDK_IMPORTERS:
-            module = importlib.import_module(module_name)
+            module = internal_module(module_name)
             if getattr(module, "boto_client_for", None) is original_sdk:
                 _set(module, "boto_client_for", boto_client_for)
         _set(boto_client, "boto_client_for", boto_client_for)
@@ -91,7 +92,7 @@ def install() -> None:
         _set(boto3, "client", client)
 
         def handle_name_input_idempotency(self: Any, name: str, execution_input: str) -> Any:
-            from moto.stepfunctions.exceptions import ExecutionAlreadyExists
+            from localcloud.compat.moto.stepfunctions import ExecutionAlreadyExists
 
             seen, names = _NAME_INDEX.get(id(self), (0, {}))
             executions = self.executions
@@ -109,7 +110,7 @@ def install() -> None:
 
         _set(StateMachine, "_handle_name_input_idempotency", handle_name_input_idempotency)
 
-        from moto.core import responses
+        from localcloud.compat.moto.core import core_responses as responses
 
         original_names = responses.method_names_from_class
         names_by_class: dict[Any, list[str]] = {}
@@ -126,7 +127,5 @@ def install() -> None:
 
 def uninstall() -> None:
     with _LOCK:
-        while _SAVED:
-            owner, name, original = _SAVED.pop()
-            setattr(owner, name, original)
+        PATCH.undo()
         clear_caches()

@@ -24,10 +24,14 @@ import sys
 import threading
 from typing import Any
 
+from localcloud.compat.moto import internal_module
+from localcloud.patching import Patch
+
+PATCH = Patch("sfn_accel", kind="speed-up")
 _LOCK = threading.Lock()
 _PROGRAMS: dict[str, Any] = {}
 _CLIENTS: dict[tuple[str, str], Any] = {}
-_SAVED: dict[str, Any] = {}
+_ORIGINAL: dict[str, Any] = {}  # "boto_client_for": the function the task modules used before, while installed
 _PATH_MODULES = (
     "moto.stepfunctions.parser.asl.utils.json_path",
     "moto.stepfunctions.parser.asl.component.common.path.result_path",
@@ -45,12 +49,12 @@ def _caching(parse: Any) -> Any:
                 cache[path] = expression
         return expression
 
-    cached_parse.original = parse  # type: ignore[attr-defined]
+    cached_parse.original = parse  # pyright: ignore[reportFunctionMemberAccess]  # what uninstall() restores
     return cached_parse
 
 
 def _cached_entrypoint(self: Any) -> Any:
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from localcloud.compat.moto.stepfunctions_parser import AmazonStateLanguageParser
 
     definition = self._evaluation_details.state_machine_details.definition
     program = _PROGRAMS.get(definition)
@@ -62,9 +66,9 @@ def _cached_entrypoint(self: Any) -> Any:
 
 
 def _cached_client(region: str, service: str, state_credentials: Any = None) -> Any:
-    from moto.core.models import botocore_stubber
+    from localcloud.compat.moto.core import botocore_stubber
 
-    original = _SAVED["boto_client_for"]
+    original = _ORIGINAL["boto_client_for"]
     if not botocore_stubber.enabled:  # a moto server: keep moto's behaviour
         return original(region, service, state_credentials)
     # moto's boto_client_for ignores state_credentials (fixed keys), so clients are shared
@@ -87,55 +91,40 @@ def _modules_using_boto_client_for() -> list[Any]:
 
 def install() -> None:
     """Cache parsed programs and boto3 clients (idempotent)."""
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-    from moto.stepfunctions.parser.asl.utils import boto_client
-
-    # import every task module now, so each 'from ... import boto_client_for' can be swapped
     import importlib
     import pkgutil
 
-    import moto.stepfunctions.parser.asl.component.state.exec.state_task as tasks
+    from localcloud.compat.moto.stepfunctions_parser import ExecutionWorker, boto_client, state_task_package
 
-    for info in pkgutil.walk_packages(tasks.__path__, tasks.__name__ + "."):
+    if PATCH.applied:
+        return
+    # import every task module now, so each 'from ... import boto_client_for' can be swapped
+    for info in pkgutil.walk_packages(state_task_package.__path__, state_task_package.__name__ + "."):
         importlib.import_module(info.name)
 
-    if "entrypoint" not in _SAVED:
-        _SAVED["entrypoint"] = ExecutionWorker._get_evaluation_entrypoint
-        ExecutionWorker._get_evaluation_entrypoint = _cached_entrypoint  # type: ignore[method-assign]
-    if "boto_client_for" not in _SAVED:
-        _SAVED["boto_client_for"] = boto_client.boto_client_for
+    PATCH.on_undo(_forget)
+    PATCH.set(ExecutionWorker, "_get_evaluation_entrypoint", _cached_entrypoint)
+    _ORIGINAL["boto_client_for"] = boto_client.boto_client_for
     for module in _modules_using_boto_client_for():
-        if module.boto_client_for is _SAVED["boto_client_for"]:
-            module.boto_client_for = _cached_client
+        if module.boto_client_for is _ORIGINAL["boto_client_for"]:
+            PATCH.set(module, "boto_client_for", _cached_client)
     for name in _PATH_MODULES:
-        module = importlib.import_module(name)
+        module = internal_module(name)
         if not hasattr(module.parse, "original"):
-            module.parse = _caching(module.parse)
+            PATCH.set(module, "parse", _caching(module.parse))
 
 
-def uninstall() -> None:
-    """Restore moto's behaviour and drop the caches."""
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    if "entrypoint" in _SAVED:
-        if ExecutionWorker._get_evaluation_entrypoint is _cached_entrypoint:
-            ExecutionWorker._get_evaluation_entrypoint = _SAVED["entrypoint"]  # type: ignore[method-assign]
-        del _SAVED["entrypoint"]
-    if "boto_client_for" in _SAVED:
-        for module in _modules_using_boto_client_for():
-            if module.boto_client_for is _cached_client:
-                module.boto_client_for = _SAVED["boto_client_for"]
-        del _SAVED["boto_client_for"]
-    for name in _PATH_MODULES:
-        module = sys.modules.get(name)
-        if module is not None and hasattr(module.parse, "original"):
-            module.parse = module.parse.original
+def _forget() -> None:
+    _ORIGINAL.clear()
     with _LOCK:
         _PROGRAMS.clear()
         _CLIENTS.clear()
 
 
-def installed() -> bool:
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+def uninstall() -> None:
+    """Restore moto's behaviour and drop the caches."""
+    PATCH.undo()
 
-    return ExecutionWorker._get_evaluation_entrypoint is _cached_entrypoint
+
+def installed() -> bool:
+    return PATCH.applied

@@ -6,16 +6,16 @@ definitions (exact text) that passed is safe; executions still parse their own c
 """
 from __future__ import annotations
 
-from localcloud.fixes._patching import Ledger
+from localcloud.patching import Patch
 
-LEDGER = Ledger("sfn_definition_cache")
+PATCH = Patch("sfn_definition_cache", kind="speed-up")
 _VALID: set[str] = set()
 
 
 def install() -> None:
-    if LEDGER.applied:
+    if PATCH.applied:
         return
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from localcloud.compat.moto.stepfunctions_parser import StepFunctionsParserBackend
 
     original = StepFunctionsParserBackend.__dict__["_validate_definition"].__func__
 
@@ -25,12 +25,12 @@ def install() -> None:
         original(definition)
         _VALID.add(definition)
 
-    LEDGER.set(StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition))
+    PATCH.set(StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition))
 
 
 def uninstall() -> None:
-    LEDGER.revert()
+    PATCH.undo()
 
 
 def installed() -> bool:
-    return LEDGER.applied
+    return PATCH.applied

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.stepfunctions.exceptions import ExecutionAlreadyExists
-from moto.stepfunctions.models import StateMachine
+from localcloud.compat.moto.stepfunctions import ExecutionAlreadyExists, StateMachine
+from localcloud.patching import Patch
 
-_ORIGINAL = StateMachine._handle_name_input_idempotency
+PATCH = Patch("sfn_index", kind="speed-up")
 # Kept outside the machine: moto deep-copies a machine on every start (skipping only its
 # ``executions`` list), and executions hold threads and locks that cannot be copied.
 # Keyed by the id of the machine's executions list, which the entry keeps alive.
@@ -27,12 +27,13 @@ def _index(machine: Any) -> dict[str, Any]:
     executions = machine.executions
     entry = _INDEXES.get(id(executions))
     state = entry[1:] if entry is not None and entry[0] is executions else None
+    index: dict[str, Any] = {}
+    count = 0
     if state is not None:
-        index, count, last = state
-        if count > len(executions) or (count and executions[count - 1] is not last):
-            state = None  # not an append-only history any more: rebuild
-    if state is None:
-        index, count = {}, 0
+        cached, cached_count, last = state
+        # Reused while the history only grew; otherwise rebuilt.
+        if not (cached_count > len(executions) or (cached_count and executions[cached_count - 1] is not last)):
+            index, count = cached, cached_count
     for execution in executions[count:]:
         index.setdefault(execution.name, execution)
     _INDEXES[id(executions)] = (executions, index, len(executions), executions[-1] if executions else None)
@@ -49,14 +50,14 @@ def _handle_name_input_idempotency(self: Any, name: str, execution_input: str) -
 
 
 def install() -> None:
-    StateMachine._handle_name_input_idempotency = _handle_name_input_idempotency  # type: ignore[method-assign]
+    if not PATCH.applied:
+        PATCH.on_undo(_INDEXES.clear)
+        PATCH.set(StateMachine, "_handle_name_input_idempotency", _handle_name_input_idempotency)
 
 
 def uninstall() -> None:
-    if StateMachine._handle_name_input_idempotency is _handle_name_input_idempotency:
-        StateMachine._handle_name_input_idempotency = _ORIGINAL  # type: ignore[method-assign]
-    _INDEXES.clear()
+    PATCH.undo()
 
 
 def installed() -> bool:
-    return StateMachine._handle_name_input_idempotency is _handle_name_input_idempotency
+    return PATCH.applied

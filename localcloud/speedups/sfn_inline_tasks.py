@@ -25,14 +25,17 @@ import copy
 import time
 from typing import Any
 
-_SAVED: dict[str, Any] = {}
+from localcloud.patching import Patch
+
+PATCH = Patch("sfn_inline_tasks", kind="speed-up")
+_ORIGINAL: dict[str, Any] = {}  # moto's threaded evaluations ("evaluate", "program_eval"), while installed
 
 
 def _evaluate_inline(self: Any, env: Any) -> None:
-    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+    from localcloud.compat.moto.stepfunctions_parser import EvalTimeoutError
 
     if not self.timeout.is_default_value():
-        return _SAVED["evaluate"](self, env)
+        return _ORIGINAL["evaluate"](self, env)
     self.timeout.eval(env=env)
     timeout_seconds = env.stack.pop()
 
@@ -45,7 +48,7 @@ def _evaluate_inline(self: Any, env: Any) -> None:
     try:
         self._eval_execution(frame)
         execution_output.extend(frame.stack)
-    except Exception as error:  # moto's worker thread catches every Exception the same way
+    except Exception as error:  # noqa: BLE001 - moto's worker thread catches every Exception the same way
         execution_exception = error
     elapsed = time.monotonic() - started
     frame.set_ended()
@@ -73,10 +76,10 @@ def _evaluate_inline(self: Any, env: Any) -> None:
 
 
 def _program_eval_inline(self: Any, env: Any) -> None:
-    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from localcloud.compat.moto.stepfunctions_parser import EvalComponent
 
     if self.timeout_seconds:
-        return _SAVED["program_eval"](self, env)
+        return _ORIGINAL["program_eval"](self, env)
     env.next_state_name = self.start_at.start_at_name
     EvalComponent.eval(self, env)  # what moto's worker thread runs (super().eval), here in this thread
     return None
@@ -84,33 +87,19 @@ def _program_eval_inline(self: Any, env: Any) -> None:
 
 def install() -> None:
     """Evaluate task states and programs inline (idempotent)."""
-    from moto.stepfunctions.parser.asl.component.program.program import Program
-    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+    from localcloud.compat.moto.stepfunctions_parser import ExecutionState, Program
 
-    if "evaluate" not in _SAVED:
-        _SAVED["evaluate"] = ExecutionState.__dict__["_evaluate_with_timeout"]
-        ExecutionState._evaluate_with_timeout = _evaluate_inline  # type: ignore[method-assign]
-    if "program_eval" not in _SAVED:
-        _SAVED["program_eval"] = Program.__dict__["eval"]
-        Program.eval = _program_eval_inline  # type: ignore[method-assign]
+    if PATCH.applied:
+        return
+    PATCH.on_undo(_ORIGINAL.clear)
+    _ORIGINAL["evaluate"] = PATCH.set(ExecutionState, "_evaluate_with_timeout", _evaluate_inline)
+    _ORIGINAL["program_eval"] = PATCH.set(Program, "eval", _program_eval_inline)
 
 
 def uninstall() -> None:
     """Restore moto's thread-per-state and thread-per-program evaluation."""
-    from moto.stepfunctions.parser.asl.component.program.program import Program
-    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
-
-    original = _SAVED.pop("evaluate", None)
-    if original is not None and ExecutionState.__dict__.get("_evaluate_with_timeout") is _evaluate_inline:
-        ExecutionState._evaluate_with_timeout = original  # type: ignore[method-assign]
-    program_eval = _SAVED.pop("program_eval", None)
-    if program_eval is not None and Program.__dict__.get("eval") is _program_eval_inline:
-        Program.eval = program_eval  # type: ignore[method-assign]
+    PATCH.undo()
 
 
 def installed() -> bool:
-    from moto.stepfunctions.parser.asl.component.program.program import Program
-    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
-
-    return (ExecutionState.__dict__.get("_evaluate_with_timeout") is _evaluate_inline
-            and Program.__dict__.get("eval") is _program_eval_inline)
+    return PATCH.applied

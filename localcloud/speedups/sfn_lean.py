@@ -51,15 +51,17 @@ import copy as _copy
 import enum
 import importlib
 import json
-import sys
 import threading
 from typing import Any
+
+from localcloud.compat.moto import internal_module
+from localcloud.patching import Patch
 
 _MAX_DEPTH = 300  # copy.deepcopy recurses 2 frames a level; deeper values go to it as they are
 _ATOMIC: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 _SELF_COPYING: dict[type, bool] = {}
 _LOCK = threading.Lock()
-_SAVED: dict[str, Any] = {}
+PATCH = Patch("sfn_lean", kind="speed-up")
 _PLAIN_COMPACT = json.JSONEncoder(separators=(",", ":"))
 _CAMEL_CACHE: dict[str, str] = {}
 _CAMEL_CACHE_MAX = 4096
@@ -72,8 +74,8 @@ _COPY_MODULES = (
     "moto.stepfunctions.parser.asl.component.common.path.result_path",
     "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
-    "localcloud.speedups.sfn_inline_tasks",
 )
+_OWN_COPY_MODULES = ("localcloud.speedups.sfn_inline_tasks",)  # our copy of execute_state's evaluation
 _CAMEL_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
@@ -125,7 +127,7 @@ def _copy_tree(value: Any, memo: dict[int, Any], depth: int) -> Any:
 
 
 def _program_state_classes() -> frozenset[type]:
-    from moto.stepfunctions.parser.asl.eval import program_state as ps
+    from localcloud.compat.moto.stepfunctions_parser import program_state as ps
 
     return frozenset({ps.ProgramEnded, ps.ProgramRunning, ps.ProgramError, ps.ProgramTimedOut, ps.ProgramStopped})
 
@@ -143,7 +145,7 @@ def json_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
     try:
         if cls in _PROGRAM_STATES:
             state = value.__dict__
-            rebuilt = cls.__new__(cls)
+            rebuilt = cls.__new__(cls)  # pyright: ignore[reportCallIssue]  # as deepcopy's _reconstruct
             if state:  # deepcopy's _reconstruct: no state for an empty __dict__
                 rebuilt.__dict__.update(_copy_tree(state, {}, 0))
             return rebuilt
@@ -166,8 +168,7 @@ _LEAN_COPY = _LeanCopy()
 
 def _input_json(env: Any) -> str:
     """``to_json_str(env.states.get_input(), separators=(",", ":"))`` without the throw-away copy."""
-    from moto.stepfunctions.parser.asl.eval.states import States
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+    from localcloud.compat.moto.stepfunctions_parser import States, to_json_str
 
     states = env.states
     if type(states) is States:  # moto's own get_input(): a deep copy of _states_data["input"]
@@ -179,7 +180,7 @@ def _input_json(env: Any) -> str:
 
 
 def _state_entered_event_details(self: Any, env: Any) -> Any:
-    from moto.stepfunctions.parser.api import HistoryEventExecutionDataDetails, StateEnteredEventDetails
+    from localcloud.compat.moto.stepfunctions_parser import HistoryEventExecutionDataDetails, StateEnteredEventDetails
 
     return StateEnteredEventDetails(
         name=self.name,
@@ -189,7 +190,7 @@ def _state_entered_event_details(self: Any, env: Any) -> Any:
 
 
 def _state_exited_event_details(self: Any, env: Any) -> Any:
-    from moto.stepfunctions.parser.api import HistoryEventExecutionDataDetails, StateExitedEventDetails
+    from localcloud.compat.moto.stepfunctions_parser import HistoryEventExecutionDataDetails, StateExitedEventDetails
 
     event_details = StateExitedEventDetails(
         name=self.name,
@@ -199,8 +200,8 @@ def _state_exited_event_details(self: Any, env: Any) -> Any:
     assigned_variables = env.variable_store.get_assigned_variables()
     env.variable_store.reset_tracing()
     if assigned_variables:
-        event_details["assignedVariables"] = assigned_variables  # type: ignore[typeddict-unknown-key]
-        event_details["assignedVariablesDetails"] = {"truncated": False}  # type: ignore[typeddict-unknown-key]
+        event_details["assignedVariables"] = assigned_variables
+        event_details["assignedVariablesDetails"] = {"truncated": False}
     return event_details
 
 
@@ -216,57 +217,43 @@ def _memo_camel(original: Any) -> Any:
                     _CAMEL_CACHE[string] = snake
         return snake
 
-    camel_to_snake_case.original = original  # type: ignore[attr-defined]
+    camel_to_snake_case.original = original  # pyright: ignore[reportFunctionMemberAccess]  # what uninstall() restores
     return camel_to_snake_case
 
 
 def install() -> None:
     """Use the lean copies, event details and memoised camel_to_snake_case (idempotent)."""
-    global _PROGRAM_STATES
-    from moto.stepfunctions.parser import utils
-    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+    global _PROGRAM_STATES  # noqa: PLW0603 - computed once, on the first install()
+    from localcloud.compat.moto.stepfunctions_parser import CommonStateField, parser_utils
 
+    if PATCH.applied:
+        return
     _PROGRAM_STATES = _program_state_classes()
-    for name in _COPY_MODULES:
-        module = importlib.import_module(name)
+    PATCH.on_undo(_forget)
+    copying = [internal_module(name) for name in _COPY_MODULES]
+    copying += [importlib.import_module(name) for name in _OWN_COPY_MODULES]
+    for module in copying:
         if module.__dict__.get("copy") is _copy:
-            module.copy = _LEAN_COPY  # type: ignore[attr-defined]
-    if "entered" not in _SAVED:
-        _SAVED["entered"] = CommonStateField.__dict__["_get_state_entered_event_details"]
-        _SAVED["exited"] = CommonStateField.__dict__["_get_state_exited_event_details"]
-        CommonStateField._get_state_entered_event_details = _state_entered_event_details  # type: ignore[method-assign]
-        CommonStateField._get_state_exited_event_details = _state_exited_event_details  # type: ignore[method-assign]
-    if "camel" not in _SAVED:
-        _SAVED["camel"] = utils.camel_to_snake_case
-        _SAVED["camel_lean"] = _memo_camel(utils.camel_to_snake_case)
+            PATCH.set(module, "copy", _LEAN_COPY)
+    PATCH.set(CommonStateField, "_get_state_entered_event_details", _state_entered_event_details)
+    PATCH.set(CommonStateField, "_get_state_exited_event_details", _state_exited_event_details)
+    camel = parser_utils.camel_to_snake_case
+    camel_lean = _memo_camel(camel)
     for name in _CAMEL_MODULES:
-        module = importlib.import_module(name)
-        if module.__dict__.get("camel_to_snake_case") is _SAVED["camel"]:
-            module.camel_to_snake_case = _SAVED["camel_lean"]  # type: ignore[attr-defined]
+        module = internal_module(name)
+        if module.__dict__.get("camel_to_snake_case") is camel:
+            PATCH.set(module, "camel_to_snake_case", camel_lean)
 
 
-def uninstall() -> None:
-    """Restore moto's deepcopy, event details and camel_to_snake_case (idempotent)."""
-    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
-
-    for name in _COPY_MODULES:
-        module = sys.modules.get(name)
-        if module is not None and module.__dict__.get("copy") is _LEAN_COPY:
-            module.copy = _copy  # type: ignore[attr-defined]
-    if "entered" in _SAVED:
-        CommonStateField._get_state_entered_event_details = _SAVED.pop("entered")  # type: ignore[method-assign]
-        CommonStateField._get_state_exited_event_details = _SAVED.pop("exited")  # type: ignore[method-assign]
-    if "camel" in _SAVED:
-        for name in _CAMEL_MODULES:
-            module = sys.modules.get(name)
-            if module is not None and module.__dict__.get("camel_to_snake_case") is _SAVED["camel_lean"]:
-                module.camel_to_snake_case = _SAVED["camel"]  # type: ignore[attr-defined]
-        del _SAVED["camel"], _SAVED["camel_lean"]
+def _forget() -> None:
     with _LOCK:
         _CAMEL_CACHE.clear()
 
 
-def installed() -> bool:
-    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+def uninstall() -> None:
+    """Restore moto's deepcopy, event details and camel_to_snake_case (idempotent)."""
+    PATCH.undo()
 
-    return CommonStateField.__dict__["_get_state_entered_event_details"] is _state_entered_event_details
+
+def installed() -> bool:
+    return PATCH.applied

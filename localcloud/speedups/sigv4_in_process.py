@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-_SAVED: dict[str, Any] = {}
+from localcloud.patching import Patch
+
+PATCH = Patch("sigv4_in_process", kind="speed-up")
+_ORIGINAL: dict[str, Any] = {}  # "add_auth": botocore's SigV4Auth.add_auth, while installed
 UNSIGNED = "0" * 64
 
 
 def _moto_answers_unauthenticated() -> bool:
-    from moto import settings
-    from moto.core.models import botocore_stubber
+    from localcloud.compat.moto.core import botocore_stubber, moto_settings
 
-    return bool(botocore_stubber.enabled) and settings.INITIAL_NO_AUTH_ACTION_COUNT == float("inf")
+    return bool(botocore_stubber.enabled) and moto_settings.INITIAL_NO_AUTH_ACTION_COUNT == float("inf")
 
 
 def _add_auth(self: Any, request: Any) -> None:
@@ -31,7 +33,7 @@ def _add_auth(self: Any, request: Any) -> None:
     from botocore.exceptions import NoCredentialsError
 
     if type(self) is not SigV4Auth or not _moto_answers_unauthenticated():
-        return _SAVED["add_auth"](self, request)
+        return _ORIGINAL["add_auth"](self, request)
     if self.credentials is None:
         raise NoCredentialsError()
     request.context["timestamp"] = get_current_datetime().strftime(SIGV4_TIMESTAMP)
@@ -44,21 +46,15 @@ def install() -> None:
     """Skip SigV4 hashing for in-process moto requests (idempotent)."""
     from botocore.auth import SigV4Auth
 
-    if "add_auth" not in _SAVED:
-        _SAVED["add_auth"] = SigV4Auth.__dict__["add_auth"]
-        SigV4Auth.add_auth = _add_auth  # type: ignore[method-assign]
+    if not PATCH.applied:
+        _ORIGINAL["add_auth"] = PATCH.set(SigV4Auth, "add_auth", _add_auth)
 
 
 def uninstall() -> None:
     """Restore botocore's signing."""
-    from botocore.auth import SigV4Auth
-
-    original = _SAVED.pop("add_auth", None)
-    if original is not None and SigV4Auth.__dict__.get("add_auth") is _add_auth:
-        SigV4Auth.add_auth = original  # type: ignore[method-assign]
+    PATCH.undo()
+    _ORIGINAL.clear()
 
 
 def installed() -> bool:
-    from botocore.auth import SigV4Auth
-
-    return SigV4Auth.__dict__.get("add_auth") is _add_auth
+    return PATCH.applied

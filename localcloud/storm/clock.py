@@ -80,7 +80,7 @@ class SimClock:
                 yield self.env.timeout(request.seconds)
                 request = runner.switch()
             task.result = request
-        except Exception as error:  # the task's own failure: recorded, the simulation goes on
+        except Exception as error:  # noqa: BLE001 - the task's own failure: recorded, the simulation goes on
             task.error = error
             self.tasks_failed.append(task)
         finally:

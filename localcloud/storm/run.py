@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud import observe
+from localcloud import interception, observe
 from localcloud.assumptions import AWS_AS_REPORTED, Assumptions
 from localcloud.cloud import LocalCloud, LocalCloudError
+from localcloud.fixes import sfn_retry_sleep
 from localcloud.services import ConnectionRefused
-from localcloud.fixes import aws_calls, lambda_inprocess, sfn_retry_sleep
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 from localcloud.speedups.gc_tuning import bulk_gc
 from quotas import Quotas, load
 
@@ -111,12 +112,12 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 class _CallCounter:
-    """Counts recorded AWS calls per (``service:Operation``, region) while installed (an ``aws_calls`` observer)."""
+    """Counts recorded AWS calls per (``service:Operation``, region) while installed (an ``interception`` observer)."""
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
 
-    def __call__(self, call: aws_calls.Call) -> None:
+    def __call__(self, call: interception.Call) -> None:
         self.counts[(f"{call.service}:{call.operation}", call.region)] += 1
 
 
@@ -142,13 +143,13 @@ def calibrate(cloud: LocalCloud, ca: Any, regions: Sequence[str], devices: int) 
     rules = cloud.engines.iot.stats
     lookups_before = rules.dynamodb_lookups
     counter = _CallCounter()
-    aws_calls.add_observer(counter)
+    interception.add_observer(counter)
     try:
-        for name, device in zip(names, issued):
+        for name, device in zip(names, issued, strict=True):
             cloud.connect(regions[0], device.certificate_pem, name)
         cloud.settle()
     finally:
-        aws_calls.remove_observer(counter)
+        interception.remove_observer(counter)
     after = _executions_by_region(regions)
     # the rules engine's own reads (get_dynamodb() in a rule's SQL; none in the shipped rules) are billed like the
     # Lambdas' GetItems; all in the origin, where the devices connect
@@ -172,8 +173,8 @@ def calibrate(cloud: LocalCloud, ca: Any, regions: Sequence[str], devices: int) 
 
 
 def _dead_letters(regions: Sequence[str]) -> int:
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.sqs.models import sqs_backends
+    from localcloud.compat.moto.core import DEFAULT_ACCOUNT_ID
+    from localcloud.compat.moto.services import sqs_backends
 
     total = 0
     for region in regions:
@@ -232,13 +233,13 @@ def run_storm(config: StormConfig, progress: Callable[[str, float, float], None]
 def _simulate(cloud: LocalCloud, config: StormConfig, quotas: Quotas, names: list[str], issued: list[Any],
               origins: list[str], regions: list[str], max_sim: float,
               report: Callable[[str, float, float], None]) -> StormResult:
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.iot.models import iot_backends
+    from localcloud.compat.moto.core import DEFAULT_ACCOUNT_ID
+    from localcloud.compat.moto.iot import iot_backends
 
     engines = cloud.engines
     iot = engines.iot
     random.seed(config.seed)  # moto's retrier draws its FULL jitter from the random module
-    rng = random.Random(config.seed)
+    rng = random.Random(config.seed)  # noqa: S311 - a seeded simulation, not a secret
     clock = SimClock()
     env = clock.env
     devices = len(names)

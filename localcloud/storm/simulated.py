@@ -14,7 +14,8 @@
   simulated wall clock (``SimClock.wall``), and so is the IoT rules engine's (``timestamp()`` in a rule's SQL: the
   JITR rule compares it with a lease's expiry) when ``simulated_time`` is given the ``IotCore``.
 
-Everything else keeps the fast path. ``simulated_time(clock)`` is a context manager; outside it nothing changes.
+Everything else keeps the fast path. ``simulated_time(clock)`` is a context manager; outside it nothing changes (its
+changes are one ``localcloud.patching.Patch``, undone when the block ends).
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ import time as _time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from localcloud.fixes import lambda_inprocess, sfn_retry_sleep
+from localcloud.fixes import sfn_retry_sleep
+from localcloud.patching import Patch
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 
 from .clock import SimClock
 
@@ -34,7 +37,7 @@ from .clock import SimClock
 def _timestamp_epoch(text: str) -> float:
     """Epoch seconds of a Wait state's ``Timestamp`` (RFC 3339, ``Z``; fractions kept)."""
     whole, _, fraction = text.rstrip("Z").partition(".")
-    moment = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    moment = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.UTC)
     return moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
 
 
@@ -70,14 +73,10 @@ def _execution_region(env: Any) -> str:
 def simulated_time(clock: SimClock, iot: Any = None,
                    transition_wait: Callable[[str], float] | None = None) -> Iterator[SimClock]:
     import botocore.endpoint
-    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    saved_start = ExecutionWorker.start
+    from localcloud.compat.moto.stepfunctions_parser import CommonStateField, ExecutionWorker, Timestamp, WaitFunction
+
     saved_enter = CommonStateField._eval_body
-    saved_time = botocore.endpoint.time
     saved_wait = WaitFunction._wait_interval
     saved_timestamp = Timestamp._get_wait_seconds
     sleeper, wall = _BotocoreTime(clock), _WallTime(clock)
@@ -109,28 +108,19 @@ def simulated_time(clock: SimClock, iot: Any = None,
         self.string.eval(env=env)
         return _timestamp_epoch(env.stack.pop()) - clock.wall()
 
-    ExecutionWorker.start = start
-    if transition_wait is not None:
-        CommonStateField._eval_body = enter
-    botocore.endpoint.time = sleeper
-    WaitFunction._wait_interval = wait_interval
-    Timestamp._get_wait_seconds = timestamp_seconds
-    for module in lambda_modules:
-        module.time = wall
-    saved_rules_clock = getattr(iot, "clock_ms", None)
-    if iot is not None:
-        iot.clock_ms = lambda: int(clock.wall() * 1000)
-    sfn_retry_sleep.SLEEPER.append(sleeper.sleep)
+    patch = Patch("simulated_time", kind="storm")
     try:
+        patch.set(ExecutionWorker, "start", start)
+        if transition_wait is not None:
+            patch.set(CommonStateField, "_eval_body", enter)
+        patch.set(botocore.endpoint, "time", sleeper)
+        patch.set(WaitFunction, "_wait_interval", wait_interval)
+        patch.set(Timestamp, "_get_wait_seconds", timestamp_seconds)
+        for module in lambda_modules:
+            patch.set(module, "time", wall)
+        if iot is not None:
+            patch.set(iot, "clock_ms", lambda: int(clock.wall() * 1000))
+        patch.extend(sfn_retry_sleep.SLEEPER, [sleeper.sleep])
         yield clock
     finally:
-        sfn_retry_sleep.SLEEPER.remove(sleeper.sleep)
-        if iot is not None:
-            iot.clock_ms = saved_rules_clock
-        for module in lambda_modules:
-            module.time = _time
-        CommonStateField._eval_body = saved_enter
-        Timestamp._get_wait_seconds = saved_timestamp
-        WaitFunction._wait_interval = saved_wait
-        botocore.endpoint.time = saved_time
-        ExecutionWorker.start = saved_start
+        patch.undo()

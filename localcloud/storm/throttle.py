@@ -1,7 +1,7 @@
 """AWS API throttling on a simulated clock: a token bucket per (service, operation, region) from the quota data.
 
-Installed as an ``aws_calls`` gate, so it sees every SDK call that reaches moto: Step Functions aws-sdk tasks, the
-inspector Lambda's own boto3 clients, and the calls ``speedups.direct_sdk`` answers in-process (it asks the gate
+Installed as a ``localcloud.interception`` gate, so it sees every SDK call that reaches moto: Step Functions aws-sdk
+tasks, the inspector Lambda's own boto3 clients, and the calls ``speedups.direct_sdk`` answers in-process (it asks the gate
 too). A refused call gets the service's modelled ``ThrottlingException`` (for IoT: HTTP 400,
 ``x-amzn-ErrorType: ThrottlingException``): boto3 raises ``client.exceptions.ThrottlingException`` and Step Functions
 names it ``Iot.ThrottlingException``, as in AWS. State transitions are not calls: ``transition_wait`` tells the
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from localcloud.fixes import aws_calls
+from localcloud import interception
 from quotas import Quotas
 
 from .bucket import TokenBucket
@@ -21,7 +21,7 @@ ERROR_CODE = {"iot": "ThrottlingException", "sfn": "ThrottlingException"}
 
 
 class Throttle:
-    """``decide`` for ``aws_calls``; ``admitted`` and ``throttled`` count calls per (service, op, region)."""
+    """``decide`` for ``interception``; ``admitted`` and ``throttled`` count calls per (service, op, region)."""
 
     def __init__(self, quotas: Quotas, now: Callable[[], float]) -> None:
         self.quotas = quotas
@@ -38,7 +38,7 @@ class Throttle:
             self.buckets[key] = None if found is None else TokenBucket(found.burst, found.rate, updated=self.now())
         return self.buckets[key]
 
-    def decide(self, call: aws_calls.Call) -> str | None:
+    def decide(self, call: interception.Call) -> str | None:
         key = (call.service, call.operation, call.region)
         bucket = self._bucket(key)
         if bucket is None:
@@ -64,11 +64,11 @@ class Throttle:
         return wait
 
     def install(self) -> Throttle:
-        aws_calls.add_gate(self)
+        interception.add_gate(self)
         return self
 
     def uninstall(self) -> None:
-        aws_calls.remove_gate(self)
+        interception.remove_gate(self)
 
     def __enter__(self) -> Throttle:
         return self.install()

@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 _VALID = datetime.timedelta(days=2)
@@ -39,7 +40,7 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def new_ca(common_name: str) -> Material:
@@ -61,9 +62,11 @@ def new_ca(common_name: str) -> Material:
     return Material(certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"), _key_pem(key))
 
 
-def _sign(ca: Material, subject: x509.Name, public_key: ec.EllipticCurvePublicKey) -> str:
+def _sign(ca: Material, subject: x509.Name, public_key: CertificatePublicKeyTypes) -> str:
     issuer = x509.load_pem_x509_certificate(ca.certificate_pem.encode("ascii"))
     signer = serialization.load_pem_private_key(ca.key_pem.encode("ascii"), password=None)
+    if not isinstance(signer, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"the conformance CA's key is a {type(signer).__name__}, not the EC key new_ca() makes")
     now = _now()
     certificate = (
         x509.CertificateBuilder()
@@ -71,8 +74,8 @@ def _sign(ca: Material, subject: x509.Name, public_key: ec.EllipticCurvePublicKe
         .public_key(public_key).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + _VALID)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False)
-        .sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+        .sign(signer, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
@@ -93,7 +96,7 @@ def new_csr(common_name: str) -> tuple[str, str]:
 def sign_csr(ca: Material, csr_pem: str) -> str:
     """The certificate ``ca`` issues for ``csr_pem`` (a new serial each call)."""
     csr = x509.load_pem_x509_csr(csr_pem.encode("ascii"))
-    return _sign(ca, csr.subject, csr.public_key())  # type: ignore[arg-type]
+    return _sign(ca, csr.subject, csr.public_key())
 
 
 @contextmanager

@@ -28,7 +28,7 @@ def iot_regions() -> dict[str, str]:
     """Every region botocore knows AWS IoT in, by partition (``{region: partition}``)."""
     import boto3
 
-    session = boto3.session.Session()
+    session = boto3.Session()
     found: dict[str, str] = {}
     for partition in session.get_available_partitions():
         for region in session.get_available_regions("iot", partition_name=partition):

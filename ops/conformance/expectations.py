@@ -110,7 +110,7 @@ def expectations(assumptions: Assumptions = AWS_AS_REPORTED) -> dict[str, Expect
         "fleet.certificate-provider-per-account": Expectation(
             {"second_provider_other_region": "refused" if a.certificate_provider_scope == "account" else "created"},
             f"localcloud/assumptions.py certificate_provider_scope={a.certificate_provider_scope!r}; "
-            "localcloud/fleet_resources.py"),
+            "localcloud/services/iot/fleet_resources.py"),
         "fleet.register-thing-role": Expectation(
             {"least_privilege_role": "accepted" if a.provisioning_role == "permissions_suffice" else "rejected",
              "AWSIoTThingsRegistration": "accepted"},

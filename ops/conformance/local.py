@@ -7,8 +7,8 @@ the local cloud's code, as AWS would run it:
   ``sleep`` settles the engines (rule actions, error actions) and counts virtual seconds;
 * an MQTT connection is ``IotCore.connect`` (JITR, policies), its fleet provisioning requests are answered by
   ``FleetProvisioning.answer`` as the served endpoints answer them (``localcloud/services/iot/mqtt/broker.py``);
-* provisioning templates and certificate providers are kept by ``localcloud.fleet_resources`` (moto has neither);
-  a Lambda function's handler runs in-process (``localcloud.fixes.lambda_inprocess``);
+* provisioning templates and certificate providers are kept by ``localcloud.services.iot.fleet_resources`` (moto
+  has neither); a Lambda function's handler runs in-process (``localcloud.services.awslambda.inprocess``);
 * the TLS probe talks to the served MQTT endpoint (``MqttEndpoints``, started for the handshake only).
 
 One gap of the local cloud is filled here, and only while a CreateCertificateFromCsr request is answered in a
@@ -167,13 +167,13 @@ class LocalWorld(World):
             return tls_attempt(TlsTarget(target.host, endpoints.port(region), target.server_name, False), version)
 
     def function_created(self, region: str, name: str, handler: str) -> None:
-        from localcloud.fixes import lambda_inprocess
+        from localcloud.services.awslambda import inprocess as lambda_inprocess
 
         lambda_inprocess.register(name, handler)
 
     # what moto lacks: the local cloud's fleet_resources ---------------------------------------------------------
     def create_provisioning_template(self, region: str, **request: Any) -> str:
-        from localcloud import fleet_resources
+        from localcloud.services.iot import fleet_resources
 
         name = request["templateName"]
         if name in fleet_resources.templates(self.account_id, region):
@@ -186,18 +186,18 @@ class LocalWorld(World):
         return outputs["arn"]
 
     def delete_provisioning_template(self, region: str, name: str) -> None:
-        from localcloud import fleet_resources
+        from localcloud.services.iot import fleet_resources
 
         if fleet_resources.templates(self.account_id, region).pop(name, None) is None:
             raise _client_error("ResourceNotFoundException", f"no template {name}", "DeleteProvisioningTemplate")
 
     def provisioning_templates(self, region: str) -> list[str]:
-        from localcloud import fleet_resources
+        from localcloud.services.iot import fleet_resources
 
         return list(fleet_resources.templates(self.account_id, region))
 
     def create_certificate_provider(self, region: str, **request: Any) -> str:
-        from localcloud import fleet_resources
+        from localcloud.services.iot import fleet_resources
 
         refusals = tuple(c for c in (NotImplementedError, getattr(fleet_resources, "CertificateProviderExists", None))
                          if c is not None)
@@ -209,7 +209,7 @@ class LocalWorld(World):
         return outputs["arn"]
 
     def delete_certificate_provider(self, region: str, name: str) -> None:
-        from localcloud import fleet_resources
+        from localcloud.services.iot import fleet_resources
         from moto.iot.models import iot_backends
 
         provider = fleet_resources.certificate_provider(self.account_id, region)
@@ -219,7 +219,7 @@ class LocalWorld(World):
         delattr(iot_backends[self.account_id][region], fleet_resources.PROVIDER)
 
     def certificate_providers(self, region: str) -> list[str]:
-        from localcloud import fleet_resources
+        from localcloud.services.iot import fleet_resources
 
         provider = fleet_resources.certificate_provider(self.account_id, region)
         return [provider["name"]] if provider else []
@@ -232,8 +232,8 @@ class LocalWorld(World):
     @contextmanager
     def amazon_ca(self, region: str) -> Iterator[None]:
         """AWS's own CA for one CreateCertificateFromCsr in a region without a certificate provider (a stand-in)."""
-        from localcloud import fleet_resources
-        from localcloud.fixes import lambda_inprocess
+        from localcloud.services.iot import fleet_resources
+        from localcloud.services.awslambda import inprocess as lambda_inprocess
         from moto.iot.models import iot_backends
 
         if fleet_resources.certificate_provider(self.account_id, region) is not None:

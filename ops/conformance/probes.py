@@ -112,7 +112,7 @@ def jitr_event_on_reconnect(ctx: ProbeContext) -> dict[str, Any]:
             refusals.append("connected")
         except Refused as refused:
             refusals.append(f"refused: {refused.reason}")
-        ctx.wait_for(lambda: len(res.items(ctx, results)) > attempt, ARRIVAL_S)
+        ctx.wait_for(lambda attempt=attempt: len(res.items(ctx, results)) > attempt, ARRIVAL_S)
         ctx.wait_for(lambda: False, ABSENCE_S / 3)  # a duplicate event would arrive meanwhile
         counts.append(len(res.items(ctx, results)))
     return {"registration_events_first_connect": counts[0], "registration_events_on_reconnect": counts[1] - counts[0],
@@ -311,7 +311,8 @@ def _claim(ctx: ProbeContext, templates: list[str]) -> Claim:
         "Resource": ctx.arn("iot", "client/${iot:Connection.Thing.ThingName}")}]})
     document = claim_policy(ctx.region, ctx.account_id, templates[0])
     for name in templates[1:]:  # the same statements, with every template's topics
-        for statement, more in zip(document["Statement"], claim_policy(ctx.region, ctx.account_id, name)["Statement"]):
+        more_statements = claim_policy(ctx.region, ctx.account_id, name)["Statement"]
+        for statement, more in zip(document["Statement"], more_statements, strict=True):
             statement["Resource"] = sorted(set(statement["Resource"]) | set(more["Resource"]))
     policy = res.iot_policy(ctx, "claim", document)
     claim = res.keys_and_certificate(ctx, marker, active=True)
@@ -339,7 +340,7 @@ def _create_from_csr(ctx: ProbeContext, claim: Claim, session: Any, csr_pem: str
 
 def _provision(ctx: ProbeContext, claim: Claim, template: str, serial: str) -> tuple[str, str]:
     """One device through the fleet provisioning MQTT API: (``accepted`` or ``rejected``, what was answered)."""
-    from builders.fleet import CREATE_FROM_CSR, SERIAL_NUMBER, claim_client_id, provision_topic, reply_topics
+    from builders.fleet import SERIAL_NUMBER, claim_client_id, provision_topic, reply_topics
 
     try:  # the claim's policy allows its own client ids only (claim-*)
         session = ctx.world.mqtt(ctx.region, claim.material.certificate_pem, claim.material.key_pem, claim_client_id())

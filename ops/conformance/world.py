@@ -9,7 +9,7 @@ the two places do differently:
   the account's ATS endpoint with ``device.session``; local: ``IotCore.connect`` and the fleet provisioning MQTT API
   as the served endpoints answer it), ``tls_target`` (the endpoint whose TLS versions are probed);
 * what moto lacks and the local cloud keeps elsewhere: provisioning templates and certificate providers
-  (``localcloud.fleet_resources``), Lambda handlers run in-process (``function_created``).
+  (``localcloud.services.iot.fleet_resources``), Lambda handlers run in-process (``function_created``).
 """
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class MqttSession(Protocol):
 
     def request(self, topic: str, payload: dict[str, Any], timeout_s: float = 10.0) -> tuple[str, dict[str, Any]]:
         """Publish ``payload`` (JSON) and return the first reply on ``<topic>/accepted`` or ``<topic>/rejected``."""
+        ...
 
     def close(self) -> None: ...
 

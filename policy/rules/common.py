@@ -14,7 +14,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from typing import Any
+from collections.abc import Iterator
 
 from pulumi_policy.proxy import (
     UNKNOWN_ARCHIVE_VALUE,
@@ -60,7 +61,7 @@ def is_unknown_value(value: Any) -> bool:
     return type(value).__name__ == "Unknown" and type(value).__module__.startswith("pulumi")
 
 
-def get(props: Any, *path: Union[str, int]) -> Any:
+def get(props: Any, *path: str | int) -> Any:
     """Read ``props[path[0]][path[1]]...``; return MISSING if any step is absent or None,
     UNKNOWN if any step is unknown, else the value. Never raises."""
     current = props
@@ -312,9 +313,9 @@ def condition_pins(stmt: Mapping, checks: Mapping[str, Any]) -> bool:
     for operator, block in condition.items():
         if str(operator).lower() not in PINNING_OPERATORS or not isinstance(block, Mapping):
             continue
-        for key, values in block.items():
+        for key, value in block.items():
             test = checks.get(str(key).lower())
-            values = listed(values)
+            values = listed(value)
             if test is not None and values and all(test(v) for v in values):
                 return True
     return False

@@ -16,7 +16,8 @@ each, as properties). Only Allow statements grant anything. A principal is accep
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from pulumi_policy import (
     EnforcementLevel,

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -331,7 +332,7 @@ def validate_service_role_managed_policies(args: StackValidationArgs, report: Re
     for attachment in of_types(args.resources, [t.IAM_ROLE_POLICY_ATTACHMENT]):
         match = AWS_MANAGED_POLICY_ARN.match(str(get(attachment.props, "policyArn")))
         service = SERVICE_ROLE_AWS_MANAGED_POLICIES.get(match.group("path")) if match else None
-        if service is None:
+        if match is None or service is None:
             continue
         targets = [role for role in roles
                    if any(m is attachment for m in join(role, [attachment], "role", "name").matches)]
@@ -404,8 +405,8 @@ def validate_role_alias_not_admin(args: StackValidationArgs, report: ReportViola
         deps = alias.property_dependencies.get("roleArn") or []
         ours = [role for role in roles
                 if any(dep is role or getattr(dep, "urn", None) == role.urn for dep in deps)
-                or isinstance(arn, str) and (arn in identifiers(role, "arn")
-                                             or arn.rsplit("/", 1)[-1] in identifiers(role, "name"))]
+                or (isinstance(arn, str) and (arn in identifiers(role, "arn")
+                                             or arn.rsplit("/", 1)[-1] in identifiers(role, "name")))]
         if not ours:
             if isinstance(arn, str) and arn not in trusted:  # an unknown ARN is judged again on `pulumi up`
                 report(f'Role alias "{shown}" hands devices the temporary credentials of role "{arn}", which this '
@@ -419,6 +420,42 @@ def validate_role_alias_not_admin(args: StackValidationArgs, report: ReportViola
                 report(f'Role alias "{shown}" hands devices the temporary credentials of role "{role.name}", '
                        f"which is an administrator ({reason}); point the alias at a role with only the actions "
                        "the devices need.", alias.urn)
+
+
+# --------------------------------------------------------------------------------------------
+# CloudWatch alarms
+# --------------------------------------------------------------------------------------------
+
+def _notifies(alarm: PolicyResource) -> Any:
+    """True if the alarm has an alarm action, UNKNOWN while its actions are unknown (preview), else False."""
+    actions = items(get(alarm.props, "alarmActions"))
+    if any(a is UNKNOWN for a in actions):
+        return UNKNOWN
+    return any(isinstance(a, str) and a for a in actions)
+
+
+def validate_alarm_actions(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every alarm notifies someone once the stack notifies anyone.
+
+    A policy pack is not handed the stack's configuration (``StackValidationArgs`` carries the resources, the pack's
+    own config and the stack's tags), so it cannot read ``alarmTopicArn``; the program gives every alarm the same
+    actions from that one setting, so an alarm with actions in the stack means the topic is set, and an alarm without
+    is one that was forgotten. Config ``requireAlarmActions`` makes every alarm need an action in every stack."""
+    alarms = of_types(args.resources, t.ALARM_TYPES)
+    verdicts = {alarm.urn: _notifies(alarm) for alarm in alarms}
+    required = bool((args.get_config() or {}).get("requireAlarmActions"))
+    notifying = [alarm for alarm in alarms if verdicts[alarm.urn] is True]
+    if not notifying and not required:
+        return
+    example = get(notifying[0].props, "alarmActions", 0) if notifying else "<SNS topic ARN>"
+    for alarm in alarms:
+        if verdicts[alarm.urn] is False:
+            name = get(alarm.props, "name" if alarm.resource_type == t.METRIC_ALARM else "alarmName")
+            shown = name if isinstance(name, str) and name else alarm.name
+            why = (f"{len(notifying)} other alarm(s) of this stack notify {example}" if notifying
+                   else "config requireAlarmActions is set")
+            report(f'Alarm "{shown}" has no alarm action, so it goes off without telling anyone, while {why}; set '
+                   "alarm_actions (and ok_actions) to the same topic.", alarm.urn)
 
 
 def policies() -> list[StackValidationPolicy]:
@@ -475,6 +512,19 @@ def policies() -> list[StackValidationPolicy]:
                     "type": "array", "items": {"type": "string"}, "default": [],
                     "description": "ARNs of IAM roles defined outside the stack that role aliases may point at "
                                    "(reviewed by hand: devices get their credentials).",
+                },
+            }),
+        ),
+        StackValidationPolicy(
+            name="cloudwatch-alarm-actions",
+            description="Every CloudWatch alarm has an alarm action when any alarm of the stack notifies a topic "
+                        "(or always, with requireAlarmActions).",
+            validate=validate_alarm_actions,
+            enforcement_level=mandatory,
+            config_schema=PolicyConfigSchema(properties={
+                "requireAlarmActions": {
+                    "type": "boolean", "default": False,
+                    "description": "Every alarm must have an alarm action, even in a stack where none has one.",
                 },
             }),
         ),

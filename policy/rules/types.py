@@ -40,6 +40,9 @@ S3_SSE_CONFIGURATION_TYPES = frozenset({
 
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+ALARM_TYPES = frozenset({METRIC_ALARM, COMPOSITE_ALARM})
 SFN_STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 SQS_QUEUE = "aws:sqs/queue:Queue"

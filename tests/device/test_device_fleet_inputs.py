@@ -128,5 +128,5 @@ def test_replies_are_matched_to_their_request_and_a_rejection_names_the_fix() ->
     assert replies.wait("$aws/certificates/create-from-csr/json", timeout_s=0.1) == (True, {"certificateId": "c"})
     message = str(Rejected(topic, reply, REGISTER_FIXES, "s-1"))
     assert "403 AccessDenied: not admitted" in message and "ops allow-list add REGION s-1" in message
-    with pytest.raises(FleetProvisioningError, match="no reply to x within 0.05 s"):
+    with pytest.raises(FleetProvisioningError, match=r"no reply to x within 0\.05 s"):
         replies.wait("x", timeout_s=0.05)

@@ -49,7 +49,7 @@ def register_table() -> list[dict[str, str]]:
         cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
         if len(cells) != len(header):
             raise AssertionError(f"register row has {len(cells)} cells, the header {len(header)}: {line[:120]}")
-        rows.append(dict(zip(header, cells)))
+        rows.append(dict(zip(header, cells, strict=True)))
     return rows
 
 
@@ -127,7 +127,7 @@ def test_the_default_is_every_switch_s_first_value_and_kinder_flips_them_all() -
     assert all(getattr(KINDER, name) == values(name)[1] for name in register_rows())
     assert set(DESIGN_DEPENDS_ON) <= set(register_rows())
     with pytest.raises(ValueError, match="must be one of"):
-        Assumptions(delete_thing_with_principal="sometimes")  # type: ignore[arg-type]
+        Assumptions(delete_thing_with_principal="sometimes")
 
 
 # ---- the deployed design under both outcomes (one deployed cloud, switched per test) -------------------------------

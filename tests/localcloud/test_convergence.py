@@ -14,8 +14,10 @@ import boto3
 import pytest
 
 import pki
+from builders.asl import jitr
+from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 
 from convergence import assert_converged, connects, dead_letters, refused_once, replicate_everything, snapshot
 
@@ -121,6 +123,36 @@ def test_cross_region_race_the_winner_replicates_in_the_middle_of_the_losers_reg
     assert assert_converged(snap) == winner.certificate_id
     assert snap[EU].statuses[loser.certificate_id] == "REVOKED"  # activation refused: revocation is final
     assert connects(cloud, EU, winner.certificate_pem, name) and not connects(cloud, EU, loser.certificate_pem, name)
+
+
+def test_cross_region_race_the_certificate_judged_an_impostor_is_the_one_kept_and_is_re_activated(cloud, ca):
+    """builders/asl/jitr.py: EU's JITR judges the kept certificate an impostor (its replica still names the first
+    claim), and the winner's item replicates (EU's replication activates it) just before EU quarantines it INACTIVE;
+    the machine re-reads the inventory and re-activates it, so the device connects everywhere."""
+    name = "race-reactivated"
+    first, kept = ca.issue_device(name), ca.issue_device(name)
+    refused_once(cloud, EU, first.certificate_pem, name)
+    refused_once(cloud, US, kept.certificate_pem, name)
+    cloud.engines.iot.settle()  # both claims, EU's first: the global table will keep the US one; nothing replicated
+    refused_once(cloud, EU, kept.certificate_pem, name)  # the kept certificate's first EU connection
+    engines = cloud.engines
+    aws_calls.inject("iot", "UpdateCertificate", region=EU, before=lambda: replicate_everything(engines))
+
+    settle(cloud)
+
+    ids = [first.certificate_id, kept.certificate_id]
+    snap = snapshot(cloud, name, ids)
+    assert assert_converged(snap) == kept.certificate_id
+    assert snap[EU].statuses == {first.certificate_id: "REVOKED", kept.certificate_id: "ACTIVE"}
+    jitrs = [e for e in observe.executions(EU) if "jitr" in e.machine and kept.certificate_id in e.input]
+    assert [e.status for e in jitrs] == ["SUCCEEDED"], jitrs
+    entered = [e["stateEnteredEventDetails"]["name"] for e in observe.history(EU, jitrs[0].arn)
+               if e["type"].endswith("StateEntered")]
+    assert entered[-4:] == [jitr.QUARANTINE, jitr.RECHECK, jitr.WON_MEANWHILE, jitr.REACTIVATE], entered
+    for region in cloud.regions:
+        assert connects(cloud, region, kept.certificate_pem, name)
+        assert not connects(cloud, region, first.certificate_pem, name)
+    assert dead_letters(cloud) == {EU: 0, US: 0}
 
 
 # -- replays, redrives --------------------------------------------------------------------------------------------

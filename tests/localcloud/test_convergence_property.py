@@ -95,15 +95,15 @@ def test_any_interleaving_of_two_devices_across_two_regions_converges(cloud, sam
     for step in plan:
         run_step(cloud, step, devices, names)
     assert cloud.settle().quiescent
-    for device, name in zip(devices, names):  # devices keep retrying, with backoff, wherever DNS sends them
+    for device, name in zip(devices, names, strict=True):  # devices keep retrying, with backoff, wherever DNS sends them
         for region in REGIONS:
             connects(cloud, region, device.certificate_pem, name, attempts=3)
     assert cloud.settle().quiescent
 
     for name in set(names):
-        certificate_ids = [d.certificate_id for d, dn in zip(devices, names) if dn == name]
+        certificate_ids = [d.certificate_id for d, dn in zip(devices, names, strict=True) if dn == name]
         owner = assert_converged(snapshot(cloud, name, certificate_ids))
-        for device, device_name in zip(devices, names):
+        for device, device_name in zip(devices, names, strict=True):
             if device_name != name:
                 continue
             expected = device.certificate_id == owner

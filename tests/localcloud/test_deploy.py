@@ -13,7 +13,7 @@ import pytest
 import pki
 
 from localcloud.cloud import LocalCloud
-from localcloud.deployer import Deployer, UnsupportedResource
+from localcloud.deploy import Deployer, UnsupportedResource
 from localcloud.mockrun import run_stack
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
@@ -106,7 +106,7 @@ def test_each_region_dead_letters_its_pipe_and_rule_targets_into_its_own_encrypt
         assert set(stmt["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_arns
 
         (alarm,) = boto3.client("cloudwatch", region_name=region).describe_alarms(
-            AlarmNamePrefix="multi-region-iot-replication")["MetricAlarms"]
+            AlarmNamePrefix="multi-region-iot-replication-dead-letters")["MetricAlarms"]
         assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_arn.rsplit(":", 1)[1]}]
         assert (alarm["MetricName"], alarm["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0.0)
 
@@ -186,3 +186,12 @@ def test_every_replica_of_the_global_tables_is_deletion_protected(cloud: LocalCl
         for region in (PRIMARY, SECONDARY):
             table = boto3.client("dynamodb", region_name=region).describe_table(TableName=name)["Table"]
             assert table.get("DeletionProtectionEnabled") is True, (name, region)
+
+
+def test_each_stack_s_dashboard_exists_with_the_body_the_program_declared(cloud: LocalCloud) -> None:
+    for deployment in cloud.deployments.values():
+        (dashboard,) = deployment.run.of_type("aws:cloudwatch/dashboard:Dashboard")
+        name, region = dashboard.inputs["dashboardName"], deployment.stack.region
+        stored = boto3.client("cloudwatch", region_name=region).get_dashboard(DashboardName=name)
+        assert json.loads(stored["DashboardBody"]) == json.loads(dashboard.inputs["dashboardBody"])
+        assert (dashboard.id, dashboard.outputs["dashboardArn"]) == (name, stored["DashboardArn"])

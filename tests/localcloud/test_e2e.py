@@ -12,7 +12,7 @@ import pytest
 import pki
 from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 from localcloud.services import ConnectionRefused
 from localcloud.services.iot.core import Connection, PublishRefused
 
@@ -150,7 +150,8 @@ def test_a_replication_that_fails_after_its_retries_lands_in_that_region_s_dead_
 def test_telemetry_dynamodb_refuses_lands_in_that_region_s_telemetry_error_queue_and_over_128_kb_is_refused(
         cloud: LocalCloud, ca: pki.CertificateAuthority) -> None:
     # Within 128 KB the deployed rule cannot make an item over 400 KB (one copy of the message); an unstorable
-    # number or nesting beyond DynamoDB's 32 levels is what a device can send (docs/emulator.md, "The 128 KB message limit, and rule error actions").
+    # number or nesting beyond DynamoDB's 32 levels is what a device can send (docs/emulator.md, "The 128 KB message
+    # limit, and rule error actions").
     urls = {region: cloud.outputs(region)["telemetryErrorQueueUrl"] for region in REGIONS}
     before = {region: observe.queue_depth(region, url) for region, url in urls.items()}
     device = ca.issue_device("telemetry-errors-0001")

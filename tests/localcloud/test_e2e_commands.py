@@ -64,7 +64,7 @@ def test_bench_reports_exactly_the_contract_keys_and_a_clean_run(tmp_path: Path)
 
 
 def test_bench_refuses_a_region_that_is_not_deployed(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="ap-south-1.*not deployed"):
+    with pytest.raises(Exception, match=r"ap-south-1.*not deployed"):
         bench.run_bench(1, regions=["ap-south-1"], state_dir=tmp_path)
 
 
@@ -85,7 +85,7 @@ def test_bad_arguments_are_refused_with_the_reason(argv: list[str], message: str
 def test_preview_runs_the_preview_module_with_stack_and_policy_pack(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     fake = types.ModuleType("localcloud.preview")
-    fake.main = lambda stack, policy_pack: calls.append((stack, policy_pack)) or 0  # type: ignore[attr-defined]
+    fake.main = lambda stack, policy_pack: calls.append((stack, policy_pack)) or 0
     monkeypatch.setitem(sys.modules, "localcloud.preview", fake)
     assert cli.main(["preview", "us-west-2", "--policy-pack", "policy"]) == 0
     assert calls == [("us-west-2", "policy")]

@@ -18,8 +18,8 @@ from cryptography.x509.oid import NameOID
 from moto.iot.models import iot_backends
 
 from builders.fleet import claim_client_id
+from contract.allow_list import enrol_item
 from functions.fleet_provisioning import proof
-from functions.provisioning_api.allow_list import enrol_item
 from localcloud import observe
 from localcloud.assumptions import AS_THE_DESIGN_NEEDS
 from localcloud.cloud import LocalCloud

@@ -7,20 +7,20 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from contract import allow_list
 from device import provision as device_provision
 from device.keys import csr_pem as make_csr
 from device.keys import new_key
-from functions.provisioning_api import allow_list
 from localcloud.cloud import LocalCloud
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
@@ -33,7 +33,7 @@ def cloud(tmp_path_factory) -> Iterator[LocalCloud]:
         yield cloud
 
 
-def enrol(cloud: LocalCloud, thing: str, directory) -> "Path":
+def enrol(cloud: LocalCloud, thing: str, directory) -> Path:
     """A device with its own signing key, its public half on the allow-list (as ``ops allow-list import`` does)."""
     key = ed25519.Ed25519PrivateKey.generate()
     path = directory / f"{thing}-signing.pem"
@@ -119,7 +119,7 @@ def _common_name(description: dict) -> str:
 
     pem = description["certificateDescription"]["certificatePem"]
     names = x509.load_pem_x509_certificate(pem.encode()).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return names[0].value if names else ""
+    return str(names[0].value) if names else ""
 
 
 def _status(region: str, certificate_id: str) -> str:
@@ -154,11 +154,23 @@ def test_a_device_that_lost_its_key_is_reset_and_provisions_again_and_its_old_ce
         assert owner["certificateId"] == new, region
 
 
-def test_a_rollback_refused_for_a_while_converges_within_one_run_of_the_device_tool(cloud, tmp_path):
+def test_a_rollback_refused_for_a_while_converges_within_one_run_of_the_device_tool(cloud, tmp_path, monkeypatch):
     """AttachThingPrincipal fails once; DeleteThing is then refused (a detach still propagating) for longer than two
     requests retry it: 503 RetryLater twice, the device tool waits and asks again, and the third request finishes
     the undo and provisions. (Before issue 21 the thing was left behind and every later request got 409.)"""
-    from localcloud.fixes import aws_calls
+    import time
+    import types
+
+    from functions.provisioning_api import service
+    from localcloud import interception as aws_calls
+
+    # Every wait is taken in order, but recorded instead of slept (~10 s): the function's backoff between refused
+    # deletions (its Clients' default sleep) and the device tool's wait after 503 RetryLater (its module's time.sleep).
+    backoff: list[float] = []
+    waited: list[float] = []
+    monkeypatch.setattr(service.Clients.__init__, "__defaults__", (backoff.append,))
+    monkeypatch.setattr(device_provision, "time", types.SimpleNamespace(
+        **{**{name: getattr(time, name) for name in dir(time) if not name.startswith("_")}, "sleep": waited.append}))
 
     thing = "api-sensor-0005"
     key = enrol(cloud, thing, tmp_path)
@@ -173,6 +185,7 @@ def test_a_rollback_refused_for_a_while_converges_within_one_run_of_the_device_t
     finally:
         aws_calls.clear()
     assert refused.fired == 12  # more than one request's retries: two answers were 503 RetryLater
+    assert len(waited) == 2 and backoff  # the device tool waited after each; the function backed off between deletes
     cloud.settle()
     iot = boto3.client("iot", region_name=PRIMARY)
     assert iot.describe_thing(thingName=thing)["attributes"]["certificateId"] == answer["certificateId"]

@@ -6,7 +6,6 @@ import gc
 
 import boto3
 
-from localcloud import speedups
 from localcloud.speedups import process_caches
 from localcloud.speedups.gc_tuning import bulk_gc
 

@@ -18,7 +18,7 @@ from builders import inventory as inv
 from components.naming import Names
 from localcloud import observe
 from localcloud.cloud import LocalCloud
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 from localcloud.fixes.iot_detach_propagation import complete_pending_detaches
 from ops import backfill, cli, detach, reconcile, redrive
 from ops.ratelimit import Unlimited

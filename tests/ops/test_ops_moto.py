@@ -161,7 +161,7 @@ def test_backfill_reads_every_page_of_the_table(region: Region) -> None:
 
 
 def test_a_missing_table_is_an_operator_error_naming_the_fix(region: Region) -> None:
-    with pytest.raises(OpsError, match="does not exist in us-west-2.*--application 'other-app'"):
+    with pytest.raises(OpsError, match=r"does not exist in us-west-2.*--application 'other-app'"):
         backfill.backfill(region.clients, REGION, application="other-app")
 
 

@@ -81,7 +81,7 @@ def test_a_clock_that_does_not_move_still_terminates() -> None:
 
 @pytest.mark.parametrize("rate, burst", [(0, 1), (-1, 1), (1, 0.5)])
 def test_the_bucket_refuses_meaningless_settings(rate: float, burst: float) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"rate must be a positive number|burst must be at least 1 token"):
         TokenBucket(rate, burst=burst)
 
 
@@ -95,7 +95,7 @@ def test_execution_names_are_stable_short_and_made_of_allowed_characters() -> No
     assert execution_name("backfill", "dev-1" + CERT) != execution_name("backfill", "dev-1", CERT)  # parts separated
     long = execution_name("a prefix with spaces / and slashes" * 5, "x")
     assert len(long) <= MAX_NAME and " " not in long and "/" not in long
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs at least one part"):
         execution_name("backfill")
 
 

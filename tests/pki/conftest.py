@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `pytest tests/pki` from anywhere must import the pki package
     sys.path.insert(0, str(REPO_ROOT))
 
-import pki  # noqa: E402
+import pki  # noqa: E402 - after the sys.path line above
 
 DOMAIN = "iot.example.com"
 

@@ -135,7 +135,7 @@ def test_a_disk_error_at_any_fsync_leaves_a_consistent_directory(
     pki_dir: Path, monkeypatch: pytest.MonkeyPatch, step: int
 ) -> None:
     interrupt_call(monkeypatch, atomic.os, "fsync", step, OSError(errno.ENOSPC, "No space left on device"))
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left on device"):
         pki.issue_device_certificates(pki_dir, ["f-1", "f-2", "f-3", "f-4"])
     monkeypatch.undo()
     assert_consistent(pki_dir, index_may_lag=True)
@@ -178,9 +178,9 @@ def test_interrupted_init_is_detected_and_force_recovers(tmp_path: Path, monkeyp
     with pytest.raises(Interrupt):
         pki.init_pki(directory, DOMAIN)
     monkeypatch.undo()
-    with pytest.raises(pki.PkiError, match="incomplete CA .*--force"):
+    with pytest.raises(pki.PkiError, match=r"incomplete CA .*--force"):
         pki.init_pki(directory, DOMAIN)
-    with pytest.raises(pki.PkiError, match="intermediate-ca.crt are missing: run python -m pki init"):
+    with pytest.raises(pki.PkiError, match=r"intermediate-ca\.crt are missing: run python -m pki init"):
         pki.load_endpoint_material(directory, DOMAIN)
     pki.init_pki(directory, DOMAIN, force=True)
     assert pki.verify_directory(directory).ok
@@ -197,7 +197,7 @@ def test_list_reports_certificates_the_index_has_not_caught_up_with(pki_dir: Pat
 
 def test_a_corrupt_index_is_reported_with_the_fix(pki_dir: Path) -> None:
     (pki_dir / "index.json").write_text('{"format": 1, "certificates": ')
-    with pytest.raises(pki.PkiError, match="not a valid PKI index.*move it aside"):
+    with pytest.raises(pki.PkiError, match=r"not a valid PKI index.*move it aside"):
         pki.list_certificates(pki_dir)
     with pytest.raises(pki.PkiError, match="not a valid PKI index"):
         pki.issue_device_certificates(pki_dir, ["x"])

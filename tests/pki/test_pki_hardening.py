@@ -37,7 +37,7 @@ def test_verify_fails_a_file_with_a_certificate_appended(pki_dir: Path, capsys, 
     pki.issue_device_certificates(pki_dir, ["dev-1"])
     path = pki_dir / relative
     path.write_bytes(path.read_bytes() + foreign_pem())
-    status, out, err = run(capsys, "verify", "--out", str(pki_dir))
+    status, out, _err = run(capsys, "verify", "--out", str(pki_dir))
     assert status == 1
     failed = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert any(relative in line for line in failed), out

@@ -87,7 +87,8 @@ def test_sign_csr_file_returns_the_certificate_and_its_path(pki_dir: Path) -> No
 
 # --- passphrase-protected CA keys -------------------------------------------------------------
 
-def test_ca_keys_are_encrypted_when_the_passphrase_variable_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ca_keys_are_encrypted_when_the_passphrase_variable_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(pki.PASSPHRASE_ENV, "correct horse")
     directory = tmp_path / "pki"
     assert main(["init", "--out", str(directory), "--domain", DOMAIN]) == 0
@@ -112,7 +113,8 @@ def test_ca_keys_are_encrypted_when_the_passphrase_variable_is_set(tmp_path: Pat
     assert not (directory / "devices" / "enc-2.crt").exists()
 
 
-def test_the_passphrase_variable_can_be_renamed_and_must_not_be_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_passphrase_variable_can_be_renamed_and_must_not_be_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv(pki.PASSPHRASE_ENV, raising=False)
     monkeypatch.setenv("VAULT_CA_SECRET", "s3cret")
     directory = tmp_path / "pki"

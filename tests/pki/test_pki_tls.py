@@ -71,7 +71,8 @@ def handshake(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> tuple[S
             conn.settimeout(10)
             with server_ctx.wrap_socket(conn, server_side=True) as tls:
                 peer = tls.getpeercert()
-                outcome.peer_cn = dict(x[0] for x in peer["subject"])["commonName"]
+                subject = peer["subject"]  # ((("commonName", cn),), ...)
+                outcome.peer_cn = dict(x[0] for x in subject)["commonName"]  # pyright: ignore[reportCallIssue]  # typeshed: a union
                 outcome.version = tls.version()
                 tls.sendall(b"welcome")
         except (ssl.SSLError, OSError) as exc:
@@ -152,7 +153,7 @@ def test_client_refuses_the_server_under_another_hostname(
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = threading.Thread(target=lambda: _accept_and_try(listener, server_ctx), daemon=True)
     accepted.start()
-    with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch|doesn't match"):
+    with pytest.raises(ssl.SSLCertVerificationError, match=r"Hostname mismatch|doesn't match"):
         with socket.create_connection(listener.getsockname(), timeout=10) as raw:
             client_ctx.wrap_socket(raw, server_hostname="other.example.com")
     accepted.join(10)
@@ -221,5 +222,5 @@ def test_device_certificate_presented_with_the_wrong_key_is_rejected(
 def test_python_ssl_refuses_to_load_a_plainly_mismatched_key(shared_pki: pki.InitResult, tmp_path: Path) -> None:
     ca = shared_pki.authority
     device, other = ca.issue_device("tls-mismatch"), ca.issue_device("tls-other")
-    with pytest.raises(ssl.SSLError, match="KEY_VALUES_MISMATCH|key values mismatch"):
+    with pytest.raises(ssl.SSLError, match=r"KEY_VALUES_MISMATCH|key values mismatch"):
         client_context(shared_pki.layout.root_cert, device.certificate_pem, other.private_key_pem.encode(), tmp_path)

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from pulumi_policy import (
     PolicyCustomTimeouts,
@@ -38,9 +39,9 @@ class Recorder:
     """A report_violation that records (message, urn) pairs."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, Optional[str]]] = []
+        self.calls: list[tuple[str, str | None]] = []
 
-    def __call__(self, message: str, urn: Optional[str] = None) -> None:
+    def __call__(self, message: str, urn: str | None = None) -> None:
         self.calls.append((message, urn))
 
     @property
@@ -49,7 +50,7 @@ class Recorder:
 
 
 def run_resource(policy_name: str, resource_type: str, props: Mapping[str, Any],
-                 config: Optional[Mapping[str, Any]] = None, name: str = "subject") -> list[str]:
+                 config: Mapping[str, Any] | None = None, name: str = "subject") -> list[str]:
     """Messages one resource policy reports for one resource."""
     recorder = Recorder()
     args = ResourceValidationArgs(resource_type, unknown_checking_proxy(dict(props)), urn(resource_type, name),
@@ -64,7 +65,7 @@ def stack_resource(resource_type: str, name: str, props: Mapping[str, Any]) -> P
 
 
 def run_stack(policy_name: str, resources: Sequence[PolicyResource],
-              config: Optional[Mapping[str, Any]] = None) -> list[tuple[str, Optional[str]]]:
+              config: Mapping[str, Any] | None = None) -> list[tuple[str, str | None]]:
     """(message, urn) pairs one stack policy reports."""
     recorder = Recorder()
     POLICIES[policy_name].validate(StackValidationArgs(list(resources), config), recorder)

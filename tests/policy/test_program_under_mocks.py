@@ -57,3 +57,19 @@ def test_tampered_program_records_are_caught(records) -> None:
     found = sorted({v.policy_name for v in evaluate(resources)})
     assert found == ["iam-no-wildcard-actions", "iam-wildcard-resource-only-when-required", "iot-domain-tls13",
                      "s3-bucket-public-access-blocked"]
+
+
+def test_with_an_alarm_topic_every_alarm_notifies_it_and_a_forgotten_one_is_caught(tmp_path):
+    """With ``alarmTopicArn`` set, every alarm of the program (JITR failures, dead letters, telemetry errors,
+    replication lag) notifies it, so the stack complies; an alarm stripped of its actions is caught."""
+    pki.init_pki(tmp_path, "iot.example.com")
+    topic = "arn:aws:sns:eu-west-1:123456789012:iot-alarms"
+    run = run_stack("eu-west-1", config_overrides={"pkiDir": str(tmp_path), "alarmTopicArn": topic})
+    resources = [dict(r.as_policy_dict(), id=r.id) for r in run.resources]
+    assert evaluate(resources) == [], format_report(evaluate(resources))
+    alarms = [r for r in resources if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm"]
+    assert len(alarms) >= 4 and all(a["props"]["alarmActions"] == [topic] for a in alarms)
+    alarms[-1]["props"]["alarmActions"] = []
+    found = evaluate(resources)
+    assert [(v.policy_name, alarms[-1]["props"]["name"] in v.message) for v in found] == [
+        ("cloudwatch-alarm-actions", True)], format_report(found)

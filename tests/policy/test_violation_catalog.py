@@ -538,6 +538,21 @@ def _function_without_log_group():
     ]
 
 
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = f"arn:aws:sns:eu-west-1:{ACCOUNT}:iot-alarms"
+
+
+def _alarm_without_action_beside_one_with():
+    notified = stack_resource(ALARM, "dead-letters", {"name": "app-replication-dead-letters",
+                                                      "alarmActions": [TOPIC], "okActions": [TOPIC]})
+    forgotten = stack_resource(ALARM, "lag", {"name": "app-replication-lag-us-west-2", "alarmActions": []})
+    return [notified, forgotten], [
+        ('Alarm "app-replication-lag-us-west-2" has no alarm action, so it goes off without telling anyone, while 1 '
+         f"other alarm(s) of this stack notify {TOPIC}; set alarm_actions (and ok_actions) to the same topic.",
+         forgotten.urn),
+    ]
+
+
 def _external_customer_policy():
     role = stack_resource(ROLE, "worker", {"name": "worker", "assumeRolePolicy": doc(SERVICE_TRUST)})
     ours = stack_resource(MANAGED, "ours", {"name": "ours", "policy": doc(allow("s3:GetObject", "arn:aws:s3:::b/*"))})
@@ -705,6 +720,7 @@ STACK_CATALOG = [
     ("s3-bucket-encrypted", "unencrypted-bucket", _unencrypted_bucket),
     ("s3-bucket-tls-only", "bucket-policy-without-tls-deny", _bucket_policy_without_tls_deny),
     ("lambda-log-group-retention", "function-without-log-group", _function_without_log_group),
+    ("cloudwatch-alarm-actions", "alarm-without-action-beside-one-with", _alarm_without_action_beside_one_with),
 ]
 
 
@@ -725,3 +741,23 @@ def test_a_role_alias_to_a_role_named_in_trusted_roles_passes_and_an_unknown_arn
                      {"trustedRoles": [OPS_ADMIN.replace(ACCOUNT, FOREIGN)]}) == expected
     unknown = stack_resource("aws:iot/roleAlias:RoleAlias", "later", {"alias": "later", "roleArn": UNKNOWN_STRING_VALUE})
     assert run_stack("iot-role-alias-not-admin", [unknown]) == []
+
+
+def test_alarms_need_actions_only_where_the_stack_notifies_or_the_pack_requires_it() -> None:
+    """No alarm with actions: the topic is not set, nothing to judge (the shipped stacks); with config
+    requireAlarmActions every alarm needs one; an alarm whose actions are unknown in preview is judged on `pulumi up`."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    quiet = [stack_resource(ALARM, "a", {"name": "a"}), stack_resource(ALARM, "b", {"name": "b", "alarmActions": []})]
+    assert run_stack("cloudwatch-alarm-actions", quiet) == []
+    required = run_stack("cloudwatch-alarm-actions", quiet, {"requireAlarmActions": True})
+    assert [urn for _, urn in required] == [r.urn for r in quiet]
+    assert "config requireAlarmActions is set" in required[0][0]
+    notified = stack_resource(ALARM, "n", {"name": "n", "alarmActions": [TOPIC]})
+    composite = stack_resource("aws:cloudwatch/compositeAlarm:CompositeAlarm", "c", {"alarmName": "c"})
+    assert [urn for _, urn in run_stack("cloudwatch-alarm-actions", [notified, composite])] == [composite.urn]
+    later = stack_resource(ALARM, "later", {"name": "later", "alarmActions": [UNKNOWN_STRING_VALUE]})
+    whole = stack_resource(ALARM, "whole", {"name": "whole", "alarmActions": UNKNOWN_STRING_VALUE})
+    assert run_stack("cloudwatch-alarm-actions", [notified, later, whole]) == []
+    assert run_stack("cloudwatch-alarm-actions", [notified, stack_resource(ALARM, "m", {
+        "name": "m", "alarmActions": [TOPIC], "okActions": [TOPIC]})]) == []

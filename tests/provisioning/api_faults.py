@@ -11,7 +11,8 @@ import json
 import time
 import urllib.error
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -96,7 +97,7 @@ class _Response:
     def read(self) -> bytes:
         return self.data
 
-    def __enter__(self) -> "_Response":
+    def __enter__(self) -> _Response:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -140,7 +141,7 @@ class InProcessApi:
             raise ConnectionResetError("the response was lost on the way back")
         data = json.dumps(answer.body).encode()
         if answer.status >= 400:
-            raise urllib.error.HTTPError(request.full_url, answer.status, "refused", {}, io.BytesIO(data))  # type: ignore[arg-type]
+            raise urllib.error.HTTPError(request.full_url, answer.status, "refused", {}, io.BytesIO(data))
         return _Response(answer.status, data)
 
 

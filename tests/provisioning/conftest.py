@@ -1,8 +1,6 @@
-import os
 
 import boto3
 import pytest
-from cryptography.hazmat.primitives import serialization
 from moto import mock_aws
 
 import pki

@@ -17,8 +17,9 @@ from cryptography.x509.oid import NameOID
 from mmdb_writer import MMDBWriter, MmdbF64
 from netaddr import IPSet
 
-from functions.provisioning_api import allow_list, geolocation, issuer, service
-from functions.provisioning_api.request import signed_message
+from contract import allow_list
+from contract.proofs import request_message
+from functions.provisioning_api import geolocation, issuer, service
 
 REGION = "eu-west-1"
 REGIONS = ("eu-west-1", "us-west-2")
@@ -58,7 +59,7 @@ class Device:
     tls_key: Any
 
     @classmethod
-    def new(cls, name: str, kind: str = "ed25519") -> "Device":
+    def new(cls, name: str, kind: str = "ed25519") -> Device:
         signing = ed25519.Ed25519PrivateKey.generate() if kind == "ed25519" else ec.generate_private_key(ec.SECP256R1())
         return cls(name, signing, ec.generate_private_key(ec.SECP256R1()))
 
@@ -79,7 +80,7 @@ class Device:
         timestamp = int(time.time()) if timestamp is None else timestamp
         nonce = nonce or secrets.token_urlsafe(18)
         csr_pem = self.csr_pem() if csr else None
-        message = signed_message(thing, timestamp, nonce, csr_pem)
+        message = request_message(thing, timestamp, nonce, csr_pem)
         key = signer or self.signing_key
         signature = key.sign(message) if isinstance(key, ed25519.Ed25519PrivateKey) \
             else key.sign(message, ec.ECDSA(hashes.SHA256()))

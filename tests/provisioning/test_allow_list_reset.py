@@ -13,10 +13,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from functions.provisioning_api import allow_list
+from contract import allow_list
 from ops import cli
 from tests.provisioning import kit
-from tests.provisioning.api_faults import aws_like, Died, Faulty, always, call, still_attached  # noqa: F401 (aws_like: a fixture)
+from tests.provisioning.api_faults import aws_like, Died, Faulty, always, call, still_attached  # noqa: F401 - aws_like is a fixture
 
 pytestmark = pytest.mark.usefixtures("aws_like")
 
@@ -136,14 +136,19 @@ def test_the_reset_command_in_docs_operations_md_runs_as_pasted(account, capsys)
     assert (entry["Status"], entry["ReplacesCertificateId"]) == ("unprovisioned", "a" * 64)
 
 
-def test_a_thing_that_cannot_be_deleted_yet_is_named_and_finished_by_the_next_request(account, capsys):
+def test_a_thing_that_cannot_be_deleted_yet_is_named_and_finished_by_the_next_request(account, capsys, monkeypatch):
+    from contract import registry
+
+    # the reset's backoff between refused deletions happens, instantly (as the service's in api_faults.clients)
+    monkeypatch.setattr(registry.Provisioning.__init__, "__defaults__",
+                        (lambda seconds: None, *registry.Provisioning.__init__.__defaults__[1:]))
     device = enrolled(account)
     long_ago = time.time() - 600
     with pytest.raises(Died):
         call(account, device.body(timestamp=int(long_ago)), at=long_ago,
              iot=Faulty(account.iot, attach_thing_principal=always(Died())))
     refusing = Faulty(account.iot, delete_thing=always(still_attached(account.iot, device.name)))
-    clients = lambda service, region: refusing if service == "iot" else boto3.client(service, region_name=region)  # noqa: E731
+    clients = lambda service, region: refusing if service == "iot" else boto3.client(service, region_name=region)
 
     assert cli.main(["--application", "app", "allow-list", "reset", kit.REGION, device.name, "--yes"],
                     clients=clients) == 1

@@ -16,7 +16,7 @@ from functions.provisioning_api import handler
 from functions.provisioning_api.request import BadRequest, from_event
 from tests.provisioning import kit
 from tests.provisioning.test_fleet_functions import _certificate, _event, _settings
-from tests.provisioning.api_faults import aws_like, Died, Faulty, always, call, first, still_attached  # noqa: F401 (aws_like: a fixture)
+from tests.provisioning.api_faults import aws_like, Died, Faulty, always, call, first, still_attached  # noqa: F401 - aws_like is a fixture
 
 pytestmark = pytest.mark.usefixtures("aws_like")
 

@@ -14,7 +14,7 @@ import pytest
 from functions.provisioning_api import authenticity, handler
 from tests.provisioning import kit
 from functions.provisioning_api.request import BadRequest
-from tests.provisioning.api_faults import aws_like, call  # noqa: F401 (aws_like: a fixture)
+from tests.provisioning.api_faults import aws_like, call  # noqa: F401 - aws_like is a fixture
 
 pytestmark = pytest.mark.usefixtures("aws_like")
 
@@ -123,7 +123,7 @@ def test_a_lone_surrogate_escape_in_a_string_field_gets_400_not_500(account, fie
         answer = call(account, body)
     except BadRequest:
         return  # refused as malformed: fine
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001 - any other exception is the 500 this test exists to catch
         pytest.fail(f"unhandled {type(error).__name__} (the handler answers 500): {error}")
     assert answer.status == 400, answer.body
 

@@ -19,7 +19,7 @@ from device import provision as device_provision
 from device.keys import certifies
 from ops import cli as ops_cli
 from tests.provisioning import kit
-from tests.provisioning.api_faults import aws_like, Died, InProcessApi  # noqa: F401 (aws_like: a fixture)
+from tests.provisioning.api_faults import aws_like, Died, InProcessApi  # noqa: F401 - aws_like is a fixture
 
 pytestmark = pytest.mark.usefixtures("aws_like")
 
@@ -150,14 +150,14 @@ def test_a_claim_that_never_ends_is_waited_out_for_a_bounded_time_then_named(api
     assert len({b["nonce"] for b in api.bodies}) == len(api.bodies)  # each wait: a newly signed request
 
 
-def test_the_readme_provision_command_runs_as_pasted(api, account, tmp_path, monkeypatch):
-    """README's line, run as printed from a folder holding its signing.pem; only the transport is in-process."""
+def test_the_documented_provision_command_runs_as_pasted(api, account, tmp_path, monkeypatch):
+    """docs/deploy.md's line, run as printed from a folder holding its signing.pem; only the transport is in-process."""
     import shlex
     from pathlib import Path
 
     from device import cli as device_cli
 
-    readme = Path(__file__).resolve().parents[2] / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
     (line,) = [line for line in readme.read_text().splitlines()
                if line.startswith(".venv/bin/python -m device provision ")]
     argv = shlex.split(line)

@@ -13,11 +13,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import AttributeOID, NameOID
 
+from contract import allow_list, fleet, proofs
 from functions.fleet_provisioning import admission, certificate_provider, hook, proof
-from functions.provisioning_api import allow_list, authenticity
+from functions.provisioning_api import authenticity
 from ops import cli
 from tests.provisioning import kit
-from tests.provisioning.api_faults import aws_like, call  # noqa: F401 (aws_like: a fixture)
+from tests.provisioning.api_faults import aws_like, call  # noqa: F401 - aws_like is a fixture
 
 
 def _entries(account):
@@ -66,7 +67,7 @@ def test_the_provider_certifies_an_enrolled_serial_proven_by_its_key_and_records
     certificate.verify_directly_issued_by(x509.load_pem_x509_certificate(account.ca.intermediate_pem.encode()))
     assert certificate.public_key().public_numbers() == device.tls_key.public_key().public_numbers()
     assert certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value == "sensor-f1"
-    assert proof.is_fleet_issued(certificate)
+    assert fleet.is_fleet_issued(certificate)
     entry = account.entry("sensor-f1")
     assert entry["Status"] == admission.ISSUING and entry["IssuedCertificateId"] == _id(pem)
 
@@ -86,8 +87,8 @@ def test_the_provider_certifies_nothing_without_a_fresh_proof_by_the_enrolled_ke
     csr = {"other key": lambda: _csr(device, signer=ed25519.Ed25519PrivateKey.generate()),
            "no proof": lambda: device.csr_pem(),
            "other serial's proof": lambda: _csr(other, cn="sensor-f2"),
-           "stale": lambda: _csr(device, timestamp=now - proof.MAX_AGE_SECONDS - 5),
-           "future": lambda: _csr(device, timestamp=now + proof.MAX_AGE_SECONDS + 5)}[forgery]()
+           "stale": lambda: _csr(device, timestamp=now - proofs.MAX_AGE_SECONDS - 5),
+           "future": lambda: _csr(device, timestamp=now + proofs.MAX_AGE_SECONDS + 5)}[forgery]()
     # the same answer as for a serial that is not enrolled: a refusal reveals no enrolment
     assert _refused(account, csr) == certificate_provider.NOT_CERTIFIED
     assert account.entry("sensor-f2")["Status"] == allow_list.UNPROVISIONED
@@ -104,7 +105,7 @@ def test_a_proof_cannot_be_moved_to_another_key(account):
     moved = (x509.CertificateSigningRequestBuilder()
              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sensor-f3")]))
              .add_attribute(AttributeOID.CHALLENGE_PASSWORD,
-                            proof.encode(stolen.timestamp, stolen.nonce, stolen.signature).encode())
+                            proofs.encode_fleet_proof(stolen.timestamp, stolen.nonce, stolen.signature).encode())
              .sign(thief, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
     assert _refused(account, moved) == certificate_provider.NOT_CERTIFIED
 
@@ -249,7 +250,7 @@ def test_a_hook_refused_by_the_inventory_leaves_no_provisioned_entry_for_a_certi
     account.dynamodb.put_item(TableName=account.tables["inventory"],
                               Item={"ThingName": {"S": device.name}, "CertificateId": {"S": "0" * 64},
                                     "Status": {"S": "ACTIVE"}})
-    pem, answer = _provision_by_fleet(account, device)
+    _pem, answer = _provision_by_fleet(account, device)
     assert answer == {"allowProvisioning": False}
     entry = account.entry(device.name)
     assert entry["Status"] != allow_list.PROVISIONED, (
@@ -327,11 +328,11 @@ def test_an_unknown_serial_costs_the_provider_the_same_work_as_an_enrolled_one(a
 def _tricky_csr(device, *, extra_subject=(), extensions=()):
     now = int(time.time())
     nonce = "n" * 20
-    signature = proof.sign(device.signing_key, proof.message(device.name, now, nonce,
-                                                             proof.public_key_digest(device.tls_key.public_key())))
+    signature = proof.sign(device.signing_key, proofs.fleet_message(device.name, now, nonce,
+                                                              proof.public_key_digest(device.tls_key.public_key())))
     builder = (x509.CertificateSigningRequestBuilder()
                .subject_name(x509.Name([*extra_subject, x509.NameAttribute(NameOID.COMMON_NAME, device.name)]))
-               .add_attribute(AttributeOID.CHALLENGE_PASSWORD, proof.encode(now, nonce, signature).encode()))
+               .add_attribute(AttributeOID.CHALLENGE_PASSWORD, proofs.encode_fleet_proof(now, nonce, signature).encode()))
     for extension, critical in extensions:
         builder = builder.add_extension(extension, critical=critical)
     return builder.sign(device.tls_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
@@ -424,3 +425,25 @@ def test_api_and_fleet_on_one_replica_never_both_provision(account):
     kit.enrol(account.tables["allow"], other)
     assert call(account, other.body()).status == 200  # API first
     assert _refused(account, _csr(other)) == certificate_provider.NOT_CERTIFIED
+
+
+# ---- the records the handlers write (contract/metrics.py) ---------------------------------------------------------
+def test_an_issued_and_admitted_certificate_is_one_record_each_naming_the_serial_and_the_certificate(account, capsys,
+                                                                                                       monkeypatch):
+    """What the handlers pass as ``emit``: the certificate provider's ``Certified`` and the hook's ``Admitted`` lines
+    carry the serial and the certificate as fields (no secret), in the application's namespace."""
+    from contract import emf, metrics
+
+    monkeypatch.setenv(metrics.NAMESPACE_VARIABLE, "app")
+    device = kit.Device.new("sensor-m1")
+    kit.enrol(account.tables["allow"], device)
+    pem = certificate_provider.certify({"certificateSigningRequest": _csr(device)}, account.signer,
+                                       _entries(account), emit=metrics.emit)["certificatePem"]
+    assert hook.decide(_event(device, pem), account.dynamodb, _settings(account), emit=metrics.emit) == {
+        "allowProvisioning": True}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["Verdict"], line["thingName"], line["certificateId"]) for line in lines] == [
+        ("Certified", "sensor-m1", _id(pem)), ("Admitted", "sensor-m1", _id(pem))]
+    assert [(d.namespace, d.name) for d in emf.parse_lines(json.dumps(line) for line in lines)] == [
+        ("app", "FleetCertificateRequests"), ("app", "FleetProvisioningVerdicts")]
+    assert not any("BEGIN" in json.dumps(line) for line in lines)  # no certificate or key in a record

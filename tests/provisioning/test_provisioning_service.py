@@ -205,11 +205,11 @@ def test_a_csr_for_another_thing_name_is_refused(account):
     device = enrolled(account)
     body = device.body(csr=False)
     import base64
-    from functions.provisioning_api.request import signed_message
+    from contract.proofs import request_message
     csr = device.csr_pem(cn="someone-else")
     body["csr"] = csr
     body["signature"] = base64.b64encode(device.signing_key.sign(
-        signed_message(device.name, body["timestamp"], body["nonce"], csr))).decode()
+        request_message(device.name, body["timestamp"], body["nonce"], csr))).decode()
     answer = call(account, body)
     assert (answer.status, answer.body["error"]) == (400, "BadCsr")
 
@@ -218,7 +218,7 @@ def test_a_canary_thing_name_is_refused_before_anything_is_read():
     from builders.canary import RESERVED_PREFIX
     from functions.provisioning_api import request
 
-    # one rule for every way in (functions/reserved_names.py); tests/provisioning/test_reserved_names.py has the rest
+    # one rule for every way in (contract/names.py); tests/provisioning/test_reserved_names.py has the rest
     body = {"thingName": f"{RESERVED_PREFIX}us-west-2", "timestamp": int(time.time()), "nonce": "n" * 32,
             "signature": "c2ln"}
     with pytest.raises(request.BadRequest, match="reserved"):

@@ -1,26 +1,23 @@
-"""Reserved thing names (``canary-``, functions/reserved_names.py): one rule, refused at every way in of the Lambdas.
+"""Reserved thing names (``canary-``, contract/names.py): one rule, refused at every way in of the Lambdas.
 
 Every entry is tested twice: with the canary's own name (and a look-alike differing in case), and with a prefix added
 to the shared rule only, which each entry must then refuse too (so none keeps a copy of its own). The CLIs' entries
 (pki, ops allow-list) are run as a user would in tests/cli/test_reserved_names_at_the_clis.py.
 """
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from functions import reserved_names
+from components import lambda_package
+from contract import names as reserved_names
 from functions.certificate_inspector import inspector
 from functions.fleet_provisioning import certificate_provider, hook
 from functions.provisioning_api import request
 from tests.provisioning import kit
 from tests.provisioning.test_fleet_functions import _certificate, _event, _settings
-from tests.statemachines.certs import TestCA
+from tests.unit import lambda_layout
+from localcloud.statemachines.certs import TestCA
 
-FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 ADDED = "reserved-for-test-"
 NAMES = ["canary-eu-west-1", "Canary-us-west-2", "CANARY-x", f"{ADDED}1"]
 
@@ -84,23 +81,20 @@ def test_the_fleet_hook_refuses_a_reserved_serial_even_when_it_is_on_the_allow_l
                                                    Key={"ThingName": {"S": name}})
 
 
-def test_the_lambdas_import_the_one_rule_from_the_zip_root():
-    """In the Lambda zip ``functions/`` is the root (components/lambda_package.py): each entry's module imports and
-    refuses a reserved name there, with nothing but that folder (and the wheels) on the path."""
-    code = (
-        "import sys; sys.path[:0] = [sys.argv[1]]\n"
-        "import reserved_names\n"
-        "from certificate_inspector import handler as h1\n"
-        "from provisioning_api import handler as h2\n"
-        "from fleet_provisioning import hook, certificate_provider\n"
-        "from provisioning_api import request\n"
-        "assert 'functions' not in sys.modules, 'the repository root is on the path'\n"
-        "try:\n"
-        "    request.parse_body({'thingName': 'canary-eu-west-1'}, '203.0.113.7')\n"
-        "except request.BadRequest as error:\n"
-        "    print(error)\n"
-    )
-    result = subprocess.run([sys.executable, "-I", "-c", code, str(FUNCTIONS)], cwd=FUNCTIONS, capture_output=True,
-                            text=True, timeout=60, env={**os.environ, "AWS_DEFAULT_REGION": "eu-west-1"})
-    assert result.returncode == 0, result.stderr
-    assert "reserved for the regions' canaries" in result.stdout
+def test_the_lambdas_import_the_one_rule_from_the_zip_root(tmp_path):
+    """In the Lambda zip ``functions/`` is the root with ``contract/`` beside the function folders
+    (components/lambda_package.py): each entry's module imports the one rule from there, with nothing of the
+    repository on the path, and refuses a reserved name."""
+    for name, path in lambda_package.code_files(lambda_layout.FUNCTIONS):  # the archive's files of ours, no wheels
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(path.read_bytes())
+    code = ("request = loaded['provisioning_api.request']\n"
+            "try:\n"
+            "    request.parse_body({'thingName': 'canary-eu-west-1'}, '203.0.113.7')\n"
+            "except request.BadRequest as error:\n"
+            "    print(error)\n")
+    found = lambda_layout.run(tmp_path, ["certificate_inspector.handler", "provisioning_api.handler",
+                                         "fleet_provisioning.hook", "fleet_provisioning.certificate_provider",
+                                         "provisioning_api.request"], code)
+    assert found["strays"] == [] and not found["functions"] and found["contract"].startswith(str(tmp_path))
+    assert "reserved for the regions' canaries" in found["stdout"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from .certs import TestCA
-from .harness import Cloud
+from localcloud.statemachines.certs import TestCA
+from localcloud.statemachines.harness import Cloud
 
 
 @pytest.fixture(scope="session")

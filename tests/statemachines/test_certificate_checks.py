@@ -11,19 +11,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from contract import errors
 from functions.certificate_inspector import checks, inspector
 
-from .certs import TestCA, certificate_id
+from localcloud.statemachines.certs import TestCA, certificate_id
 from .test_inspector import REGION, StubDynamoDb, StubIot
 
-NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 DAY = datetime.timedelta(days=1)
 
 
 def leaf(ca: TestCA, name: str = "dev-1", *, not_before=None, not_after=None, eku=(ExtendedKeyUsageOID.CLIENT_AUTH,),
          is_ca: bool | None = False, key_cert_sign: bool = False) -> x509.Certificate:
     """A certificate signed by ``ca`` with exactly the properties a case needs."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
@@ -40,7 +41,7 @@ def leaf(ca: TestCA, name: str = "dev-1", *, not_before=None, not_after=None, ek
 
 
 def crl_pem(ca: TestCA, serials=(), *, signer=None) -> bytes:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = x509.CertificateRevocationListBuilder().issuer_name(ca.certificate.subject) \
         .last_update(now - DAY).next_update(now + 30 * DAY)
     for serial in serials:
@@ -138,7 +139,7 @@ def test_no_crl_bucket_means_no_crl_configured():
 def test_the_crl_is_read_from_s3_once_per_ttl(ca):
     checks.clear_cache()
     s3, now = StubS3({("crl-bucket", "crl.pem"): crl_pem(ca, [7])}), [100.0]
-    read = lambda: checks.revocation_list_from_environment(environment(ca), s3_factory=lambda: s3, clock=lambda: now[0])  # noqa: E731
+    read = lambda: checks.revocation_list_from_environment(environment(ca), s3_factory=lambda: s3, clock=lambda: now[0])
     assert 7 in read().revoked and 7 in read().revoked and s3.reads == 1
     now[0] += checks.CACHE_TTL_SECONDS
     read()
@@ -168,7 +169,7 @@ def inspect_certificate(ca, certificate, dynamodb=None):
 
 
 def test_inspect_refuses_expired_and_ca_certificates_before_reading_the_inventory(ca):
-    now, dynamodb = datetime.datetime.now(datetime.timezone.utc), StubDynamoDb()
+    now, dynamodb = datetime.datetime.now(datetime.UTC), StubDynamoDb()
     with pytest.raises(checks.CertificateNotValidNow):
         inspect_certificate(ca, leaf(ca, not_before=now - 60 * DAY, not_after=now - DAY), dynamodb)
     with pytest.raises(checks.CertificateNotValidNow):
@@ -196,4 +197,4 @@ def test_inspect_refuses_a_certificate_the_ca_revoked(ca, monkeypatch):
 
 
 def test_the_jitr_machine_is_told_which_names_are_certificate_verdicts():
-    assert set(checks.REJECTED_ERROR_NAMES) == {cls.__name__ for cls in checks.CertificateRefused.__subclasses__()}
+    assert set(errors.CERTIFICATE_CHECK_REFUSALS) == {cls.__name__ for cls in checks.CertificateRefused.__subclasses__()}

@@ -1,7 +1,6 @@
 """Static checks on every definition the builders generate (no execution)."""
 from __future__ import annotations
 
-import inspect as pyinspect
 import json
 
 import pytest
@@ -10,7 +9,7 @@ import quotas
 from builders.asl import common, decommission, jitr, pacing, provisioned, replication
 from functions.certificate_inspector import checks, inspector, lease
 from functions.pacer import pacing as pacer_logic
-from localcloud.fixes.botocore_models import operation_model, service_model
+from localcloud.botocore_models import operation_model, service_model
 from localcloud.fixes.sfn_error_names import service_prefix
 
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:iotmr-certificate-inspector"
@@ -46,7 +45,8 @@ BOTO_NAME = {"eventbridge": "events", "events": "events"}
 params = pytest.mark.parametrize("name", sorted(DEFINITIONS))
 # The inspector calls IoT and DynamoDB with boto3; an error it does not handle reaches Step Functions under
 # botocore's error code (the exception class name), e.g. ThrottlingException.
-INSPECTOR_AWS_ERRORS = {shape.name for service in ("iot", "dynamodb") for shape in service_model(service).error_shapes}
+INSPECTOR_AWS_ERRORS = {shape.name for service in ("iot", "dynamodb")
+                        for shape in service_model(service).error_shapes}  # pyright: ignore[reportGeneralTypeIssues]  # botocore's CachedProperty is untyped
 
 
 def targets(state):
@@ -60,7 +60,7 @@ def targets(state):
 def model_errors(service: str) -> set[str]:
     prefix = service_prefix(service)
     names = set()
-    for shape in service_model(BOTO_NAME.get(service, service)).error_shapes:
+    for shape in service_model(BOTO_NAME.get(service, service)).error_shapes:  # pyright: ignore[reportGeneralTypeIssues]  # as above
         code = shape.name if shape.name.endswith("Exception") else shape.name + "Exception"
         names.add(f"{prefix}.{code}")
     return names
@@ -241,7 +241,8 @@ def test_the_iam_builder_has_a_least_privilege_mapping_for_every_action():
 @pytest.mark.parametrize("builder, argument", [
     (lambda **kw: jitr.definition(inspector_function_arn="", **COMMON), "inspector_function_arn"),
     (lambda **kw: replication.definition(inventory_table="t", device_policy_name="p", event_bus_name="", source="s"), "event_bus_name"),
-    (lambda **kw: decommission.definition(inventory_table="t", device_policy_name=" ", event_bus_name="b", source="s"), "device_policy_name"),
+    (lambda **kw: decommission.definition(inventory_table="t", device_policy_name=" ", event_bus_name="b", source="s"),
+     "device_policy_name"),
     (lambda **kw: decommission.definition(inventory_table="", device_policy_name="p", event_bus_name="b", source="s"), "inventory_table"),
 ])
 def test_bad_builder_arguments_name_the_argument(builder, argument):

@@ -6,7 +6,7 @@ import pytest
 from builders import inventory as inv
 from functions.certificate_inspector import inspector
 
-from .certs import TestCA
+from localcloud.statemachines.certs import TestCA
 
 REGION = "eu-west-1"
 
@@ -181,7 +181,7 @@ def test_a_thing_name_with_a_trailing_newline_is_refused(ca):
 def test_a_canary_name_is_reserved_for_the_program(ca):
     from builders.canary import RESERVED_PREFIX
 
-    # one rule for every way in (functions/reserved_names.py); tests/provisioning/test_reserved_names.py has the rest
+    # one rule for every way in (contract/names.py); tests/provisioning/test_reserved_names.py has the rest
     with pytest.raises(inspector.InvalidThingName, match="reserved"):
         inspect(ca, ca.device(f"{RESERVED_PREFIX}eu-west-1"))
 
@@ -198,9 +198,9 @@ def _fleet_device(ca, name):
 
     from functions.fleet_provisioning import proof
 
-    from .certs import Device, _pem
+    from localcloud.statemachines.certs import Device, _pem
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (x509.CertificateBuilder()
                    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
                    .issuer_name(ca.certificate.subject).public_key(ec.generate_private_key(ec.SECP256R1()).public_key())

@@ -33,7 +33,8 @@ def test_happy_path_activates_the_device_and_records_one_complete_item(cloud, ca
 
 
 def test_inspector_runs_once_in_its_own_region_and_nothing_else_is_called_elsewhere(cloud, ca):
-    from localcloud.fixes import aws_calls, lambda_inprocess
+    from localcloud import interception as aws_calls
+    from localcloud.services.awslambda import inprocess as lambda_inprocess
 
     run = cloud.jitr(US, ca.device("sensor-002"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from builders.asl.common import retry
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 
 EU, US = "eu-west-1", "us-west-2"
 
@@ -21,6 +21,26 @@ FAILING_STEPS = [
 ]
 
 
+@pytest.fixture
+def sdk_backoff(monkeypatch):
+    """botocore's retry back-off, recorded instead of slept (test time only: every retry still happens, in order).
+
+    The inspector Lambda runs in-process with its real boto3 clients; a DynamoDB fault that lasts makes the DynamoDB
+    client retry each call 9 times (botocore's legacy mode: 0.05 s doubling to 12.8 s, ~25 s per exhausted call), on
+    every invocation the JITR machine retries: ~70 s asleep for the UpdateItem fault. botocore sleeps in
+    ``botocore.endpoint.Endpoint._needs_retry``: only that module's ``time`` is swapped, so nothing else's clock or
+    sleeps change."""
+    import time
+    import types
+
+    import botocore.endpoint
+
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(**{
+        **{name: getattr(time, name) for name in dir(time) if not name.startswith("_")}, "sleep": slept.append}))
+    return slept
+
+
 def assert_registered(cloud, device, region=EU):
     certificate = cloud.certificate(region, device.certificate_id)
     assert certificate["status"] == "ACTIVE"
@@ -31,7 +51,7 @@ def assert_registered(cloud, device, region=EU):
 
 @pytest.mark.parametrize("service, operation, code, error", FAILING_STEPS, ids=[s[1] for s in FAILING_STEPS])
 def test_a_fault_at_any_step_leaves_the_certificate_pending_and_the_next_connection_recovers(
-        cloud, ca, service, operation, code, error):
+        cloud, ca, service, operation, code, error, sdk_backoff):
     device = ca.device(f"fault-{operation.lower()}")
     event = cloud.connect(EU, device)
     aws_calls.inject(service, operation, error_code=code, region=EU, times=100)  # down for good, retries exhausted

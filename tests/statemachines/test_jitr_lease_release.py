@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from builders.asl import jitr
-from functions.certificate_inspector import inspector, lease
-from tests.statemachines.certs import TestCA
+from contract import items
+from functions.certificate_inspector import inspector
+from localcloud.statemachines.certs import TestCA
 
 REGION = "eu-west-1"
 
@@ -25,10 +26,10 @@ class LeaseTable:
         self.items = {}
 
     def put_item(self, TableName, Item, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues):
-        key = Item[lease.KEY]["S"]
+        key = Item[items.LEASE_KEY]["S"]
         held = self.items.get(key)
         now, owner = int(ExpressionAttributeValues[":now"]["N"]), ExpressionAttributeValues[":owner"]["S"]
-        if held and int(held[lease.EXPIRES]["N"]) >= now and held["Owner"]["S"] != owner:
+        if held and int(held[items.LEASE_EXPIRES]["N"]) >= now and held[items.LEASE_OWNER]["S"] != owner:
             raise ConditionFailed()
         self.items[key] = Item
 

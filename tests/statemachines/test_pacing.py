@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 
-from localcloud.fixes import aws_calls, lambda_inprocess
+from localcloud import interception as aws_calls
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 
-from .harness import PACER, PACING
+from localcloud.statemachines.harness import PACER, PACING
 
 EU, US = "eu-west-1", "us-west-2"
 INSPECTOR = "iotmr-certificate-inspector"

@@ -10,10 +10,12 @@ import pytest
 from moto import mock_aws
 
 from localcloud import fixes
-from localcloud.fixes import aws_calls, lambda_inprocess, sfn_retry_sleep
+from localcloud import interception as aws_calls
+from localcloud.fixes import sfn_retry_sleep
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 from localcloud.speedups import sfn_definition_cache
 
-from .certs import TestCA, certificate_id
+from localcloud.statemachines.certs import TestCA, certificate_id
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/sfn"
@@ -33,7 +35,8 @@ def aws():
 
 def run(definition: dict, payload: dict | None = None, name: str | None = None) -> dict:
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    arn = sfn.create_state_machine(name=name or f"m{time.monotonic_ns()}", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    arn = sfn.create_state_machine(name=name or f"m{time.monotonic_ns()}", definition=json.dumps(definition),
+                                   roleArn=ROLE)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))["executionArn"]
     return sfn.describe_execution(executionArn=execution)
 
@@ -61,7 +64,8 @@ def test_apply_is_idempotent_and_revert_restores_moto():
 
 def test_sdk_tasks_take_pascal_case_and_return_pascal_case_with_string_timestamps(aws):
     boto3.client("iot", region_name=REGION).create_thing(thingName="other")
-    created = run(one_task("arn:aws:states:::aws-sdk:iot:createThing", {"ThingName": "pascal", "AttributePayload": {"Attributes": {"a": "1"}}}))
+    created = run(one_task("arn:aws:states:::aws-sdk:iot:createThing",
+                           {"ThingName": "pascal", "AttributePayload": {"Attributes": {"a": "1"}}}))
     assert created["status"] == "SUCCEEDED"
     output = json.loads(created["output"])
     assert output["ThingName"] == "pascal" and output["ThingArn"].endswith(":thing/pascal")
@@ -199,7 +203,8 @@ def test_event_configurations_can_be_updated_and_described(aws):
     iot.update_event_configurations(eventConfigurations={"CA_CERTIFICATE": {"Enabled": True}, "CERTIFICATE": {"Enabled": True}})
     configurations = iot.describe_event_configurations()["eventConfigurations"]
     assert configurations["CA_CERTIFICATE"] == {"Enabled": True} and configurations["THING"] == {"Enabled": False}
-    assert boto3.client("iot", region_name="us-west-2").describe_event_configurations()["eventConfigurations"]["CERTIFICATE"] == {"Enabled": False}
+    west = boto3.client("iot", region_name="us-west-2").describe_event_configurations()["eventConfigurations"]
+    assert west["CERTIFICATE"] == {"Enabled": False}
 
 
 def test_create_thing_is_idempotent_for_the_same_configuration(aws):
@@ -392,3 +397,67 @@ def test_detach_policy_from_a_certificate_not_in_the_region_is_an_invalid_reques
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     detached = run(one_task("arn:aws:states:::aws-sdk:iot:detachPolicy", {"PolicyName": "p", "Target": missing}))
     assert detached["error"] == "Iot.InvalidRequestException"  # a Catch on Iot.ResourceNotFoundException misses it
+
+
+# ---- sfn_runtime_errors: States.Runtime fails the execution, whatever Retry or Catch says ---------------------------
+LIST_THINGS = "arn:aws:states:::aws-sdk:iot:listThings"
+CAUGHT = {"Type": "Pass", "Result": {"Went": "caught"}, "End": True}
+
+
+def _catching(task: dict, error_equals: list[str] | None = None, **extra) -> dict:
+    catcher = {"ErrorEquals": error_equals or ["States.ALL"], "ResultPath": "$.Error", "Next": "caught"}
+    return {"StartAt": "t", "States": {"t": {**task, "Catch": [catcher], "End": True, **extra}, "caught": CAUGHT}}
+
+
+def _failed_with_runtime(result: dict, state: str, path: str) -> None:
+    assert (result["status"], result.get("error")) == ("FAILED", "States.Runtime"), result
+    assert result["cause"].startswith(f"An error occurred while executing the state '{state}'"), result["cause"]
+    assert path in result["cause"], result["cause"]
+
+
+@pytest.mark.parametrize("task", [
+    {"Parameters": {"NextToken.$": "$.Device.ThingName"}},  # the JITR defect: a field the catch route never set
+    {"Parameters": {"NextToken.$": "States.Format('{}', $.Device.ThingName)"}},
+    {"Parameters": {}, "ResultSelector": {"Name.$": "$.Device.ThingName"}},
+    {"Parameters": {}, "InputPath": "$.Device.ThingName"},
+    {"Parameters": {}, "OutputPath": "$.Device.ThingName"},
+], ids=["parameters", "intrinsic", "result-selector", "input-path", "output-path"])
+def test_a_path_selecting_nothing_fails_the_execution_even_under_a_states_all_catch(aws, task):
+    """AWS, developer guide (concepts-error-handling): States.ALL "cannot catch ... Runtime error types"; a
+    States.Runtime error "will always cause the execution to fail". moto caught the first three."""
+    result = run(_catching({"Type": "Task", "Resource": LIST_THINGS, **task}), {"certificateId": "c"})
+    _failed_with_runtime(result, "t", "$.Device.ThingName")
+
+
+def test_a_runtime_error_is_neither_retried_nor_caught_by_name(aws):
+    task = {"Type": "Task", "Resource": LIST_THINGS, "Parameters": {"NextToken.$": "$.missing"}}
+    retried = run({"StartAt": "t", "States": {"t": {**task, "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}],
+                                                    "End": True}}})
+    _failed_with_runtime(retried, "t", "$.missing")
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    history = sfn.get_execution_history(executionArn=retried["executionArn"])["events"]
+    assert [e["type"] for e in history].count("TaskFailed") == 1  # "A States.Runtime error isn't retriable"
+    _failed_with_runtime(run(_catching(task, ["States.Runtime"])), "t", "$.missing")
+    # a task error (not a path) is still caught, by States.ALL or by name
+    assert json.loads(run(_catching({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:iot:describeThing",
+                                     "Parameters": {"ThingName": "absent"}}))["output"])["Went"] == "caught"
+
+
+def _choice(*rules: dict) -> dict:
+    return {"StartAt": "c", "States": {
+        "c": {"Type": "Choice", "Choices": [{**rule, "Next": "matched"} for rule in rules], "Default": "default"},
+        "matched": {"Type": "Pass", "Result": {"Went": "matched"}, "End": True},
+        "default": {"Type": "Pass", "Result": {"Went": "default"}, "End": True}}}
+
+
+def test_a_choice_on_a_missing_path_fails_unless_guarded_by_is_present(aws):
+    missing = {"Variable": "$.Current.Item.Status.S", "StringEquals": "ACTIVE"}
+    _failed_with_runtime(run(_choice(missing), {"certificateId": "c"}), "c", "Invalid path '$.Current.Item.Status.S'")
+    operand = {"Variable": "$.certificateId", "StringEqualsPath": "$.Device.CertificateId"}
+    _failed_with_runtime(run(_choice(operand), {"certificateId": "c"}), "c", "Invalid path '$.Device.CertificateId'")
+    guarded = {"And": [{"Variable": "$.Current.Item.Status.S", "IsPresent": True}, missing]}
+    assert json.loads(run(_choice(guarded), {"certificateId": "c"})["output"])["Went"] == "default"
+    absent = {"Variable": "$.Current.Item.Status.S", "IsPresent": False}
+    assert json.loads(run(_choice(absent), {"certificateId": "c"})["output"])["Went"] == "matched"
+    present = {"Current": {"Item": {"Status": {"S": "ACTIVE"}}}}
+    assert json.loads(run(_choice(guarded), present)["output"])["Went"] == "matched"

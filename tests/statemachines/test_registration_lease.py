@@ -10,9 +10,9 @@ import pytest
 from moto import mock_aws
 
 from functions.certificate_inspector import lease
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 
-from .harness import LEASES
+from localcloud.statemachines.harness import LEASES
 
 EU = "eu-west-1"
 
@@ -69,7 +69,7 @@ def table():
 
 def test_the_holder_takes_its_own_lease_again_and_another_owner_is_refused_until_it_expires(table):
     now = [1_000_000.0]
-    take = lambda owner: lease.take(table, "leases", "c" * 64, owner, clock=lambda: now[0])  # noqa: E731
+    take = lambda owner: lease.take(table, "leases", "c" * 64, owner, clock=lambda: now[0])
     take("execution-1")
     take("execution-1")  # a Step Functions retry of the inspector: the same execution
     with pytest.raises(lease.RegistrationInProgress):

@@ -1,7 +1,8 @@
 """The replication machine: everything comes from the item; idempotent; never calls the origin region."""
 from __future__ import annotations
 
-from localcloud.fixes import aws_calls, lambda_inprocess
+from localcloud import interception as aws_calls
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 
 EU, US = "eu-west-1", "us-west-2"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import deliver, stream_record
+from localcloud.statemachines.harness import deliver, stream_record
 
 EU, US = "eu-west-1", "us-west-2"
 OTHER = {EU: US, US: EU}

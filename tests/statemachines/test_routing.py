@@ -7,7 +7,7 @@ import pytest
 
 from builders import inventory as inv
 
-from .harness import render_input, routed_machines, stream_record
+from localcloud.statemachines.harness import render_input, routed_machines, stream_record
 
 EU, US = "eu-west-1", "us-west-2"
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\"quoted\"\\x\n-----END CERTIFICATE-----\n"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 
 EU, US = "eu-west-1", "us-west-2"
 OTHER = {EU: US, US: EU}

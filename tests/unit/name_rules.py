@@ -29,7 +29,7 @@ class Rule:
     source: str
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(service: str) -> dict:
     return Loader().load_service_model(service, "service-2")
 
@@ -66,6 +66,14 @@ def _sqs_queue_name() -> Rule:
     return Rule(1, int(found.group(1)), r"[A-Za-z0-9_-]+", "botocore sqs CreateQueue.QueueName (documentation)")
 
 
+def _dashboard_name() -> Rule:
+    documentation = _member("cloudwatch", "PutDashboard", "DashboardName")[0]["documentation"]
+    found = re.search(r"maximum length is (\d+)", documentation)
+    assert found and 'valid characters are A-Z, a-z, 0-9, "-", and "_"' in documentation, \
+        "botocore's cloudwatch PutDashboard.DashboardName no longer documents the limits"
+    return Rule(1, int(found.group(1)), r"[A-Za-z0-9_-]+", "botocore cloudwatch PutDashboard.DashboardName (documentation)")
+
+
 @functools.lru_cache(maxsize=1)
 def rules() -> dict[tuple[str, str], Rule]:
     """(Pulumi resource type, input property) -> the rule its value must satisfy."""
@@ -78,6 +86,7 @@ def rules() -> dict[tuple[str, str], Rule]:
         ("aws:cloudwatch/eventBus:EventBus", "name"): _create("events", "CreateEventBus", "Name"),
         ("aws:cloudwatch/logGroup:LogGroup", "name"): _create("logs", "CreateLogGroup", "logGroupName"),
         ("aws:cloudwatch/metricAlarm:MetricAlarm", "name"): _create("cloudwatch", "PutMetricAlarm", "AlarmName"),
+        ("aws:cloudwatch/dashboard:Dashboard", "dashboardName"): _dashboard_name(),
         ("aws:pipes/pipe:Pipe", "name"): _create("pipes", "CreatePipe", "Name"),
         ("aws:iot/topicRule:TopicRule", "name"): _create("iot", "CreateTopicRule", "ruleName"),
         ("aws:iot/policy:Policy", "name"): _create("iot", "CreatePolicy", "policyName"),

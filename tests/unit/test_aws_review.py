@@ -140,5 +140,5 @@ def test_a_secondary_writes_no_validation_record_and_waits_on_the_primarys(secon
 
 def test_a_secondary_of_a_primary_without_the_export_says_to_update_the_primary(pki_dir, primary_run):
     outputs = {k: v for k, v in primary_run.outputs.items() if k != "validationRecordFqdns"}
-    with pytest.raises(ConfigError, match="exports no validationRecordFqdns.*`pulumi up` on the primary first"):
+    with pytest.raises(ConfigError, match=r"exports no validationRecordFqdns.*`pulumi up` on the primary first"):
         run_stack("us-west-2", config_overrides={"pkiDir": str(pki_dir)}, stack_outputs={PRIMARY_REF: outputs})

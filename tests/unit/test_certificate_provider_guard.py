@@ -91,7 +91,7 @@ def test_check_passes_when_only_ours_exists(monkeypatch):
 
 
 def test_a_principal_that_cannot_list_gets_a_failure_naming_the_permission(monkeypatch):
-    denied = lambda region: _stubbed_client(region, lambda stubber: stubber.add_client_error(  # noqa: E731
+    denied = lambda region: _stubbed_client(region, lambda stubber: stubber.add_client_error(
         "list_certificate_providers", "AccessDeniedException", "not allowed"))
     _sessions(monkeypatch, {"eu-west-1": denied("eu-west-1"), "us-west-2": denied("us-west-2")})
     result = guard_class()().check({}, PROPS)

@@ -95,7 +95,7 @@ def test_region_of_the_stack_must_be_a_region():
 
 def test_shared_settings_on_a_secondary_are_refused():
     values = {"primaryStack": "acme/multi-region-iot/eu-west-1", "domainName": "iot.example.com"}
-    with pytest.raises(ConfigError, match="domainName is set on a secondary stack.*pulumi config rm domainName"):
+    with pytest.raises(ConfigError, match=r"domainName is set on a secondary stack.*pulumi config rm domainName"):
         parse_settings(values.get, "us-west-2", Path("/p"))
 
 
@@ -127,7 +127,7 @@ def test_bad_geolocation_is_refused(geo, message):
 def test_secondary_region_must_be_in_the_primarys_list():
     outputs = {"regions": ["eu-west-1", "us-west-2"], "domainName": "iot.example.com", "hostedZoneId": "Z1"}
     assert shared_from_exports(outputs, "us-west-2", "o/p/eu-west-1").domain_name == "iot.example.com"
-    with pytest.raises(ConfigError, match="ap-south-1 is not in the primary stack's regions.*pulumi up"):
+    with pytest.raises(ConfigError, match=r"ap-south-1 is not in the primary stack's regions.*pulumi up"):
         shared_from_exports(outputs, "ap-south-1", "o/p/eu-west-1")
 
 
@@ -191,7 +191,7 @@ def test_primary_stack_of_another_project_is_refused(stack):
 
 
 def test_primary_stack_that_is_a_secondary_or_has_no_outputs_says_what_was_expected():
-    with pytest.raises(ConfigError, match="names a secondary stack.*pulumi config set primaryStack acme/multi-region-iot/eu-west-1"):
+    with pytest.raises(ConfigError, match=r"names a secondary stack.*pulumi config set primaryStack acme/multi-region-iot/eu-west-1"):
         shared_from_exports({"primaryStack": "acme/multi-region-iot/eu-west-1", "region": "ap-south-1"},
                             "us-west-2", "acme/multi-region-iot/ap-south-1")
     with pytest.raises(ConfigError, match=r"expected the fully qualified name \(org/multi-region-iot/<stack>\)"):
@@ -205,7 +205,7 @@ def test_primary_stack_that_is_a_secondary_or_has_no_outputs_says_what_was_expec
 def test_names_with_a_trailing_newline_are_refused(key, value):
     with pytest.raises(ConfigError, match=key):
         settings(**{key: value})
-    with pytest.raises(ConfigError, match="primaryStack = .* must be a fully qualified stack name"):
+    with pytest.raises(ConfigError, match=r"primaryStack = .* must be a fully qualified stack name"):
         parse_settings({"primaryStack": "acme/multi-region-iot/eu-west-1\n"}.get, "us-west-2", Path("/p"))
 
 

@@ -37,16 +37,16 @@ def test_the_claim_policy_allows_exactly_our_templates_topics():
 
 
 def test_each_claim_connection_gets_a_client_id_of_its_own_that_no_device_can_have():
-    from functions import reserved_names
+    from contract import names
 
     ids = {fleet.claim_client_id() for _ in range(100)}
     assert len(ids) == 100 and all(i.startswith("claim-") and len(i.encode()) <= 128 for i in ids)
-    assert all(reserved_names.is_reserved(i) for i in ids)  # no thing, hence no device, may be named so
+    assert all(names.is_reserved(i) for i in ids)  # no thing, hence no device, may be named so
 
 
 @pytest.mark.parametrize("name", ["", "a" * 37, "bad/name", "x*"])
 def test_a_template_name_aws_would_refuse_is_refused(name):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not a provisioning template name"):
         fleet.claim_policy(REGION, ACCOUNT, name)
 
 

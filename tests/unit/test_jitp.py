@@ -7,7 +7,7 @@ import pytest
 
 from builders import provisioning
 from builders.asl import common, provisioned
-from functions.certificate_inspector import claim
+from contract import items
 from localcloud.mockrun import run_stack
 
 PRIMARY_REF = "organization/multi-region-iot/eu-west-1"
@@ -78,6 +78,6 @@ def test_the_provisioning_role_names_only_iot_resources_of_its_region_and_the_de
 def test_the_recorder_claims_with_the_inspectors_write_and_calls_no_lambda():
     definition = provisioned.definition(inventory_table="t", event_bus_name="b", source="s")
     claim_state = definition["States"][provisioned.CLAIM]["Parameters"]
-    assert claim_state["UpdateExpression"] == claim.UPDATE_EXPRESSION
-    assert claim_state["ConditionExpression"] == claim.CONDITIONS["NEW"]
+    assert claim_state["UpdateExpression"] == items.CLAIM_EXPRESSION
+    assert claim_state["ConditionExpression"] == items.CLAIM_CONDITIONS["NEW"]
     assert not any(a.startswith("lambda:") for a in common.sdk_actions(definition))

@@ -2,7 +2,9 @@
 callers, a queue beyond the caller's horizon is refused without taking a slot, and bad requests say what is wrong."""
 from __future__ import annotations
 
+import itertools
 from collections import Counter
+from typing import ClassVar
 
 import boto3
 import pytest
@@ -55,7 +57,7 @@ def test_a_busy_queue_spaces_slots_at_the_rate_and_wakes_at_most_rate_callers_pe
     clock = Clock()
     slots = [pacing.reserve(dynamodb, TABLE, request(rate=10), clock=clock) for _ in range(35)]
 
-    gaps = {round(b.at - a.at, 6) for a, b in zip(slots, slots[1:])}
+    gaps = {round(b.at - a.at, 6) for a, b in itertools.pairwise(slots)}
     assert gaps == {0.1}
     per_second = Counter(slot.not_before for slot in slots)
     assert max(per_second.values()) <= 10
@@ -87,7 +89,7 @@ def test_a_queue_beyond_the_horizon_is_refused_without_taking_a_slot(dynamodb):
         pacing.reserve(dynamodb, TABLE, request(rate=10, horizon=900), clock=clock)
     before = tat(dynamodb)
 
-    with pytest.raises(pacing.QueueTooLong, match="horizon of 2 s.*higher quota"):
+    with pytest.raises(pacing.QueueTooLong, match=r"horizon of 2 s.*higher quota"):
         pacing.reserve(dynamodb, TABLE, request(rate=10, horizon=2), clock=clock)
 
     assert tat(dynamodb) == before
@@ -97,7 +99,7 @@ def test_losing_every_round_to_other_pacers_is_reported_for_a_retry():
     class AlwaysLosing:
         class exceptions:
             class ConditionalCheckFailedException(Exception):
-                response: dict = {}
+                response: ClassVar[dict] = {}
 
         def update_item(self, **_):
             raise self.exceptions.ConditionalCheckFailedException()

@@ -40,7 +40,8 @@ def test_a_tls12_policy_through_config_is_a_mandatory_violation(pki_dir):
                      config_overrides={"tlsSecurityPolicy": "IoTSecurityPolicy_TLS13_1_2_2022_10"})
     assert code == EXIT_VIOLATION
     assert "❌ multi-region-iot-policies" in text
-    assert "[mandatory]  iot-domain-tls13  (aws:iot/domainConfiguration:DomainConfiguration: eu-west-1-endpoint-domain-configuration)" in text
+    assert ("[mandatory]  iot-domain-tls13  (aws:iot/domainConfiguration:DomainConfiguration: "
+            "eu-west-1-endpoint-domain-configuration)") in text
     assert '"IoTSecurityPolicy_TLS13_1_2_2022_10", which is not in the allowed list' in text
 
 

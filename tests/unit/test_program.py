@@ -93,7 +93,7 @@ def test_every_resource_has_a_component_parent(request, run_name):
     for r in run.resources:
         if r.type.startswith("pulumi:") or r.type == "iotmr:global:Tables" or r.type == "iotmr:regional:Region":
             continue
-        assert r.parent and "iotmr:" in r.parent or "aws:" in (r.parent or ""), (r.type, r.name, r.parent)
+        assert (r.parent and "iotmr:" in r.parent) or "aws:" in (r.parent or ""), (r.type, r.name, r.parent)
 
 
 def inspector(run):
@@ -254,7 +254,7 @@ def certificate_store(run, type_):
 
 
 def test_test_resources_are_private_encrypted_and_tls_only(primary_run):
-    (bucket,) = certificate_store(primary_run, "aws:s3/bucket:Bucket")
+    (_bucket,) = certificate_store(primary_run, "aws:s3/bucket:Bucket")
     (pab,) = certificate_store(primary_run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert all(pab.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
     (policy,) = certificate_store(primary_run, "aws:s3/bucketPolicy:BucketPolicy")
@@ -295,12 +295,12 @@ def material_config(pki_dir):
 
 
 def test_pki_folder_without_a_certificate_for_the_domain_is_refused(pki_dir):
-    with pytest.raises(ConfigError, match="devices.example.org.crt.*python -m pki init"):
+    with pytest.raises(ConfigError, match=r"devices\.example\.org\.crt.*python -m pki init"):
         run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "domainName": "devices.example.org"})
 
 
 def test_server_certificate_for_another_domain_is_refused(pki_dir):
-    with pytest.raises(ConfigError, match="does not name devices.example.org"):
+    with pytest.raises(ConfigError, match=r"does not name devices\.example\.org"):
         run_stack("eu-west-1", config_overrides={**material_config(pki_dir), "domainName": "devices.example.org"})
 
 
@@ -417,7 +417,8 @@ def test_a_configured_topic_is_notified_when_dead_letters_arrive_and_when_they_a
     run = run_stack("eu-west-1", config_overrides={"pkiDir": str(pki_dir), "alarmTopicArn": topic})
     alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert {a.inputs["name"] for a in alarms} == {"multi-region-iot-replication-dead-letters", "multi-region-iot-jitr-failures",
-                                                  "multi-region-iot-telemetry-errors"}
+                                                  "multi-region-iot-telemetry-errors",
+                                                  "multi-region-iot-replication-lag-us-west-2"}
     for alarm in alarms:
         assert alarm.inputs["alarmActions"] == [topic] and alarm.inputs["okActions"] == [topic]
 

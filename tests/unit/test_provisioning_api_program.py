@@ -1,7 +1,6 @@
 """The provisioning API under Pulumi mocks: config validation, the role's least privilege, the API's wiring."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -54,9 +53,10 @@ def test_the_role_may_sign_with_the_ca_key_only_and_touch_this_regions_tables_on
 
 
 def test_the_role_allows_every_aws_call_the_function_makes():
-    """Each ``iot.<method>(`` / ``dynamodb.<method>(`` / ``kms.<method>(`` call in functions/provisioning_api, named by
-    botocore's model, is an action of the role's policy (issue 21 added DescribeCertificate, DescribeThing and
-    UpdateThing for undoing and replacing attempts)."""
+    """Each ``iot.<method>(`` / ``dynamodb.<method>(`` / ``kms.<method>(`` call in functions/provisioning_api and in
+    the contract shipped beside it (``contract/registry.py``, ``contract/allow_list.py``), named by botocore's model,
+    is an action of the role's policy (issue 21 added DescribeCertificate, DescribeThing and UpdateThing for undoing
+    and replacing attempts)."""
     import re
 
     import boto3
@@ -65,8 +65,9 @@ def test_the_role_allows_every_aws_call_the_function_makes():
         "eu-west-1", "123456789012", "inv", "allow", "nonces", "app-device", "cafe", KEY,
         "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/x"))
     allowed = {a for s in doc["Statement"] for a in s["Action"]}
-    source = "\n".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "functions/provisioning_api")
-                       .glob("*.py"))
+    root = Path(__file__).resolve().parents[2]
+    source = "\n".join(p.read_text() for folder in ("functions/provisioning_api", "contract")
+                       for p in (root / folder).glob("*.py"))
     calls = set(re.findall(r"\b(iot|dynamodb|ddb|kms)\.([a-z_]+)\(", source))
     needed = set()
     for service, method in calls:
@@ -107,7 +108,7 @@ def test_only_the_primary_writes_the_provisioning_validation_record(api_runs):
     primary, secondary = api_runs
     assert "provisioningValidationRecordFqdns" in primary.outputs
     assert "provisioningValidationRecordFqdns" not in secondary.outputs
-    records = lambda run: [r for r in run.of_type("aws:route53/record:Record") if "validation" in r.name]  # noqa: E731
+    records = lambda run: [r for r in run.of_type("aws:route53/record:Record") if "validation" in r.name]
     assert len(records(primary)) == 2 and len(records(secondary)) == 0
 
 
@@ -124,7 +125,7 @@ def test_the_function_gets_its_tables_key_and_regions(api_runs):
 def test_a_claim_is_taken_over_only_after_the_function_that_made_it_is_surely_gone(api_runs):
     """Issue 21: the takeover of a claim (allow_list.CLAIM_TIMEOUT_SECONDS) must come well after the function's
     timeout (Lambda stops it there), or two invocations could both work on one entry."""
-    from functions.provisioning_api.allow_list import CLAIM_TIMEOUT_SECONDS
+    from contract.allow_list import CLAIM_TIMEOUT_SECONDS
 
     primary, _ = api_runs
     (function,) = [f for f in primary.of_type("aws:lambda/function:Function")

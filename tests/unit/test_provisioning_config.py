@@ -37,7 +37,7 @@ def test_each_accepted_spelling(value, expected):
 
 
 def test_jitr_and_jitp_together_are_refused_saying_why():
-    with pytest.raises(ConfigError, match="provisioning.*both jitr and jitp.*one CA has one auto-registration"):
+    with pytest.raises(ConfigError, match=r"provisioning.*both jitr and jitp.*one CA has one auto-registration"):
         provisioning("jitr,jitp")
 
 

@@ -7,7 +7,6 @@ template name AWS limits to 36) check every named resource the program registers
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -16,6 +15,7 @@ from builders import canary as canary_builders
 from components import config
 from components.config import ConfigError, known_regions, parse_settings
 from components.naming import Names
+from contract.names import APPLICATION_PATTERN
 from localcloud.mockrun import run_stack
 from tests.unit import name_rules
 from tests.unit.conftest import PRIMARY_REF
@@ -49,7 +49,7 @@ def applications(draw) -> str:
     length = draw(st.integers(3, 32))
     middle = draw(st.text(LOWER + DIGITS + "-", min_size=length - 2, max_size=length - 2))
     name = draw(st.sampled_from(LOWER)) + middle + draw(st.sampled_from(LOWER + DIGITS))
-    assert config._APPLICATION.fullmatch(name)
+    assert APPLICATION_PATTERN.fullmatch(name)
     return name
 
 
@@ -59,9 +59,9 @@ LONGEST_WITH_FLEET = LONGEST[:29] + "e"  # 30 characters
 
 
 def test_the_longest_applications_are_the_longest_the_config_accepts():
-    assert len(LONGEST) == 32 and config._APPLICATION.fullmatch(LONGEST)
-    assert len(LONGEST_WITH_FLEET) == 30 and config._APPLICATION.fullmatch(LONGEST_WITH_FLEET)
-    assert not config._APPLICATION.fullmatch(LONGEST + "e")
+    assert len(LONGEST) == 32 and APPLICATION_PATTERN.fullmatch(LONGEST)
+    assert len(LONGEST_WITH_FLEET) == 30 and APPLICATION_PATTERN.fullmatch(LONGEST_WITH_FLEET)
+    assert not APPLICATION_PATTERN.fullmatch(LONGEST + "e")
 
 
 @settings(max_examples=200, deadline=None)
@@ -79,6 +79,9 @@ def test_every_name_names_builds_is_valid_for_its_service(application, region):
         assert bucket.endswith(f"-{region}-{ACCOUNT}"), bucket
     for function in (names.inspector_function, names.pacer_function, names.provisioning_function):
         assert name_rules.problems("aws:cloudwatch/logGroup:LogGroup", "name", Names.function_log_group(function)) == []
+    assert name_rules.problems("aws:cloudwatch/dashboard:Dashboard", "dashboardName", names.dashboard(region)) == []
+    assert name_rules.problems("aws:cloudwatch/metricAlarm:MetricAlarm", "name",
+                               names.replication_lag_alarm(region)) == []
 
 
 @settings(max_examples=100, deadline=None)

@@ -13,7 +13,8 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import boto3
 from werkzeug.serving import make_server
@@ -32,10 +33,10 @@ def payload_v2_event(request: Request, api_id: str, region: str) -> dict[str, An
     except UnicodeDecodeError:
         text, encoded = base64.b64encode(body).decode(), True
     headers: dict[str, str] = {}
-    for key, value in request.headers.items():
-        key = key.lower()
+    for name, value in request.headers.items():
+        key = name.lower()
         headers[key] = f"{headers[key]},{value}" if key in headers else value
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return {
         "version": "2.0", "routeKey": f"{request.method} {request.path}", "rawPath": request.path,
         "rawQueryString": request.query_string.decode(), "headers": headers,
@@ -96,7 +97,7 @@ class ProvisioningHttpApi:
                                 headers=result.get("headers") or {})
         return response(environ, start_response)
 
-    def start(self) -> "ProvisioningHttpApi":
+    def start(self) -> ProvisioningHttpApi:
         self._server = make_server(self.host, self.port, self._app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="provisioning-http-api", daemon=True)
         self._thread.start()
@@ -113,7 +114,7 @@ class ProvisioningHttpApi:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "ProvisioningHttpApi":
+    def __enter__(self) -> ProvisioningHttpApi:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -36,11 +36,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import StreamShard, Table
-from moto.dynamodb.responses import DynamoHandler
+from ...compat.moto.core import DEFAULT_ACCOUNT_ID
+from ...compat.moto.dynamodb import (
+    DynamoDBBackend,
+    DynamoHandler,
+    DynamoType,
+    Item,
+    StreamShard,
+    Table,
+    dynamodb_backends,
+)
+from ...patching import Patch
 from .._exclusive import ExclusiveEngine
 
 
@@ -85,6 +91,8 @@ _ORIGINAL_ADD = StreamShard.add
 _ORIGINAL_TRANSACT = DynamoDBBackend.transact_write_items
 _ORIGINAL_DESCRIBE = Table.describe
 _ORIGINAL_UPDATE_TABLE = DynamoHandler.update_table
+#: The engine's hooks in moto; installed with the first engine and kept (they pass through while none is active).
+PATCH = Patch("global_tables", kind="service")
 
 
 def _hooked_describe(self: Table, base_key: str = "TableDescription") -> dict[str, Any]:
@@ -177,10 +185,11 @@ class GlobalTables(ExclusiveEngine):
 
     # lifecycle ----------------------------------------------------------------------
     def _install(self) -> None:
-        StreamShard.add = _hooked_add  # type: ignore[method-assign]
-        DynamoDBBackend.transact_write_items = _hooked_transact  # type: ignore[method-assign]
-        Table.describe = _hooked_describe  # type: ignore[method-assign]
-        DynamoHandler.update_table = _hooked_update_table  # type: ignore[method-assign]
+        if not PATCH.applied:
+            PATCH.set(StreamShard, "add", _hooked_add)
+            PATCH.set(DynamoDBBackend, "transact_write_items", _hooked_transact)
+            PATCH.set(Table, "describe", _hooked_describe)
+            PATCH.set(DynamoHandler, "update_table", _hooked_update_table)
 
     # registration -------------------------------------------------------------------
     def backend(self, region: str) -> DynamoDBBackend:

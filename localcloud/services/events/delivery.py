@@ -33,14 +33,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.events.models import EventPattern, Rule
-from moto.moto_api._internal import mock_random
-from moto.stepfunctions.responses import get_backend as sfn_backend
-from ...fixes import aws_calls
+from ... import interception
+from ...compat.moto.core import DEFAULT_ACCOUNT_ID, mock_random
+from ...compat.moto.events import EventPattern, Rule
+from ...compat.moto.stepfunctions import sfn_backend
+from ...patching import Patch
 from .._exclusive import ExclusiveEngine
 
 _ORIGINAL_SEND = Rule.send_to_targets
+#: The engine's hook in moto; installed with the first engine and kept (it passes through while none is active).
+PATCH = Patch("eventbridge_delivery", kind="service")
 
 LambdaInvoker = Callable[[str, str, Any], Any]
 """``invoker(region, function_arn, event)``: runs a Lambda handler in-process."""
@@ -247,7 +249,7 @@ def _error_code(error: Exception) -> str:
 
 def dead_letter(delivery: Delivery, error: Exception) -> str | None:
     """Send ``delivery``'s event to its target's dead-letter queue; return the queue ARN, or None without one."""
-    from moto.sqs.models import sqs_backends
+    from ...compat.moto.services import sqs_backends
 
     arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
     if not arn:
@@ -276,7 +278,7 @@ def _epoch_ms(moment: datetime.datetime | None) -> int | None:
 
 def _iso(timestamp: Any) -> Any:
     if isinstance(timestamp, (int, float)):
-        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
+        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return timestamp
 
@@ -330,7 +332,8 @@ class EventBridgeEngine(ExclusiveEngine):
         self.on_execution: Callable[[Any], None] | None = None  # e.g. settle's waiter
 
     def _install(self) -> None:
-        Rule.send_to_targets = _hooked_send  # type: ignore[method-assign]
+        if not PATCH.applied:
+            PATCH.set(Rule, "send_to_targets", _hooked_send)
 
     def pending(self) -> int:
         return len(self.queue) + len(self.throttled)
@@ -364,7 +367,7 @@ class EventBridgeEngine(ExclusiveEngine):
 
     def execution_ended(self, execution: Any) -> None:
         """Publish the status-change event of an execution that did not succeed (see the module docstring)."""
-        from moto.events.models import events_backends
+        from ...compat.moto.events import events_backends
 
         status = getattr(getattr(execution, "exec_status", None), "value", None) or getattr(execution, "status", "")
         if status not in ("FAILED", "TIMED_OUT", "ABORTED"):
@@ -395,7 +398,7 @@ class EventBridgeEngine(ExclusiveEngine):
         payload = target_input(target, delivery.event, delivery.rule)
         target_region = arn.split(":")[3]
         if arn.split(":")[2] == "states":
-            if aws_calls.service_refusal(aws_calls.Call("sfn", "StartExecution", target_region)) is not None:
+            if interception.service_refusal(interception.Call("sfn", "StartExecution", target_region)) is not None:
                 return False
             backend = sfn_backend(delivery.account_id, target_region)
             name = str(mock_random.uuid4())
@@ -416,16 +419,15 @@ class EventBridgeEngine(ExclusiveEngine):
 
 
 def inprocess_lambda_invoker(account_id: str = DEFAULT_ACCOUNT_ID) -> LambdaInvoker:
-    """An invoker that runs the handler registered with ``localcloud.fixes.lambda_inprocess``
+    """An invoker that runs the handler registered with ``localcloud.services.awslambda.inprocess``
     for the moto function named by the ARN (asynchronous invocation: errors are raised to the
     caller, which records them as failed deliveries)."""
-    from moto.awslambda.models import lambda_backends
-
-    from localcloud.fixes import lambda_inprocess
+    from ...compat.moto.services import lambda_backends
+    from ..awslambda.inprocess import run_handler
 
     def invoke(region: str, function_arn: str, event: Any) -> Any:
         function = lambda_backends[account_id][region].get_function(function_arn)
-        payload, error_type = lambda_inprocess.run_handler(function, event)
+        payload, error_type = run_handler(function, event)
         if error_type is not None:
             raise RuntimeError(f"{function_arn} failed with {error_type}: {payload.decode()}")
         return json.loads(payload) if payload else None
@@ -436,4 +438,4 @@ def inprocess_lambda_invoker(account_id: str = DEFAULT_ACCOUNT_ID) -> LambdaInvo
 def pattern_matches(pattern: dict[str, Any] | str, event: dict[str, Any]) -> bool:
     """EventBridge pattern matching (moto's matcher) for a JSON-compatible ``event``."""
     raw = pattern if isinstance(pattern, str) else json.dumps(pattern)
-    return EventPattern.load(raw).matches_event(event)  # type: ignore[arg-type]
+    return EventPattern.load(raw).matches_event(event)

@@ -37,8 +37,8 @@ makes ``publish`` raise: one the emulator cannot decode (JSON nested deeper than
 matched rules' actions instead. ``publish_internal`` is the service's own publish for ``$aws/...`` events
 (no policy). A rule whose SQL calls ``get_dynamodb()`` reads the item with a GetItem on the region's table while it
 is evaluated (``get_dynamodb_item``); a lookup that fails, or (by default, ``assumptions``) finds no item, is
-IoT SQL's FunctionExecution error: the rule matches nothing and no error action runs (docs/emulator.md §12). ``connect_with_backoff`` is the device side: refused, back off (let the cloud
-settle), retry.
+IoT SQL's FunctionExecution error: the rule matches nothing and no error action runs (docs/emulator.md §12).
+``connect_with_backoff`` is the device side: refused, back off (let the cloud settle), retry.
 
 Lookups are dictionary lookups (certificate by id, thing attachment by (ARN, name), policy
 attachment by (ARN, policy)), never scans of every certificate or thing.
@@ -54,25 +54,23 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
-from moto.iot.models import FakeCertificate, IoTBackend, iot_backends
-from moto.logs.models import logs_backends
-from moto.moto_api._internal import mock_random
-from moto.sqs.models import sqs_backends
-from moto.stepfunctions.responses import get_backend as sfn_backend
 
+from ... import interception
 from ...assumptions import AWS_AS_REPORTED, Assumptions
-from ...fixes import aws_calls
-from ...fixes.iot_ca_link import signing_ca
+from ...compat.moto.core import DEFAULT_ACCOUNT_ID, mock_random
+from ...compat.moto.dynamodb import dynamodb_backends
+from ...compat.moto.iot import FakeCertificate, IoTBackend, iot_backends
+from ...compat.moto.services import logs_backends, sqs_backends
+from ...compat.moto.stepfunctions import sfn_backend
 from . import provisioning, tls_checks
 from . import sql as iot_sql
+from .ca_link import signing_ca
 from .policy_eval import RequestContext, is_allowed
 
 LambdaInvoker = Callable[[str, str, Any], Any]
@@ -444,7 +442,7 @@ class IotCore:
         now = self.clock_ms()
         registered_ms = self._registered_ms.get((region, certificate.certificate_id))
         if registered_ms is None:  # registered through the API, not by this data plane
-            registered_ms = int(certificate.creation_date.replace(tzinfo=timezone.utc).timestamp() * 1000)
+            registered_ms = int(certificate.creation_date.replace(tzinfo=UTC).timestamp() * 1000)
         event = {
             "certificateId": certificate.certificate_id,
             "caCertificateId": ca_id,
@@ -591,7 +589,7 @@ class IotCore:
             self.stats.dynamodb_lookups += 1
             try:
                 item = self.get_dynamodb_item(region, table_name, key)
-            except Exception as error:  # noqa: BLE001 - every GetItem failure fails the rule, never publish
+            except Exception as error:
                 raise RuleFunctionError(f"function getdynamodb failed to execute: get_dynamodb({table_name!r}, "
                                         f"key {key!r}): {type(error).__name__}: {error}") from error
             if item is None and self.assumptions.get_dynamodb_missing_item == "function_error":
@@ -728,7 +726,7 @@ class IotCore:
         if action.action_type == "stepFunctions":
             machine = action.action["stateMachineName"]
             arn = f"arn:aws:states:{region}:{self.account_id}:stateMachine:{machine}"
-            refused = aws_calls.service_refusal(aws_calls.Call("sfn", "StartExecution", region))
+            refused = interception.service_refusal(interception.Call("sfn", "StartExecution", region))
             if refused is not None:  # the account's StartExecution quota: a failed action, so the error action runs
                 self.stats.throttled_starts += 1
                 raise ActionThrottled(f"{refused}: Rate exceeded (states:StartExecution on {arn})")

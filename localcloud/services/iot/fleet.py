@@ -6,11 +6,17 @@ connection with the claim: CONNECT (the claim must be registered and ACTIVE, and
 ``iot:Connect`` as the client id, which defaults to a new ``builders.fleet.claim_client_id()``); SUBSCRIBE to the four reply
 topics and PUBLISH the two requests, each checked against the claim's policy as the broker does; then
 
-* **CreateCertificateFromCsr**: with a certificate provider in the region (``localcloud.fleet_resources``), its
+* **CreateCertificateFromCsr**: with a certificate provider in the region (``fleet_resources``), its
   Lambda is invoked with ``{"certificateSigningRequest", "requestId", "principalId"}`` and returns
   ``certificatePem``; the certificate is registered ``PENDING_ACTIVATION`` (with the registered CA that signed it)
   and a ``certificateOwnershipToken`` is issued. A provider failure is a rejection. Without a provider AWS would sign
   with its own CA: not emulated (refused, naming why);
+* **CreateKeysAndCertificate** (``$aws/certificates/create/json``, request ``{}``): AWS makes a 2048-bit RSA key pair
+  and a certificate signed by its own CA, never by a certificate provider (which replaces CreateCertificateFromCsr's
+  signing only); here the stand-in for that CA (``amazon_ca``) signs it. The certificate is registered
+  ``PENDING_ACTIVATION`` without a CA of the account, and ``{"certificateId", "certificatePem", "privateKey",
+  "certificateOwnershipToken"}`` is the answer. Whether a device so made is provisioned is then the template's and its
+  pre-provisioning hook's decision at RegisterThing, as in AWS (ours refuses it: not our CA, docs/design.md);
 * **RegisterThing**: the token must be this region's; the template must exist and be enabled; its pre-provisioning
   hook gets ``claimCertificateId``, ``certificateId``, ``certificatePem``, ``templateArn``, ``clientId``,
   ``parameters`` and must answer ``allowProvisioning: true`` (a failure or refusal is ``AccessDenied``, as AWS's
@@ -32,17 +38,27 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import boto3
 
 from builders.fleet import CREATE_FROM_CSR, TEMPLATE_NAME, claim_client_id, provision_topic, reply_topics
-from ... import fleet_resources
-from ...fixes.iot_ca_link import signing_ca
-from . import provisioning
+
+from . import fleet_resources, provisioning
+from .amazon_ca import amazon_ca
+from .ca_link import signing_ca
 from .core import Connection, IotCore
+
+
+#: CreateKeysAndCertificate's request topic (JSON payloads; ``/cbor`` is not emulated).
+CREATE_KEYS_AND_CERTIFICATE = "$aws/certificates/create/json"
+#: How long a certificateOwnershipToken is good for RegisterThing (AWS: one hour). Expired tokens are dropped when
+#: the next one is issued; the PENDING_ACTIVATION certificates they were for are kept, as AWS keeps them.
+TOKEN_LIFETIME_S = 3600.0
 
 
 class ProvisioningRejected(Exception):
@@ -64,7 +80,8 @@ class Provisioned:
 class FleetProvisioning:
     def __init__(self, core: IotCore) -> None:
         self.core = core
-        self._tokens: dict[str, tuple[str, str]] = {}  # ownership token -> (region, certificate id)
+        self._tokens: dict[str, tuple[str, str, float]] = {}  # ownership token -> (region, certificate id, expiry)
+        self.token_lifetime_s = TOKEN_LIFETIME_S
         self.mqtt_requests = 0  # requests answered through answer() (the served endpoints)
 
     # the device side -----------------------------------------------------------------------------------
@@ -88,7 +105,7 @@ class FleetProvisioning:
     @staticmethod
     def is_request(topic: str) -> bool:
         """Whether ``topic`` is one of the API's request topics (``.../json``; CBOR is not emulated)."""
-        return _template_of(topic) is not None or topic == CREATE_FROM_CSR
+        return _template_of(topic) is not None or topic in (CREATE_FROM_CSR, CREATE_KEYS_AND_CERTIFICATE)
 
     def answer(self, connection: Connection, topic: str, payload: bytes | str) -> tuple[str, dict[str, Any]]:
         """One request PUBLISH of ``connection``: ``(reply topic, reply payload)`` for that connection only.
@@ -104,11 +121,13 @@ class FleetProvisioning:
             if not isinstance(request, dict):
                 raise ProvisioningRejected(400, "InvalidPayload", "the request is not a JSON object")
             template_name = _template_of(topic)
-            if template_name is None:
+            if topic == CREATE_KEYS_AND_CERTIFICATE:  # the request is "{}": any other field is ignored
+                reply: dict[str, Any] = self.create_keys_and_certificate(connection)
+            elif template_name is None:
                 csr_pem = request.get("certificateSigningRequest")
                 if not isinstance(csr_pem, str) or not csr_pem.strip():
                     raise ProvisioningRejected(400, "InvalidPayload", "certificateSigningRequest is missing")
-                reply: dict[str, Any] = self.create_certificate_from_csr(connection, csr_pem)
+                reply = self.create_certificate_from_csr(connection, csr_pem)
             else:
                 if not isinstance(request.get("parameters", {}), dict):
                     raise ProvisioningRejected(400, "InvalidPayload", "parameters is not an object")
@@ -138,14 +157,36 @@ class FleetProvisioning:
         ca = signing_ca(backend, self.core._parse(pem).certificate)
         certificate = backend.register_certificate(pem, ca.certificate_pem if ca else None, False,
                                                    "PENDING_ACTIVATION")
-        token = secrets.token_urlsafe(32)
-        self._tokens[token] = (region, certificate.certificate_id)
+        token = self._issue_token(region, certificate.certificate_id)
         return {"certificateId": certificate.certificate_id, "certificatePem": pem,
                 "certificateOwnershipToken": token}
+
+    def _issue_token(self, region: str, certificate_id: str) -> str:
+        """A new ownership token for ``certificate_id``, good for ``token_lifetime_s``; expired ones are dropped."""
+        now = time.monotonic()
+        for stale in [t for t, (_, _, expiry) in self._tokens.items() if expiry <= now]:
+            del self._tokens[stale]
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = (region, certificate_id, now + self.token_lifetime_s)
+        return token
+
+    def create_keys_and_certificate(self, connection: Connection) -> dict[str, str]:
+        """A new key pair and a certificate of AWS's own CA (the stand-in), registered PENDING_ACTIVATION without a CA
+        of the account in the connection's region, with an ownership token good there."""
+        issued = amazon_ca().create_keys_and_certificate()
+        certificate = self.core.backend(connection.region).register_certificate(issued.certificate_pem, None, False,
+                                                                                "PENDING_ACTIVATION")
+        token = self._issue_token(connection.region, certificate.certificate_id)
+        return {"certificateId": certificate.certificate_id, "certificatePem": issued.certificate_pem,
+                "privateKey": issued.private_key_pem, "certificateOwnershipToken": token}
 
     def register_thing(self, connection: Connection, template_name: str, request: Mapping[str, Any]) -> dict[str, Any]:
         region, account = connection.region, self.core.account_id
         owned = self._tokens.get(str(request.get("certificateOwnershipToken")))
+        if owned is not None and owned[2] <= time.monotonic():
+            del self._tokens[str(request.get("certificateOwnershipToken"))]
+            raise ProvisioningRejected(400, "InvalidCertificateOwnershipToken", "the certificateOwnershipToken "
+                                       f"expired ({self.token_lifetime_s:g} s after it was issued)")
         if owned is None or owned[0] != region:
             raise ProvisioningRejected(400, "InvalidCertificateOwnershipToken", "unknown certificateOwnershipToken")
         template = fleet_resources.templates(account, region).get(template_name)

@@ -21,13 +21,13 @@ refused: the device reconnects once provisioned (docs/emulator.md, "JITP").
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from moto.iot.models import FakeCertificate, IoTBackend
-
 from ...assumptions import THINGS_REGISTRATION_POLICY, Assumptions, active
+from ...compat.moto.iot import FakeCertificate, IoTBackend
 
 
 class TemplateError(Exception):
@@ -130,7 +130,7 @@ def role_refusal(account_id: str, role_arn: str | None, assumptions: Assumptions
         return None
     if not role_arn:
         return "the template has no provisioning role"
-    from moto.iam.models import iam_backends
+    from ...compat.moto.iam import iam_backends
 
     try:
         role = iam_backends[account_id]["aws"].get_role_by_arn(role_arn)

@@ -325,7 +325,7 @@ class Compare(Expr):
         if _is_number(left) and _is_number(right):
             a, b = float(left), float(right)
         elif isinstance(left, str) and isinstance(right, str):
-            a, b = left, right  # type: ignore[assignment]
+            a, b = left, right
         else:
             return Undefined
         return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[self.op]
@@ -502,7 +502,7 @@ class GetDynamoDb(Expr):
         role_arn = self.role_arn.evaluate(ctx)
         if any(part is Undefined for part in (*names, *values)):
             return Undefined
-        key = {_string_argument(name, "key name"): value for name, value in zip(names, values)}
+        key = {_string_argument(name, "key name"): value for name, value in zip(names, values, strict=True)}
         item = ctx.get_dynamodb(
             _string_argument(table, "tableName"), key, _string_argument(role_arn, "roleArn")
         )

@@ -37,7 +37,7 @@ def _stamp(moment: datetime.datetime) -> str:
 def check_client_certificate(certificate: x509.Certificate, now: datetime.datetime | None = None, *,
                              error: Callable[[str], Exception] = HandshakeRefused) -> None:
     """Raise ``error(reason)`` when ``certificate`` is not valid at ``now`` (default: the current UTC time)."""
-    moment = now or datetime.datetime.now(datetime.timezone.utc)
+    moment = now or datetime.datetime.now(datetime.UTC)
     if moment < certificate.not_valid_before_utc:
         raise error(f"TLS handshake failed: client certificate serial {certificate.serial_number:x} is not valid "
                     f"before {_stamp(certificate.not_valid_before_utc)}")

@@ -13,14 +13,14 @@ from typing import Any
 import boto3
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from localcloud.mockrun import DEFAULT_ACCOUNT
+from localcloud.compat.moto.core import DEFAULT_ACCOUNT_ID as DEFAULT_ACCOUNT
 
 KEY_SPECS = {"secp256r1": "ECC_NIST_P256", "secp384r1": "ECC_NIST_P384"}
 
 
 def signing_key(region: str, private_key: Any, account: str = DEFAULT_ACCOUNT) -> str:
     """Create the key in ``region`` with ``private_key`` as its material; returns the key ARN."""
-    from moto.kms.models import kms_backends
+    from localcloud.compat.moto.services import kms_backends
 
     if not isinstance(private_key, ec.EllipticCurvePrivateKey) or private_key.curve.name not in KEY_SPECS:
         raise ValueError("the local cloud imports EC P-256/P-384 CA keys only (the PKI's default)")

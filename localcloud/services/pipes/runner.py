@@ -24,14 +24,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.table import Table
-from moto.events.models import EventPattern, events_backends
-from moto.pipes.models import EventBridgePipesBackend, Pipe, pipes_backends
+from ...compat.moto.core import DEFAULT_ACCOUNT_ID
+from ...compat.moto.dynamodb import Table, dynamodb_backends
+from ...compat.moto.events import EventBridgePipesBackend, EventPattern, Pipe, events_backends, pipes_backends
+from ...patching import Patch
 from .._exclusive import ExclusiveEngine
 
 _ORIGINAL_CREATE = EventBridgePipesBackend.create_pipe
+#: The engine's hook in moto; installed with the first engine and kept (it passes through while none is active).
+PATCH = Patch("pipes", kind="service")
 
 DEFAULT_BATCH_SIZE = 10  # Pipes' default for DynamoDB stream sources
 PUT_EVENTS_LIMIT = 10
@@ -99,7 +100,8 @@ class PipesEngine(ExclusiveEngine):
         self._patterns: dict[str, EventPattern] = {}
 
     def _install(self) -> None:
-        EventBridgePipesBackend.create_pipe = _hooked_create  # type: ignore[method-assign]
+        if not PATCH.applied:
+            PATCH.set(EventBridgePipesBackend, "create_pipe", _hooked_create)
 
     # pipes --------------------------------------------------------------------------
     def _pipes(self) -> list[Pipe]:
@@ -130,7 +132,7 @@ class PipesEngine(ExclusiveEngine):
 
     def _start(self, pipe: Pipe, *, at_creation: bool) -> _Cursor:
         self._check(pipe)
-        table, label = _stream_table(self.account_id, pipe.source)
+        table, _label = _stream_table(self.account_id, pipe.source)
         stream_parameters = (pipe.source_parameters or {}).get("DynamoDBStreamParameters", {})
         starting = stream_parameters.get("StartingPosition", "LATEST")
         if starting not in ("LATEST", "TRIM_HORIZON"):
@@ -210,7 +212,7 @@ class PipesEngine(ExclusiveEngine):
             pattern = self._patterns.get(key)
             if pattern is None:
                 pattern = self._patterns[key] = EventPattern.load(item.get("Pattern"))
-            if pattern.matches_event(record):  # type: ignore[arg-type]
+            if pattern.matches_event(record):
                 return True
         return False
 

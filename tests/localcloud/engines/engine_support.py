@@ -1,12 +1,5 @@
 """Constants shared by the engine tests (imported by name: the tests folder is no package)."""
 
-PRIMARY = "eu-west-1"
-SECONDARY = "us-west-2"
-ACCOUNT = "123456789012"
-
-
-# --- certificates (EC P-256: fast) ----------------------------------------------------
-
 import datetime as _dt
 from dataclasses import dataclass as _dataclass
 
@@ -17,6 +10,12 @@ from cryptography.hazmat.primitives.asymmetric import ec as _ec
 from cryptography.x509.oid import ExtendedKeyUsageOID as _ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID as _NameOID
 
+PRIMARY = "eu-west-1"
+SECONDARY = "us-west-2"
+ACCOUNT = "123456789012"
+
+
+# --- certificates (EC P-256: fast) ----------------------------------------------------
 
 @_dataclass
 class Issued:
@@ -34,7 +33,7 @@ class Issued:
 def _issue(subject_cn: str, issuer: Issued | None, *, ca: bool) -> Issued:
     key = _ec.generate_private_key(_ec.SECP256R1())
     subject = _x509.Name([_x509.NameAttribute(_NameOID.COMMON_NAME, subject_cn)])
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     builder = (
         _x509.CertificateBuilder()
         .subject_name(subject)

@@ -16,7 +16,8 @@ from botocore.response import StreamingBody
 from engine_support import PRIMARY, SECONDARY, make_ca, make_device, record_requests
 from moto import mock_aws
 
-from localcloud.fixes import aws_calls, lambda_inprocess
+from localcloud import interception as aws_calls
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 from localcloud.speedups import direct_sdk
 
 CA = make_ca("Direct CA")

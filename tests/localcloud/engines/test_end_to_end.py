@@ -18,7 +18,7 @@ from builders import iot_rules
 from builders.asl import decommission, jitr, replication
 from builders.iot_policy import device_policy
 from localcloud import fixes, speedups
-from localcloud.fixes import lambda_inprocess
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 from localcloud.services import ConnectionRefused, Engines, connect_with_backoff
 
 TABLE, DATA, POLICY, BUS, SOURCE = "app-device-inventory", "app-data", "app-device", "app-devices", "app.devices"

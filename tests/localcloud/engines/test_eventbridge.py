@@ -217,7 +217,7 @@ def test_the_in_process_invoker_runs_the_registered_handler(aws: None) -> None:
     import zipfile
 
     from localcloud.services.events.delivery import inprocess_lambda_invoker
-    from localcloud.fixes import lambda_inprocess
+    from localcloud.services.awslambda import inprocess as lambda_inprocess
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -294,7 +294,7 @@ class RefuseStarts:
 def test_a_delivery_the_start_execution_quota_refuses_waits_for_the_next_settle(
     world: tuple[EventBridgeEngine, str],
 ) -> None:
-    from localcloud.fixes import aws_calls
+    from localcloud import interception as aws_calls
 
     engine, machine = world
     gate = RefuseStarts(times=2)

@@ -1,4 +1,4 @@
-"""Faults armed with ``localcloud.fixes.aws_calls`` reach every SDK call of the local cloud, in either region:
+"""Faults armed with ``localcloud.interception`` reach every SDK call of the local cloud, in either region:
 
 calls made inside the certificate inspector Lambda (served in-process by ``lambda_inprocess``) and calls
 answered in-process by ``engines.direct_sdk``, as well as calls through moto's stubber.
@@ -18,7 +18,8 @@ from engine_support import PRIMARY, SECONDARY
 from moto import mock_aws
 
 from localcloud import fixes
-from localcloud.fixes import aws_calls, lambda_inprocess
+from localcloud import interception as aws_calls
+from localcloud.services.awslambda import inprocess as lambda_inprocess
 from functions.certificate_inspector import handler as inspector_handler
 from localcloud.speedups import direct_sdk
 

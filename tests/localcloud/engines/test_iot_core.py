@@ -187,7 +187,7 @@ def test_a_certificate_outside_its_validity_window_is_registered_or_refused_as_t
     core, _ = world
     core.assumptions = dataclasses.replace(core.assumptions, expired_certificate_handshake=handshake)
     device = make_device(ca, "dev-late")
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     expired = (x509.CertificateBuilder().subject_name(device.certificate.subject)
                .issuer_name(ca.certificate.subject).public_key(device.key.public_key())
                .serial_number(x509.random_serial_number())

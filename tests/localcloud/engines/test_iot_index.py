@@ -14,13 +14,13 @@ from moto.iot.models import IoTBackend, iot_backends
 from localcloud.speedups import iot_index
 
 
-class NoScan(OrderedDict):  # type: ignore[type-arg]
+class NoScan(OrderedDict):
     """A registry dict that fails the test if anything iterates over it."""
 
-    def values(self) -> Any:  # type: ignore[override]
+    def values(self) -> Any:
         raise AssertionError("scanned every entry")
 
-    def items(self) -> Any:  # type: ignore[override]
+    def items(self) -> Any:
         raise AssertionError("scanned every entry")
 
 

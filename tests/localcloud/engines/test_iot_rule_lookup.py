@@ -64,7 +64,7 @@ class World:
 def create_table(client: Any, name: str, keys: list[tuple[str, str]]) -> None:
     client.create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": n, "KeyType": k} for (n, _), k in zip(keys, ("HASH", "RANGE"))],
+        KeySchema=[{"AttributeName": n, "KeyType": k} for (n, _), k in zip(keys, ("HASH", "RANGE"), strict=False)],
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in keys],
         BillingMode="PAY_PER_REQUEST")
 
@@ -226,7 +226,7 @@ class RefuseStarts:
 
 
 def test_a_step_functions_action_the_start_execution_quota_refuses_fails_to_the_error_action(world: World) -> None:
-    from localcloud.fixes import aws_calls
+    from localcloud import interception as aws_calls
 
     machine = boto3.client("stepfunctions", region_name=PRIMARY).create_state_machine(
         name="jitr", definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),

@@ -124,7 +124,7 @@ def final_status(sfn: object, arn: str) -> str:
     import time
 
     for _ in range(500):
-        status = sfn.describe_execution(executionArn=arn)["status"]  # type: ignore[attr-defined]
+        status = sfn.describe_execution(executionArn=arn)["status"]
         if status != "RUNNING":
             return status
         time.sleep(0.01)
@@ -135,7 +135,7 @@ def sfn_waiter_done(sfn: object, arn: str) -> None:
     import time
 
     for _ in range(500):
-        status = sfn.describe_execution(executionArn=arn)["status"]  # type: ignore[attr-defined]
+        status = sfn.describe_execution(executionArn=arn)["status"]
         if status != "RUNNING":
             assert status == "SUCCEEDED"
             return

@@ -12,7 +12,7 @@ from engine_support import PRIMARY
 from moto import mock_aws
 
 from localcloud import fixes
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 from localcloud.speedups import sfn_inline_tasks
 
 def _definition(timeout: bool) -> str:

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from builders import inventory as inv
 
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 from localcloud.speedups import sfn_inline_tasks, sfn_lean
-from tests.statemachines.certs import TestCA
-from tests.statemachines.harness import Cloud, Run
+from localcloud.statemachines.certs import TestCA
+from localcloud.statemachines.harness import Cloud, Run
 
 EU, US = "eu-west-1", "us-west-2"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -119,7 +119,7 @@ _VALUES: list[Any] = [
     {"a": _SHARED, "b": _SHARED, "c": [None, False, "", {}, []], 1: "int key"},
     _SELF,
     [_Colour.RED, {"colour": _Colour.RED}],
-    {"when": datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc), "pair": (1, [2])},
+    {"when": datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC), "pair": (1, [2])},
     collections.OrderedDict(a=[1]),
 ]
 
@@ -160,7 +160,7 @@ def test_json_deepcopy_copies_the_interpreter_s_program_states_like_deepcopy() -
     running = ps.ProgramRunning()
     running.next_state_name = "Next"
     states = [ps.ProgramEnded(), running, ps.ProgramError({"error": "E", "cause": "C"}), ps.ProgramTimedOut(),
-              ps.ProgramStopped(stop_date=datetime.datetime(2025, 1, 1), error="E", cause="C")]
+              ps.ProgramStopped(stop_date=datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC), error="E", cause="C")]
     sfn_lean.install()
     try:
         for state in states:
@@ -185,7 +185,8 @@ def test_install_and_uninstall_swap_moto_s_copies_and_restore_them() -> None:
         assert states.copy.deepcopy is sfn_lean.json_deepcopy
         assert sfn_inline_tasks.copy.deepcopy is sfn_lean.json_deepcopy
         assert state_task_service.camel_to_snake_case("ExpressionAttributeValues") == "expression_attribute_values"
-        assert state_task_service.camel_to_snake_case.original is utils.camel_to_snake_case
+        wrapper = state_task_service.camel_to_snake_case
+        assert wrapper.original is utils.camel_to_snake_case  # pyright: ignore[reportFunctionMemberAccess]  # set by sfn_lean
     finally:
         sfn_lean.uninstall()
         sfn_lean.uninstall()

@@ -25,7 +25,7 @@ def test_a_certificate_inside_its_window_passes(certificate):
 
 
 def test_an_expired_certificate_fails_the_handshake(certificate):
-    with pytest.raises(HandshakeRefused, match="TLS handshake failed: .* expired on"):
+    with pytest.raises(HandshakeRefused, match=r"TLS handshake failed: .* expired on"):
         check_client_certificate(certificate, certificate.not_valid_after_utc + datetime.timedelta(seconds=1))
 
 

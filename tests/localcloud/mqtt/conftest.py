@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -15,6 +16,8 @@ from device.session import Identity, Session
 from localcloud.cloud import LocalCloud
 from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
 
+T = TypeVar("T")
+
 
 @dataclass
 class Served:
@@ -22,12 +25,12 @@ class Served:
     endpoints: MqttEndpoints
     folder: Path
 
-    def device(self, name: str, **options: object) -> Identity:
+    def device(self, name: str, **options: Any) -> Identity:
         """Issue a device certificate from the local CA; write cert (with the intermediate) and key."""
         issued = self.cloud.load_ca().issue_device(name, **options)
         cert, key = self.folder / f"{name}.crt", self.folder / f"{name}.key"
         cert.write_text(issued.certificate_pem + self.cloud.load_ca().intermediate_pem)
-        key.write_text(issued.private_key_pem)
+        key.write_text(issued.private_key_pem or "")  # issued with a new key: never None
         key.chmod(0o600)
         return Identity(name, cert, key, self.cloud.pki_dir / "root-ca.crt")
 
@@ -35,7 +38,7 @@ class Served:
         proxy = Proxy("127.0.0.1", self.endpoints.resolver.port, location)
         return Session(Endpoint(self.cloud.domain, 8883, self.cloud.domain, proxy), identity, on_message=on_message)
 
-    def direct(self, identity: Identity, region: str, **options: object) -> Session:
+    def direct(self, identity: Identity, region: str, **options: Any) -> Session:
         endpoint = Endpoint("127.0.0.1", self.endpoints.port(region), self.cloud.domain)
         return Session(endpoint, identity, **options)
 
@@ -46,7 +49,7 @@ class Served:
             items = boto3.client("dynamodb", region_name=region).scan(TableName=table)["Items"]
         return [i for i in items if i.get("Device", {}).get("S") == thing and i.get("Region", {}).get("S") == region]
 
-    def wait_for(self, condition: Callable[[], object], timeout_s: float = 8.0) -> object:
+    def wait_for(self, condition: Callable[[], T], timeout_s: float = 8.0) -> T:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             value = condition()

@@ -98,7 +98,7 @@ def test_the_device_tool_provisions_by_claim_and_the_device_publishes_in_both_re
                      "--cert", str(tmp_path / "dev-fleet-0001.crt"), "--key", str(key_path), "--attempts", "12",
                      "--message", f'{{"message": "fleet device via {region}"}}'])
         assert code == 0, capsys.readouterr().err
-        items = fleet.wait_for(lambda: fleet.stored("dev-fleet-0001", region))
+        items = fleet.wait_for(lambda region=region: fleet.stored("dev-fleet-0001", region))
         assert [i["Message"]["S"] for i in items] == [f"fleet device via {region}"]
 
 
@@ -131,8 +131,8 @@ def test_a_wrong_template_is_refused_by_the_claim_policy_and_named(fleet, tmp_pa
 
 def test_a_certificate_that_is_not_the_registered_claim_is_refused(fleet, tmp_path, capsys) -> None:
     other = issue_claim(tmp_path / "other-pki")  # self-signed like the claim, but no region registered it
-    code = main(arguments(fleet, "dev-fleet-0004", tmp_path / "out")[:-2] + ["--attempts", "1"]
-                + ["--claim-cert", str(other.certificate), "--claim-key", str(other.key)])
+    code = main([*arguments(fleet, "dev-fleet-0004", tmp_path / "out")[:-2], "--attempts", "1",
+                 "--claim-cert", str(other.certificate), "--claim-key", str(other.key)])
     err = capsys.readouterr().err
     assert code == 1 and "refused the claim certificate" in err
     assert not (tmp_path / "out" / "dev-fleet-0004.crt").exists()
@@ -140,7 +140,7 @@ def test_a_certificate_that_is_not_the_registered_claim_is_refused(fleet, tmp_pa
 
 # ---- issue 21: lost replies and two devices with one serial -----------------------------------------------------------
 def _entry(served: Served, serial: str) -> dict:
-    from functions.provisioning_api.allow_list import read
+    from contract.allow_list import read
 
     with served.endpoints.gate:
         return read(boto3.client("dynamodb", region_name=EU), "multi-region-iot-allow-list", serial) or {}

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from builders.fleet import CREATE_FROM_CSR, claim_client_id, provision_topic, reply_topics
+from contract.allow_list import enrol_item
 from device.session import Identity, Lost, Session, connect_with_backoff
 from functions.fleet_provisioning import proof
-from functions.provisioning_api.allow_list import enrol_item
 from localcloud.assumptions import AS_THE_DESIGN_NEEDS
 from localcloud.cloud import LocalCloud
 from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
@@ -117,10 +117,10 @@ def test_a_claimed_device_provisions_over_mqtt_then_publishes_with_its_own_certi
     key.chmod(0o600)
     own = Identity("mqtt-fleet-0001", cert, key, fleet.cloud.pki_dir / "root-ca.crt")
     for region in (EU, US):  # US: once the hook's inventory item has replicated and registered the certificate there
-        session, _ = connect_with_backoff(lambda: fleet.direct(own, region), attempts=20, base_s=0.1, cap_s=0.5)
+        session, _ = connect_with_backoff(lambda region=region: fleet.direct(own, region), attempts=20, base_s=0.1, cap_s=0.5)
         session.publish("i/mqtt-fleet-0001/m", json.dumps({"message": f"hello from {region}"}), qos=1)
         session.close()
-        items = fleet.wait_for(lambda: fleet.stored("mqtt-fleet-0001", region))
+        items = fleet.wait_for(lambda region=region: fleet.stored("mqtt-fleet-0001", region))
         assert [i["Message"]["S"] for i in items] == [f"hello from {region}"]
 
 

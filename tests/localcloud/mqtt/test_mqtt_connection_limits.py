@@ -177,7 +177,7 @@ def _device(served: Served, name: str):
     cached = getattr(served, "_malformed_device", None)
     if cached is None:
         cached = onboard(served, name)
-        served._malformed_device = cached  # type: ignore[attr-defined]
+        served._malformed_device = cached
     return cached
 
 
@@ -212,7 +212,7 @@ def test_bytes_after_the_connect_payload_are_not_served_as_an_unchecked_packet(s
         sock.settimeout(2)
         try:
             after = read_exactly(sock, 4)
-        except (socket.timeout, ssl.SSLError, OSError):
+        except (TimeoutError, ssl.SSLError, OSError):
             after = b""
         assert not (connack_ok and after[:1] == b"\x40"), f"the hidden PUBLISH to a NUL topic was acknowledged: {after!r}"
     finally:
@@ -281,17 +281,24 @@ def test_a_zero_length_client_id_with_clean_session_0_is_rejected_with_0x02(serv
         sock.close()
 
 
-def test_an_mqtt5_connect_changes_nothing_and_is_closed(served: Served) -> None:
-    """Protocol level 5 (MQTT 5; not modelled, docs/emulator.md): CONNACK 0x01 and close, no session."""
-    device = onboard(served, "rt-mqtt5-01")
-    body = _utf8("MQTT") + bytes([5, 0x02]) + struct.pack("!H", 60) + b"\x00" + _utf8("rt-mqtt5-01")
+@pytest.mark.parametrize("name,level", [("MQTT", 6), ("MQIsdp", 3), ("MQTT", 3)])
+def test_a_connect_of_a_protocol_level_not_served_gets_connack_0x01_at_once_and_changes_nothing(
+        served: Served, name: str, level: int) -> None:
+    """The endpoints serve MQTT 3.1.1 (level 4) and MQTT 5 (level 5); any other level gets CONNACK 0x01 and is
+    closed within a second ([MQTT-3.1.2-2]), no session. (Before issue 24 an MQTT 5 CONNECT got no CONNACK at all.)"""
+    client_id = f"rt-level{level}-{name.lower()}-01"
+    device = onboard(served, client_id)
+    body = _utf8(name) + bytes([level, 0x02]) + struct.pack("!H", 60) + _utf8(client_id)
     sock = tls_socket(served, device)
     try:
+        started = time.monotonic()
         sock.sendall(packet(0x10, body))
+        sock.settimeout(1)
         connack = read_exactly(sock, 4)
-        assert connack[:2] == b"\x20\x02" and connack[3] != 0, connack
-        assert closed_within(sock, 2) is not None
-        assert not [c for c in served.endpoints.brokers[EU].connections() if c.client_id == "rt-mqtt5-01"]
+        assert connack == b"\x20\x02\x00\x01", connack
+        assert closed_within(sock, 1) is not None
+        assert time.monotonic() - started < 1.5
+        assert not [c for c in served.endpoints.brokers[EU].connections() if c.client_id == client_id]
     finally:
         sock.close()
 
@@ -352,7 +359,7 @@ def test_a_subscriber_that_never_acknowledges_gets_at_most_100_unacknowledged_qo
         while time.monotonic() < deadline and received < 130:
             try:
                 data = read_packet(sock)
-            except (socket.timeout, ssl.SSLError):
+            except (TimeoutError, ssl.SSLError):
                 continue
             if not data:
                 break
@@ -409,7 +416,7 @@ def test_a_stream_of_new_tcp_connections_cannot_keep_a_device_out(served: Served
 def test_a_malformed_packet_after_connack_closes_the_connection(served: Served, malformed: bytes) -> None:
     name = "rt-malpkt-01"
     device = getattr(served, "_rt_malpkt", None) or onboard(served, name)
-    served._rt_malpkt = device  # type: ignore[attr-defined]
+    served._rt_malpkt = device
     sock = raw_connect(served, device)
     try:
         sock.sendall(malformed)

@@ -17,13 +17,14 @@ pytestmark = pytest.mark.skipif(shutil.which("mosquitto_pub") is None,
 EU = "eu-west-1"
 
 
-def mosquitto(served: Served, tool: str, thing: str, *args: str, location: str = "IE") -> subprocess.CompletedProcess:
+def mosquitto(served: Served, tool: str, thing: str, *args: str, location: str = "IE",
+              version: str = "mqttv311") -> subprocess.CompletedProcess:
     if not (served.folder / f"{thing}.crt").exists():
         served.device(thing)
     cert, key = served.folder / f"{thing}.crt", served.folder / f"{thing}.key"
     command = [tool, "--proxy", f"socks5h://{location}:x@127.0.0.1:{served.endpoints.resolver.port}",
                "-h", served.cloud.domain, "-p", "8883", "--cafile", str(served.cloud.pki_dir / "root-ca.crt"),
-               "--cert", str(cert), "--key", str(key), "--tls-version", "tlsv1.3", "-i", thing, "-V", "mqttv311",
+               "--cert", str(cert), "--key", str(key), "--tls-version", "tlsv1.3", "-i", thing, "-V", version,
                *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=15)
 
@@ -80,12 +81,12 @@ def test_the_mosquitto_command_up_serve_prints_works_as_printed(served: Served) 
     assert "hello" in [i["Message"]["S"] for i in items]
 
 
-def test_the_mosquitto_command_in_the_readme_works_as_printed(served: Served) -> None:
-    """README's command with this test cloud's resolver port, PKI folder and a thing of its own put in: everything
+def test_the_mosquitto_command_in_the_docs_works_as_printed(served: Served) -> None:
+    """docs/offline.md's command with this test cloud's resolver port, PKI folder and a thing of its own put in: everything
     else (the proxy URL above all) exactly as printed."""
     import pki
 
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[3] / "docs" / "offline.md").read_text(encoding="utf-8")
     lines = readme.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("mosquitto_pub --proxy"))
     end = start
@@ -132,3 +133,27 @@ def test_mosquitto_with_a_retained_will_on_another_things_topic_is_refused_and_n
     assert run.returncode != 0 and "PUBACK" not in run.stdout + run.stderr, run
     assert "e/rt-mosq-victim-01/cmd" not in served.endpoints.brokers[EU].retained_messages
     assert "iot:Publish" in served.endpoints.brokers[EU].refusals[-1][1]
+
+
+def test_mosquitto_with_mqtt5_publishes_and_gets_aws_reason_codes_for_refusals(served: Served) -> None:
+    """``-V mqttv5``: the same JITR refusal, then the message stored; a refused subscription gets SUBACK 0x87 and a
+    refused publish PUBACK 0x87 (Not authorized), as AWS IoT Core answers MQTT 5 clients."""
+    first = mosquitto(served, "mosquitto_pub", "mosq5-pub-01", "-t", "i/mosq5-pub-01/m", "-m", '{"message": "m1"}',
+                      "-q", "1", version="mqttv5")
+    assert first.returncode != 0  # closed while JITR runs
+    served.wait_for(lambda: mosquitto(served, "mosquitto_pub", "mosq5-pub-01", "-t", "i/mosq5-pub-01/m",
+                                      "-m", '{"message": "from mosquitto 5"}', "-q", "1", "-D", "publish",
+                                      "user-property", "k", "v", version="mqttv5").returncode == 0)
+    items = served.wait_for(lambda: served.stored("mosq5-pub-01", EU))
+    assert "from mosquitto 5" in [i["Message"]["S"] for i in items]
+    refused = mosquitto(served, "mosquitto_sub", "mosq5-pub-01", "-t", "e/other-thing/#", "-q", "1", "-W", "2", "-d",
+                        version="mqttv5")
+    assert "Subscribed (mid: 1): 135" in refused.stdout + refused.stderr
+    allowed = mosquitto(served, "mosquitto_sub", "mosq5-pub-01", "-t", "e/mosq5-pub-01/#", "-q", "1", "-W", "2", "-d",
+                        version="mqttv5")
+    assert "Subscribed (mid: 1): 1" in allowed.stdout + allowed.stderr
+    forged = mosquitto(served, "mosquitto_pub", "mosq5-pub-01", "-t", "i/other-thing/m", "-m", "{}", "-q", "1", "-d",
+                       version="mqttv5")
+    output = forged.stdout + forged.stderr
+    assert "received PUBACK (Mid: 1, RC:135)" in output and "Not authorized" in output, output
+    assert served.stored("other-thing", EU) == []

@@ -91,7 +91,7 @@ def test_two_connects_racing_to_take_over_one_client_id_leave_one_connection(ser
     device = onboard(served, "rt-race-01")
     broker = served.endpoints.brokers[EU]
     outcomes = []
-    for attempt in range(3):
+    for _attempt in range(3):
         a = raw_connect(served, device, will=("i/rt-race-01/m", b'{"message": "a lost"}', 1, False))
         b, c = tls_socket(served, device), tls_socket(served, device)
         try:

@@ -243,7 +243,7 @@ def closed_within(sock: socket.socket, timeout_s: float) -> float | None:
         try:
             if not sock.recv(4096):
                 return time.monotonic() - start
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return None
         except (ConnectionError, ssl.SSLError, OSError):
             return time.monotonic() - start
@@ -285,7 +285,7 @@ def accepted_connect(sock: ssl.SSLSocket) -> bool:
     """Read the CONNACK: True when the CONNECT was accepted (return code 0)."""
     try:
         connack = read_exactly(sock, 4)
-    except (ConnectionError, ssl.SSLError, OSError, socket.timeout):
+    except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
         return False
     return connack[:2] == b"\x20\x02" and connack[3] == 0
 

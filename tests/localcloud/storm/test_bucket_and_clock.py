@@ -14,7 +14,8 @@ def test_a_full_bucket_admits_its_burst_then_throttles():
 
 def test_a_bucket_refills_at_its_rate_and_never_above_its_burst():
     bucket = TokenBucket(burst=2, rate=4)
-    bucket.take(0.0), bucket.take(0.0)
+    bucket.take(0.0)
+    bucket.take(0.0)
     assert not bucket.take(0.1)  # 0.4 token
     assert bucket.take(0.25)  # 1.0 token
     assert bucket.available(100.0) == 2.0
@@ -28,7 +29,7 @@ def test_wait_for_token_says_when_the_next_call_would_pass():
 
 @pytest.mark.parametrize("burst, rate", [(0, 1), (1, 0), (5, -1)])
 def test_a_bucket_refuses_nonsense_sizes(burst, rate):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a token bucket needs burst >= 1 and rate > 0"):
         TokenBucket(burst=burst, rate=rate)
 
 

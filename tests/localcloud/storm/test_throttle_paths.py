@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from localcloud import fixes
-from localcloud.fixes import aws_calls
+from localcloud import interception as aws_calls
 from localcloud.speedups import direct_sdk
 from localcloud.storm.throttle import Throttle
 from quotas import Quotas

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
+from localcloud.services.iot.amazon_ca import amazon_ca
 from localcloud.services.iot.fleet import FleetProvisioning
 from localcloud.services.iot.mqtt import routing, tls
 from localcloud.services.iot.mqtt.broker import RegionBroker
@@ -76,12 +77,14 @@ class MqttEndpoints:
         return self
 
     async def _start(self) -> None:
-        context = tls.server_context([tls.ServerMaterial.from_pki(self.cloud.pki_dir, self.domain)])
+        # AWS's endpoints accept the certificates AWS itself signs (CreateKeysAndCertificate): IoT Core decides at CONNECT
+        context = tls.server_context([tls.ServerMaterial.from_pki(self.cloud.pki_dir, self.domain,
+                                                                  also_trusted=(amazon_ca().certificate_pem,))])
         for region in self.regions:
             broker = RegionBroker(region=region, port=self.ports[region], ssl_context=context,
                                   core=self.cloud.engines.iot, gate=self.gate, fleet=self.fleet, limits=self.limits)
             await broker.start()
-            self.ports[region] = broker._servers["default"].instance.sockets[0].getsockname()[1]
+            self.ports[region] = broker._servers["default"].instance.sockets[0].getsockname()[1]  # pyright: ignore[reportIndexIssue]  # asyncio: a tuple
             self.brokers[region] = broker
         await self.resolver.start()
         self._settler = asyncio.create_task(self._settle_forever())
@@ -175,22 +178,6 @@ class MqttEndpoints:
 
 
 def _routing_config(cloud: Any) -> tuple[str, dict[str, dict[str, str | None]]]:
-    from localcloud.mockrun import PROJECT, stack_config
-
-    config = stack_config(cloud.primary.name, cloud.project_dir)
-    policy = _text(config.get(f"{PROJECT}:routingPolicy", "latency")) or "latency"
-    raw = config.get(f"{PROJECT}:geolocation")
-    geolocation: dict[str, dict[str, str | None]] = {}
-    if raw:
-        import json
-
-        geolocation = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    return policy, geolocation
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str) and value.startswith('"'):
-        import json
-
-        return json.loads(value)
-    return str(value)
+    """The primary's routing policy and, for geolocation, each region's location: the program's SharedSettings."""
+    shared = cloud.shared
+    return shared.routing_policy, {region: dict(geo.as_dict()) for region, geo in shared.geolocation.items()}

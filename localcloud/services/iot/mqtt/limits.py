@@ -35,6 +35,8 @@ class Limits:
     # file descriptors. Sessions per endpoint are capped separately, a CONNECT over the cap refused (AWS's
     # per-account quota of concurrent connections is far larger, but here every session is a file descriptor of
     # this process, three through the resolver: 2 regions x (2,000 + 256) x 3 stays under a 20,000 descriptor limit).
+    # Offline persistent sessions per endpoint are bounded by max_sessions too (judgement: AWS publishes no such
+    # quota); one more ends the one that would expire first (RegionBroker._expire_later).
     max_pending: int = 256
     max_sessions: int = 2000
     # Judgement: the resolver (not AWS: Route 53 answers DNS and holds nothing) gives a client this long to finish
@@ -45,6 +47,15 @@ class Limits:
     # one closes the connection before it is buffered. A payload over 128 KB but under this is refused by
     # IotCore.publish with PAYLOAD_LIMIT_EXCEEDED, as AWS does.
     max_packet_bytes: int = 128 * 1024 + 64 * 1024
+    # MQTT 5 (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt5 and the message broker limits):
+    # the CONNACK's Topic Alias Maximum (aliases a client may set per connection) and Receive Maximum (QoS 1 publishes
+    # a client may have unacknowledged), AWS's documented values as we read them: 8 and 100. A persistent session (MQTT
+    # 3.1.1 clean session 0, or an MQTT 5 Session Expiry Interval) ends this long after its connection closed: AWS's
+    # default of one hour ("The default persistent session expiration time of one hour", mqtt.html#mqtt-persistent-
+    # sessions); an MQTT 5 client asking for longer gets this in its CONNACK (Session Expiry Interval).
+    topic_alias_maximum: int = 8
+    receive_maximum: int = 100
+    session_expiry_max_s: float = 3600
 
     def keep_alive_s(self, requested: int) -> float:
         """The keep-alive IoT Core uses for a CONNECT asking for ``requested`` seconds."""

@@ -20,6 +20,7 @@ import asyncio
 import struct
 from collections.abc import Callable
 
+from localcloud.services.iot.mqtt import v5
 from localcloud.services.iot.mqtt.limits import Limits
 
 CONNECT, CONNACK, PUBLISH, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGRESP = 1, 2, 3, 8, 9, 10, 11, 13
@@ -33,14 +34,38 @@ class MalformedPacket(Exception):
     """What MQTT 3.1.1 calls a malformed packet or a protocol violation; the message names the rule."""
 
 
+class UnsupportedProtocolLevel(MalformedPacket):
+    """A CONNECT of a protocol level the endpoint does not serve: answered with CONNACK 0x01, then closed."""
+
+
+def _protocol_level(body: bytes) -> int | None:
+    """The CONNECT's protocol level (None: no readable protocol name and level)."""
+    if len(body) < 2:
+        return None
+    (length,) = struct.unpack("!H", body[:2])
+    if len(body) < 2 + length + 1 or body[2:2 + length] not in (b"MQTT", b"MQIsdp"):
+        return None
+    return body[2 + length]
+
+
+def _varint_size(packet: bytes, at: int) -> int:
+    size = 1
+    while packet[at + size - 1] & 0x80:
+        size += 1
+    return size
+
+
 class PacketReader:
     """An amqtt ``ReaderAdapter`` serving whole, checked packets; ``close(reason)`` is called on a violation."""
 
     def __init__(self, reader: asyncio.StreamReader, limits: Limits, close: Callable[[str], None],
-                 timeout_s: float) -> None:
+                 timeout_s: float, answer: Callable[[bytes], None] | None = None) -> None:
         self._reader = reader
         self._limits = limits
         self._close = close
+        self._answer = answer  # writes a last packet (a refusing CONNACK or DISCONNECT) before ``close``
+        self.v5: v5.V5Connection | None = None  # the CONNECT was MQTT 5: every packet is translated for amqtt
+        self.v5_refusal: v5.V5Refusal | None = None  # why an MQTT 5 CONNECT was refused by its framing
         self._buffer = bytearray()
         self.timeout_s = timeout_s  # for the next whole packet, its first byte included
         self.connected = False  # True once the CONNECT is accepted: another CONNECT is then a violation
@@ -73,13 +98,39 @@ class PacketReader:
             raise asyncio.IncompleteReadError(b"", n)
         try:
             self._buffer += await asyncio.wait_for(self._read_packet(), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             what = "packet" if self.connected else "CONNECT"
+            if self.connected and self.v5 is not None:  # MQTT 5: DISCONNECT 0x8D Keep Alive timeout
+                self._answer_and_close(v5.disconnect(v5.KEEP_ALIVE_TIMEOUT), f"no complete {what} within "
+                                                                             f"{self.timeout_s:g} s", n)
             self._violation(f"no complete {what} within {self.timeout_s:g} s", n)
+        except UnsupportedProtocolLevel as unsupported:
+            self._answer_and_close(b"\x20\x02\x00\x01", str(unsupported), n)  # [MQTT-3.1.2-2]: CONNACK 0x01
+        except v5.V5Refusal as refusal:
+            max_size = self.v5.maximum_packet_size if self.v5 is not None else None
+            if self.connected:
+                self._answer_and_close(v5.disconnect(refusal.code, refusal.reason, max_size), refusal.reason, n)
+            self.v5_refusal = refusal
+            self._answer_and_close(v5.refusal_connack(refusal.code, refusal.reason, max_size), refusal.reason, n)
+        except v5.DisconnectWithWill as will:
+            self._violation(str(will), n)
         except MalformedPacket as malformed:
+            if self.v5 is not None:  # MQTT 5 section 4.13: DISCONNECT 0x81 (0x82 for a protocol error), then close;
+                max_size = self.v5.maximum_packet_size  # a malformed CONNECT: CONNACK 0x81 ([MQTT-3.2.0-1]: first)
+                answer = (v5.disconnect(v5.MALFORMED_PACKET, str(malformed), max_size) if self.connected
+                          else v5.refusal_connack(v5.MALFORMED_PACKET, str(malformed), max_size))
+                self._answer_and_close(answer, str(malformed), n)
             self._violation(str(malformed), n)
         except (ConnectionError, OSError) as error:
             raise asyncio.IncompleteReadError(b"", n) from error
+
+    def _answer_and_close(self, packet: bytes, reason: str, n: int) -> None:
+        if self._answer is not None:
+            try:
+                self._answer(packet)
+            except Exception:  # noqa: BLE001 - the peer may be gone already; the connection is closed either way
+                pass
+        self._violation(reason, n)
 
     def _violation(self, reason: str, n: int) -> None:
         self.closed_because = reason
@@ -101,6 +152,19 @@ class PacketReader:
                 break
         else:
             raise MalformedPacket("remaining length longer than 4 bytes [MQTT-2.2.3]")
+        if self.v5 is not None:  # MQTT 5 after its CONNECT: its own framing, translated to MQTT 3.1.1 for amqtt
+            if length > self._limits.max_packet_bytes:
+                raise v5.V5Refusal(v5.PACKET_TOO_LARGE, f"packet of {length} bytes (at most "
+                                                        f"{self._limits.max_packet_bytes}, the CONNACK's Maximum Packet Size)")
+            if packet_type == 12 and length:  # MQTT 5.0 section 3.12: PINGREQ has no variable header and no payload
+                raise MalformedPacket(f"PINGREQ with remaining length {length}, not 0")
+            body = await self._reader.readexactly(length)
+            translated = self.v5.inbound(packet_type, flags, body)
+            if translated[0] >> 4 == PUBLISH:
+                _check_publish(flags, translated[1 + _varint_size(translated, 1):])
+            elif translated[0] >> 4 in (SUBSCRIBE, UNSUBSCRIBE) and len(body) < 5:
+                raise MalformedPacket("SUBSCRIBE/UNSUBSCRIBE without a topic filter")
+            return translated
         if packet_type in _LENGTHS and length != _LENGTHS[packet_type]:
             raise MalformedPacket(f"packet type {packet_type} with remaining length {length}, not "
                                   f"{_LENGTHS[packet_type]} [MQTT-2.2.3]")
@@ -111,17 +175,29 @@ class PacketReader:
         if packet_type == PUBLISH:
             _check_publish(flags, body)
         elif packet_type == CONNECT:
+            level = _protocol_level(body)
+            if level == 5:  # MQTT 5: amqtt parses the MQTT 3.1.1 equivalent; the rest is kept in self.v5
+                translated, self.v5 = v5.translate_connect(body)
+                self.v5.topic_alias_maximum = self._limits.topic_alias_maximum
+                header, body = bytearray(translated[:1 + _varint_size(translated, 1)]), translated[1 + _varint_size(translated, 1):]
+            elif level is not None and level != 4:
+                raise UnsupportedProtocolLevel(f"CONNECT with protocol level {level}: this endpoint serves MQTT 3.1.1 "
+                                               "(4) and MQTT 5 (5)")
             self.connect_client_id = _check_connect(body)
         elif packet_type in (SUBSCRIBE, UNSUBSCRIBE) and len(body) < 5:
             raise MalformedPacket("SUBSCRIBE/UNSUBSCRIBE without a topic filter [MQTT-3.8.3-3], [MQTT-3.10.3-2]")
         return bytes(header) + body
 
     def _check_type(self, packet_type: int, flags: int) -> None:
-        if packet_type in (0, 15):
+        if packet_type == 0 or (packet_type == 15 and self.v5 is None):  # 15 is AUTH in MQTT 5
             raise MalformedPacket(f"reserved packet type {packet_type} [MQTT-2.2.1]")
+        if packet_type == 15:
+            return  # MQTT 5 AUTH: refused by v5.V5Connection.inbound with DISCONNECT 0x82
         if not self.connected and packet_type != CONNECT:
             raise MalformedPacket("the first packet must be CONNECT [MQTT-3.1.0-1]")
         if self.connected and packet_type == CONNECT:
+            if self.v5 is not None:  # [MQTT-3.1.0-2]: a Protocol Error in MQTT 5, DISCONNECT 0x82
+                raise v5.V5Refusal(v5.PROTOCOL_ERROR, "a second CONNECT [MQTT-3.1.0-2]")
             raise MalformedPacket("a second CONNECT [MQTT-3.1.0-2]")
         if packet_type in _SERVER_ONLY:
             raise MalformedPacket(f"{_SERVER_ONLY[packet_type]} is sent by servers only")

@@ -80,7 +80,7 @@ class SocksResolver:
                 self._pending.pop(writer, None)
             if target is not None:
                 await _relay(reader, writer, *target)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             LOG.info("closing a client that did not finish negotiating within %g s",
                      self.limits.resolver_negotiation_timeout_s)
             writer.transport.abort()

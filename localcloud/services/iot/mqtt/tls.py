@@ -4,7 +4,8 @@ What AWS IoT Core's custom-domain endpoint does with ``IoTSecurityPolicy_TLS13_1
 registered in SNI_ONLY mode: a ClientHello offering only TLS 1.2 fails; a client certificate that does not
 chain to a CA we trust (the local PKI's intermediate and root) or is outside its validity window fails the
 handshake (except the fleet provisioning claim, ``<pkiDir>/claim/claim.crt`` when issued: self-signed and
-registered without CA, which AWS IoT accepts for any endpoint); and a ClientHello whose SNI is not a domain we
+registered without CA, which AWS IoT accepts for any endpoint; and the certificates AWS IoT signs itself,
+CreateKeysAndCertificate's, whose CA is ``localcloud.services.iot.amazon_ca``'s stand-in); and a ClientHello whose SNI is not a domain we
 serve (or that has no SNI at all) is refused with an ``unrecognized_name`` alert, since SNI_ONLY certificates "must send the SNI extension"
 (https://docs.aws.amazon.com/iot/latest/apireference/API_CertificateDescription.html, certificateMode).
 """
@@ -31,7 +32,8 @@ class ServerMaterial:
     client_ca_pem: str  # intermediate + root
 
     @classmethod
-    def from_pki(cls, pki_dir: Path, domain: str) -> ServerMaterial:
+    def from_pki(cls, pki_dir: Path, domain: str, also_trusted: tuple[str, ...] = ()) -> ServerMaterial:
+        """``also_trusted``: more CA certificates (PEM) client certificates may chain to (AWS's own CA)."""
         layout = Layout(Path(pki_dir))
         chain = layout.chain.read_text(encoding="ascii")
         server = layout.server_cert(domain).read_text(encoding="ascii")
@@ -39,6 +41,8 @@ class ServerMaterial:
         claim = claim_paths(Path(pki_dir))[0]
         if claim.exists():  # registered without CA: AWS accepts it at the handshake, IoT Core decides at CONNECT
             clients = chain.rstrip("\n") + "\n" + claim.read_text(encoding="ascii")
+        for pem in also_trusted:
+            clients = clients.rstrip("\n") + "\n" + pem
         return cls(domain, server.rstrip("\n") + "\n" + chain, layout.server_key(domain).read_text(encoding="ascii"),
                    clients)
 

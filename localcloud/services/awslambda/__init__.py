@@ -1,0 +1,1 @@
+"""AWS Lambda behaviour moto lacks without Docker: handlers run in-process (``inprocess``)."""
