@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,8 +36,8 @@ import pytest
 from botocore.config import Config
 
 from localcloud import aws_requests
+from tests.localcloud.serving import PROJECT, Serving
 
-PROJECT = Path(__file__).resolve().parents[2]
 EU, US = "eu-west-1", "us-west-2"
 CLIENT_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": EU}
 
@@ -240,46 +238,6 @@ def test_a_busy_aws_port_is_refused_before_anything_is_deployed(tmp_path: Path) 
 
 
 # ---- up --serve in a process of its own ---------------------------------------------------------------------------
-READY = "Serving until Ctrl-C"
-
-
-class Serving:
-    def __init__(self, state: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud", "--state-dir", str(state), "up", "--serve", "--ports",
-             "eu-west-1=0", "us-west-2=0", "--resolver-port", "0", "--aws-port", "0"],
-            cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-            env={**_clean_env(), "COLUMNS": "200"})
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def banner(self, timeout_s: float = 240) -> list[str]:
-        lines: list[str] = []
-        deadline = time.monotonic() + timeout_s
-        while not lines or not lines[-1].startswith(READY):
-            try:
-                lines.append(self.lines.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                raise AssertionError(f"not serving within {timeout_s} s: {lines}") from None
-        return lines
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                return self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-                raise AssertionError("up --serve did not stop on Ctrl-C within 60 s") from None
-        return self.process.returncode
-
-
 def wait_for(condition: Callable[[], Any], timeout_s: float = 60, what: str = "") -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -300,9 +258,9 @@ def in_bash(export: str, command: str, timeout_s: float = 120) -> subprocess.Com
 @pytest.mark.skipif(shutil.which("mosquitto_pub") is None,
                     reason="mosquitto_pub missing: apt-get install -y mosquitto-clients (the banner prints it)")
 def test_up_serve_answers_like_an_aws_endpoint_for_the_cloud_its_mqtt_endpoints_serve(tmp_path: Path) -> None:
-    serving = Serving(tmp_path / "state")
+    serving = Serving(tmp_path / "state", env={**_clean_env(), "COLUMNS": "200"})
     try:
-        banner = serving.banner()
+        banner = serving.wait_ready()
         text = "\n".join(banner)
         url = re.search(r"^AWS APIs of eu-west-1, us-west-2: (http://127\.0\.0\.1:\d+) ", text, re.MULTILINE)
         assert url is not None, text

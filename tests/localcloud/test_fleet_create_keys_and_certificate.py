@@ -18,15 +18,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from builders.fleet import CREATE_FROM_CSR, claim_client_id, provision_topic
-from contract.allow_list import enrol_item
 from device.session import Identity, Lost, Refused, Session
 from functions.fleet_provisioning import proof
-from localcloud.cloud import LocalCloud
 from localcloud.services.iot.amazon_ca import ISSUER, amazon_ca
 from localcloud.services.iot.fleet import CREATE_KEYS_AND_CERTIFICATE
-from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
-from pki.claim import claim_paths, issue_claim
-from tests.localcloud.mqtt.conftest import Served
+from pki.claim import claim_paths
+from tests.localcloud.mqtt.conftest import Served, allow, served_fleet
 
 EU = "eu-west-1"
 CK = CREATE_KEYS_AND_CERTIFICATE
@@ -35,14 +32,9 @@ ALLOW = "create-keys-claim-policy"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("fleet-ck"),
-                    config_overrides={"provisioning": "fleet,jitr"}) as cloud:
-        issue_claim(cloud.ensure_pki())
-        cloud.deploy()
-        with MqttEndpoints(cloud, ports={region: 0 for region in cloud.regions}, resolver_port=0) as endpoints:
-            served = Served(cloud, endpoints, tmp_path_factory.mktemp("fleet-ck-devices"))
-            _allow_create_keys(served)
-            yield served
+    with served_fleet(tmp_path_factory, "fleet-ck") as served:
+        _allow_create_keys(served)
+        yield served
 
 
 def _arn(resource: str) -> str:
@@ -76,11 +68,7 @@ SIGNING: dict[str, ed25519.Ed25519PrivateKey] = {}
 
 def enrol(served: Served, serial: str) -> ed25519.Ed25519PrivateKey:
     key = SIGNING.setdefault(serial, ed25519.Ed25519PrivateKey.generate())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    with served.endpoints.gate:
-        boto3.client("dynamodb", region_name=EU).put_item(
-            TableName="multi-region-iot-allow-list", Item=enrol_item(serial, public, "2026-01-01T00:00:00Z"))
+    allow(served, serial, key)
     return key
 
 

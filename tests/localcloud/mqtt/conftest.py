@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from contract.allow_list import enrol_item
 from device.endpoint import Endpoint, Proxy
 from device.session import Identity, Session
 from localcloud.cloud import LocalCloud
 from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
+from pki.claim import issue_claim
 
 T = TypeVar("T")
 
@@ -37,6 +42,16 @@ class Served:
     def session(self, identity: Identity, *, location: str = "IE", on_message=None) -> Session:
         proxy = Proxy("127.0.0.1", self.endpoints.resolver.port, location)
         return Session(Endpoint(self.cloud.domain, 8883, self.cloud.domain, proxy), identity, on_message=on_message)
+
+    def sdk_proxy(self, location: str) -> Any:
+        """The Device SDK's options for the local DNS answer's HTTP CONNECT proxy (``awscrt.http``, imported here so
+        that only the SDK tests need the SDK installed)."""
+        from awscrt import http as awscrt_http
+
+        return awscrt_http.HttpProxyOptions(
+            host_name="127.0.0.1", port=self.endpoints.resolver.port,
+            auth_type=awscrt_http.HttpProxyAuthenticationType.Basic, auth_username=location, auth_password="-",
+            connection_type=awscrt_http.HttpProxyConnectionType.Tunneling)
 
     def direct(self, identity: Identity, region: str, **options: Any) -> Session:
         endpoint = Endpoint("127.0.0.1", self.endpoints.port(region), self.cloud.domain)
@@ -70,3 +85,22 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         cloud.deploy()
         with MqttEndpoints(cloud, ports={region: 0 for region in cloud.regions}, resolver_port=0) as endpoints:
             yield Served(cloud, endpoints, tmp_path_factory.mktemp("devices"))
+
+
+@contextmanager
+def served_fleet(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Served]:
+    """A deployed local cloud with fleet provisioning (and JITR), the claim issued, its MQTT endpoints served."""
+    with LocalCloud(state_dir=tmp_path_factory.mktemp(name), config_overrides={"provisioning": "fleet,jitr"}) as cloud:
+        issue_claim(cloud.ensure_pki())
+        cloud.deploy()
+        with MqttEndpoints(cloud, ports={region: 0 for region in cloud.regions}, resolver_port=0) as endpoints:
+            yield Served(cloud, endpoints, tmp_path_factory.mktemp(f"{name}-devices"))
+
+
+def allow(served: Served, serial: str, key: ed25519.Ed25519PrivateKey, region: str = "eu-west-1") -> None:
+    """Put ``serial`` on the allow-list (global table) with ``key``'s public half as its signing key."""
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with served.endpoints.gate:
+        boto3.client("dynamodb", region_name=region).put_item(
+            TableName="multi-region-iot-allow-list", Item=enrol_item(serial, public, "2026-01-01T00:00:00Z"))

@@ -17,14 +17,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from builders.fleet import CREATE_FROM_CSR, claim_client_id, provision_topic, reply_topics
-from contract.allow_list import enrol_item
 from device.session import Identity, Lost, Session, connect_with_backoff
 from functions.fleet_provisioning import proof
 from localcloud.assumptions import AS_THE_DESIGN_NEEDS
 from localcloud.cloud import LocalCloud
 from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
 from pki.claim import claim_paths, issue_claim
-from tests.localcloud.mqtt.conftest import Served
+from tests.localcloud.mqtt.conftest import Served, allow
 
 EU, US = "eu-west-1", "us-west-2"
 
@@ -83,11 +82,7 @@ SIGNING_KEYS: dict[str, ed25519.Ed25519PrivateKey] = {}
 
 def enrol(served: Served, serial: str) -> None:
     key = SIGNING_KEYS.setdefault(serial, ed25519.Ed25519PrivateKey.generate())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    with served.endpoints.gate:
-        boto3.client("dynamodb", region_name=EU).put_item(
-            TableName="multi-region-iot-allow-list", Item=enrol_item(serial, public, "2026-01-01T00:00:00Z"))
+    allow(served, serial, key)
 
 
 def test_a_claimed_device_provisions_over_mqtt_then_publishes_with_its_own_certificate_in_both_regions(fleet) -> None:

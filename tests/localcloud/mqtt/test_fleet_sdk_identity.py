@@ -27,19 +27,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 pytest.importorskip("awscrt.mqtt5", reason="pip install awsiotsdk (the AWS IoT Device SDK v2)")
-from awscrt import http as awscrt_http
 from awscrt import mqtt5, mqtt_request_response
 from awsiot import V2ServiceException, iotidentity, mqtt5_client_builder
 
 from builders.fleet import claim_client_id
-from contract.allow_list import enrol_item
 from functions.fleet_provisioning import proof
-from localcloud.cloud import LocalCloud
 from localcloud.services.iot.amazon_ca import amazon_ca
 from localcloud.services.iot.fleet import CREATE_KEYS_AND_CERTIFICATE
-from localcloud.services.iot.mqtt.endpoints import MqttEndpoints
-from pki.claim import claim_paths, issue_claim
-from tests.localcloud.mqtt.conftest import Served
+from pki.claim import claim_paths
+from tests.localcloud.mqtt.conftest import Served, allow, served_fleet
 
 EU, US = "eu-west-1", "us-west-2"
 LOCATION = {EU: "IE", US: "US"}  # where a device is, for the DNS answer (the proxy's user name)
@@ -47,22 +43,15 @@ LOCATION = {EU: "IE", US: "US"}  # where a device is, for the DNS answer (the pr
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud-fleet-sdk"),
-                    config_overrides={"provisioning": "fleet,jitr"}) as cloud:
-        issue_claim(cloud.ensure_pki())
-        cloud.deploy()
-        with MqttEndpoints(cloud, ports={region: 0 for region in cloud.regions}, resolver_port=0) as endpoints:
-            assert endpoints.resolve(LOCATION[EU]) == EU and endpoints.resolve(LOCATION[US]) == US
-            yield Served(cloud, endpoints, tmp_path_factory.mktemp("fleet-sdk-devices"))
+    with served_fleet(tmp_path_factory, "fleet-sdk") as served:
+        assert served.endpoints.resolve(LOCATION[EU]) == EU and served.endpoints.resolve(LOCATION[US]) == US
+        yield served
 
 
 def sdk_client(served: Served, cert: Path, key: Path, client_id: str, location: str = "IE") -> mqtt5.Client | None:
     """The SDK's MQTT 5 client, started; None when its first connection attempt fails (then stopped)."""
     outcome: concurrent.futures.Future = concurrent.futures.Future()
-    proxy = awscrt_http.HttpProxyOptions(
-        host_name="127.0.0.1", port=served.endpoints.resolver.port,
-        auth_type=awscrt_http.HttpProxyAuthenticationType.Basic, auth_username=location, auth_password="-",
-        connection_type=awscrt_http.HttpProxyConnectionType.Tunneling)
+    proxy = served.sdk_proxy(location)
     client = mqtt5_client_builder.mtls_from_path(
         endpoint=served.cloud.domain, port=8883, cert_filepath=str(cert), pri_key_filepath=str(key),
         ca_filepath=str(served.cloud.pki_dir / "root-ca.crt"), client_id=client_id, http_proxy_options=proxy,
@@ -97,11 +86,7 @@ def identity_client(client: mqtt5.Client) -> iotidentity.IotIdentityClientV2:
 def enrol(served: Served, serial: str) -> ed25519.Ed25519PrivateKey:
     """Put ``serial`` on the allow-list (global table) with a new signing key; return the key."""
     key = ed25519.Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    with served.endpoints.gate:
-        boto3.client("dynamodb", region_name=EU).put_item(
-            TableName="multi-region-iot-allow-list", Item=enrol_item(serial, public, "2026-01-01T00:00:00Z"))
+    allow(served, serial, key)
     return key
 
 

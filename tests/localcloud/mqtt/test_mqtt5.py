@@ -5,121 +5,18 @@
 from __future__ import annotations
 
 import json
-import ssl
 import struct
-import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from device.session import Identity
 from tests.localcloud.mqtt.conftest import Served
-from tests.localcloud.mqtt.wire import (EU, _Paho, _utf8, arn, closed_within, grant, onboard, packet, read_exactly,
-                                        tls_socket)
+from tests.localcloud.mqtt.wire import (EU, _utf8, arn, closed_within, grant, onboard, packet, paho5, read_exactly,
+                                        tls_socket, wait)
 
 THING = "${iot:Connection.Thing.ThingName}"
-
-
-@dataclass
-class Client5:
-    paho: _Paho
-    connected: threading.Event = field(default_factory=threading.Event)
-    closed: threading.Event = field(default_factory=threading.Event)
-    connack: Any = None
-    connack_properties: Any = None
-    session_present: bool = False
-    disconnect_reason: Any = None
-    messages: list[Any] = field(default_factory=list)
-    acks: dict[int, list[int]] = field(default_factory=dict)  # mid -> reason codes (SUBACK)
-    pubacks: dict[int, int] = field(default_factory=dict)  # mid -> PUBACK reason code
-
-    def subscribe(self, topic_filter: str, qos: int = 1, **options: Any) -> int:
-        _, mid = self.paho.subscribe(topic_filter, options=mqtt.SubscribeOptions(qos=qos, **options))
-        assert mid is not None, "paho numbers every SUBSCRIBE it sends"
-        wait(lambda: mid in self.acks or self.closed.is_set())
-        return self.acks.pop(mid)[0]
-
-    def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, properties: Properties | None = None,
-                retain: bool = False) -> int | None:
-        """The PUBACK's reason code (QoS 1; None: no PUBACK before the connection closed), or 0 for QoS 0."""
-        info = self.paho.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        if qos == 0:
-            return 0
-        deadline = time.monotonic() + 5
-        while info.mid not in self.pubacks and time.monotonic() < deadline and not self.closed.is_set():
-            time.sleep(0.01)
-        return self.pubacks.get(info.mid)
-
-    def wait_message(self, topic: str, timeout_s: float = 5) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for message in self.messages:
-                if message.topic == topic:
-                    return message
-            time.sleep(0.02)
-        return None
-
-    def close(self) -> None:
-        self.paho.disconnect()
-        self.paho.loop_stop()
-        self.closed.set()
-
-
-def wait(condition: Any, timeout_s: float = 5) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
-def paho5(served: Served, identity: Identity, *, client_id: str | None = None, clean_start: bool = True,
-          session_expiry: int | None = None, timeout_s: float = 5, region: str = EU) -> Client5:
-    paho = _Paho(mqtt.CallbackAPIVersion.VERSION2, client_id=identity.thing if client_id is None else client_id,
-                 protocol=mqtt.MQTTv5)
-    paho.tcp_target = ("127.0.0.1", served.endpoints.port(region))
-    paho.tls_set_context(identity.tls_context())
-    client = Client5(paho)
-
-    def on_connect(_c: Any, _u: Any, flags: Any, reason: Any, properties: Any) -> None:
-        client.connack, client.connack_properties = reason, properties
-        if reason.is_failure:
-            client.closed.set()
-        else:
-            client.session_present = bool(flags.session_present)
-            client.connected.set()
-
-    def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        client.disconnect_reason = reason
-        client.closed.set()
-
-    def on_publish(_c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
-        client.pubacks[mid] = reason.value
-
-    paho.on_connect, paho.on_disconnect, paho.on_publish = on_connect, on_disconnect, on_publish
-    paho.on_message = lambda _c, _u, message: client.messages.append(message)
-    paho.on_subscribe = lambda _c, _u, mid, reasons, _p: client.acks.__setitem__(mid, [r.value for r in reasons])
-    properties = None
-    if session_expiry is not None:
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = session_expiry
-    try:
-        paho.connect(served.cloud.domain, 8883, keepalive=60, clean_start=clean_start, properties=properties)
-    except (ssl.SSLError, OSError):
-        client.closed.set()
-        return client
-    paho.loop_start()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not (client.connected.is_set() or client.closed.is_set()):
-        time.sleep(0.01)
-    if not client.connected.is_set():
-        paho.loop_stop()
-        client.closed.set()
-    return client
 
 
 def test_first_mqtt5_connection_is_closed_while_jitr_runs_then_accepted_with_aws_connack_properties(

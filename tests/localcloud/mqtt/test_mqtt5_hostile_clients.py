@@ -13,23 +13,22 @@ from __future__ import annotations
 import json
 import ssl
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from device.session import Identity
 from tests.localcloud.mqtt.conftest import Served
-from tests.localcloud.mqtt.wire import (EU, _Paho, _utf8, any_client_id, arn, connect_packet, grant, lowered, onboard,
-                                        operator_device, packet, read_exactly, subscribe_packet, tls_socket)
+from tests.localcloud.mqtt.wire import (EU, Client5, _remaining_length, _utf8, any_client_id, arn, connect_packet, grant,
+                                        lowered, onboard, operator_device, packet, paho5, read_exactly, subscribe_packet,
+                                        tls_socket, wait)
 
 THING = "${iot:Connection.Thing.ThingName}"
 DISCONNECT, CONNACK, PUBLISH, PUBACK, SUBACK = 0xE0, 0x20, 0x30, 0x40, 0x90
@@ -47,16 +46,7 @@ def props(packet_type: int, **values: Any) -> bytes:
 def raw_props(*encoded: bytes) -> bytes:
     """Properties (length included) from hand-encoded ``identifier + value`` pieces (duplicates, unknown ids)."""
     body = b"".join(encoded)
-    return _varint(len(body)) + body
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value % 128, value // 128
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+    return _remaining_length(len(body)) + body
 
 
 def connect5(client_id: str, *, properties: bytes = b"\x00", flags: int = 0x02, keepalive: int = 60,
@@ -248,96 +238,6 @@ def broker_alive(served: Served, name: str) -> None:
         assert sub5(sock, f"e/{name}/alive") == 1
     finally:
         sock.close()
-
-
-# paho MQTTv5 (well-behaved peers: watchers, publishers) ------------------------------------------------------------
-@dataclass
-class Client5:
-    paho: _Paho
-    connected: threading.Event = field(default_factory=threading.Event)
-    closed: threading.Event = field(default_factory=threading.Event)
-    connack: Any = None
-    connack_properties: Any = None
-    session_present: bool = False
-    disconnect_reason: Any = None
-    messages: list[Any] = field(default_factory=list)
-    acks: dict[int, list[int]] = field(default_factory=dict)
-    pubacks: dict[int, int] = field(default_factory=dict)
-
-    def subscribe(self, topic_filter: str, qos: int = 1, **options: Any) -> int:
-        _, mid = self.paho.subscribe(topic_filter, options=mqtt.SubscribeOptions(qos=qos, **options))
-        assert mid is not None
-        wait(lambda: mid in self.acks or self.closed.is_set())
-        return self.acks.pop(mid)[0]
-
-    def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, properties: Properties | None = None,
-                retain: bool = False) -> int | None:
-        info = self.paho.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        if qos == 0:
-            return 0
-        deadline = time.monotonic() + 5
-        while info.mid not in self.pubacks and time.monotonic() < deadline and not self.closed.is_set():
-            time.sleep(0.01)
-        return self.pubacks.get(info.mid)
-
-    def topics(self) -> list[str]:
-        return [m.topic for m in list(self.messages)]
-
-    def close(self) -> None:
-        self.paho.disconnect()
-        self.paho.loop_stop()
-        self.closed.set()
-
-
-def wait(condition: Any, timeout_s: float = 5) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
-def paho5(served: Served, identity: Identity, *, client_id: str | None = None, clean_start: bool = True,
-          session_expiry: int | None = None, timeout_s: float = 5) -> Client5:
-    paho = _Paho(mqtt.CallbackAPIVersion.VERSION2, client_id=identity.thing if client_id is None else client_id,
-                 protocol=mqtt.MQTTv5)
-    paho.tcp_target = ("127.0.0.1", served.endpoints.port(EU))
-    paho.tls_set_context(identity.tls_context())
-    client = Client5(paho)
-
-    def on_connect(_c: Any, _u: Any, flags: Any, reason: Any, properties: Any) -> None:
-        client.connack, client.connack_properties = reason, properties
-        if reason.is_failure:
-            client.closed.set()
-        else:
-            client.session_present = bool(flags.session_present)
-            client.connected.set()
-
-    def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        client.disconnect_reason = reason
-        client.closed.set()
-
-    paho.on_connect = on_connect
-    paho.on_disconnect = on_disconnect
-    paho.on_publish = lambda _c, _u, mid, reason, _p: client.pubacks.__setitem__(mid, reason.value)
-    paho.on_message = lambda _c, _u, message: client.messages.append(message)
-    paho.on_subscribe = lambda _c, _u, mid, reasons, _p: client.acks.__setitem__(mid, [r.value for r in reasons])
-    properties = None
-    if session_expiry is not None:
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = session_expiry
-    try:
-        paho.connect(served.cloud.domain, 8883, keepalive=60, clean_start=clean_start, properties=properties)
-    except (ssl.SSLError, OSError):
-        client.closed.set()
-        return client
-    paho.loop_start()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not (client.connected.is_set() or client.closed.is_set()):
-        time.sleep(0.01)
-    if not client.connected.is_set():
-        paho.loop_stop()
-        client.closed.set()
-    return client
 
 
 @contextmanager

@@ -13,7 +13,6 @@ from tests.localcloud.mqtt.conftest import Served
 
 awscrt_mqtt = pytest.importorskip("awscrt.mqtt", reason="pip install awsiotsdk (the AWS IoT Device SDK v2)")
 from awscrt import exceptions as awscrt_exceptions  # noqa: E402 - after the importorskip above
-from awscrt import http as awscrt_http  # noqa: E402 - after the importorskip above
 from awsiot import mqtt_connection_builder  # noqa: E402 - after the importorskip above
 
 if TYPE_CHECKING:
@@ -23,10 +22,7 @@ EU = "eu-west-1"
 
 
 def sdk_connection(served: Served, identity, location: str) -> Connection:
-    proxy = awscrt_http.HttpProxyOptions(
-        host_name="127.0.0.1", port=served.endpoints.resolver.port,
-        auth_type=awscrt_http.HttpProxyAuthenticationType.Basic, auth_username=location, auth_password="-",
-        connection_type=awscrt_http.HttpProxyConnectionType.Tunneling)
+    proxy = served.sdk_proxy(location)
     return mqtt_connection_builder.mtls_from_path(
         endpoint=served.cloud.domain, port=8883, cert_filepath=str(identity.cert), pri_key_filepath=str(identity.key),
         ca_filepath=str(identity.ca), client_id=identity.thing, clean_session=True, keep_alive_secs=30,
@@ -64,10 +60,7 @@ def sdk5_client(served: Served, identity, location: str, **callbacks):
     HTTP CONNECT proxy, with the SDK's AWS IoT Core flow control and validation on (its default)."""
     from awsiot import mqtt5_client_builder
 
-    proxy = awscrt_http.HttpProxyOptions(
-        host_name="127.0.0.1", port=served.endpoints.resolver.port,
-        auth_type=awscrt_http.HttpProxyAuthenticationType.Basic, auth_username=location, auth_password="-",
-        connection_type=awscrt_http.HttpProxyConnectionType.Tunneling)
+    proxy = served.sdk_proxy(location)
     return mqtt5_client_builder.mtls_from_path(
         endpoint=served.cloud.domain, port=8883, cert_filepath=str(identity.cert), pri_key_filepath=str(identity.key),
         ca_filepath=str(identity.ca), client_id=identity.thing, http_proxy_options=proxy, **callbacks)
