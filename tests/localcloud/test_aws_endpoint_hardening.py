@@ -6,6 +6,7 @@ and does not deadlock beside MQTT onboarding or Lambda invocations."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -52,8 +53,11 @@ def raw(aws: AwsEndpoint, data: bytes, timeout: float = 10) -> bytes:
                 if not chunk:
                     break
                 chunks.append(chunk)
-                if b"\r\n\r\n" in b"".join(chunks):
-                    break
+                head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
+                if sep:  # the whole answer: its head, then as many body bytes as it declares
+                    declared = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                    if declared is None or len(body) >= int(declared[1]):
+                        break
         except TimeoutError:
             pass
         return b"".join(chunks)
