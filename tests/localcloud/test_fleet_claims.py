@@ -21,11 +21,11 @@ from builders.fleet import claim_client_id
 from contract.allow_list import enrol_item
 from functions.fleet_provisioning import proof
 from localcloud import observe
-from localcloud.assumptions import AS_THE_DESIGN_NEEDS
 from localcloud.cloud import LocalCloud
 from localcloud.services import ConnectionRefused
 from localcloud.services.iot.fleet import FleetProvisioning, ProvisioningRejected
-from pki.claim import issue_claim
+from tests.localcloud.fleet_cloud import claim_pem as fleet_claim_pem
+from tests.localcloud.fleet_cloud import fleet_cloud
 
 PRIMARY, SECONDARY = "eu-west-1", "us-west-2"
 ALLOW_LIST = "multi-region-iot-allow-list"
@@ -33,17 +33,13 @@ ALLOW_LIST = "multi-region-iot-allow-list"
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    # AS_THE_DESIGN_NEEDS: the certificate provider serves every region (localcloud/assumptions.py)
-    with LocalCloud(state_dir=tmp_path_factory.mktemp("localcloud-fleet-claims"),
-                    config_overrides={"provisioning": "fleet,jitr"}, assumptions=AS_THE_DESIGN_NEEDS) as cloud:
-        issue_claim(cloud.ensure_pki())
-        cloud.deploy()
+    with fleet_cloud(tmp_path_factory.mktemp("localcloud-fleet-claims")) as cloud:
         yield cloud
 
 
 @pytest.fixture(scope="module")
 def claim_pem(cloud) -> str:
-    return (cloud.pki_dir / "claim" / "claim.crt").read_text()
+    return fleet_claim_pem(cloud)
 
 
 @pytest.fixture(scope="module")
