@@ -172,6 +172,6 @@ class Canary(pulumi.ComponentResource):
             alarm_actions=actions, ok_actions=actions, opts=child)
         self.health_check = aws.route53.HealthCheck(
             f"{name}-health-check", type="CLOUDWATCH_METRIC", cloudwatch_alarm_name=self.alarm.name,
-            cloudwatch_alarm_region=region, insufficient_data_health_status="Unhealthy", tags={"Name": n(f"canary-{region}")}, opts=child)
+            cloudwatch_alarm_region=region, insufficient_data_health_status="Unhealthy", tags={"Name": n(thing_name)}, opts=child)
         self.register_outputs({"healthCheckId": self.health_check.id, "alarmName": self.alarm.name,
                                "functionName": self.function.function.name, "thingName": thing.name})

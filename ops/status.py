@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import product
 from typing import Any
 
+from builders import canary as canaries
 from builders import inventory as inv
 from contract import metrics as catalog
 from contract import names as contract_names
@@ -382,7 +383,7 @@ def canary_state(where: Scope) -> tuple[dict[str, str] | None, list[str]]:
     canary = {"alarm": name, "state": str(alarm.get("StateValue", "")),
               "since": when(alarm.get("StateUpdatedTimestamp")),
               "healthCheck": canary_health_check(where.clients("route53", where.region), name, where.region,
-                                                 where.names(f"canary-{where.region}"))}
+                                                 where.names(canaries.thing_name(where.region)))}
     return canary, firing
 
 
